@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { ExitCode, toSyncError, type SyncError } from '../errors.js';
+import { createContext, type GlobalOptions, type RunContext } from './context.js';
+
+/** What a command hands back to the top level, which prints it and sets the exit code. */
+export interface CommandOutcome {
+  exitCode: ExitCode;
+  /** The run summary: one JSON object on stdout with `--json`. */
+  summary?: object;
+  /** Human-readable lines for stderr when not `--json`. */
+  report?: string[];
+  /** Why the run did not fully succeed, reported as one line. */
+  error?: SyncError;
+}
+
+type Handler<O> = (options: O, context: RunContext, args: string[]) => Promise<CommandOutcome>;
+
+/**
+ * Wraps a command handler: builds the run context from the flags, runs it, and turns the outcome
+ * (or any thrown error) into output and `process.exitCode`. Never `process.exit()`: that cuts
+ * piped stdout short.
+ */
+export function action<O>(handler: Handler<O & GlobalOptions>) {
+  return async (...received: unknown[]): Promise<void> => {
+    const command = received.at(-1) as Command;
+    const options = command.optsWithGlobals<O & GlobalOptions>();
+    const context = createContext(options);
+    let outcome: CommandOutcome;
+    try {
+      outcome = await handler(options, context, command.args);
+    } catch (error) {
+      const failure = toSyncError(error);
+      outcome = { exitCode: failure.exitCode, error: failure };
+    }
+    printOutcome(outcome, context);
+    process.exitCode = outcome.exitCode;
+  };
+}
+
+export function printOutcome(outcome: CommandOutcome, context: RunContext): void {
+  if (outcome.error) reportError(outcome.error, context);
+  if (context.json) {
+    if (outcome.summary) process.stdout.write(`${JSON.stringify(outcome.summary)}\n`);
+  } else if (!context.quiet) {
+    for (const line of outcome.report ?? []) context.terminal.line(line);
+  }
+}
+
+/** One line, the class and exit code alongside; the stack only with --verbose. */
+export function reportError(error: SyncError, context: RunContext): void {
+  const { logger, terminal, verbose, logFormat } = context;
+  const fields = { errorClass: error.errorClass, exitCode: error.exitCode, ...(verbose ? { stack: error.stack } : {}) };
+  if (logFormat === 'json') {
+    logger.error(fields, error.message);
+    return;
+  }
+  terminal.line(terminal.paint.red(`error: ${error.message}`));
+  if (verbose && error.stack) terminal.line(terminal.paint.dim(error.stack));
+}

@@ -1,0 +1,47 @@
+import { createLogger, newRunId, type LogFormat, type Logger } from '../logging/logger.js';
+import { Terminal } from '../ui/terminal.js';
+
+/** Options every command accepts (declared once on the program). */
+export interface GlobalOptions {
+  json?: boolean;
+  logFormat?: LogFormat;
+  quiet?: boolean;
+  verbose?: boolean;
+  color?: boolean;
+}
+
+/** What a command's action gets besides its own flags. */
+export interface RunContext {
+  runId: string;
+  logger: Logger;
+  terminal: Terminal;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  logFormat: LogFormat;
+}
+
+export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): RunContext {
+  const stderrIsTty = Boolean(process.stderr.isTTY);
+  const color = options.color !== false && !env.NO_COLOR && stderrIsTty;
+  const logFormat = options.logFormat ?? (stderrIsTty ? 'pretty' : 'json');
+  const interactive = stderrIsTty && !env.CI && !options.json && !options.quiet;
+  const terminal = new Terminal({ interactive, color });
+  const runId = newRunId();
+  const logger = createLogger({
+    format: logFormat,
+    level: options.verbose ? 'debug' : options.quiet ? 'warn' : 'info',
+    runId,
+    color,
+    destination: terminal.stream,
+  });
+  return {
+    runId,
+    logger,
+    terminal,
+    json: Boolean(options.json),
+    quiet: Boolean(options.quiet),
+    verbose: Boolean(options.verbose),
+    logFormat,
+  };
+}

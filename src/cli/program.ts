@@ -1,0 +1,28 @@
+import { Command, Option } from 'commander';
+import { registerMock } from '../commands/mock.js';
+import { registerPull } from '../commands/pull.js';
+import { version } from '../version.js';
+
+export function createProgram(): Command {
+  const program = new Command('sync')
+    .description('Pull customers from the reqres users API and push profiles to a marketing platform, reliably.')
+    .version(version)
+    .option('--json', 'print the run summary as one JSON object on stdout, nothing else there')
+    .addOption(
+      new Option('--log-format <format>', 'log format on stderr (default: pretty on a TTY, json otherwise)')
+        .choices(['json', 'pretty'])
+        .env('SYNC_LOG_FORMAT'),
+    )
+    .option('-q, --quiet', 'only warnings and errors on stderr')
+    .option('--verbose', 'debug logs, unmasked emails and stack traces')
+    .option('--no-color', 'no colour on stderr (NO_COLOR is honoured too)')
+    .showSuggestionAfterError()
+    // Commander exits 1 on its own parse errors; the contract says 2. Settings set here are
+    // inherited by every `program.command(...)` registered below.
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  registerPull(program);
+  registerMock(program);
+  return program;
+}

@@ -1,0 +1,107 @@
+import { HttpStatusError, NetworkError, type SyncError } from '../errors.js';
+import type { Random } from './random.js';
+
+/**
+ * What is worth retrying, and how long to wait. Pure functions and one small class with no I/O:
+ * the executor applies them, tests assert them directly.
+ */
+
+/** Transient HTTP answers: the same request may well succeed a moment later. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+export interface RetryPolicyOptions {
+  /** Retries allowed for transient failures (5xx, timeouts, resets). */
+  maxRetries: number;
+  /** Separate, larger allowance for 429s: being told to slow down is not a failure. */
+  maxRateLimitRetries?: number;
+  /** First backoff ceiling; doubles each retry (1 s, 2 s, 4 s, …). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Wait after a 429 that carries no usable Retry-After. */
+  defaultRetryAfterMs?: number;
+  /** A hostile or broken Retry-After (say 3600) must not park a cron job for an hour. */
+  maxRetryAfterMs?: number;
+  /** Jitter source in [0, 1]; inject a constant in tests to get exact delays. */
+  random: Random;
+}
+
+export type RetryKind = 'transient' | 'rate-limited';
+
+export type Verdict =
+  | { action: 'retry'; kind: RetryKind; delayMs: number }
+  | { action: 'give-up'; reason: 'not-retryable' | 'exhausted' };
+
+/** How many retries of each kind a request has used so far. */
+export interface RetryCounts {
+  transient: number;
+  rateLimited: number;
+}
+
+/** Full jitter: uniform in [0, min(cap, base·2^(n−1))], which spreads a herd of clients apart. */
+export function backoffDelay(retry: number, random: Random, baseDelayMs = 1000, maxDelayMs = 30_000): number {
+  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
+  return Math.round(random() * ceiling);
+}
+
+/**
+ * Retry-After as milliseconds from `now`: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+ * Absent or unparseable → the default; in the past → 0; always capped.
+ */
+export function parseRetryAfter(
+  value: string | undefined,
+  now: number,
+  { defaultMs = 1000, maxMs = 60_000 }: { defaultMs?: number; maxMs?: number } = {},
+): number {
+  const text = value?.trim();
+  let ms = defaultMs;
+  if (text) {
+    if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+    else {
+      const date = Date.parse(text);
+      if (!Number.isNaN(date)) ms = Math.max(0, date - now);
+    }
+  }
+  return Math.min(ms, maxMs);
+}
+
+export function isTransient(error: SyncError): boolean {
+  if (error instanceof HttpStatusError) return RETRYABLE_STATUSES.has(error.status);
+  if (error instanceof NetworkError) return error.retryable;
+  return false;
+}
+
+export function isRateLimited(error: SyncError): error is HttpStatusError {
+  return error instanceof HttpStatusError && error.status === 429;
+}
+
+export class RetryPolicy {
+  readonly maxRetries: number;
+  readonly maxRateLimitRetries: number;
+  private readonly options: RetryPolicyOptions;
+
+  constructor(options: RetryPolicyOptions) {
+    this.options = options;
+    this.maxRetries = options.maxRetries;
+    this.maxRateLimitRetries = options.maxRateLimitRetries ?? Math.max(10, options.maxRetries);
+  }
+
+  decide(error: SyncError, counts: RetryCounts, now: number): Verdict {
+    if (isRateLimited(error)) {
+      if (counts.rateLimited >= this.maxRateLimitRetries) return { action: 'give-up', reason: 'exhausted' };
+      const delayMs = parseRetryAfter(error.retryAfter, now, {
+        defaultMs: this.options.defaultRetryAfterMs,
+        maxMs: this.options.maxRetryAfterMs,
+      });
+      return { action: 'retry', kind: 'rate-limited', delayMs };
+    }
+    if (!isTransient(error)) return { action: 'give-up', reason: 'not-retryable' };
+    if (counts.transient >= this.maxRetries) return { action: 'give-up', reason: 'exhausted' };
+    const delayMs = backoffDelay(
+      counts.transient + 1,
+      this.options.random,
+      this.options.baseDelayMs,
+      this.options.maxDelayMs,
+    );
+    return { action: 'retry', kind: 'transient', delayMs };
+  }
+}

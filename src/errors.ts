@@ -1,0 +1,95 @@
+/**
+ * Every failure the tool reports is a SyncError: it knows who is at fault (its class) and which
+ * exit code the contract gives it, so the top level turns any of them into one line and a code.
+ */
+export type ErrorClass = 'client' | 'server' | 'unexpected';
+
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  partial: 3,
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class SyncError extends Error {
+  readonly errorClass: ErrorClass;
+  readonly exitCode: ExitCode;
+
+  constructor(message: string, errorClass: ErrorClass, exitCode: ExitCode, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.errorClass = errorClass;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad flags, bad URL, unreadable input: the run could not start. */
+export class UsageError extends SyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'client', ExitCode.usage, options);
+  }
+}
+
+/** The remote side answered with an HTTP status we did not want. */
+export class HttpStatusError extends SyncError {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Raw `Retry-After` header, kept for the retry policy. */
+    readonly retryAfter?: string,
+  ) {
+    super(message, status >= 500 ? 'server' : 'client', ExitCode.failed);
+  }
+}
+
+/**
+ * No HTTP answer at all: timeout, reset, refused, unknown host. The remote side's (or the
+ * network's) fault; `retryable` is false for the ones that will not heal by waiting (DNS, TLS).
+ */
+export class NetworkError extends SyncError {
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, 'server', ExitCode.failed, options);
+    this.code = code;
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+/** The remote answered 2xx with something that does not match its documented shape. */
+export class UnexpectedResponseError extends SyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'unexpected', ExitCode.failed, options);
+  }
+}
+
+/** The source refused our credentials: retrying cannot help, the operator must fix the key. */
+export class AuthError extends SyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'client', ExitCode.failed, options);
+  }
+}
+
+/** A remote stayed unavailable after every retry the policy allows. */
+export class UnavailableError extends SyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'server', ExitCode.failed, options);
+  }
+}
+
+/** SIGINT/SIGTERM arrived: the run stops, keeps what was finished, and exits 130. */
+export class InterruptedError extends SyncError {
+  constructor(message = 'interrupted') {
+    super(message, 'client', ExitCode.interrupted);
+  }
+}
+
+/** Anything that is not a SyncError is our bug or an environment surprise. */
+export function toSyncError(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SyncError(message, 'unexpected', ExitCode.failed, { cause: error });
+}

@@ -1,0 +1,30 @@
+import axios, { type AxiosError } from 'axios';
+import { isNetworkError } from 'axios-retry';
+import { HttpStatusError, InterruptedError, NetworkError, type SyncError } from '../errors.js';
+
+const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT']);
+
+/**
+ * The single place where transport errors (axios, or fetch's `TypeError('fetch failed')` with a
+ * `cause.code`) become typed SyncErrors that the retry policy understands.
+ */
+export function fromTransportError(error: unknown, what: string): SyncError {
+  if (axios.isCancel(error)) return new InterruptedError();
+  if (axios.isAxiosError(error)) return fromAxiosError(error, what);
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  if (typeof code === 'string') return new NetworkError(code, `${what}: ${code}`, { cause: error });
+  const message = error instanceof Error ? error.message : String(error);
+  return new NetworkError('UNKNOWN', `${what}: ${message}`, { cause: error, retryable: false });
+}
+
+function fromAxiosError(error: AxiosError, what: string): SyncError {
+  if (error.response) {
+    const { status, headers } = error.response;
+    const retryAfter = headers['retry-after'];
+    return new HttpStatusError(status, `${what}: HTTP ${status}`, typeof retryAfter === 'string' ? retryAfter : undefined);
+  }
+  const code = error.code ?? 'UNKNOWN';
+  if (TIMEOUT_CODES.has(code)) return new NetworkError('ETIMEDOUT', `${what}: timed out`, { cause: error });
+  // axios-retry's classification (backed by is-retry-allowed) tells resets from DNS/TLS failures.
+  return new NetworkError(code, `${what}: ${code}`, { cause: error, retryable: isNetworkError(error) });
+}

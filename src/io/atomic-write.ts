@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { InterruptedError } from '../errors.js';
+
+const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+function tempName(target: string): string {
+  return `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Temp files of ours for `target` left by a process that no longer exists (killed mid-write). */
+export async function removeStaleTempFiles(target: string): Promise<string[]> {
+  const dir = dirname(target);
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const match = TEMP_PATTERN.exec(entry);
+    if (!match || match[1] !== basename(target) || isAlive(Number(match[2]))) continue;
+    await unlink(join(dir, entry)).catch(() => undefined);
+    removed.push(entry);
+  }
+  return removed;
+}
+
+/**
+ * Write-then-rename in the target's own folder (rename is atomic only within one filesystem),
+ * with fsync before the rename so a crash cannot leave a renamed but empty file. Readers see the
+ * old file or the new one, never half of one. If `signal` fires before the rename, nothing changes.
+ */
+export async function writeFileAtomic(target: string, data: string, signal?: AbortSignal): Promise<void> {
+  await removeStaleTempFiles(target);
+  const temp = join(dirname(target), tempName(target));
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    try {
+      await handle.writeFile(data, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (signal?.aborted) throw new InterruptedError();
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+export type LogFormat = 'json' | 'pretty';
+/** Where in a run a line comes from; every log line carries one. */
+export type Stage = 'fetch' | 'transform' | 'validate' | 'batch' | 'send' | 'export' | 'serve' | 'mock';
+
+export interface LoggerOptions {
+  format: LogFormat;
+  level: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  runId: string;
+  color: boolean;
+  /** Defaults to stderr: stdout belongs to data and the `--json` summary. */
+  destination?: DestinationStream;
+}
+
+export function newRunId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/**
+ * pino: JSON lines by default (cheap, what log shippers want); pino-pretty for people at a terminal.
+ * Both write synchronously so a line is never lost when the process ends.
+ */
+export function createLogger({ format, level, runId, color, destination }: LoggerOptions): Logger {
+  const stream =
+    format === 'pretty'
+      ? pretty({
+          destination: destination ?? 2,
+          sync: true,
+          colorize: color,
+          singleLine: true,
+          translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+          ignore: 'pid,hostname',
+        })
+      : (destination ?? pino.destination({ dest: 2, sync: true }));
+  return pino(
+    {
+      level,
+      base: { runId },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
+}
+
+/** `george.bluth@reqres.in` → `g***@reqres.in`: enough to correlate, not enough to leak. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${email[0]}***${email.slice(at)}`;
+}

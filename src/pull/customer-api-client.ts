@@ -1,0 +1,128 @@
+import axios, { type AxiosInstance } from 'axios';
+import { AuthError, HttpStatusError, InterruptedError, UnexpectedResponseError, type SyncError } from '../errors.js';
+import type { Executor, RetryEvent } from '../engine/executor.js';
+import { fromTransportError } from '../http/errors.js';
+import type { FaultInjector } from '../http/fault-injector.js';
+import { ReqresPageSchema, type ReqresPage } from './schemas.js';
+
+export const API_KEY_VARIABLE = 'SYNC_API_KEY';
+
+export interface CustomerAPIClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  executor: Executor;
+  /** Per attempt. */
+  timeoutMs?: number;
+  faults?: FaultInjector;
+  onRetry?: (page: number, event: RetryEvent) => void;
+  http?: AxiosInstance;
+}
+
+export interface FetchAllOptions {
+  concurrency: number;
+  /** Stop fetching at the first page that stays unavailable (the run is lost anyway). */
+  failFast?: boolean;
+  signal?: AbortSignal;
+  /** Called as each page arrives (progress). */
+  onPage?: (page: number, totalPages: number) => void;
+}
+
+export interface FetchAllResult {
+  totalPages: number;
+  /** Fetched pages by number; missing numbers are the failures. */
+  pages: Map<number, ReqresPage>;
+  failures: Map<number, SyncError>;
+}
+
+/** Talks to the reqres users API: one page with retries, or every page with pagination. */
+export class CustomerAPIClient {
+  private readonly options: CustomerAPIClientOptions;
+  private readonly http: AxiosInstance;
+
+  constructor(options: CustomerAPIClientOptions) {
+    this.options = options;
+    this.http =
+      options.http ??
+      axios.create({
+        timeout: options.timeoutMs ?? 10_000,
+        // Redirects are refused outright: following one would hand the API key to whatever host it names.
+        maxRedirects: 0,
+        headers: { accept: 'application/json', 'x-api-key': options.apiKey },
+      });
+  }
+
+  /** GET one page through the engine (rate slot, retries, 429 handling). */
+  async fetchPage(page: number, signal?: AbortSignal): Promise<ReqresPage> {
+    const { executor, faults, onRetry, baseUrl } = this.options;
+    const what = `page ${page}`;
+    return executor.run(
+      async () => {
+        faults?.maybeFail(what);
+        let body: unknown;
+        try {
+          const response = await this.http.get(`${baseUrl}/users`, { params: { page }, signal, responseType: 'json' });
+          body = response.data;
+        } catch (error) {
+          throw explain(fromTransportError(error, what));
+        }
+        const parsed = ReqresPageSchema.safeParse(body);
+        if (!parsed.success) {
+          throw new UnexpectedResponseError(`${what}: response is not a reqres users page (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+        }
+        return parsed.data;
+      },
+      { signal, onRetry: onRetry && ((event) => onRetry(page, event)) },
+    );
+  }
+
+  /**
+   * Page 1 first (it tells how many pages exist), then the rest with `concurrency` in flight.
+   * A 401/403 anywhere stops every other request at once; other failures are collected per page.
+   */
+  async fetchAllPages({ concurrency, failFast = false, signal, onPage }: FetchAllOptions): Promise<FetchAllResult> {
+    const first = await this.fetchPage(1, signal);
+    const totalPages = first.total_pages;
+    const pages = new Map<number, ReqresPage>([[1, first]]);
+    const failures = new Map<number, SyncError>();
+    onPage?.(1, totalPages);
+
+    const stop = new AbortController();
+    const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    let fatal: SyncError | undefined;
+    let next = 2;
+    const worker = async (): Promise<void> => {
+      while (next <= totalPages && !linked.aborted) {
+        const page = next++;
+        try {
+          pages.set(page, await this.fetchPage(page, linked));
+          onPage?.(page, totalPages);
+        } catch (caught) {
+          const error = caught as SyncError;
+          if (error instanceof AuthError) {
+            fatal ??= error;
+            stop.abort();
+          } else if (!(error instanceof InterruptedError) || signal?.aborted) {
+            failures.set(page, error);
+            if (failFast) stop.abort();
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(0, totalPages - 1)) }, worker));
+    if (fatal) throw fatal;
+    if (signal?.aborted) throw new InterruptedError();
+    return { totalPages, pages, failures };
+  }
+}
+
+/** Turn the statuses an operator can act on into messages that say what to do. */
+function explain(error: SyncError): SyncError {
+  if (!(error instanceof HttpStatusError)) return error;
+  if (error.status === 401 || error.status === 403) {
+    return new AuthError(`${error.message}: the source refused the API key; check ${API_KEY_VARIABLE}`, { cause: error });
+  }
+  if (error.status >= 300 && error.status < 400) {
+    return new HttpStatusError(error.status, `${error.message}: redirects are not followed (they would carry the API key elsewhere)`);
+  }
+  return error;
+}

@@ -1,0 +1,174 @@
+import type { AxiosInstance } from 'axios';
+import { UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import { Executor } from '../engine/executor.js';
+import { seededRandom, type Random } from '../engine/random.js';
+import { RateLimiter } from '../engine/rate-limiter.js';
+import { RetryPolicy } from '../engine/retry-policy.js';
+import { FaultInjector } from '../http/fault-injector.js';
+import type { Logger } from '../logging/logger.js';
+import type { Progress } from '../ui/terminal.js';
+import { CustomerAPIClient } from './customer-api-client.js';
+import { CustomerDataProcessor } from './customer-data-processor.js';
+import { DataExporter } from './data-exporter.js';
+import { RawUserSchema, type QualitySummary, type RawUser, type ReqresPage } from './schemas.js';
+
+export interface PullOptions {
+  baseUrl: string;
+  apiKey: string;
+  out: string;
+  maxRetries: number;
+  rate: number;
+  concurrency: number;
+  faultRate: number;
+  seed: number;
+  allowPartial: boolean;
+}
+
+export interface PullDependencies {
+  logger: Logger;
+  clock?: Clock;
+  /** Backoff jitter; Math.random in production so clients spread apart. */
+  jitter?: Random;
+  signal?: AbortSignal;
+  progress?: Progress;
+  http?: AxiosInstance;
+  timeoutMs?: number;
+}
+
+/** The `--json` summary; the keys are the contract. */
+export interface PullSummary {
+  pages: number;
+  requests: number;
+  retries: number;
+  rateLimited: number;
+  fetched: number;
+  duplicatesRemoved: number;
+  exported: number;
+  qualitySummary: QualitySummary;
+  out: string;
+  durationMs: number;
+}
+
+export interface PullOutcome {
+  summary: PullSummary;
+  /** Set when the run did not export everything; its exitCode is the run's. */
+  error?: SyncError;
+}
+
+/** fetch → transform → export. Never throws: failures come back in the outcome with what was done. */
+export async function runPull(options: PullOptions, deps: PullDependencies): Promise<PullOutcome> {
+  const clock = deps.clock ?? systemClock;
+  const { logger, signal, progress } = deps;
+  const started = clock.now();
+  const executor = new Executor({
+    clock,
+    limiter: RateLimiter.perSecond(options.rate, clock),
+    policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
+  });
+  const client = new CustomerAPIClient({
+    baseUrl: options.baseUrl,
+    apiKey: options.apiKey,
+    executor,
+    http: deps.http,
+    timeoutMs: deps.timeoutMs,
+    faults: options.faultRate > 0 ? new FaultInjector(options.faultRate, seededRandom(options.seed)) : undefined,
+    onRetry: (page, event) => {
+      const cause =
+        'status' in event.error ? { status: event.error.status } : { code: (event.error as { code?: string }).code };
+      logger.warn(
+        {
+          stage: 'fetch',
+          page,
+          attempt: event.attempt,
+          ...cause,
+          kind: event.kind,
+          delayMs: event.delayMs,
+          retryAt: new Date(event.retryAt).toISOString(),
+        },
+        `${event.error.message}; retry ${event.attempt} in ${event.delayMs} ms`,
+      );
+    },
+  });
+  const summary: PullSummary = {
+    pages: 0,
+    requests: 0,
+    retries: 0,
+    rateLimited: 0,
+    fetched: 0,
+    duplicatesRemoved: 0,
+    exported: 0,
+    qualitySummary: { high_quality: 0, medium_quality: 0, low_quality: 0 },
+    out: options.out,
+    durationMs: 0,
+  };
+  const finish = (error?: SyncError): PullOutcome => {
+    Object.assign(summary, executor.stats, { durationMs: Math.round(clock.now() - started) });
+    return error ? { summary, error } : { summary };
+  };
+
+  try {
+    logger.info({ stage: 'fetch', source: options.baseUrl }, 'fetching customers');
+    let pagesDone = 0;
+    const fetched = await client.fetchAllPages({
+      concurrency: options.concurrency,
+      failFast: !options.allowPartial,
+      signal,
+      onPage: (page, total) => {
+        logger.debug({ stage: 'fetch', page }, `page ${page}/${total} fetched`);
+        pagesDone += 1;
+        progress?.update(`Fetching pages: ${pagesDone}/${total}`);
+      },
+    });
+    summary.pages = fetched.pages.size;
+    const missing = [...fetched.failures.keys()].sort((a, b) => a - b);
+    const failure =
+      missing.length > 0
+        ? new UnavailableError(
+            `${missing.length} of ${fetched.totalPages} pages stayed unavailable (${missing.map((page) => fetched.failures.get(page)?.message).join('; ')})`,
+          )
+        : undefined;
+    if (failure && !options.allowPartial) {
+      logger.error({ stage: 'export', out: options.out }, 'export not written; the previous file is untouched');
+      return finish(failure);
+    }
+
+    const raws = collectUsers(fetched.pages, logger);
+    summary.fetched = raws.length;
+    const processor = new CustomerDataProcessor({ seed: options.seed, now: clock.now() });
+    const { customers, duplicatesRemoved } = processor.process(raws);
+    summary.duplicatesRemoved = duplicatesRemoved;
+    logger.info({ stage: 'transform', fetched: raws.length, duplicatesRemoved, customers: customers.length }, 'customers enriched and deduplicated');
+
+    const exporter = new DataExporter();
+    const document = exporter.build(customers, {
+      now: new Date(clock.now()),
+      metadata: {
+        source: options.baseUrl,
+        seed: options.seed,
+        pages: fetched.totalPages,
+        ...(failure ? { incomplete: true, missing_pages: missing } : {}),
+      },
+    });
+    await exporter.write(document, options.out, signal);
+    summary.exported = customers.length;
+    summary.qualitySummary = document.metadata.data_quality_summary;
+    logger.info({ stage: 'export', out: options.out, exported: customers.length, incomplete: Boolean(failure) }, 'export written');
+    return finish(failure);
+  } catch (error) {
+    return finish(toSyncError(error));
+  }
+}
+
+/** Users in source order (page, then position); records without a usable id are logged and skipped. */
+function collectUsers(pages: Map<number, ReqresPage>, logger: Logger): RawUser[] {
+  const users: RawUser[] = [];
+  for (const [page, body] of [...pages].sort(([a], [b]) => a - b)) {
+    body.data.forEach((item, index) => {
+      const parsed = RawUserSchema.safeParse(item);
+      if (parsed.success) users.push(parsed.data);
+      else logger.warn({ stage: 'transform', page, index }, `page ${page}, record ${index + 1}: skipped, no usable id`);
+    });
+  }
+  return users;
+}

@@ -1,0 +1,59 @@
+import { Chalk, chalkStderr, type ChalkInstance } from 'chalk';
+import ora, { type Ora } from 'ora';
+
+export interface TerminalOptions {
+  /** Progress and colour only make sense for a person watching stderr. */
+  interactive: boolean;
+  color: boolean;
+}
+
+export interface Progress {
+  update(text: string): void;
+  stop(): void;
+}
+
+const noProgress: Progress = { update: () => undefined, stop: () => undefined };
+
+/**
+ * stderr as a person sees it: a spinner while long work runs, colour when wanted. Log lines go
+ * through `write` so they clear the spinner first instead of tearing through it.
+ */
+export class Terminal {
+  readonly paint: ChalkInstance;
+  private readonly interactive: boolean;
+  private spinner: Ora | undefined;
+
+  constructor({ interactive, color }: TerminalOptions) {
+    this.interactive = interactive;
+    // chalk 5 reads its level from stdout and ignores NO_COLOR; stderr is ours to judge.
+    this.paint = new Chalk({ level: color ? Math.max(chalkStderr.level, 1) as 1 | 2 | 3 : 0 });
+  }
+
+  /** A pino destination that keeps the spinner intact. */
+  readonly stream = {
+    write: (chunk: string): void => {
+      this.spinner?.clear();
+      process.stderr.write(chunk);
+      this.spinner?.render();
+    },
+  };
+
+  progress(text: string): Progress {
+    if (!this.interactive) return noProgress;
+    const spinner = ora({ text, stream: process.stderr, isEnabled: true }).start();
+    this.spinner = spinner;
+    return {
+      update: (next) => {
+        spinner.text = next;
+      },
+      stop: () => {
+        spinner.stop();
+        if (this.spinner === spinner) this.spinner = undefined;
+      },
+    };
+  }
+
+  line(text: string): void {
+    this.stream.write(`${text}\n`);
+  }
+}
