@@ -24,7 +24,7 @@ export function action<O>(handler: Handler<O & GlobalOptions>) {
   return async (...received: unknown[]): Promise<void> => {
     const command = received.at(-1) as Command;
     const options = command.optsWithGlobals<O & GlobalOptions>();
-    const context = createContext(options);
+    const context = await createContext(options);
     let outcome: CommandOutcome;
     try {
       outcome = await handler(options, context, command.args);
@@ -39,9 +39,12 @@ export function action<O>(handler: Handler<O & GlobalOptions>) {
 
 export function printOutcome(outcome: CommandOutcome, context: RunContext): void {
   if (outcome.error) reportError(outcome.error, context);
-  if (context.json) {
-    if (outcome.summary) process.stdout.write(`${JSON.stringify(outcome.summary)}\n`);
-  } else if (!context.quiet) {
+  if (context.json && outcome.summary) process.stdout.write(`${JSON.stringify(outcome.summary)}\n`);
+  if (context.quiet) return;
+  // stderr stays machine-readable in JSON mode: the summary rides in one log line instead of prose.
+  if (context.logFormat === 'json') {
+    if (outcome.summary) context.logger.info({ summary: outcome.summary, exitCode: outcome.exitCode }, 'run finished');
+  } else {
     for (const line of outcome.report ?? []) context.terminal.line(line);
   }
 }

@@ -21,14 +21,14 @@ export interface RunContext {
   logFormat: LogFormat;
 }
 
-export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): RunContext {
+export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<RunContext> {
   const stderrIsTty = Boolean(process.stderr.isTTY);
   const color = options.color !== false && !env.NO_COLOR && stderrIsTty;
   const logFormat = options.logFormat ?? (stderrIsTty ? 'pretty' : 'json');
   const interactive = stderrIsTty && !env.CI && !options.json && !options.quiet;
-  const terminal = new Terminal({ interactive, color });
+  const terminal = await Terminal.create({ interactive, color });
   const runId = newRunId();
-  const logger = createLogger({
+  const logger = await createLogger({
     format: logFormat,
     level: options.verbose ? 'debug' : options.quiet ? 'warn' : 'info',
     runId,

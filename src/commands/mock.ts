@@ -3,8 +3,6 @@ import { action } from '../cli/action.js';
 import { integer, nonNegativeInt, port, positiveInt, probability } from '../cli/parsers.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { seededRandom } from '../engine/random.js';
-import { close, listen } from '../mock/http.js';
-import { createReqresMock, DEFAULT_USERS_FIXTURE, loadUsers } from '../mock/reqres-server.js';
 
 interface ReqresFlags {
   port: number;
@@ -38,6 +36,8 @@ export function registerMock(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ sync mock reqres --port 4010 --fail-rate 0.2\n  $ sync pull --base-url http://127.0.0.1:4010/api')
     .action(
       action<ReqresFlags>(async (flags, context) => {
+        const { close, listen } = await import('../mock/http.js');
+        const { createReqresMock, DEFAULT_USERS_FIXTURE, loadUsers } = await import('../mock/reqres-server.js');
         let users: unknown[];
         try {
           users = loadUsers(flags.fixture ?? DEFAULT_USERS_FIXTURE);

@@ -3,7 +3,7 @@ import { action } from '../cli/action.js';
 import { httpUrl, integer, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { runPull, type PullSummary } from '../pull/run-pull.js';
+import type { PullSummary } from '../pull/run-pull.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
@@ -46,6 +46,7 @@ Example:
     .action(
       action<PullFlags>(async (flags, context) => {
         if (flags.out === '-' && context.json) throw new UsageError('--out - and --json both want stdout; pick one');
+        const { runPull } = await import('../pull/run-pull.js');
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Fetching pages');
         try {

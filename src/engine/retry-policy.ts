@@ -56,7 +56,8 @@ export function parseRetryAfter(
   let ms = defaultMs;
   if (text) {
     if (/^\d+$/.test(text)) ms = Number(text) * 1000;
-    else {
+    else if (/[a-z]/i.test(text)) {
+      // Every HTTP-date form names a month; this keeps Date.parse from reading '-5' as a year.
       const date = Date.parse(text);
       if (!Number.isNaN(date)) ms = Math.max(0, date - now);
     }

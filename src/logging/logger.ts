@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
@@ -24,9 +23,11 @@ export function newRunId(): string {
  * pino: JSON lines by default (cheap, what log shippers want); pino-pretty for people at a terminal.
  * Both write synchronously so a line is never lost when the process ends.
  */
-export function createLogger({ format, level, runId, color, destination }: LoggerOptions): Logger {
+export async function createLogger({ format, level, runId, color, destination }: LoggerOptions): Promise<Logger> {
+  // pino-pretty is only needed by a person at a terminal; cron runs skip loading it.
+  const pretty = format === 'pretty' ? (await import('pino-pretty')).default : undefined;
   const stream =
-    format === 'pretty'
+    pretty
       ? pretty({
           destination: destination ?? 2,
           sync: true,

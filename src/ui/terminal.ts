@@ -1,11 +1,13 @@
 import { Chalk, chalkStderr, type ChalkInstance } from 'chalk';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 
 export interface TerminalOptions {
   /** Progress and colour only make sense for a person watching stderr. */
   interactive: boolean;
   color: boolean;
 }
+
+type OraFactory = typeof import('ora').default;
 
 export interface Progress {
   update(text: string): void;
@@ -20,13 +22,18 @@ const noProgress: Progress = { update: () => undefined, stop: () => undefined };
  */
 export class Terminal {
   readonly paint: ChalkInstance;
-  private readonly interactive: boolean;
+  private readonly ora: OraFactory | undefined;
   private spinner: Ora | undefined;
 
-  constructor({ interactive, color }: TerminalOptions) {
-    this.interactive = interactive;
+  private constructor({ color }: TerminalOptions, ora: OraFactory | undefined) {
+    this.ora = ora;
     // chalk 5 reads its level from stdout and ignores NO_COLOR; stderr is ours to judge.
     this.paint = new Chalk({ level: color ? Math.max(chalkStderr.level, 1) as 1 | 2 | 3 : 0 });
+  }
+
+  /** ora is loaded only when a spinner can be shown. */
+  static async create(options: TerminalOptions): Promise<Terminal> {
+    return new Terminal(options, options.interactive ? (await import('ora')).default : undefined);
   }
 
   /** A pino destination that keeps the spinner intact. */
@@ -39,8 +46,8 @@ export class Terminal {
   };
 
   progress(text: string): Progress {
-    if (!this.interactive) return noProgress;
-    const spinner = ora({ text, stream: process.stderr, isEnabled: true }).start();
+    if (!this.ora) return noProgress;
+    const spinner = this.ora({ text, stream: process.stderr, isEnabled: true }).start();
     this.spinner = spinner;
     return {
       update: (next) => {

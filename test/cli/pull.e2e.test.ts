@@ -1,0 +1,118 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExportDocumentSchema } from '../../src/pull/schemas.js';
+import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+const SUMMARY_KEYS = ['pages', 'requests', 'retries', 'rateLimited', 'fetched', 'duplicatesRemoved', 'exported', 'qualitySummary', 'out', 'durationMs'];
+
+describe('sync pull against sync mock reqres (spawned)', () => {
+  const tmp = useTempDir();
+  let flaky: RunningServer;
+  let down: RunningServer;
+
+  beforeAll(async () => {
+    // Failures on both sides: the mock drops 20% (500/503/resets), the client injects 20% more.
+    flaky = await startServer(['mock', 'reqres', '--port', '0', '--fail-rate', '0.2', '--seed', '11']);
+    down = await startServer(['mock', 'reqres', '--port', '0', '--fail-rate', '1', '--seed', '1']);
+  });
+
+  afterAll(async () => {
+    const results = await Promise.all([flaky.stop(), down.stop()]);
+    expect(results.map((r) => r.code)).toEqual([0, 0]);
+  });
+
+  it('exports every customer through the failures and exits 0', async () => {
+    const out = join(tmp(), 'customers.json');
+    // Seed 7's first draw fails page 1, so at least one retry is certain; 10 retries make a lost page (p≈1e-5) moot.
+    const result = await runCli(['pull', '--base-url', `${flaky.url}/api`, '--fault-rate', '0.2', '--seed', '7', '--max-retries', '10', '--out', out, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+
+    const summary = JSON.parse(result.stdout);
+    expect(Object.keys(summary).sort()).toEqual([...SUMMARY_KEYS].sort());
+    expect(summary.retries).toBeGreaterThan(0);
+    expect(summary.requests).toBe(summary.pages + summary.retries);
+    expect(summary.exported).toBe(24);
+
+    const document = ExportDocumentSchema.parse(JSON.parse(readFileSync(out, 'utf8')));
+    expect(document.metadata.total_customers).toBe(24);
+    expect(document.metadata.data_quality_summary).toEqual(summary.qualitySummary);
+
+    // Logs on stderr are JSON lines (not a TTY) with one run id, and each retry is logged.
+    const lines = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    expect(new Set(lines.map((line) => line.runId)).size).toBe(1);
+    expect(lines.filter((line) => line.retryAt).length).toBe(summary.retries);
+  });
+
+  it('writes the export to stdout with --out -', async () => {
+    const result = await runCli(['pull', '--base-url', `${flaky.url}/api`, '--max-retries', '10', '--out', '-', '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(ExportDocumentSchema.parse(JSON.parse(result.stdout)).customers).toHaveLength(24);
+  });
+
+  it('exits 1 when the source stays down, leaving the previous export untouched', async () => {
+    const out = join(tmp(), 'customers.json');
+    writeFileSync(out, 'previous export');
+    const result = await runCli(['pull', '--base-url', `${down.url}/api`, '--max-retries', '1', '--out', out]);
+    expect(result.code).toBe(1);
+    expect(readFileSync(out, 'utf8')).toBe('previous export');
+    expect(readdirSync(tmp())).toEqual(['customers.json']);
+    const errors = result.stderr.trim().split('\n').map((line) => JSON.parse(line)).filter((line) => line.level === 'error');
+    expect(errors.at(-1)).toMatchObject({ errorClass: 'server', exitCode: 1 });
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 130 on SIGINT with the previous export untouched', async () => {
+    const out = join(tmp(), 'customers.json');
+    writeFileSync(out, 'previous export');
+    const result = await runCli(['pull', '--base-url', `${down.url}/api`, '--out', out], {
+      onSpawn: (child) => {
+        child.stderr?.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('"retryAt"')) child.kill('SIGINT');
+        });
+      },
+    });
+    expect(result.code).toBe(130);
+    expect(readFileSync(out, 'utf8')).toBe('previous export');
+  });
+});
+
+describe('sync pull: bad input exits 2 with one line', () => {
+  it.each([
+    [['pull', '--rate', 'fast'], /--rate/],
+    [['pull', '--concurrency', '0'], /--concurrency/],
+    [['pull', '--fault-rate', '1.5'], /--fault-rate/],
+    [['pull', '--base-url', 'ftp://example.com'], /--base-url/],
+    [['pull', '--base-url', 'not a url'], /--base-url/],
+    [['pull', '--no-such-flag'], /unknown option/],
+    [['pull', '--out', '-', '--json'], /--out - and --json/],
+  ])('%j', async (args, message) => {
+    const result = await runCli(args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('validates SYNC_SOURCE_URL like the flag', async () => {
+    const result = await runCli(['pull'], { env: { SYNC_SOURCE_URL: 'nope' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/SYNC_SOURCE_URL|--base-url/);
+  });
+
+  it('an unknown command exits 2', async () => {
+    const result = await runCli(['pul']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/pull/);
+  });
+
+  it('--help exits 0 and shows an example', async () => {
+    const result = await runCli(['pull', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Example:\n\s+\$ sync pull/);
+    expect(existsSync(BIN_CHECK)).toBe(true);
+  });
+});
+
+const BIN_CHECK = new URL('../../bin/sync.js', import.meta.url);

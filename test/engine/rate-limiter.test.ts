@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { RateLimiter } from '../../src/engine/rate-limiter.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
+
+/** Most grants found inside any half-open window [t, t + windowMs). */
+function maxInAnyWindow(times: number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; j < sorted.length; j++) {
+    while (sorted[j]! - sorted[i]! >= windowMs) i++;
+    best = Math.max(best, j - i + 1);
+  }
+  return best;
+}
+
+describe('RateLimiter', () => {
+  it('grants the first N at once, then one per freed slot of the sliding window', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 5, clock });
+    const grants: number[] = [];
+    await Promise.all(Array.from({ length: 12 }, () => limiter.acquire().then(() => grants.push(clock.now()))));
+    expect(grants).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000]);
+  });
+
+  it('never lets more than N through within any 1000 ms, whatever the arrival pattern (property)', async () => {
+    for (let seed = 1; seed <= 25; seed++) {
+      const random = seededRandom(seed);
+      const clock = new VirtualClock(0);
+      const limit = 1 + Math.floor(random() * 9);
+      const limiter = new RateLimiter({ limit, clock });
+      const grants: number[] = [];
+      const callers = Array.from({ length: 40 }, async () => {
+        await clock.sleep(Math.floor(random() * 3000));
+        await limiter.acquire();
+        grants.push(clock.now());
+        if (random() < 0.1) limiter.pauseUntil(clock.now() + Math.floor(random() * 1500));
+        if (random() < 0.1) limiter.slowDown();
+        limiter.recover();
+      });
+      await Promise.all(callers);
+      expect(grants).toHaveLength(40);
+      expect(maxInAnyWindow(grants), `seed ${seed}, limit ${limit}`).toBeLessThanOrEqual(limit);
+    }
+  });
+
+  it('pauses every caller until pauseUntil', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 10, clock });
+    limiter.pauseUntil(2500);
+    await limiter.acquire();
+    expect(clock.now()).toBe(2500);
+  });
+
+  it('halves on slowDown and climbs back one step per window on recover', () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 10, clock });
+    limiter.slowDown();
+    expect(limiter.currentLimit).toBe(5);
+    limiter.slowDown();
+    expect(limiter.currentLimit).toBe(2);
+    limiter.recover();
+    expect(limiter.currentLimit).toBe(2); // not within the same window
+    clock.advance(1000);
+    limiter.recover();
+    limiter.recover();
+    expect(limiter.currentLimit).toBe(3);
+    for (let i = 0; i < 20; i++) {
+      clock.advance(1000);
+      limiter.recover();
+    }
+    expect(limiter.currentLimit).toBe(10);
+  });
+
+  it('tryAcquire answers how long until a slot frees instead of waiting', () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 2, clock });
+    expect(limiter.tryAcquire()).toBe(0);
+    clock.advance(300);
+    expect(limiter.tryAcquire()).toBe(0);
+    expect(limiter.tryAcquire()).toBe(700);
+    clock.advance(700);
+    expect(limiter.tryAcquire()).toBe(0);
+  });
+
+  it('turns a fractional rate into one request per longer window', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(0.5, clock);
+    await limiter.acquire();
+    await limiter.acquire();
+    expect(clock.now()).toBe(2000);
+  });
+
+  it('lets an aborted waiter go without blocking the ones behind it', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 1, clock });
+    await limiter.acquire();
+    const controller = new AbortController();
+    const aborted = limiter.acquire(controller.signal);
+    const next = limiter.acquire();
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    await next;
+    expect(clock.now()).toBe(1000);
+  });
+});

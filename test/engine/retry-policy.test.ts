@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { HttpStatusError, NetworkError, UnexpectedResponseError } from '../../src/errors.js';
+import { backoffDelay, parseRetryAfter, RetryPolicy } from '../../src/engine/retry-policy.js';
+
+const NOW = Date.parse('2026-01-20T15:30:00.000Z');
+const none = { transient: 0, rateLimited: 0 };
+
+describe('backoffDelay', () => {
+  it('doubles from 1 s with full jitter: the ceiling is 1 s, 2 s, 4 s', () => {
+    expect([1, 2, 3].map((n) => backoffDelay(n, () => 1))).toEqual([1000, 2000, 4000]);
+    expect([1, 2, 3].map((n) => backoffDelay(n, () => 0.5))).toEqual([500, 1000, 2000]);
+    expect(backoffDelay(1, () => 0)).toBe(0);
+  });
+
+  it('is capped', () => {
+    expect(backoffDelay(20, () => 1, 1000, 30_000)).toBe(30_000);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delta-seconds', () => {
+    expect(parseRetryAfter('2', NOW)).toBe(2000);
+    expect(parseRetryAfter(' 0 ', NOW)).toBe(0);
+  });
+
+  it('reads an HTTP date relative to now', () => {
+    expect(parseRetryAfter('Tue, 20 Jan 2026 15:30:03 GMT', NOW)).toBe(3000);
+  });
+
+  it('treats a past date as now', () => {
+    expect(parseRetryAfter('Tue, 20 Jan 2026 15:29:00 GMT', NOW)).toBe(0);
+  });
+
+  it('falls back to the default when absent or unparseable', () => {
+    expect(parseRetryAfter(undefined, NOW)).toBe(1000);
+    expect(parseRetryAfter('', NOW)).toBe(1000);
+    expect(parseRetryAfter('soon', NOW)).toBe(1000);
+    expect(parseRetryAfter('-5', NOW)).toBe(1000);
+  });
+
+  it('caps a hostile value', () => {
+    expect(parseRetryAfter('3600', NOW)).toBe(60_000);
+    expect(parseRetryAfter('3600', NOW, { maxMs: 5000 })).toBe(5000);
+  });
+});
+
+describe('RetryPolicy.decide', () => {
+  const policy = new RetryPolicy({ maxRetries: 3, random: () => 1 });
+
+  it.each([500, 502, 503, 504])('retries HTTP %i with backoff', (status) => {
+    expect(policy.decide(new HttpStatusError(status, 'x'), none, NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 1000 });
+  });
+
+  it.each([400, 401, 403, 404, 501])('never retries HTTP %i', (status) => {
+    expect(policy.decide(new HttpStatusError(status, 'x'), none, NOW)).toEqual({ action: 'give-up', reason: 'not-retryable' });
+  });
+
+  it('retries resets and timeouts, not DNS failures', () => {
+    expect(policy.decide(new NetworkError('ECONNRESET', 'x'), none, NOW).action).toBe('retry');
+    expect(policy.decide(new NetworkError('ETIMEDOUT', 'x'), none, NOW).action).toBe('retry');
+    expect(policy.decide(new NetworkError('ENOTFOUND', 'x', { retryable: false }), none, NOW).action).toBe('give-up');
+  });
+
+  it('does not retry a response of the wrong shape', () => {
+    expect(policy.decide(new UnexpectedResponseError('x'), none, NOW).action).toBe('give-up');
+  });
+
+  it('gives up once the transient budget is spent, with the delays growing until then', () => {
+    const error = new HttpStatusError(503, 'x');
+    const delays = [0, 1, 2].map((transient) => policy.decide(error, { transient, rateLimited: 0 }, NOW));
+    expect(delays.map((v) => (v.action === 'retry' ? v.delayMs : -1))).toEqual([1000, 2000, 4000]);
+    expect(policy.decide(error, { transient: 3, rateLimited: 0 }, NOW)).toEqual({ action: 'give-up', reason: 'exhausted' });
+  });
+
+  it('keeps 429s on their own, larger budget and waits Retry-After', () => {
+    const limited = new HttpStatusError(429, 'x', '2');
+    expect(policy.decide(limited, { transient: 3, rateLimited: 0 }, NOW)).toEqual({
+      action: 'retry',
+      kind: 'rate-limited',
+      delayMs: 2000,
+    });
+    expect(policy.maxRateLimitRetries).toBe(10);
+    expect(policy.decide(limited, { transient: 0, rateLimited: 10 }, NOW).action).toBe('give-up');
+  });
+});

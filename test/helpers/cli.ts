@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/sync.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for a child: no colour, no TTY hints, CI-like. */
+function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return { ...process.env, CI: 'true', NO_COLOR: '1', SYNC_SOURCE_URL: undefined, SYNC_API_KEY: undefined, ...env };
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Called once the child is running, e.g. to send it a signal. */
+  onSpawn?: (child: ChildProcess) => void;
+  timeoutMs?: number;
+}
+
+/** Runs `sync …` to completion (bounded by `timeoutMs`). */
+export function runCli(args: string[], { env = {}, cwd, onSpawn, timeoutMs = 15_000 }: RunOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    onSpawn?.(child);
+  });
+}
+
+export interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+  stop: () => Promise<CliResult>;
+}
+
+/** Starts a long-running `sync …` server (mock, serve) and waits for its `listening URL` line. */
+export function startServer(args: string[], env: Record<string, string | undefined> = {}): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const closed = new Promise<CliResult>((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start: ${stderr}`));
+    }, 10_000);
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /^listening (http:\/\/\S+)$/m.exec(stdout);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({
+        url: match[1]!,
+        child,
+        stderr: () => stderr,
+        stop: async () => {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          return closed;
+        },
+      });
+    });
+    child.on('error', reject);
+  });
+}

@@ -1,0 +1,208 @@
+import { createServer, type Server } from 'node:http';
+import nock from 'nock';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AuthError, HttpStatusError, UnavailableError, UnexpectedResponseError } from '../../src/errors.js';
+import { Executor } from '../../src/engine/executor.js';
+import { RateLimiter } from '../../src/engine/rate-limiter.js';
+import { RetryPolicy } from '../../src/engine/retry-policy.js';
+import { close, listen } from '../../src/mock/http.js';
+import { CustomerAPIClient } from '../../src/pull/customer-api-client.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
+
+const BASE = 'http://reqres.test/api';
+const T0 = Date.parse('2026-01-20T15:30:00.000Z');
+
+function page(n: number, totalPages: number, ids: number[]) {
+  return { page: n, per_page: ids.length, total: ids.length * totalPages, total_pages: totalPages, data: ids.map((id) => ({ id })) };
+}
+
+function setup({ maxRetries = 3, rate = 10, baseUrl = BASE, timeoutMs = 5000 } = {}) {
+  const clock = new VirtualClock(T0);
+  const limiter = new RateLimiter({ limit: rate, clock });
+  const executor = new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries, random: () => 1 }) });
+  const client = new CustomerAPIClient({ baseUrl, apiKey: 'test-key', executor, timeoutMs });
+  return { clock, limiter, executor, client };
+}
+
+describe('CustomerAPIClient.fetchPage', () => {
+  it('sends the API key and parses the reqres envelope', async () => {
+    const scope = nock(BASE, { reqheaders: { 'x-api-key': 'test-key' } })
+      .get('/users')
+      .query({ page: 1 })
+      .reply(200, page(1, 1, [1, 2]));
+    const { client } = setup();
+    const body = await client.fetchPage(1);
+    expect(body.data).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('retries 500 then 503, then succeeds, waiting 1 s then 2 s', async () => {
+    nock(BASE).get('/users').query({ page: 1 }).reply(500).get('/users').query({ page: 1 }).reply(503).get('/users').query({ page: 1 }).reply(200, page(1, 1, [7]));
+    const { client, clock, executor } = setup();
+    await expect(client.fetchPage(1)).resolves.toMatchObject({ data: [{ id: 7 }] });
+    expect(clock.sleeps).toEqual([1000, 2000]);
+    expect(executor.stats).toMatchObject({ requests: 3, retries: 2 });
+  });
+
+  it('gives up after 3 retries at 1 s, 2 s, 4 s', async () => {
+    const scope = nock(BASE).get('/users').query({ page: 2 }).times(4).reply(502);
+    const { client, clock } = setup();
+    const result = client.fetchPage(2);
+    await expect(result).rejects.toBeInstanceOf(UnavailableError);
+    await expect(result).rejects.toThrow('page 2: HTTP 502 (gave up after 3 retries)');
+    expect(clock.sleeps).toEqual([1000, 2000, 4000]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('honours Retry-After in seconds on 429', async () => {
+    nock(BASE).get('/users').query({ page: 1 }).reply(429, {}, { 'Retry-After': '3' }).get('/users').query({ page: 1 }).reply(200, page(1, 1, [1]));
+    const { client, clock, executor } = setup();
+    await client.fetchPage(1);
+    expect(clock.sleeps).toEqual([3000]);
+    expect(executor.stats.rateLimited).toBe(1);
+  });
+
+  it('honours Retry-After as an HTTP date on 429', async () => {
+    const at = new Date(T0 + 5000).toUTCString();
+    nock(BASE).get('/users').query({ page: 1 }).reply(429, {}, { 'Retry-After': at }).get('/users').query({ page: 1 }).reply(200, page(1, 1, [1]));
+    const { client, clock } = setup();
+    await client.fetchPage(1);
+    expect(clock.sleeps).toEqual([5000]);
+  });
+
+  it('waits 1 s on a 429 without Retry-After, and slows the whole source down', async () => {
+    nock(BASE).get('/users').query({ page: 1 }).reply(429).get('/users').query({ page: 1 }).reply(200, page(1, 1, [1]));
+    const { client, clock, limiter } = setup();
+    await client.fetchPage(1);
+    expect(clock.sleeps).toEqual([1000]);
+    // Halved to 5 by the 429, then one step back up after the success a window later.
+    expect(limiter.currentLimit).toBe(6);
+  });
+
+  it.each([401, 403])('stops at once on %i, naming SYNC_API_KEY', async (status) => {
+    const scope = nock(BASE).get('/users').query({ page: 1 }).reply(status, { error: 'Missing API key' });
+    const { client, clock } = setup();
+    const result = client.fetchPage(1);
+    await expect(result).rejects.toBeInstanceOf(AuthError);
+    await expect(result).rejects.toThrow(/SYNC_API_KEY/);
+    expect(clock.sleeps).toEqual([]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it.each([400, 404])('does not retry %i', async (status) => {
+    nock(BASE).get('/users').query({ page: 9 }).reply(status);
+    const { client, executor } = setup();
+    await expect(client.fetchPage(9)).rejects.toBeInstanceOf(HttpStatusError);
+    expect(executor.stats.requests).toBe(1);
+  });
+
+  it('retries a connection reset', async () => {
+    nock(BASE)
+      .get('/users')
+      .query({ page: 1 })
+      .replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+      .get('/users')
+      .query({ page: 1 })
+      .reply(200, page(1, 1, [1]));
+    const { client, clock } = setup();
+    await client.fetchPage(1);
+    expect(clock.sleeps).toEqual([1000]);
+  });
+
+  it('does not follow a redirect, so the key never reaches another host', async () => {
+    const elsewhere = nock('http://attacker.test').get(/.*/).reply(200, page(1, 1, [1]));
+    nock(BASE).get('/users').query({ page: 1 }).reply(302, '', { location: 'http://attacker.test/steal' });
+    const { client } = setup();
+    await expect(client.fetchPage(1)).rejects.toThrow(/redirects are not followed/);
+    expect(elsewhere.isDone()).toBe(false);
+  });
+
+  it('rejects a 200 that is not a reqres page as unexpected, without retrying', async () => {
+    nock(BASE).get('/users').query({ page: 1 }).reply(200, '<html>maintenance</html>', { 'content-type': 'text/html' });
+    const { client, executor } = setup();
+    await expect(client.fetchPage(1)).rejects.toBeInstanceOf(UnexpectedResponseError);
+    expect(executor.stats.requests).toBe(1);
+  });
+});
+
+describe('CustomerAPIClient timeouts (real server: nock delays do not fire socket timeouts)', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    if (server) await close(server);
+    server = undefined;
+  });
+
+  it('retries a request that times out', async () => {
+    let calls = 0;
+    server = createServer((_req, res) => {
+      calls += 1;
+      if (calls === 1) return; // stall: never answer
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page(1, 1, [1])));
+    });
+    const url = await listen(server, 0);
+    const { client, clock } = setup({ baseUrl: `${url}/api`, timeoutMs: 100 });
+    await expect(client.fetchPage(1)).resolves.toMatchObject({ page: 1 });
+    expect(calls).toBe(2);
+    expect(clock.sleeps).toEqual([1000]);
+    server.closeAllConnections();
+  });
+});
+
+describe('CustomerAPIClient.fetchAllPages', () => {
+  it('fetches page 1, learns total_pages, then fetches the rest', async () => {
+    const scope = nock(BASE)
+      .get('/users').query({ page: 1 }).reply(200, page(1, 3, [1, 2]))
+      .get('/users').query({ page: 2 }).reply(200, page(2, 3, [3, 4]))
+      .get('/users').query({ page: 3 }).reply(200, page(3, 3, [5]));
+    const { client } = setup();
+    const seen: number[] = [];
+    const result = await client.fetchAllPages({ concurrency: 2, onPage: (p) => seen.push(p) });
+    expect(result.totalPages).toBe(3);
+    expect([...result.pages.keys()].sort()).toEqual([1, 2, 3]);
+    expect(result.failures.size).toBe(0);
+    expect(seen[0]).toBe(1);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('keeps the other pages when one stays unavailable', async () => {
+    nock(BASE)
+      .get('/users').query({ page: 1 }).reply(200, page(1, 3, [1]))
+      .get('/users').query({ page: 2 }).times(4).reply(503)
+      .get('/users').query({ page: 3 }).reply(200, page(3, 3, [3]));
+    const { client } = setup();
+    const result = await client.fetchAllPages({ concurrency: 1 });
+    expect([...result.pages.keys()].sort()).toEqual([1, 3]);
+    expect([...result.failures.keys()]).toEqual([2]);
+  });
+
+  it('stops every page at once on a 401 mid-run', async () => {
+    nock(BASE)
+      .get('/users').query({ page: 1 }).reply(200, page(1, 10, [1]))
+      .get('/users').query({ page: 2 }).reply(401)
+      .get('/users').query(true).times(20).reply(503);
+    const { client, executor } = setup();
+    await expect(client.fetchAllPages({ concurrency: 1 })).rejects.toBeInstanceOf(AuthError);
+    expect(executor.stats.requests).toBe(2);
+  });
+
+  it('sends every page through the shared limiter: never more than --rate in any second', async () => {
+    const { client, clock, limiter } = setup({ rate: 3 });
+    const grants: number[] = [];
+    const acquire = limiter.acquire.bind(limiter);
+    vi.spyOn(limiter, 'acquire').mockImplementation(async (signal) => {
+      await acquire(signal);
+      grants.push(clock.now() - T0);
+    });
+    const scope = nock(BASE)
+      .get('/users')
+      .query(true)
+      .times(12)
+      .reply((uri) => {
+        const n = Number(new URL(uri, BASE).searchParams.get('page'));
+        return [200, page(n, 12, [n])];
+      });
+    await client.fetchAllPages({ concurrency: 6 });
+    expect(scope.isDone()).toBe(true);
+    expect(grants).toEqual([0, 0, 0, 1000, 1000, 1000, 2000, 2000, 2000, 3000, 3000, 3000]);
+  });
+});

@@ -1,0 +1,164 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import nock from 'nock';
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.js';
+import { runPull, type PullOptions } from '../../src/pull/run-pull.js';
+import { ExportDocumentSchema } from '../../src/pull/schemas.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { useTempDir } from '../helpers/tmp.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
+
+const BASE = 'http://reqres.test/api';
+const users = JSON.parse(readFileSync(new URL('../../fixtures/reqres/users.json', import.meta.url), 'utf8')) as { id: number }[];
+const PER_PAGE = 6;
+const TOTAL_PAGES = Math.ceil(users.length / PER_PAGE);
+
+function body(page: number) {
+  return {
+    page,
+    per_page: PER_PAGE,
+    total: users.length,
+    total_pages: TOTAL_PAGES,
+    data: users.slice((page - 1) * PER_PAGE, page * PER_PAGE),
+  };
+}
+
+/** Serve every fixture page; `failures[page]` = how many 503s that page answers first. */
+function serveFixtures(failures: Record<number, number> = {}) {
+  const scope = nock(BASE);
+  for (let page = 1; page <= TOTAL_PAGES; page++) {
+    const fails = failures[page] ?? 0;
+    if (fails > 0) scope.get('/users').query({ page }).times(fails).reply(503);
+    scope.get('/users').query({ page }).reply(200, body(page));
+  }
+  return scope;
+}
+
+describe('runPull', () => {
+  const tmp = useTempDir();
+
+  function options(overrides: Partial<PullOptions> = {}): PullOptions {
+    return {
+      baseUrl: BASE,
+      apiKey: 'k',
+      out: join(tmp(), 'customers.json'),
+      maxRetries: 3,
+      rate: 10,
+      concurrency: 4,
+      faultRate: 0,
+      seed: 0,
+      allowPartial: false,
+      ...overrides,
+    };
+  }
+
+  async function deps() {
+    const clock = new VirtualClock(Date.parse('2026-11-22T12:00:00.000Z'));
+    const log = await memoryLogger();
+    return { clock, log, deps: { clock, logger: log.logger, jitter: () => 1 } };
+  }
+
+  it('fetches every page and writes a valid, sorted, deduplicated export', async () => {
+    const scope = serveFixtures({ 2: 1, 4: 2 });
+    const { deps: d } = await deps();
+    const { summary, error } = await runPull(options(), d);
+    expect(error).toBeUndefined();
+    expect(scope.isDone()).toBe(true);
+
+    const document = ExportDocumentSchema.parse(JSON.parse(readFileSync(options().out, 'utf8')));
+    const uniqueIds = new Set(users.map((u) => u.id));
+    expect(document.metadata.total_customers).toBe(uniqueIds.size);
+    expect(document.customers.map((c) => c.customer_id).sort((a, b) => a - b)).toEqual([...uniqueIds].sort((a, b) => a - b));
+    const names = document.customers.map((c) => c.full_name);
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+    const bands = document.metadata.data_quality_summary;
+    expect(bands.high_quality + bands.medium_quality + bands.low_quality).toBe(document.metadata.total_customers);
+    // The fixture repeats id 14 with a better record on a later page: the better one wins.
+    expect(document.customers.find((c) => c.customer_id === 14)).toMatchObject({ full_name: 'Mary-Jane Watson', data_quality_score: 100 });
+
+    expect(summary).toMatchObject({
+      pages: TOTAL_PAGES,
+      requests: TOTAL_PAGES + 3,
+      retries: 3,
+      rateLimited: 0,
+      fetched: users.length,
+      duplicatesRemoved: users.length - uniqueIds.size,
+      exported: uniqueIds.size,
+      qualitySummary: bands,
+    });
+  });
+
+  it('gives up on a page after 3 retries, exits 1 and leaves the previous export intact', async () => {
+    serveFixtures({ 3: 4 });
+    const out = options().out;
+    writeFileSync(out, '{"previous":true}');
+    const { clock, log, deps: d } = await deps();
+    const { summary, error } = await runPull(options(), d);
+    expect(error?.exitCode).toBe(ExitCode.failed);
+    expect(error?.message).toMatch(/1 of 5 pages stayed unavailable \(page 3: HTTP 503 \(gave up after 3 retries\)\)/);
+    expect(readFileSync(out, 'utf8')).toBe('{"previous":true}');
+    expect(summary.exported).toBe(0);
+    expect(clock.sleeps.filter((ms) => ms >= 1000)).toEqual([1000, 2000, 4000]);
+    const retries = log.lines().filter((line) => line.msg?.toString().includes('retry'));
+    expect(retries.map((line) => [line.page, line.attempt, line.status, line.delayMs])).toEqual([
+      [3, 1, 503, 1000],
+      [3, 2, 503, 2000],
+      [3, 3, 503, 4000],
+    ]);
+    expect(retries.every((line) => line.stage === 'fetch' && typeof line.retryAt === 'string')).toBe(true);
+  });
+
+  it('with --allow-partial writes what it has, marked incomplete, and still exits 1', async () => {
+    serveFixtures({ 5: 4 });
+    const { deps: d } = await deps();
+    const { summary, error } = await runPull(options({ allowPartial: true }), d);
+    expect(error?.exitCode).toBe(ExitCode.failed);
+    const document = JSON.parse(readFileSync(options().out, 'utf8'));
+    expect(document.metadata).toMatchObject({ incomplete: true, missing_pages: [5] });
+    expect(summary.pages).toBe(TOTAL_PAGES - 1);
+    expect(summary.exported).toBe(document.metadata.total_customers);
+  });
+
+  it('injects seeded faults with --fault-rate and still completes', async () => {
+    nock(BASE).get('/users').query(true).times(100).reply((uri) => {
+      const page = Number(new URL(uri, BASE).searchParams.get('page'));
+      return [200, body(page)];
+    });
+    const run = async () => {
+      const { deps: d } = await deps();
+      return runPull(options({ faultRate: 0.3, seed: 42, maxRetries: 6 }), d);
+    };
+    const first = await run();
+    const second = await run();
+    expect(first.error).toBeUndefined();
+    expect(first.summary.retries).toBeGreaterThan(0);
+    // The same seed fails the same attempts.
+    expect(second.summary.retries).toBe(first.summary.retries);
+  });
+
+  it('is deterministic: two runs over the same data write the same customers', async () => {
+    serveFixtures();
+    const { deps: a } = await deps();
+    await runPull(options(), a);
+    const first = JSON.parse(readFileSync(options().out, 'utf8'));
+    serveFixtures();
+    const { deps: b } = await deps();
+    await runPull(options(), b);
+    const second = JSON.parse(readFileSync(options().out, 'utf8'));
+    expect(second.customers).toEqual(first.customers);
+  });
+
+  it('reports an interruption as exit 130 and writes nothing', async () => {
+    nock(BASE).get('/users').query(true).times(10).reply(503);
+    const out = options().out;
+    writeFileSync(out, 'previous');
+    const controller = new AbortController();
+    const { deps: d } = await deps();
+    const pending = runPull(options(), { ...d, signal: controller.signal });
+    setImmediate(() => controller.abort());
+    const { error } = await pending;
+    expect(error?.exitCode).toBe(ExitCode.interrupted);
+    expect(readFileSync(out, 'utf8')).toBe('previous');
+  });
+});
