@@ -82,7 +82,9 @@ export function emailDomain(email: string): Signal<string> & { missing: boolean 
 }
 
 const EU_TLDS = new Set(['de', 'fr', 'nl', 'be', 'at', 'ch', 'it', 'es', 'pl', 'cz', 'dk', 'se', 'no', 'fi', 'ie', 'pt', 'eu', 'uk']);
-const APAC_TLDS = new Set(['jp', 'cn', 'kr', 'in', 'sg', 'au', 'nz', 'hk', 'tw', 'id', 'my', 'th', 'vn', 'ph']);
+// `.in` is left out on purpose: the source's own domain (reqres.in) uses it with no regional meaning,
+// as do many generic-looking ccTLDs (.io, .co, .ai).
+const APAC_TLDS = new Set(['jp', 'cn', 'kr', 'sg', 'au', 'nz', 'hk', 'tw', 'my', 'th', 'vn', 'ph']);
 
 /** A country-code domain is a real regional signal; otherwise the segment is generated. */
 export function marketSegment(domain: string, seed: number, id: number): Customer['market_segment'] {

@@ -1,4 +1,5 @@
 import { Chalk, chalkStderr, type ChalkInstance } from 'chalk';
+import { Writable } from 'node:stream';
 import type { Ora } from 'ora';
 
 export interface TerminalOptions {
@@ -36,14 +37,15 @@ export class Terminal {
     return new Terminal(options, options.interactive ? (await import('ora')).default : undefined);
   }
 
-  /** A pino destination that keeps the spinner intact. */
-  readonly stream = {
-    write: (chunk: string): void => {
+  /** stderr for log lines: clears the spinner, writes, redraws it. */
+  readonly stream = new Writable({
+    write: (chunk: Buffer | string, _encoding, done) => {
       this.spinner?.clear();
       process.stderr.write(chunk);
       this.spinner?.render();
+      done();
     },
-  };
+  });
 
   progress(text: string): Progress {
     if (!this.ora) return noProgress;
@@ -61,6 +63,8 @@ export class Terminal {
   }
 
   line(text: string): void {
-    this.stream.write(`${text}\n`);
+    this.spinner?.clear();
+    process.stderr.write(`${text}\n`);
+    this.spinner?.render();
   }
 }

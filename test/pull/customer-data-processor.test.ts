@@ -101,6 +101,11 @@ describe('CustomerDataProcessor.transform', () => {
     expect(processor.transform(user({ email: 'a@example.jp' })).market_segment).toBe('APAC');
   });
 
+  it("does not read the source's own reqres.in domain as India", () => {
+    const segments = Array.from({ length: 40 }, (_, i) => processor.transform(user({ id: i + 1 })).market_segment);
+    expect(new Set(segments)).toEqual(new Set(['US-West', 'US-East', 'EU-Central', 'APAC']));
+  });
+
   it('is deterministic per record and seed, and the seed changes generated fields', () => {
     const raws = Array.from({ length: 40 }, () => without('engagement_score')).map((raw, i) => ({ ...raw, id: i + 1 }));
     const first = raws.map((raw) => processor.transform(raw));

@@ -1,0 +1,10 @@
+// npm run bench: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
+import { pullBenchmarks } from './pull.js';
+
+const only = process.argv[2];
+const suites = { pull: pullBenchmarks };
+for (const [name, run] of Object.entries(suites)) {
+  if (only && only !== name) continue;
+  console.log(`\n# ${name}`);
+  await run();
+}
