@@ -87,6 +87,13 @@ export class InterruptedError extends SyncError {
   }
 }
 
+/** The machine-readable cause for a log line: the HTTP status, or the socket error code. */
+export function failureFields(error: SyncError): { status: number } | { code: string } | Record<string, never> {
+  if (error instanceof HttpStatusError) return { status: error.status };
+  if (error instanceof NetworkError) return { code: error.code };
+  return {};
+}
+
 /** Anything that is not a SyncError is our bug or an environment surprise. */
 export function toSyncError(error: unknown): SyncError {
   if (error instanceof SyncError) return error;

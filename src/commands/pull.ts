@@ -3,21 +3,13 @@ import { action } from '../cli/action.js';
 import { httpUrl, integer, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
-import type { PullSummary } from '../pull/run-pull.js';
+import type { PullOptions, PullSummary } from '../pull/run-pull.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
 
-interface PullFlags {
-  baseUrl: string;
-  out: string;
-  maxRetries: number;
-  rate: number;
-  concurrency: number;
-  faultRate: number;
-  seed: number;
-  allowPartial?: boolean;
-}
+/** The flags are the run's options, less the key (environment only) and with the switch optional. */
+type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & { allowPartial?: boolean };
 
 export function registerPull(program: Command): void {
   program
@@ -51,17 +43,7 @@ Example:
         const progress = context.terminal.progress('Fetching pages');
         try {
           const { summary, error } = await runPull(
-            {
-              baseUrl: flags.baseUrl,
-              apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY,
-              out: flags.out,
-              maxRetries: flags.maxRetries,
-              rate: flags.rate,
-              concurrency: flags.concurrency,
-              faultRate: flags.faultRate,
-              seed: flags.seed,
-              allowPartial: Boolean(flags.allowPartial),
-            },
+            { ...flags, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
             { logger: context.logger, signal: interruption.signal, progress },
           );
           return { exitCode: error?.exitCode ?? ExitCode.ok, summary, error, report: report(summary, Boolean(error)) };

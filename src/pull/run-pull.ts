@@ -1,5 +1,5 @@
 import type { AxiosInstance } from 'axios';
-import { UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import { failureFields, UnavailableError, toSyncError, type SyncError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { Executor } from '../engine/executor.js';
 import { seededRandom, type Random } from '../engine/random.js';
@@ -74,14 +74,12 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
     timeoutMs: deps.timeoutMs,
     faults: options.faultRate > 0 ? new FaultInjector(options.faultRate, seededRandom(options.seed)) : undefined,
     onRetry: (page, event) => {
-      const cause =
-        'status' in event.error ? { status: event.error.status } : { code: (event.error as { code?: string }).code };
       logger.warn(
         {
           stage: 'fetch',
           page,
           attempt: event.attempt,
-          ...cause,
+          ...failureFields(event.error),
           kind: event.kind,
           delayMs: event.delayMs,
           retryAt: new Date(event.retryAt).toISOString(),

@@ -149,6 +149,36 @@ describe('runPull', () => {
     expect(second.customers).toEqual(first.customers);
   });
 
+  it('skips a record without a usable id with a warning that names its page and position', async () => {
+    nock(BASE)
+      .get('/users')
+      .query({ page: 1 })
+      .reply(200, { page: 1, total_pages: 1, data: [{ id: 1, first_name: 'Ann' }, { email: 'ghost@example.com' }, { id: 'x' }] });
+    const { log, deps: d } = await deps();
+    const { summary, error } = await runPull(options(), d);
+    expect(error).toBeUndefined();
+    expect(summary).toMatchObject({ fetched: 1, exported: 1 });
+    const warnings = log.lines().filter((line) => line.level === 'warn');
+    expect(warnings.map((line) => [line.page, line.index, line.msg])).toEqual([
+      [1, 1, 'page 1, record 2: skipped, no usable id'],
+      [1, 2, 'page 1, record 3: skipped, no usable id'],
+    ]);
+  });
+
+  it('logs a reset by its code and a 5xx by its status', async () => {
+    nock(BASE)
+      .get('/users').query({ page: 1 }).replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+      .get('/users').query({ page: 1 }).reply(500)
+      .get('/users').query({ page: 1 }).reply(200, { page: 1, total_pages: 1, data: [] });
+    const { log, deps: d } = await deps();
+    await runPull(options(), d);
+    const retries = log.lines().filter((line) => line.retryAt);
+    expect(retries.map((line) => [line.code, line.status])).toEqual([
+      ['ECONNRESET', undefined],
+      [undefined, 500],
+    ]);
+  });
+
   it('reports an interruption as exit 130 and writes nothing', async () => {
     nock(BASE).get('/users').query(true).times(10).reply(503);
     const out = options().out;
