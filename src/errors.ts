@@ -80,10 +80,18 @@ export class UnavailableError extends SyncError {
   }
 }
 
+/** The circuit breaker is open: the downstream failed repeatedly, so we fail fast instead of piling on. */
+export class CircuitOpenError extends SyncError {
+  constructor(readonly retryAt: number) {
+    super('downstream circuit open after repeated failures; not sending until it cools down', 'server', ExitCode.failed);
+  }
+}
+
 /** SIGINT/SIGTERM arrived: the run stops, keeps what was finished, and exits 130. */
 export class InterruptedError extends SyncError {
   constructor(message = 'interrupted') {
-    super(message, 'client', ExitCode.interrupted);
+    // Not the data's fault nor the remote's: records cut short this way are replayed, not fixed.
+    super(message, 'unexpected', ExitCode.interrupted);
   }
 }
 

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerMock } from '../commands/mock.js';
 import { registerPull } from '../commands/pull.js';
+import { registerPush } from '../commands/push.js';
 import { version } from '../version.js';
 
 export function createProgram(): Command {
@@ -23,6 +24,7 @@ export function createProgram(): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
   registerPull(program);
+  registerPush(program);
   registerMock(program);
   return program;
 }

@@ -1,25 +1,49 @@
+import type { Server } from 'node:http';
 import type { Command } from 'commander';
-import { action } from '../cli/action.js';
+import { action, type CommandOutcome } from '../cli/action.js';
+import type { RunContext } from '../cli/context.js';
 import { integer, nonNegativeInt, port, positiveInt, probability } from '../cli/parsers.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { seededRandom } from '../engine/random.js';
 
-interface ReqresFlags {
+interface CommonFlags {
   port: number;
   failRate: number;
-  rate: number;
   seed?: number;
+}
+
+interface ReqresFlags extends CommonFlags {
+  rate: number;
   perPage: number;
   fixture?: string;
 }
 
-/** Resolves on SIGINT/SIGTERM: a mock is a foreground server that stops cleanly with Ctrl-C. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
+interface DownstreamFlags extends CommonFlags {
+  rate: number;
+  maxBatch: number;
+  latency: number;
+}
+
+/**
+ * Listen, print `listening URL` on stdout (scripts read the port from it), serve until
+ * SIGINT/SIGTERM, then close and report what the mock saw.
+ */
+async function serveUntilSignal(server: Server, flags: CommonFlags, context: RunContext, describe: () => object): Promise<CommandOutcome> {
+  const { close, listen } = await import('../mock/http.js');
+  const url = await listen(server, flags.port);
+  process.stdout.write(`listening ${url}\n`);
+  context.logger.info({ stage: 'mock', url, failRate: flags.failRate }, 'mock ready');
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  await close(server);
+  const summary = describe();
+  context.logger.info({ stage: 'mock', signal, ...summary }, 'mock stopped');
+  return { exitCode: ExitCode.ok, summary };
 }
+
+const randomFor = (seed: number | undefined) => (seed === undefined ? Math.random : seededRandom(seed));
 
 export function registerMock(program: Command): void {
   const mock = program.command('mock').description('local servers that imitate the remote sides, with failure injection');
@@ -36,7 +60,6 @@ export function registerMock(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ sync mock reqres --port 4010 --fail-rate 0.2\n  $ sync pull --base-url http://127.0.0.1:4010/api')
     .action(
       action<ReqresFlags>(async (flags, context) => {
-        const { close, listen } = await import('../mock/http.js');
         const { createReqresMock, DEFAULT_USERS_FIXTURE, loadUsers } = await import('../mock/reqres-server.js');
         let users: unknown[];
         try {
@@ -50,16 +73,38 @@ export function registerMock(program: Command): void {
           perPage: flags.perPage,
           failRate: flags.failRate,
           rate: flags.rate,
-          random: flags.seed === undefined ? Math.random : seededRandom(flags.seed),
+          random: randomFor(flags.seed),
           logger: context.logger,
         });
-        const url = await listen(server, flags.port);
-        process.stdout.write(`listening ${url}\n`);
-        context.logger.info({ stage: 'mock', url, users: users.length, failRate: flags.failRate, rate: flags.rate }, 'reqres mock ready');
-        const signal = await untilSignal();
-        await close(server);
-        context.logger.info({ stage: 'mock', signal, ...server.stats }, 'reqres mock stopped');
-        return { exitCode: ExitCode.ok, summary: server.stats };
+        return serveUntilSignal(server, flags, context, () => server.stats);
+      }),
+    );
+
+  mock
+    .command('downstream')
+    .description('serve the marketing platform contract (POST /profiles/batch), enforcing its rate limit with 429s')
+    .option('--port <n>', 'port (0 = any free port)', port, 4020)
+    .option('--rate <n>', 'requests allowed to arrive in any 1000 ms', positiveInt, 5)
+    .option('--max-batch <n>', 'most profiles per request (more: 413)', positiveInt, 1000)
+    .option('--fail-rate <p>', 'share of requests answered 500/502/503/504 or reset (some 500s after processing)', probability, 0)
+    .option('--latency <ms>', 'delay before each answer', nonNegativeInt, 0)
+    .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
+    .addHelpText(
+      'after',
+      '\nAddresses @suppressed.example are rejected per profile. GET /stats shows what the mock saw.\n\nExample:\n  $ sync mock downstream --port 4020 --fail-rate 0.2 --latency 150\n  $ sync push fixtures/profiles/profiles.ndjson --downstream-url http://127.0.0.1:4020',
+    )
+    .action(
+      action<DownstreamFlags>(async (flags, context) => {
+        const { createDownstreamMock } = await import('../mock/downstream-server.js');
+        const server = createDownstreamMock({
+          rate: flags.rate,
+          maxBatch: flags.maxBatch,
+          failRate: flags.failRate,
+          latencyMs: flags.latency,
+          random: randomFor(flags.seed),
+          logger: context.logger,
+        });
+        return serveUntilSignal(server, flags, context, () => server.stats());
       }),
     );
 }

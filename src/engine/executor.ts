@@ -1,7 +1,9 @@
-import { InterruptedError, UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import { CircuitOpenError, InterruptedError, UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import type { RateLimiter } from './rate-limiter.js';
-import type { RetryKind, RetryPolicy } from './retry-policy.js';
+import type { RetryBudget } from './retry-budget.js';
+import { isTransient, type RetryKind, type RetryPolicy } from './retry-policy.js';
 
 export interface RetryEvent {
   /** The attempt that failed (1 = first try). */
@@ -25,16 +27,25 @@ export interface ExecutorOptions {
   clock: Clock;
   /** Every attempt, retries included, takes a slot here first. */
   limiter?: RateLimiter;
+  /** Caps retries at a share of first attempts (push, serve). */
+  budget?: RetryBudget;
+  /** Fails fast while the remote is known to be down (push, serve). */
+  breaker?: CircuitBreaker;
+  /** Halve the limiter's rate on a 429 (a source with an unknown limit) or only pause (a known one). */
+  slowDownOn429?: boolean;
 }
 
 export interface RunOptions {
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
+  /** The caller already holds a rate slot for the first attempt (the batcher takes one to form a batch). */
+  slotHeld?: boolean;
 }
 
 /**
- * The one retry loop of the tool. Each attempt waits for a rate slot, failures go to the retry
- * policy, 429s pause and slow the shared limiter so every request to that remote backs off.
+ * The one retry loop of the tool, used by pull, push and serve. Each attempt passes the breaker
+ * and waits for a rate slot; failures go to the retry policy; retries spend the budget; 429s pause
+ * the shared limiter so every request to that remote backs off together.
  * Attempts must throw SyncErrors (see `http/errors.ts`); anything else is unexpected.
  */
 export class Executor {
@@ -45,25 +56,37 @@ export class Executor {
     this.options = options;
   }
 
-  async run<T>(attempt: (n: number) => Promise<T>, { signal, onRetry }: RunOptions = {}): Promise<T> {
-    const { policy, clock, limiter } = this.options;
+  async run<T>(attempt: (n: number) => Promise<T>, { signal, onRetry, slotHeld = false }: RunOptions = {}): Promise<T> {
+    const { policy, clock, limiter, budget, breaker } = this.options;
     const counts = { transient: 0, rateLimited: 0 };
     for (let n = 1; ; n++) {
       try {
-        await limiter?.acquire(signal);
+        // Checked before and after the slot wait: an open circuit should not cost a rate slot.
+        if (breaker?.state === 'open') throw new CircuitOpenError(breaker.reopensAt);
+        if (!(n === 1 && slotHeld)) await limiter?.acquire(signal);
+        if (breaker && !breaker.allow()) throw new CircuitOpenError(breaker.reopensAt);
         this.stats.requests += 1;
+        if (n === 1) budget?.deposit();
         const result = await attempt(n);
+        breaker?.success();
         limiter?.recover();
         return result;
       } catch (caught) {
         if (signal?.aborted) throw new InterruptedError();
         const error = toSyncError(caught);
+        if (error instanceof CircuitOpenError) throw error;
+        if (isTransient(error)) breaker?.failure();
+        else breaker?.neutral();
+
         const now = clock.now();
         const verdict = policy.decide(error, counts, now);
         if (verdict.action === 'give-up') {
           if (verdict.reason === 'not-retryable') throw error;
-          const tries = counts.transient + counts.rateLimited;
-          throw new UnavailableError(`${error.message} (gave up after ${tries} ${tries === 1 ? 'retry' : 'retries'})`, {
+          throw this.exhausted(error, counts.transient + counts.rateLimited);
+        }
+        // Being told to slow down is cooperation, not a failure: 429 retries do not spend the budget.
+        if (verdict.kind === 'transient' && budget && !budget.withdraw()) {
+          throw new UnavailableError(`${error.message} (retry budget spent: the downstream is failing too often to retry)`, {
             cause: error,
           });
         }
@@ -71,7 +94,7 @@ export class Executor {
           counts.rateLimited += 1;
           this.stats.rateLimited += 1;
           limiter?.pauseUntil(now + verdict.delayMs);
-          limiter?.slowDown();
+          if (this.options.slowDownOn429 ?? true) limiter?.slowDown();
         } else {
           counts.transient += 1;
         }
@@ -84,5 +107,11 @@ export class Executor {
         }
       }
     }
+  }
+
+  private exhausted(error: SyncError, tries: number): UnavailableError {
+    return new UnavailableError(`${error.message} (gave up after ${tries} ${tries === 1 ? 'retry' : 'retries'})`, {
+      cause: error,
+    });
   }
 }

@@ -32,11 +32,15 @@ export class RateLimiter {
     this.current = this.limit;
   }
 
-  /** `rate` requests per second; a fractional rate becomes one request per longer window. */
-  static perSecond(rate: number, clock: Clock): RateLimiter {
+  /**
+   * `rate` requests per second; a fractional rate becomes one request per longer window.
+   * `marginMs` widens the window: a remote counts arrivals, and network jitter can bring two grants
+   * that left 1000 ms apart closer together on arrival.
+   */
+  static perSecond(rate: number, clock: Clock, marginMs = 0): RateLimiter {
     return rate >= 1
-      ? new RateLimiter({ limit: Math.floor(rate), clock })
-      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate), clock });
+      ? new RateLimiter({ limit: Math.floor(rate), windowMs: 1000 + marginMs, clock })
+      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock });
   }
 
   /** The limit in force now (lower than `limit` after a 429). */

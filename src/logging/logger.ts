@@ -47,3 +47,10 @@ export async function createLogger({ format, level, runId, color, destination }:
     stream,
   );
 }
+
+/** `george.bluth@reqres.in` → `g***@reqres.in`: enough to correlate, not enough to leak. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${email[0]}***${email.slice(at)}`;
+}

@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import { CircuitOpenError, HttpStatusError, InterruptedError, toSyncError, type ErrorClass, type SyncError } from '../errors.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { Executor, RetryEvent } from './executor.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/** What the downstream said about one item of a batch. */
+export interface ItemResult {
+  status: 'accepted' | 'rejected';
+  error?: string;
+}
+
+/** One attempt at delivering a batch: resolves with one result per item, in order; throws SyncErrors. */
+export type SendBatch<T> = (batchId: string, items: readonly T[], signal?: AbortSignal) => Promise<ItemResult[]>;
+
+/** The fate of one submitted item. */
+export type DeliveryOutcome =
+  | { status: 'delivered'; batchId: string }
+  | { status: 'rejected'; batchId: string; errorClass: 'client'; reason: string }
+  | { status: 'failed'; errorClass: ErrorClass; reason: string; batchId?: string }
+  /** Merged into a later item with the same key in the same batch; the later one carries it. */
+  | { status: 'duplicate'; batchId: string };
+
+export interface BatchEvents {
+  onBatch?: (batch: { batchId: string; size: number; parent?: string; reason?: 'split' | 'bisect' }) => void;
+  onBatchDone?: (batch: { batchId: string; size: number; delivered: number; rejected: number; failed: number; durationMs: number }) => void;
+  onRetry?: (batchId: string, event: RetryEvent) => void;
+}
+
+export interface BatchEngineOptions<T> {
+  send: SendBatch<T>;
+  executor: Executor;
+  limiter: RateLimiter;
+  breaker?: CircuitBreaker;
+  batchSize: number;
+  /** Items with the same key are never in flight twice at once and merge within a batch (last wins). */
+  key: (item: T) => string;
+  newBatchId?: () => string;
+  now?: () => number;
+  events?: BatchEvents;
+}
+
+interface Pending<T> {
+  item: T;
+  key: string;
+  resolve: (outcome: DeliveryOutcome) => void;
+}
+
+export interface BatchEngineStats {
+  batches: number;
+  splits: number;
+}
+
+const randomBatchId = (): string => `b-${randomBytes(8).toString('hex')}`;
+
+/**
+ * The delivery half of the engine: items go in one at a time, each caller gets a promise of its
+ * own item's outcome. A batch forms when a rate slot opens: whatever is queued then, up to
+ * `batchSize`, goes at once (no linger timer, no waiting for a full batch), and requests overlap,
+ * so a slow downstream does not cut throughput below rate × batch size.
+ *
+ * Ordering: items are taken in submission order, and an item whose key is in flight waits for that
+ * batch to settle, so a later record for the same email can never overtake an earlier one (a retry
+ * of the earlier batch cannot undo the later record).
+ */
+export class BatchEngine<T> {
+  readonly stats: BatchEngineStats = { batches: 0, splits: 0 };
+  private readonly options: BatchEngineOptions<T>;
+  private queue: Pending<T>[] = [];
+  private readonly inFlightKeys = new Map<string, number>();
+  private inFlight = 0;
+  private batchSize: number;
+  private closing = false;
+  private readonly stop = new AbortController();
+  private wake: (() => void) | undefined;
+  private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
+  private readonly dispatching: Promise<void>;
+  private readonly deliveries = new Set<Promise<void>>();
+
+  constructor(options: BatchEngineOptions<T>) {
+    this.options = options;
+    this.batchSize = options.batchSize;
+    this.dispatching = this.dispatch();
+  }
+
+  /** Items waiting for a slot. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Batches on the wire (including their retries and splits). */
+  get batchesInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** The batch size in force (lowered after a 413). */
+  get currentBatchSize(): number {
+    return this.batchSize;
+  }
+
+  submit(item: T): Promise<DeliveryOutcome> {
+    if (this.closing) return Promise.resolve(failed(new InterruptedError('engine is shutting down')));
+    const { breaker } = this.options;
+    if (breaker?.state === 'open') return Promise.resolve(failed(new CircuitOpenError(breaker.reopensAt)));
+    return new Promise((resolve) => {
+      this.queue.push({ item, key: this.options.key(item), resolve });
+      this.nudge();
+    });
+  }
+
+  /** Resolves once fewer than `below` items are queued: producers use it for backpressure. */
+  whenQueueBelow(below: number): Promise<void> {
+    if (this.queue.length < below) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ below, resolve }));
+  }
+
+  /** Stop accepting, deliver everything queued and in flight, then resolve. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.nudge();
+    await this.dispatching;
+    while (this.deliveries.size > 0) await Promise.all(this.deliveries);
+  }
+
+  /** Stop now: queued items fail as interrupted, in-flight requests are cancelled. */
+  async abort(): Promise<void> {
+    this.closing = true;
+    this.stop.abort(new InterruptedError());
+    this.failQueued(new InterruptedError('interrupted before delivery'));
+    this.nudge();
+    await this.dispatching.catch(() => undefined);
+    while (this.deliveries.size > 0) await Promise.all(this.deliveries);
+  }
+
+  private nudge(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private sleepUntilNudged(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private async dispatch(): Promise<void> {
+    const { limiter, breaker } = this.options;
+    for (;;) {
+      if (this.stop.signal.aborted) return;
+      const state = breaker?.state;
+      if (state === 'open') {
+        this.failQueued(new CircuitOpenError(breaker!.reopensAt));
+      }
+      const sendable = this.queue.length > 0 && !(state === 'half-open' && this.inFlight > 0) && this.hasSendable();
+      if (!sendable) {
+        if (this.closing && this.queue.length === 0) return;
+        await this.sleepUntilNudged();
+        continue;
+      }
+      try {
+        await limiter.acquire(this.stop.signal);
+      } catch {
+        return;
+      }
+      // One event-loop turn (not a timer): a burst being submitted right now, such as the records
+      // of a chunk just read, lands in this batch instead of trickling out one slot per record.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const batch = this.take();
+      if (batch.items.length === 0) continue;
+      this.track(this.deliver(batch.batchId, batch.items, true));
+    }
+  }
+
+  private hasSendable(): boolean {
+    if (this.inFlightKeys.size === 0) return true;
+    return this.queue.some((pending) => !this.inFlightKeys.has(pending.key));
+  }
+
+  /** Up to batchSize sendable items in submission order; same-key items merge, the later wins. */
+  private take(): { batchId: string; items: Pending<T>[] } {
+    const batchId = (this.options.newBatchId ?? randomBatchId)();
+    const items: Pending<T>[] = [];
+    const positionOf = new Map<string, number>();
+    const blocked: Pending<T>[] = [];
+    let i = 0;
+    for (; i < this.queue.length && items.length < this.batchSize; i++) {
+      const pending = this.queue[i]!;
+      if (this.inFlightKeys.has(pending.key)) {
+        blocked.push(pending);
+        continue;
+      }
+      const at = positionOf.get(pending.key);
+      if (at === undefined) {
+        positionOf.set(pending.key, items.length);
+        items.push(pending);
+      } else {
+        items[at]!.resolve({ status: 'duplicate', batchId });
+        items[at] = pending;
+      }
+    }
+    this.queue = blocked.length > 0 ? blocked.concat(this.queue.slice(i)) : this.queue.slice(i);
+    this.releaseDrainWaiters();
+    return { batchId, items };
+  }
+
+  private releaseDrainWaiters(): void {
+    for (let w = this.drainWaiters.length - 1; w >= 0; w--) {
+      const waiter = this.drainWaiters[w]!;
+      if (this.queue.length < waiter.below) {
+        this.drainWaiters.splice(w, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private failQueued(error: SyncError): void {
+    const queue = this.queue;
+    this.queue = [];
+    for (const pending of queue) pending.resolve(failed(error));
+    this.releaseDrainWaiters();
+  }
+
+  private track(delivery: Promise<void>): void {
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
+  }
+
+  private async deliver(batchId: string, items: Pending<T>[], slotHeld: boolean, parent?: { id: string; reason: 'split' | 'bisect' }): Promise<void> {
+    const { executor, events, send } = this.options;
+    const now = this.options.now ?? Date.now;
+    const started = now();
+    this.stats.batches += 1;
+    this.inFlight += 1;
+    for (const { key } of items) this.inFlightKeys.set(key, (this.inFlightKeys.get(key) ?? 0) + 1);
+    events?.onBatch?.({ batchId, size: items.length, parent: parent?.id, reason: parent?.reason });
+    const tally = { delivered: 0, rejected: 0, failed: 0 };
+    const settle = (pending: Pending<T>, outcome: DeliveryOutcome): void => {
+      if (outcome.status === 'delivered' || outcome.status === 'rejected' || outcome.status === 'failed') tally[outcome.status] += 1;
+      pending.resolve(outcome);
+    };
+    try {
+      const results = await executor.run(
+        () => send(batchId, items.map((pending) => pending.item), this.stop.signal),
+        { signal: this.stop.signal, slotHeld, onRetry: (event) => events?.onRetry?.(batchId, event) },
+      );
+      items.forEach((pending, index) => {
+        const result = results[index]!;
+        settle(
+          pending,
+          result.status === 'accepted'
+            ? { status: 'delivered', batchId }
+            : { status: 'rejected', batchId, errorClass: 'client', reason: result.error ?? 'rejected by the downstream' },
+        );
+      });
+    } catch (caught) {
+      const error = toSyncError(caught);
+      const status = error instanceof HttpStatusError ? error.status : 0;
+      if ((status === 413 || status === 400) && items.length > 1 && !this.stop.signal.aborted) {
+        // 413: the batch is too big, so halve it (and the batch size from now on).
+        // 400: something in it is malformed; bisecting isolates the bad profile(s) and delivers the rest.
+        const reason = status === 413 ? 'split' : 'bisect';
+        if (status === 413) this.batchSize = Math.max(1, Math.min(this.batchSize, Math.floor(items.length / 2)));
+        this.stats.splits += 1;
+        const middle = Math.ceil(items.length / 2);
+        await Promise.all([
+          this.deliver(`${batchId}.1`, items.slice(0, middle), false, { id: batchId, reason }),
+          this.deliver(`${batchId}.2`, items.slice(middle), false, { id: batchId, reason }),
+        ]);
+      } else if (status === 400 || status === 413) {
+        for (const pending of items) settle(pending, { status: 'rejected', batchId, errorClass: 'client', reason: error.message });
+      } else {
+        for (const pending of items) settle(pending, { ...failed(error), batchId });
+      }
+    } finally {
+      this.inFlight -= 1;
+      for (const { key } of items) {
+        const left = (this.inFlightKeys.get(key) ?? 1) - 1;
+        if (left > 0) this.inFlightKeys.set(key, left);
+        else this.inFlightKeys.delete(key);
+      }
+      if (!parent || tally.delivered + tally.rejected + tally.failed > 0) {
+        events?.onBatchDone?.({ batchId, size: items.length, ...tally, durationMs: now() - started });
+      }
+      this.nudge();
+    }
+  }
+}
+
+function failed(error: SyncError): DeliveryOutcome {
+  return { status: 'failed', errorClass: error.errorClass, reason: error.message };
+}

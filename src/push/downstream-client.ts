@@ -1,0 +1,58 @@
+import axios, { type AxiosInstance } from 'axios';
+import { UnexpectedResponseError } from '../errors.js';
+import type { ItemResult } from '../engine/batch-engine.js';
+import { fromTransportError } from '../http/errors.js';
+import { BatchResponseSchema, toWire, type Profile } from './schemas.js';
+
+export const TOKEN_VARIABLE = 'SYNC_DOWNSTREAM_TOKEN';
+
+export interface DownstreamClientOptions {
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer`; comes from the environment, never logged. */
+  token?: string;
+  timeoutMs?: number;
+  http?: AxiosInstance;
+}
+
+/**
+ * One attempt at `POST {downstream}/profiles/batch`. No retries here: the engine's executor owns
+ * them (and axios-retry is not installed on this instance), so a batch is retried in exactly one layer.
+ */
+export class DownstreamClient {
+  private readonly http: AxiosInstance;
+  private readonly url: string;
+
+  constructor({ baseUrl, token, timeoutMs = 10_000, http }: DownstreamClientOptions) {
+    this.url = `${baseUrl}/profiles/batch`;
+    this.http =
+      http ??
+      axios.create({
+        timeout: timeoutMs,
+        maxRedirects: 0,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+  }
+
+  readonly send = async (batchId: string, profiles: readonly Profile[], signal?: AbortSignal): Promise<ItemResult[]> => {
+    const what = `batch ${batchId}`;
+    let body: unknown;
+    try {
+      const response = await this.http.post(
+        this.url,
+        { batchId, profiles: profiles.map(toWire) },
+        { headers: { 'idempotency-key': batchId }, signal, responseType: 'json' },
+      );
+      body = response.data;
+    } catch (error) {
+      throw fromTransportError(error, what);
+    }
+    const parsed = BatchResponseSchema.safeParse(body);
+    if (!parsed.success) throw new UnexpectedResponseError(`${what}: the downstream's answer is not a batch result`);
+    const { results } = parsed.data;
+    // Results are matched by position; if they do not line up we cannot tell who was accepted.
+    const aligned =
+      results.length === profiles.length && results.every((result, i) => result.email.toLowerCase() === profiles[i]!.email);
+    if (!aligned) throw new UnexpectedResponseError(`${what}: the downstream's results do not match the batch (${results.length} for ${profiles.length})`);
+    return results.map(({ status, error }) => ({ status, error }));
+  };
+}

@@ -1,0 +1,331 @@
+import { createReadStream } from 'node:fs';
+import { realpath, stat, unlink } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import type { AxiosInstance } from 'axios';
+import {
+  ExitCode,
+  failureFields,
+  InterruptedError,
+  toSyncError,
+  UnavailableError,
+  UsageError,
+  type ErrorClass,
+  type SyncError,
+} from '../errors.js';
+import { BatchEngine, type DeliveryOutcome } from '../engine/batch-engine.js';
+import { CircuitBreaker, type BreakerState } from '../engine/circuit-breaker.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import { Executor } from '../engine/executor.js';
+import type { Random } from '../engine/random.js';
+import { RateLimiter } from '../engine/rate-limiter.js';
+import { RetryBudget } from '../engine/retry-budget.js';
+import { RetryPolicy } from '../engine/retry-policy.js';
+import { NdjsonFile } from '../io/ndjson-file.js';
+import { maskEmail, type Logger } from '../logging/logger.js';
+import type { Progress } from '../ui/terminal.js';
+import { DownstreamClient } from './downstream-client.js';
+import { readRecords, type RawRecord } from './record-reader.js';
+import { DeadLetterSchema, describeErrors, toWire, validateProfile, type Profile } from './schemas.js';
+
+/** A 1000 ms window held open this much longer, so jitter cannot squeeze R+1 arrivals into 1000 ms. */
+export const ARRIVAL_MARGIN_MS = 25;
+/** Invalid records logged one by one before the log switches to a count (they are all in the dead-letter file). */
+const LOGGED_INVALID = 20;
+
+export interface PushOptions {
+  /** A path, or `-` for stdin. */
+  file: string;
+  downstreamUrl?: string;
+  token?: string;
+  rate: number;
+  batchSize: number;
+  maxRetries: number;
+  deadLetter: string;
+  report?: string;
+  dryRun: boolean;
+}
+
+export interface PushDependencies {
+  logger: Logger;
+  /** Unmasked emails in logs. */
+  verbose?: boolean;
+  clock?: Clock;
+  jitter?: Random;
+  signal?: AbortSignal;
+  progress?: Progress;
+  /** Where --dry-run prints the profiles it would send (nothing when absent, e.g. with --json). */
+  stdout?: Writable;
+  stdin?: AsyncIterable<Buffer | string>;
+  http?: AxiosInstance;
+  timeoutMs?: number;
+  newBatchId?: () => string;
+  breaker?: { failureThreshold?: number; cooldownMs?: number };
+}
+
+/** The `--json` summary; the keys are the contract. */
+export interface PushSummary {
+  total: number;
+  valid: number;
+  invalid: number;
+  duplicates: number;
+  delivered: number;
+  rejected: number;
+  failed: number;
+  batches: number;
+  requests: number;
+  retries: number;
+  rateLimited: number;
+  deadLettered: number;
+  durationMs: number;
+}
+
+export interface PushOutcome {
+  summary: PushSummary;
+  exitCode: ExitCode;
+  error?: SyncError;
+}
+
+interface Source {
+  input: AsyncIterable<Buffer | string>;
+  size?: number;
+  /** Resolved path, to tell a replay of the dead-letter file from a fresh run. */
+  path?: string;
+}
+
+async function openInput(file: string, stdin?: AsyncIterable<Buffer | string>): Promise<Source> {
+  if (file === '-') return { input: stdin ?? process.stdin };
+  try {
+    const info = await stat(file);
+    if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
+    // 1 MiB reads: a whole slot's batch is parsed before the first slot takes it.
+    return { input: createReadStream(file, { highWaterMark: 1 << 20 }), size: info.size, path: await realpath(file) };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+}
+
+async function samePath(a: string | undefined, b: string): Promise<boolean> {
+  if (!a) return false;
+  return realpath(b).then(
+    (resolved) => resolved === a,
+    () => false,
+  );
+}
+
+/** A record read, parsed and validated: a profile to send, or the reason it cannot be sent. */
+type Checked = { line: number; raw: unknown; profile: Profile } | { line: number; raw: unknown; reason: string };
+
+/** JSON text → valid profile. A dead-letter line is unwrapped to the record it carries (that is the replay). */
+export function toProfile(record: RawRecord): Checked {
+  const { line } = record;
+  if ('error' in record) return { line, raw: null, reason: record.error };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(record.text);
+  } catch (error) {
+    return { line, raw: record.text, reason: `not valid JSON (${(error as Error).message})` };
+  }
+  const deadLetter = DeadLetterSchema.safeParse(raw);
+  if (deadLetter.success && Object.keys(raw as object).length === 4) raw = deadLetter.data.record;
+  const validation = validateProfile(raw);
+  return validation.ok ? { line, raw, profile: validation.profile } : { line, raw, reason: describeErrors(validation.errors) };
+}
+
+/**
+ * read → validate → batch → send, streaming: memory holds at most about two seconds of sending.
+ * Every record ends delivered, a duplicate merged into a later one, or in the dead-letter file.
+ * Never throws for the run's own failures: they come back in the outcome.
+ */
+export async function runPush(options: PushOptions, deps: PushDependencies): Promise<PushOutcome> {
+  const clock = deps.clock ?? systemClock;
+  const { logger, signal, progress } = deps;
+  const started = clock.now();
+  const summary: PushSummary = {
+    total: 0,
+    valid: 0,
+    invalid: 0,
+    duplicates: 0,
+    delivered: 0,
+    rejected: 0,
+    failed: 0,
+    batches: 0,
+    requests: 0,
+    retries: 0,
+    rateLimited: 0,
+    deadLettered: 0,
+    durationMs: 0,
+  };
+  const show = (email: string): string => (deps.verbose ? email : maskEmail(email));
+
+  if (!options.dryRun && !options.downstreamUrl) {
+    throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required unless --dry-run');
+  }
+  const source = await openInput(options.file, deps.stdin);
+  const replaying = await samePath(source.path, options.deadLetter);
+  const deadLetter = options.dryRun ? undefined : await NdjsonFile.create(options.deadLetter, { keepExisting: !replaying });
+  const report = options.report ? await NdjsonFile.create(options.report) : undefined;
+
+  const limiter = RateLimiter.perSecond(options.rate, clock, ARRIVAL_MARGIN_MS);
+  const breaker = new CircuitBreaker({
+    clock,
+    ...deps.breaker,
+    onStateChange: (state: BreakerState) =>
+      logger[state === 'open' ? 'error' : 'warn']({ stage: 'send', breaker: state }, `downstream circuit ${state}`),
+  });
+  const executor = new Executor({
+    clock,
+    limiter,
+    breaker,
+    budget: new RetryBudget(),
+    slowDownOn429: false,
+    policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
+  });
+  const client = options.downstreamUrl
+    ? new DownstreamClient({ baseUrl: options.downstreamUrl, token: options.token, timeoutMs: deps.timeoutMs, http: deps.http })
+    : undefined;
+  const engine = client
+    ? new BatchEngine<Profile>({
+        send: client.send,
+        executor,
+        limiter,
+        breaker,
+        batchSize: options.batchSize,
+        key: (profile) => profile.email,
+        newBatchId: deps.newBatchId,
+        now: () => clock.now(),
+        events: {
+          onBatch: ({ batchId, size, parent, reason }) =>
+            logger.debug({ stage: 'batch', batchId, size, ...(parent ? { parent, reason } : {}) }, `batch of ${size} formed`),
+          onBatchDone: ({ batchId, ...result }) => logger.info({ stage: 'send', batchId, ...result }, `batch ${batchId} done`),
+          onRetry: (batchId, event) =>
+            logger.warn(
+              {
+                stage: 'send',
+                batchId,
+                attempt: event.attempt,
+                ...failureFields(event.error),
+                kind: event.kind,
+                delayMs: event.delayMs,
+                retryAt: new Date(event.retryAt).toISOString(),
+              },
+              `${event.error.message}; retry ${event.attempt} in ${event.delayMs} ms`,
+            ),
+        },
+      })
+    : undefined;
+
+  const deadLetters = { written: 0 };
+  const toDeadLetter = async (line: number, errorClass: ErrorClass, reason: string, record: unknown): Promise<void> => {
+    if (!deadLetter) return;
+    deadLetters.written += 1;
+    await deadLetter.write({ line, class: errorClass, reason, record });
+  };
+
+  const settle = async (line: number, raw: unknown, profile: Profile, outcome: DeliveryOutcome): Promise<void> => {
+    summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
+    const { status } = outcome;
+    await report?.write({ line, email: profile.email, ...outcome });
+    if (status === 'rejected' || status === 'failed') {
+      if (status === 'rejected') {
+        logger.warn({ stage: 'send', line, batchId: outcome.batchId, email: show(profile.email) }, `line ${line}: rejected by the downstream: ${outcome.reason}`);
+      }
+      await toDeadLetter(line, outcome.errorClass, outcome.reason, raw);
+    }
+    const done = summary.delivered + summary.rejected + summary.failed + summary.duplicates;
+    if (done % 500 === 0) progress?.update(progressText(done, clock.now() - started, source, bytesRead.value));
+  };
+
+  const bytesRead = { value: 0 };
+  const settling = new Set<Promise<void>>();
+  const highWater = Math.max(options.batchSize * Math.ceil(options.rate) * 2, options.batchSize);
+  let fatal: SyncError | undefined;
+
+  try {
+    for await (const record of readRecords(countBytes(source.input, bytesRead))) {
+      if (signal?.aborted) break;
+      summary.total += 1;
+      const checked = toProfile(record);
+      const { line, raw } = checked;
+      if ('reason' in checked) {
+        const { reason } = checked;
+        summary.invalid += 1;
+        if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
+        if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
+        await report?.write({ line, status: 'invalid', class: 'client', reason });
+        await toDeadLetter(line, 'client', reason, raw);
+        continue;
+      }
+      summary.valid += 1;
+      const { profile } = checked;
+      if (!engine) {
+        await writeLine(deps.stdout, toWire(profile));
+        continue;
+      }
+      const pending = engine.submit(profile).then((outcome) => settle(line, raw, profile, outcome));
+      settling.add(pending);
+      void pending.finally(() => settling.delete(pending));
+      if (engine.queued >= highWater) await engine.whenQueueBelow(highWater / 2);
+    }
+  } catch (error) {
+    fatal = error instanceof UsageError ? new UsageError(`${options.file}: ${error.message}`) : toSyncError(error);
+  }
+
+  if (engine) {
+    if (signal?.aborted || fatal) await engine.abort();
+    else await engine.close();
+  }
+  while (settling.size > 0) await Promise.all(settling);
+
+  if (deadLetter) {
+    if (deadLetters.written > 0) await deadLetter.commit();
+    else {
+      await deadLetter.discard();
+      // A replay that delivered everything has consumed its file.
+      if (replaying && !signal?.aborted && !fatal) await unlink(options.deadLetter).catch(() => undefined);
+    }
+  }
+  await report?.commit();
+
+  Object.assign(summary, {
+    batches: engine?.stats.batches ?? 0,
+    requests: executor.stats.requests,
+    retries: executor.stats.retries,
+    rateLimited: executor.stats.rateLimited,
+    deadLettered: deadLetters.written,
+    durationMs: Math.round(clock.now() - started),
+  });
+
+  if (fatal && summary.total === 0) return { summary, exitCode: fatal.exitCode, error: fatal };
+  if (signal?.aborted) return { summary, exitCode: ExitCode.interrupted, error: new InterruptedError() };
+  if (fatal) return { summary, exitCode: ExitCode.failed, error: fatal };
+  if (summary.failed > 0) {
+    return {
+      summary,
+      exitCode: ExitCode.failed,
+      error: new UnavailableError(`${summary.failed} profiles could not be delivered; they are in ${options.deadLetter} for replay`),
+    };
+  }
+  return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
+}
+
+async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { value: number }): AsyncGenerator<Buffer | string> {
+  for await (const chunk of input) {
+    counter.value += chunk.length;
+    yield chunk;
+  }
+}
+
+async function writeLine(stream: Writable | undefined, value: unknown): Promise<void> {
+  if (!stream) return;
+  if (!stream.write(`${JSON.stringify(value)}\n`)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+}
+
+function progressText(done: number, elapsedMs: number, source: Source, bytes: number): string {
+  const perSecond = elapsedMs > 0 ? Math.round((done * 1000) / elapsedMs) : 0;
+  if (!source.size) return `Pushing: ${done.toLocaleString('en')} done · ${perSecond.toLocaleString('en')}/s`;
+  const fraction = Math.min(1, bytes / source.size);
+  const eta = fraction > 0 ? Math.round(((1 - fraction) * elapsedMs) / fraction / 1000) : 0;
+  return `Pushing: ${done.toLocaleString('en')} done · ${perSecond.toLocaleString('en')}/s · ${Math.round(fraction * 100)}% · ETA ${eta} s`;
+}

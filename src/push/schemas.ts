@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { normalizeName } from '../normalize/name.js';
+
+/** A profile larger than this (as read) is invalid: it protects memory and the downstream. */
+export const MAX_PROFILE_BYTES = 100 * 1024;
+const MAX_DEPTH = 32;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const required = (what: string) => ({
+  error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
+});
+
+const name = z
+  .string(required('a string'))
+  .max(200, 'must be at most 200 characters')
+  .transform(normalizeName)
+  .pipe(z.string().min(1, 'must not be empty'));
+
+const MetadataSchema = z.looseObject({
+  tags: z.array(z.string('must be a string').max(100, 'must be at most 100 characters'), 'must be an array of strings').max(100, 'must have at most 100 tags').optional(),
+  preferences: z.record(z.string(), z.unknown(), 'must be an object').optional(),
+}, 'must be an object');
+
+/**
+ * A profile as `sync push` and `sync serve` accept it. The output type is what goes on the wire:
+ * email trimmed and lower-cased, names proper-cased. Unknown top-level keys are rejected.
+ */
+export const ProfileSchema = z.strictObject(
+  {
+    email: z
+      .string(required('a string'))
+      .trim()
+      .toLowerCase()
+      .max(254, 'must be at most 254 characters')
+      .pipe(z.email('must be a valid email address')),
+    firstName: name,
+    lastName: name,
+    metadata: z.optional(MetadataSchema),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
+);
+export type Profile = z.infer<typeof ProfileSchema>;
+export type ProfileInput = z.input<typeof ProfileSchema>;
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export type Validation = { ok: true; profile: Profile } | { ok: false; errors: FieldError[] };
+
+/**
+ * Own keys that would reach an object's prototype if spread or assigned later, at any depth, and
+ * nesting deep enough to be an attack rather than data. Iterative: a hostile document cannot blow
+ * the stack.
+ */
+function unsafeStructure(value: unknown): FieldError | undefined {
+  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: node, path } = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (path.length > MAX_DEPTH) return { path: path.join('.'), message: `is nested more than ${MAX_DEPTH} levels deep` };
+    for (const key of Object.keys(node)) {
+      if (FORBIDDEN_KEYS.has(key)) return { path: [...path, key].join('.'), message: 'is a forbidden key' };
+      stack.push({ value: (node as Record<string, unknown>)[key], path: [...path, key] });
+    }
+  }
+  return undefined;
+}
+
+export function validateProfile(input: unknown): Validation {
+  const unsafe = unsafeStructure(input);
+  if (unsafe) return { ok: false, errors: [unsafe] };
+  const parsed = ProfileSchema.safeParse(input);
+  if (parsed.success) return { ok: true, profile: parsed.data };
+  return {
+    ok: false,
+    errors: parsed.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(','), message: 'is not an accepted field' };
+      return { path: issue.path.join('.'), message: issue.message };
+    }),
+  };
+}
+
+/** One line: `email: must be a valid email address; firstName: is required`. */
+export function describeErrors(errors: readonly FieldError[]): string {
+  return errors.map((error) => (error.path ? `${error.path}: ${error.message}` : error.message)).join('; ');
+}
+
+/** A dead-letter line; `sync push` accepts a file of these and re-sends each `record`. */
+export const DeadLetterSchema = z.object({
+  line: z.number().int(),
+  class: z.enum(['client', 'server', 'unexpected']),
+  reason: z.string(),
+  record: z.unknown(),
+});
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+
+/** The downstream's answer to `POST /profiles/batch`. */
+export const BatchResponseSchema = z.object({
+  batchId: z.string(),
+  results: z.array(
+    z.object({
+      email: z.string(),
+      status: z.enum(['accepted', 'rejected']),
+      error: z.string().optional(),
+    }),
+  ),
+});
+export type BatchResponse = z.infer<typeof BatchResponseSchema>;
+
+/** The wire form of a profile: metadata always present. */
+export function toWire(profile: Profile): Profile & { metadata: NonNullable<Profile['metadata']> } {
+  return { ...profile, metadata: profile.metadata ?? {} };
+}
