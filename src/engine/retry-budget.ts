@@ -25,7 +25,8 @@ export class RetryBudget {
 
   /** A first attempt was sent. */
   deposit(): void {
-    this.tokens = Math.min(this.max, this.tokens + this.ratio);
+    // Rounded so that ten deposits of 0.1 make exactly one token, not 0.9999999.
+    this.tokens = Math.min(this.max, Math.round((this.tokens + this.ratio) * 1e9) / 1e9);
   }
 
   /** True (and one token spent) if a retry may go out. */

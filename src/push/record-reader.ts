@@ -39,7 +39,8 @@ interface Splitter {
   end(rest: string): Generator<RawRecord>;
 }
 
-const tooLarge = (maxBytes: number): string => `record is larger than ${Math.round(maxBytes / 1024)} KB`;
+const tooLarge = (maxBytes: number): string =>
+  `record is larger than ${maxBytes >= 1024 ? `${Math.round(maxBytes / 1024)} KB` : `${maxBytes} bytes`}`;
 
 class LineSplitter implements Splitter {
   private partial = '';

@@ -11,7 +11,7 @@ export interface CliResult {
 
 /** Environment for a child: no colour, no TTY hints, CI-like. */
 function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  return { ...process.env, CI: 'true', NO_COLOR: '1', SYNC_SOURCE_URL: undefined, SYNC_API_KEY: undefined, ...env };
+  return { ...process.env, CI: 'true', NO_COLOR: '1', SYNC_SOURCE_URL: undefined, SYNC_API_KEY: undefined, SYNC_DOWNSTREAM_URL: undefined, SYNC_DOWNSTREAM_TOKEN: undefined, ...env };
 }
 
 export interface RunOptions {

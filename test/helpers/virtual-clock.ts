@@ -6,10 +6,16 @@ interface Timer {
   resolve: () => void;
 }
 
+/** Turns with no clock use before time may move on; and the most busy turns tolerated before it moves anyway. */
+const QUIET_TURNS = 2;
+const MAX_BUSY_TURNS = 10_000;
+
 /**
- * Discrete-event time for tests: `sleep` never waits for real. Pending sleeps fire one at a time in
- * time order, each after the event loop has had a turn, so concurrent work interleaves as it would
- * in real time. Every requested sleep is recorded in `sleeps`.
+ * Discrete-event time for tests: `sleep` never waits for real. Time moves to the next pending sleep
+ * only once the code under test has gone quiet (no clock calls for two event-loop turns), so work
+ * that happens "at the same instant" — a dispatcher handing out several slots, yielding a turn
+ * between each — finishes before the clock jumps, as it would in real time. Every requested sleep
+ * is recorded in `sleeps`.
  */
 export class VirtualClock implements Clock {
   readonly sleeps: number[] = [];
@@ -17,12 +23,14 @@ export class VirtualClock implements Clock {
   private seq = 0;
   private timers: Timer[] = [];
   private scheduled = false;
+  private activity = 0;
 
   constructor(start = Date.parse('2026-01-20T15:30:00.000Z')) {
     this.time = start;
   }
 
   now(): number {
+    this.activity += 1;
     return this.time;
   }
 
@@ -32,6 +40,7 @@ export class VirtualClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.activity += 1;
     this.sleeps.push(ms);
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
@@ -53,14 +62,32 @@ export class VirtualClock implements Clock {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    let quiet = 0;
+    let busy = 0;
+    let seen = this.activity;
+    const turn = (): void => {
+      if (this.activity === seen) quiet += 1;
+      else {
+        quiet = 0;
+        busy += 1;
+        seen = this.activity;
+      }
+      if (quiet < QUIET_TURNS && busy < MAX_BUSY_TURNS) {
+        setImmediate(turn);
+        return;
+      }
       this.scheduled = false;
-      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const next = this.timers.shift();
-      if (!next) return;
-      this.time = Math.max(this.time, next.at);
-      next.resolve();
-      if (this.timers.length > 0) this.schedule();
-    });
+      this.fireNext();
+    };
+    setImmediate(turn);
+  }
+
+  private fireNext(): void {
+    this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const next = this.timers.shift();
+    if (!next) return;
+    this.time = Math.max(this.time, next.at);
+    next.resolve();
+    if (this.timers.length > 0) this.schedule();
   }
 }

@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import { HttpStatusError } from '../../src/errors.js';
+import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
+import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
+import { Executor } from '../../src/engine/executor.js';
+import { seededRandom } from '../../src/engine/random.js';
+import { RateLimiter } from '../../src/engine/rate-limiter.js';
+import { RetryBudget } from '../../src/engine/retry-budget.js';
+import { RetryPolicy } from '../../src/engine/retry-policy.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
+
+interface Item {
+  email: string;
+  version?: number;
+}
+
+interface Call {
+  batchId: string;
+  emails: string[];
+  versions: (number | undefined)[];
+  at: number;
+}
+
+type Behaviour = (items: readonly Item[], call: number, clock: VirtualClock) => Promise<ItemResult[]> | ItemResult[];
+
+const acceptAll: Behaviour = (items) => items.map(() => ({ status: 'accepted' }));
+
+function setup({
+  rate = 5,
+  batchSize = 3,
+  maxRetries = 3,
+  behaviour = acceptAll,
+  breaker,
+  budget,
+}: {
+  rate?: number;
+  batchSize?: number;
+  maxRetries?: number;
+  behaviour?: Behaviour;
+  breaker?: { failureThreshold: number; cooldownMs: number };
+  budget?: RetryBudget;
+} = {}) {
+  const clock = new VirtualClock(0);
+  const limiter = RateLimiter.perSecond(rate, clock);
+  const circuit = new CircuitBreaker({ clock, failureThreshold: breaker?.failureThreshold ?? 1_000_000, cooldownMs: breaker?.cooldownMs });
+  const executor = new Executor({
+    clock,
+    limiter,
+    breaker: circuit,
+    budget,
+    slowDownOn429: false,
+    policy: new RetryPolicy({ maxRetries, random: () => 1 }),
+  });
+  const calls: Call[] = [];
+  let ids = 0;
+  const engine = new BatchEngine<Item>({
+    executor,
+    limiter,
+    breaker: circuit,
+    batchSize,
+    key: (item) => item.email,
+    newBatchId: () => `b-${++ids}`,
+    now: () => clock.now(),
+    send: async (batchId, items) => {
+      calls.push({ batchId, emails: items.map((i) => i.email), versions: items.map((i) => i.version), at: clock.now() });
+      return behaviour(items, calls.length, clock);
+    },
+  });
+  const submitAll = (emails: string[]): Promise<DeliveryOutcome[]> => Promise.all(emails.map((email) => engine.submit({ email })));
+  return { clock, engine, calls, executor, breaker: circuit, submitAll };
+}
+
+const emails = (n: number, prefix = 'u'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`);
+
+function maxInAnyWindow(times: number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; j < sorted.length; j++) {
+    while (sorted[j]! - sorted[i]! >= windowMs) i++;
+    best = Math.max(best, j - i + 1);
+  }
+  return best;
+}
+
+describe('BatchEngine', () => {
+  it('forms a batch when a slot opens, from whatever is queued, up to the batch size', async () => {
+    const { calls, submitAll } = setup({ batchSize: 3 });
+    const outcomes = await submitAll(emails(7));
+    expect(calls.map((c) => [c.emails.length, c.at])).toEqual([
+      [3, 0],
+      [3, 0],
+      [1, 0],
+    ]);
+    expect(outcomes.every((o) => o.status === 'delivered')).toBe(true);
+  });
+
+  it('sends a lone item at once: no linger timer, no waiting for a full batch', async () => {
+    const { calls, engine, clock } = setup({ batchSize: 500 });
+    const outcome = await engine.submit({ email: 'solo@example.com' });
+    expect(outcome).toEqual({ status: 'delivered', batchId: 'b-1' });
+    expect(calls).toHaveLength(1);
+    expect(clock.now()).toBe(0);
+  });
+
+  it("gives each caller its own item's outcome", async () => {
+    const { submitAll } = setup({
+      behaviour: (items) => items.map((i) => (i.email.startsWith('u1') ? { status: 'rejected', error: 'suppressed' } : { status: 'accepted' })),
+    });
+    const outcomes = await submitAll(emails(3));
+    expect(outcomes).toEqual([
+      { status: 'delivered', batchId: 'b-1' },
+      { status: 'rejected', batchId: 'b-1', errorClass: 'client', reason: 'suppressed' },
+      { status: 'delivered', batchId: 'b-1' },
+    ]);
+  });
+
+  it('overlaps requests: a 300 ms downstream does not slow the rate × batch-size pace', async () => {
+    const { calls, clock, submitAll } = setup({
+      rate: 5,
+      batchSize: 10,
+      behaviour: async (items, _call, c) => {
+        await c.sleep(300);
+        return acceptAll(items, 0, c);
+      },
+    });
+    await submitAll(emails(100));
+    expect(calls.map((c) => c.at)).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000]);
+    expect(clock.now()).toBe(1300);
+  });
+
+  it('never sends more than R requests in any 1000 ms, retries and 429s included (property)', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const random = seededRandom(seed);
+      const rate = 1 + Math.floor(random() * 5);
+      const { calls, submitAll } = setup({
+        rate,
+        batchSize: 1 + Math.floor(random() * 4),
+        maxRetries: 4,
+        behaviour: (items) => {
+          const draw = random();
+          if (draw < 0.3) throw new HttpStatusError(503, 'flaky');
+          if (draw < 0.35) throw new HttpStatusError(429, 'slow down', String(Math.floor(random() * 3)));
+          return acceptAll(items, 0, undefined as never);
+        },
+      });
+      const outcomes = await submitAll(emails(40));
+      expect(outcomes.every((o) => o.status === 'delivered' || o.status === 'failed')).toBe(true);
+      expect(maxInAnyWindow(calls.map((c) => c.at)), `seed ${seed}, rate ${rate}`).toBeLessThanOrEqual(rate);
+    }
+  });
+
+  it('pauses all sending until Retry-After on a 429, and retries that batch with the same id', async () => {
+    const { calls, submitAll } = setup({
+      rate: 5,
+      batchSize: 2,
+      behaviour: (items, call) => {
+        if (call === 1) throw new HttpStatusError(429, 'slow down', '2');
+        return acceptAll(items, call, undefined as never);
+      },
+    });
+    await submitAll(emails(8));
+    const [first, ...rest] = calls;
+    expect(first!.at).toBe(0);
+    // The other three first batches had already left at t=0; nothing else goes before t=2000.
+    const after = rest.filter((c) => c.at > 0);
+    expect(after.every((c) => c.at >= 2000)).toBe(true);
+    expect(calls.filter((c) => c.batchId === first!.batchId).map((c) => c.at)).toEqual([0, 2000]);
+  });
+
+  it('merges two items with the same key bound for the same batch: the later wins', async () => {
+    const { engine, calls } = setup({ batchSize: 10 });
+    const [earlier, later] = await Promise.all([
+      engine.submit({ email: 'a@example.com', version: 1 }),
+      engine.submit({ email: 'a@example.com', version: 2 }),
+    ]);
+    expect(earlier).toEqual({ status: 'duplicate', batchId: 'b-1' });
+    expect(later).toEqual({ status: 'delivered', batchId: 'b-1' });
+    expect(calls.map((c) => c.versions)).toEqual([[2]]);
+  });
+
+  it('never has the same key in flight twice: a later record waits, so a retry cannot undo it', async () => {
+    const { engine, calls } = setup({
+      batchSize: 1,
+      behaviour: (items, call) => {
+        if (call === 1) throw new HttpStatusError(500, 'ambiguous');
+        return acceptAll(items, call, undefined as never);
+      },
+    });
+    const first = engine.submit({ email: 'a@example.com', version: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = engine.submit({ email: 'a@example.com', version: 2 });
+    const other = engine.submit({ email: 'b@example.com' });
+    await Promise.all([first, second, other]);
+    expect(calls.map((c) => [c.emails[0], c.versions[0], c.at])).toEqual([
+      ['a@example.com', 1, 0],
+      ['b@example.com', undefined, 0], // not held up by a's retry
+      ['a@example.com', 1, 1000], // the retry of the first record…
+      ['a@example.com', 2, 1000], // …then the later record, never before it
+    ]);
+  });
+
+  it('splits a batch on 413 and lowers the batch size from then on', async () => {
+    const { engine, calls, submitAll } = setup({
+      batchSize: 4,
+      behaviour: (items) => {
+        if (items.length > 2) throw new HttpStatusError(413, 'too large');
+        return acceptAll(items, 0, undefined as never);
+      },
+    });
+    const outcomes = await submitAll(emails(4));
+    expect(outcomes.every((o) => o.status === 'delivered')).toBe(true);
+    expect(calls.map((c) => [c.batchId, c.emails.length])).toEqual([
+      ['b-1', 4],
+      ['b-1.1', 2],
+      ['b-1.2', 2],
+    ]);
+    expect(engine.currentBatchSize).toBe(2);
+  });
+
+  it('bisects a 400 batch to isolate the bad profile and delivers the rest', async () => {
+    const { calls, submitAll } = setup({
+      batchSize: 4,
+      behaviour: (items) => {
+        if (items.some((i) => i.email === 'bad@example.com')) throw new HttpStatusError(400, 'batch b: HTTP 400');
+        return acceptAll(items, 0, undefined as never);
+      },
+    });
+    const outcomes = await submitAll(['a@example.com', 'bad@example.com', 'c@example.com', 'd@example.com']);
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'rejected', 'delivered', 'delivered']);
+    expect(outcomes[1]).toMatchObject({ errorClass: 'client', reason: 'batch b: HTTP 400' });
+    expect(calls.map((c) => c.emails.length)).toEqual([4, 2, 2, 1, 1]);
+  });
+
+  it('keeps total requests under ~1.1x first attempts when the downstream is dead (retry budget)', async () => {
+    const { executor, submitAll } = setup({
+      rate: 1000,
+      batchSize: 1,
+      maxRetries: 3,
+      budget: new RetryBudget({ ratio: 0.1, reserve: 10 }),
+      behaviour: () => {
+        throw new HttpStatusError(503, 'down');
+      },
+    });
+    const outcomes = await submitAll(emails(300));
+    expect(outcomes.every((o) => o.status === 'failed' && o.errorClass === 'server')).toBe(true);
+    const firstAttempts = 300;
+    expect(executor.stats.requests).toBeLessThanOrEqual(firstAttempts * 1.1 + 10);
+    expect(executor.stats.retries).toBeGreaterThan(0);
+  });
+
+  it('opens the breaker after repeated failures, fails waiting items fast, and recovers after the cool-down', async () => {
+    const { engine, calls, clock, breaker, submitAll } = setup({
+      rate: 100,
+      batchSize: 1,
+      maxRetries: 0,
+      breaker: { failureThreshold: 3, cooldownMs: 5000 },
+      behaviour: (items, _call, c) => {
+        if (c.now() < 5000) throw new HttpStatusError(503, 'down');
+        return acceptAll(items, 0, c);
+      },
+    });
+    const outcomes = await submitAll(emails(10));
+    expect(calls).toHaveLength(3);
+    expect(breaker.state).toBe('open');
+    expect(outcomes.filter((o) => o.status === 'failed' && o.errorClass === 'server')).toHaveLength(10);
+    expect(outcomes.slice(3).every((o) => o.status === 'failed' && /circuit open/.test(o.reason))).toBe(true);
+
+    await clock.sleep(5000);
+    const recovered = await engine.submit({ email: 'late@example.com' });
+    expect(recovered.status).toBe('delivered');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('close() delivers everything queued; abort() fails what is queued as interrupted', async () => {
+    const slow = setup({ rate: 1, batchSize: 1 });
+    const pending = slow.submitAll(emails(3));
+    await slow.engine.close();
+    expect((await pending).map((o) => o.status)).toEqual(['delivered', 'delivered', 'delivered']);
+
+    const stopped = setup({ rate: 1, batchSize: 1 });
+    const queued = stopped.submitAll(emails(3));
+    await new Promise((resolve) => setImmediate(resolve));
+    await stopped.engine.abort();
+    const outcomes = await queued;
+    expect(outcomes.filter((o) => o.status === 'failed' && /interrupted/.test(o.reason)).length).toBeGreaterThanOrEqual(2);
+  });
+});

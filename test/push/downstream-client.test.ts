@@ -1,0 +1,62 @@
+import nock from 'nock';
+import { describe, expect, it } from 'vitest';
+import { HttpStatusError, UnexpectedResponseError } from '../../src/errors.js';
+import { DownstreamClient } from '../../src/push/downstream-client.js';
+import type { Profile } from '../../src/push/schemas.js';
+
+const URL_BASE = 'http://platform.test';
+const profiles: Profile[] = [
+  { email: 'a@example.com', firstName: 'A', lastName: 'One' },
+  { email: 'b@example.com', firstName: 'B', lastName: 'Two', metadata: { tags: ['x'] } },
+];
+
+describe('DownstreamClient.send', () => {
+  it('POSTs the wire format with Idempotency-Key and the bearer token, and maps results in order', async () => {
+    let body: unknown;
+    const scope = nock(URL_BASE, {
+      reqheaders: { 'idempotency-key': 'b-1', authorization: 'Bearer s3cret', 'content-type': /application\/json/ },
+    })
+      .post('/profiles/batch', (b) => ((body = b), true))
+      .reply(200, {
+        batchId: 'b-1',
+        results: [
+          { email: 'a@example.com', status: 'accepted' },
+          { email: 'b@example.com', status: 'rejected', error: 'suppressed' },
+        ],
+      });
+    const client = new DownstreamClient({ baseUrl: URL_BASE, token: 's3cret' });
+    await expect(client.send('b-1', profiles)).resolves.toEqual([
+      { status: 'accepted', error: undefined },
+      { status: 'rejected', error: 'suppressed' },
+    ]);
+    expect(body).toEqual({
+      batchId: 'b-1',
+      profiles: [
+        { email: 'a@example.com', firstName: 'A', lastName: 'One', metadata: {} },
+        { email: 'b@example.com', firstName: 'B', lastName: 'Two', metadata: { tags: ['x'] } },
+      ],
+    });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('sends no Authorization header without a token', async () => {
+    const scope = nock(URL_BASE, { badheaders: ['authorization'] })
+      .post('/profiles/batch')
+      .reply(200, { batchId: 'b-1', results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) });
+    await new DownstreamClient({ baseUrl: URL_BASE }).send('b-1', profiles);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('turns statuses into typed errors carrying Retry-After, without retrying itself', async () => {
+    const scope = nock(URL_BASE).post('/profiles/batch').reply(429, {}, { 'Retry-After': '3' });
+    const error = await new DownstreamClient({ baseUrl: URL_BASE }).send('b-1', profiles).catch((e) => e);
+    expect(error).toBeInstanceOf(HttpStatusError);
+    expect(error).toMatchObject({ status: 429, retryAfter: '3', errorClass: 'client' });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('refuses results that do not line up with the batch', async () => {
+    nock(URL_BASE).post('/profiles/batch').reply(200, { batchId: 'b-1', results: [{ email: 'b@example.com', status: 'accepted' }] });
+    await expect(new DownstreamClient({ baseUrl: URL_BASE }).send('b-1', profiles)).rejects.toBeInstanceOf(UnexpectedResponseError);
+  });
+});

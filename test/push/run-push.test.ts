@@ -1,0 +1,195 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import nock from 'nock';
+import { describe, expect, it } from 'vitest';
+import { ExitCode, UsageError } from '../../src/errors.js';
+import { runPush, type PushOptions } from '../../src/push/run-push.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { useTempDir } from '../helpers/tmp.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
+
+const DOWNSTREAM = 'http://platform.test';
+
+interface WireBatch {
+  batchId: string;
+  profiles: { email: string; firstName: string; lastName: string }[];
+}
+
+/** A platform that accepts everything except @suppressed.example, remembering every call. */
+function platform({ fail = () => 0 }: { fail?: (call: number) => number } = {}) {
+  const calls: { key: string | undefined; batch: WireBatch }[] = [];
+  const scope = nock(DOWNSTREAM)
+    .post('/profiles/batch')
+    .times(1000)
+    .reply(function (_uri, body) {
+      const batch = body as WireBatch;
+      calls.push({ key: this.req.headers['idempotency-key'] as string | undefined, batch });
+      const status = fail(calls.length);
+      if (status) return [status, { error: 'down' }];
+      return [
+        200,
+        {
+          batchId: batch.batchId,
+          results: batch.profiles.map((p) =>
+            p.email.endsWith('@suppressed.example') ? { email: p.email, status: 'rejected', error: 'address is on the suppression list' } : { email: p.email, status: 'accepted' },
+          ),
+        },
+      ];
+    });
+  return { calls, scope };
+}
+
+const lines = (...records: unknown[]): string => records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+const readNdjson = (path: string): Record<string, unknown>[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+
+const ann = { email: 'ann@example.com', firstName: 'ann', lastName: 'lee' };
+const bob = { email: 'BOB@example.com ', firstName: 'Bob', lastName: 'Stone' };
+const sup = { email: 'x@suppressed.example', firstName: 'Sup', lastName: 'Pressed' };
+
+describe('runPush', () => {
+  const tmp = useTempDir();
+
+  async function run(input: string, overrides: Partial<PushOptions> = {}, extra: { verbose?: boolean; stdout?: PassThrough; signal?: AbortSignal } = {}) {
+    const file = overrides.file ?? join(tmp(), 'profiles.ndjson');
+    if (!overrides.file) writeFileSync(file, input);
+    const log = await memoryLogger();
+    let ids = 0;
+    const outcome = await runPush(
+      {
+        file,
+        downstreamUrl: DOWNSTREAM,
+        rate: 5,
+        batchSize: 500,
+        maxRetries: 3,
+        deadLetter: join(tmp(), 'dead-letter.ndjson'),
+        dryRun: false,
+        ...overrides,
+      },
+      { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, newBatchId: () => `b-${++ids}`, ...extra },
+    );
+    return { ...outcome, log, deadLetter: join(tmp(), 'dead-letter.ndjson') };
+  }
+
+  it('delivers valid profiles, dead-letters the rest with line, class and reason, and the counts add up', async () => {
+    const { calls } = platform();
+    const input = lines(ann, { email: 'bad', firstName: 'X', lastName: 'Y' }, bob, '{"broken":', sup, { ...ann, firstName: 'Annie' });
+    const { summary, exitCode, deadLetter } = await run(input, { report: join(tmp(), 'report.ndjson') });
+
+    expect(exitCode).toBe(ExitCode.partial);
+    expect(summary).toMatchObject({ total: 6, valid: 4, invalid: 2, duplicates: 1, delivered: 2, rejected: 1, failed: 0, deadLettered: 3, batches: 1, requests: 1 });
+    expect(summary.invalid + summary.duplicates + summary.delivered + summary.rejected + summary.failed).toBe(summary.total);
+
+    // Normalized on the wire; the two Ann records merged, the later one wins.
+    expect(calls[0]!.batch.profiles).toEqual([
+      { email: 'ann@example.com', firstName: 'Annie', lastName: 'Lee', metadata: {} },
+      { email: 'bob@example.com', firstName: 'Bob', lastName: 'Stone', metadata: {} },
+      { email: 'x@suppressed.example', firstName: 'Sup', lastName: 'Pressed', metadata: {} },
+    ]);
+
+    expect(readNdjson(deadLetter)).toEqual([
+      { line: 2, class: 'client', reason: 'email: must be a valid email address', record: { email: 'bad', firstName: 'X', lastName: 'Y' } },
+      { line: 4, class: 'client', reason: expect.stringMatching(/^not valid JSON/), record: '{"broken":' },
+      { line: 5, class: 'client', reason: 'address is on the suppression list', record: sup },
+    ]);
+    const report = readNdjson(join(tmp(), 'report.ndjson'));
+    expect(report).toHaveLength(6);
+    expect(report.map((r) => [r.line, r.status]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual([
+      [1, 'duplicate'],
+      [2, 'invalid'],
+      [3, 'delivered'],
+      [4, 'invalid'],
+      [5, 'rejected'],
+      [6, 'delivered'],
+    ]);
+  });
+
+  it('retries an ambiguous 500 with the same Idempotency-Key', async () => {
+    const { calls } = platform({ fail: (call) => (call === 1 ? 500 : 0) });
+    const { summary, exitCode } = await run(lines(ann, bob));
+    expect(exitCode).toBe(ExitCode.ok);
+    expect(summary).toMatchObject({ delivered: 2, requests: 2, retries: 1 });
+    expect(calls.map((c) => c.key)).toEqual(['b-1', 'b-1']);
+    expect(calls[1]!.batch.batchId).toBe('b-1');
+  });
+
+  it('exits 1 with every profile dead-lettered as a server failure when the downstream stays down', async () => {
+    platform({ fail: () => 503 });
+    const { summary, exitCode, error, deadLetter, log } = await run(lines(ann, bob));
+    expect(exitCode).toBe(ExitCode.failed);
+    expect(error?.message).toMatch(/2 profiles could not be delivered/);
+    expect(summary).toMatchObject({ failed: 2, delivered: 0, requests: 4, retries: 3, deadLettered: 2 });
+    expect(readNdjson(deadLetter).map((d) => [d.class, d.reason])).toEqual([
+      ['server', 'batch b-1: HTTP 503 (gave up after 3 retries)'],
+      ['server', 'batch b-1: HTTP 503 (gave up after 3 retries)'],
+    ]);
+    const retries = log.lines().filter((l) => l.retryAt);
+    expect(retries.map((l) => [l.stage, l.batchId, l.attempt, l.status, l.delayMs])).toEqual([
+      ['send', 'b-1', 1, 503, 1000],
+      ['send', 'b-1', 2, 503, 2000],
+      ['send', 'b-1', 3, 503, 4000],
+    ]);
+  });
+
+  it('replays a dead-letter file: the records go out again and the delivered file is consumed', async () => {
+    platform({ fail: () => 503 });
+    const first = await run(lines(ann, bob));
+    expect(first.exitCode).toBe(ExitCode.failed);
+    nock.cleanAll();
+
+    const { calls } = platform();
+    const replay = await run('', { file: first.deadLetter });
+    expect(replay.exitCode).toBe(ExitCode.ok);
+    expect(replay.summary).toMatchObject({ total: 2, delivered: 2, deadLettered: 0 });
+    expect(calls[0]!.batch.profiles.map((p) => p.email)).toEqual(['ann@example.com', 'bob@example.com']);
+    expect(existsSync(first.deadLetter)).toBe(false);
+  });
+
+  it("keeps an earlier run's dead letters when a new run adds its own", async () => {
+    platform();
+    const deadLetter = join(tmp(), 'dead-letter.ndjson');
+    writeFileSync(deadLetter, `${JSON.stringify({ line: 9, class: 'server', reason: 'yesterday', record: bob })}\n`);
+    await run(lines(ann, { email: 'bad' }));
+    expect(readNdjson(deadLetter).map((d) => d.reason)).toEqual(['yesterday', 'email: must be a valid email address; firstName: is required; lastName: is required']);
+  });
+
+  it('dry run sends nothing, prints the normalized profiles and writes no dead-letter file', async () => {
+    const stdout = new PassThrough();
+    const chunks: string[] = [];
+    stdout.on('data', (c) => chunks.push(String(c)));
+    const { summary, exitCode, deadLetter } = await run(lines(ann, { email: 'bad' }), { dryRun: true, downstreamUrl: undefined }, { stdout });
+    expect(exitCode).toBe(ExitCode.partial);
+    expect(summary).toMatchObject({ total: 2, valid: 1, invalid: 1, requests: 0, batches: 0, deadLettered: 0 });
+    expect(chunks.join('')).toBe(`${JSON.stringify({ email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', metadata: {} })}\n`);
+    expect(existsSync(deadLetter)).toBe(false);
+  });
+
+  it('reads a JSON array file too', async () => {
+    platform();
+    const { summary } = await run(JSON.stringify([ann, bob], null, 2));
+    expect(summary).toMatchObject({ total: 2, delivered: 2 });
+  });
+
+  it('masks emails in logs unless verbose', async () => {
+    platform();
+    const masked = await run(lines(sup));
+    expect(masked.log.lines().find((l) => l.line === 1)?.email).toBe('x***@suppressed.example');
+    nock.cleanAll();
+    platform();
+    const verbose = await run(lines(sup), {}, { verbose: true });
+    expect(verbose.log.lines().find((l) => l.line === 1)?.email).toBe('x@suppressed.example');
+  });
+
+  it('refuses to start without a readable file or a downstream', async () => {
+    await expect(run('', { file: join(tmp(), 'missing.ndjson') })).rejects.toThrow(/missing.ndjson: no such file/);
+    await expect(run('', { file: tmp() })).rejects.toBeInstanceOf(UsageError);
+    await expect(run(lines(ann), { downstreamUrl: undefined })).rejects.toThrow(/--downstream-url/);
+    const csv = await run('email,firstName\n');
+    expect(csv.exitCode).toBe(ExitCode.usage);
+    expect(csv.error?.message).toMatch(/profiles.ndjson: not a JSON array or NDJSON/);
+  });
+});
