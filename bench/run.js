@@ -1,8 +1,9 @@
-// npm run bench: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
+// npm run bench [pull|push]: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
 import { pullBenchmarks } from './pull.js';
+import { pushBenchmarks } from './push.js';
 
 const only = process.argv[2];
-const suites = { pull: pullBenchmarks };
+const suites = { pull: pullBenchmarks, push: pushBenchmarks };
 for (const [name, run] of Object.entries(suites)) {
   if (only && only !== name) continue;
   console.log(`\n# ${name}`);

@@ -38,6 +38,11 @@ export interface BatchEngineOptions<T> {
   newBatchId?: () => string;
   now?: () => number;
   events?: BatchEvents;
+  /**
+   * false: hold sending until `start()` (or `close()`). A file reader uses it to queue one burst of
+   * slots' worth before the first slots open, so they do not leave half empty. Default: start at once.
+   */
+  autoStart?: boolean;
 }
 
 interface Pending<T> {
@@ -74,13 +79,18 @@ export class BatchEngine<T> {
   private readonly stop = new AbortController();
   private wake: (() => void) | undefined;
   private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
-  private readonly dispatching: Promise<void>;
+  private dispatching: Promise<void> | undefined;
   private readonly deliveries = new Set<Promise<void>>();
 
   constructor(options: BatchEngineOptions<T>) {
     this.options = options;
     this.batchSize = options.batchSize;
-    this.dispatching = this.dispatch();
+    if (options.autoStart ?? true) this.start();
+  }
+
+  /** Begin sending (idempotent). */
+  start(): void {
+    this.dispatching ??= this.dispatch();
   }
 
   /** Items waiting for a slot. */
@@ -117,6 +127,7 @@ export class BatchEngine<T> {
   /** Stop accepting, deliver everything queued and in flight, then resolve. */
   async close(): Promise<void> {
     this.closing = true;
+    this.start();
     this.nudge();
     await this.dispatching;
     while (this.deliveries.size > 0) await Promise.all(this.deliveries);
@@ -128,7 +139,7 @@ export class BatchEngine<T> {
     this.stop.abort(new InterruptedError());
     this.failQueued(new InterruptedError('interrupted before delivery'));
     this.nudge();
-    await this.dispatching.catch(() => undefined);
+    await this.dispatching?.catch(() => undefined);
     while (this.deliveries.size > 0) await Promise.all(this.deliveries);
   }
 
@@ -156,14 +167,16 @@ export class BatchEngine<T> {
         await this.sleepUntilNudged();
         continue;
       }
+      // One event-loop turn (not a timer): a burst being submitted right now, such as the records
+      // of a chunk just read, lands in this batch instead of trickling out one slot per record.
+      // It comes before the slot, never between slot and send: the platform counts arrivals, so a
+      // granted request must leave at once (a busy event loop here once caused 429s).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         await limiter.acquire(this.stop.signal);
       } catch {
         return;
       }
-      // One event-loop turn (not a timer): a burst being submitted right now, such as the records
-      // of a chunk just read, lands in this batch instead of trickling out one slot per record.
-      await new Promise<void>((resolve) => setImmediate(resolve));
       const batch = this.take();
       if (batch.items.length === 0) continue;
       this.track(this.deliver(batch.batchId, batch.items, true));

@@ -5,6 +5,11 @@ export interface RateLimiterOptions {
   limit: number;
   windowMs?: number;
   clock: Clock;
+  /**
+   * Space grants evenly (at least windowMs / limit apart) instead of allowing a burst of `limit`.
+   * A remote that counts arrivals sees no bunching when it is slow to read a burst, and its load is even.
+   */
+  smooth?: boolean;
 }
 
 /**
@@ -18,6 +23,7 @@ export class RateLimiter {
   readonly limit: number;
   readonly windowMs: number;
   private readonly clock: Clock;
+  private readonly smooth: boolean;
   private readonly grants: number[] = [];
   private current: number;
   private pausedUntil = 0;
@@ -29,6 +35,7 @@ export class RateLimiter {
     this.limit = Math.floor(options.limit);
     this.windowMs = options.windowMs ?? 1000;
     this.clock = options.clock;
+    this.smooth = options.smooth ?? false;
     this.current = this.limit;
   }
 
@@ -37,10 +44,10 @@ export class RateLimiter {
    * `marginMs` widens the window: a remote counts arrivals, and network jitter can bring two grants
    * that left 1000 ms apart closer together on arrival.
    */
-  static perSecond(rate: number, clock: Clock, marginMs = 0): RateLimiter {
+  static perSecond(rate: number, clock: Clock, { marginMs = 0, smooth = false }: { marginMs?: number; smooth?: boolean } = {}): RateLimiter {
     return rate >= 1
-      ? new RateLimiter({ limit: Math.floor(rate), windowMs: 1000 + marginMs, clock })
-      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock });
+      ? new RateLimiter({ limit: Math.floor(rate), windowMs: 1000 + marginMs, clock, smooth })
+      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock, smooth });
   }
 
   /** The limit in force now (lower than `limit` after a 429). */
@@ -85,7 +92,9 @@ export class RateLimiter {
     while (this.grants.length > 0 && this.grants[0]! <= now - this.windowMs) this.grants.shift();
     const windowWait =
       this.grants.length < this.current ? 0 : this.grants[this.grants.length - this.current]! + this.windowMs - now;
-    const wait = Math.max(windowWait, this.pausedUntil - now);
+    const last = this.grants.at(-1);
+    const spacingWait = this.smooth && last !== undefined ? last + this.windowMs / this.current - now : 0;
+    const wait = Math.max(windowWait, spacingWait, this.pausedUntil - now);
     if (wait > 0) return wait;
     this.grants.push(now);
     return 0;

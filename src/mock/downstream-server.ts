@@ -83,10 +83,12 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
   const arrivals: number[] = [];
   const counters = { requests: 0, rateLimited: 0, failures: 0, replayed: 0, accepted: 0, rejected: 0, maxRequestsPerSecond: 0 };
   const timesDelivered = new Map<string, number>();
-  const idempotency = new Map<string, unknown>();
+  // Stored as JSON text: one string per batch instead of a thousand live objects keeps the mock's
+  // GC pauses (which would delay how it timestamps arrivals) short.
+  const idempotency = new Map<string, string>();
 
   const remember = (key: string, body: unknown): void => {
-    idempotency.set(key, body);
+    idempotency.set(key, JSON.stringify(body));
     if (idempotency.size > REMEMBERED_KEYS) idempotency.delete(idempotency.keys().next().value!);
   };
 
@@ -137,9 +139,10 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
     if (text === undefined) return respond(413, { error: 'body too large' });
     const key = req.headers['idempotency-key'];
     if (typeof key !== 'string' || key === '') return respond(400, { error: 'Idempotency-Key header is required' });
-    if (idempotency.has(key)) {
+    const stored = idempotency.get(key);
+    if (stored !== undefined) {
       counters.replayed += 1;
-      return respond(200, idempotency.get(key));
+      return respond(200, JSON.parse(stored));
     }
     let json: unknown;
     try {

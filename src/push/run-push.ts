@@ -24,11 +24,13 @@ import { NdjsonFile } from '../io/ndjson-file.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import type { Progress } from '../ui/terminal.js';
 import { DownstreamClient } from './downstream-client.js';
-import { readRecords, type RawRecord } from './record-reader.js';
+import { readRecordChunks, type RawRecord } from './record-reader.js';
 import { DeadLetterSchema, describeErrors, toWire, validateProfile, type Profile } from './schemas.js';
 
 /** A 1000 ms window held open this much longer, so jitter cannot squeeze R+1 arrivals into 1000 ms. */
-export const ARRIVAL_MARGIN_MS = 25;
+export const ARRIVAL_MARGIN_MS = 35;
+/** Batches' worth of profiles read ahead at most. */
+const MAX_BURST_BATCHES = 5;
 /** Invalid records logged one by one before the log switches to a count (they are all in the dead-letter file). */
 const LOGGED_INVALID = 20;
 
@@ -97,8 +99,8 @@ async function openInput(file: string, stdin?: AsyncIterable<Buffer | string>): 
   try {
     const info = await stat(file);
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
-    // 1 MiB reads: a whole slot's batch is parsed before the first slot takes it.
-    return { input: createReadStream(file, { highWaterMark: 1 << 20 }), size: info.size, path: await realpath(file) };
+    // Default 64 KB reads: bigger chunks keep more records alive at once and cost RSS (1 MiB: +50 MB).
+    return { input: createReadStream(file), size: info.size, path: await realpath(file) };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -167,7 +169,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const deadLetter = options.dryRun ? undefined : await NdjsonFile.create(options.deadLetter, { keepExisting: !replaying });
   const report = options.report ? await NdjsonFile.create(options.report) : undefined;
 
-  const limiter = RateLimiter.perSecond(options.rate, clock, ARRIVAL_MARGIN_MS);
+  const limiter = RateLimiter.perSecond(options.rate, clock, { marginMs: ARRIVAL_MARGIN_MS, smooth: true });
   const breaker = new CircuitBreaker({
     clock,
     ...deps.breaker,
@@ -195,6 +197,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         key: (profile) => profile.email,
         newBatchId: deps.newBatchId,
         now: () => clock.now(),
+        autoStart: false,
         events: {
           onBatch: ({ batchId, size, parent, reason }) =>
             logger.debug({ stage: 'batch', batchId, size, ...(parent ? { parent, reason } : {}) }, `batch of ${size} formed`),
@@ -239,34 +242,43 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
 
   const bytesRead = { value: 0 };
   const settling = new Set<Promise<void>>();
-  const highWater = Math.max(options.batchSize * Math.ceil(options.rate) * 2, options.batchSize);
+  // Enough queued for one window's burst of slots (the reader refills far faster than slots open),
+  // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
+  const highWater = options.batchSize * (Math.min(Math.ceil(options.rate), MAX_BURST_BATCHES) + 1);
   let fatal: SyncError | undefined;
 
   try {
-    for await (const record of readRecords(countBytes(source.input, bytesRead))) {
-      if (signal?.aborted) break;
-      summary.total += 1;
-      const checked = toProfile(record);
-      const { line, raw } = checked;
-      if ('reason' in checked) {
-        const { reason } = checked;
-        summary.invalid += 1;
-        if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
-        if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
-        await report?.write({ line, status: 'invalid', class: 'client', reason });
-        await toDeadLetter(line, 'client', reason, raw);
-        continue;
+    // Awaits once per chunk read, and per record only when a write or backpressure needs it.
+    reading: for await (const chunk of readRecordChunks(countBytes(source.input, bytesRead))) {
+      for (const record of chunk) {
+        if (signal?.aborted) break reading;
+        summary.total += 1;
+        const checked = toProfile(record);
+        const { line, raw } = checked;
+        if ('reason' in checked) {
+          const { reason } = checked;
+          summary.invalid += 1;
+          if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
+          if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
+          await report?.write({ line, status: 'invalid', class: 'client', reason });
+          await toDeadLetter(line, 'client', reason, raw);
+          continue;
+        }
+        summary.valid += 1;
+        const { profile } = checked;
+        if (!engine) {
+          const written = writeLine(deps.stdout, toWire(profile));
+          if (written) await written;
+          continue;
+        }
+        const pending = engine.submit(profile).then((outcome) => settle(line, raw, profile, outcome));
+        settling.add(pending);
+        void pending.finally(() => settling.delete(pending));
+        if (engine.queued >= highWater) {
+          engine.start();
+          await engine.whenQueueBelow(highWater / 2);
+        }
       }
-      summary.valid += 1;
-      const { profile } = checked;
-      if (!engine) {
-        await writeLine(deps.stdout, toWire(profile));
-        continue;
-      }
-      const pending = engine.submit(profile).then((outcome) => settle(line, raw, profile, outcome));
-      settling.add(pending);
-      void pending.finally(() => settling.delete(pending));
-      if (engine.queued >= highWater) await engine.whenQueueBelow(highWater / 2);
     }
   } catch (error) {
     fatal = error instanceof UsageError ? new UsageError(`${options.file}: ${error.message}`) : toSyncError(error);
@@ -317,9 +329,10 @@ async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { val
   }
 }
 
-async function writeLine(stream: Writable | undefined, value: unknown): Promise<void> {
-  if (!stream) return;
-  if (!stream.write(`${JSON.stringify(value)}\n`)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+/** Returns a promise only when the stream asks us to wait (no await per line otherwise). */
+function writeLine(stream: Writable | undefined, value: unknown): Promise<void> | undefined {
+  if (!stream || stream.write(`${JSON.stringify(value)}\n`)) return undefined;
+  return new Promise<void>((resolve) => stream.once('drain', () => resolve()));
 }
 
 function progressText(done: number, elapsedMs: number, source: Source, bytes: number): string {

@@ -55,14 +55,27 @@ export type Validation = { ok: true; profile: Profile } | { ok: false; errors: F
  * the stack.
  */
 function unsafeStructure(value: unknown): FieldError | undefined {
-  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  // Paths are rebuilt from parent links only when something is wrong: this runs for every record.
+  interface Node {
+    value: unknown;
+    key: string;
+    depth: number;
+    parent: Node | undefined;
+  }
+  const pathOf = (node: Node | undefined, key?: string): string => {
+    const parts = key === undefined ? [] : [key];
+    for (let at = node; at?.parent; at = at.parent) parts.unshift(at.key);
+    return parts.join('.');
+  };
+  const stack: Node[] = [{ value, key: '', depth: 0, parent: undefined }];
   while (stack.length > 0) {
-    const { value: node, path } = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
-    if (path.length > MAX_DEPTH) return { path: path.join('.'), message: `is nested more than ${MAX_DEPTH} levels deep` };
-    for (const key of Object.keys(node)) {
-      if (FORBIDDEN_KEYS.has(key)) return { path: [...path, key].join('.'), message: 'is a forbidden key' };
-      stack.push({ value: (node as Record<string, unknown>)[key], path: [...path, key] });
+    const node = stack.pop()!;
+    if (node.value === null || typeof node.value !== 'object') continue;
+    if (node.depth > MAX_DEPTH) return { path: pathOf(node), message: `is nested more than ${MAX_DEPTH} levels deep` };
+    for (const key of Object.keys(node.value)) {
+      if (FORBIDDEN_KEYS.has(key)) return { path: pathOf(node, key), message: 'is a forbidden key' };
+      const child = (node.value as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object') stack.push({ value: child, key, depth: node.depth + 1, parent: node });
     }
   }
   return undefined;
