@@ -102,6 +102,30 @@ describe('BatchEngine', () => {
     expect(clock.now()).toBe(0);
   });
 
+  it('with autoStart off, holds sending until start() so the first slot takes a full batch', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const sizes: number[] = [];
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 4,
+      key: (item) => item.email,
+      autoStart: false,
+      send: async (_id, items) => {
+        sizes.push(items.length);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const first = engine.submit({ email: 'a@example.com' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sizes).toEqual([]);
+    const rest = ['b', 'c', 'd', 'e'].map((x) => engine.submit({ email: `${x}@example.com` }));
+    engine.start();
+    await Promise.all([first, ...rest]);
+    expect(sizes).toEqual([4, 1]);
+  });
+
   it("gives each caller its own item's outcome", async () => {
     const { submitAll } = setup({
       behaviour: (items) => items.map((i) => (i.email.startsWith('u1') ? { status: 'rejected', error: 'suppressed' } : { status: 'accepted' })),

@@ -44,6 +44,15 @@ describe('RateLimiter', () => {
     }
   });
 
+  it('in smooth mode spaces grants evenly instead of bursting', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 25, smooth: true });
+    const grants: number[] = [];
+    await Promise.all(Array.from({ length: 7 }, () => limiter.acquire().then(() => grants.push(clock.now()))));
+    expect(grants).toEqual([0, 205, 410, 615, 820, 1025, 1230]);
+    expect(maxInAnyWindow(grants, 1025)).toBe(5);
+  });
+
   it('pauses every caller until pauseUntil', async () => {
     const clock = new VirtualClock(0);
     const limiter = new RateLimiter({ limit: 10, clock });
