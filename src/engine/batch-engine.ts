@@ -25,6 +25,8 @@ export interface BatchEvents {
   onBatch?: (batch: { batchId: string; size: number; parent?: string; reason?: 'split' | 'bisect' }) => void;
   onBatchDone?: (batch: { batchId: string; size: number; delivered: number; rejected: number; failed: number; durationMs: number }) => void;
   onRetry?: (batchId: string, event: RetryEvent) => void;
+  /** Every attempt that went out: its HTTP status (or error code) and how long it took. */
+  onRequest?: (request: { batchId: string; status: string; durationMs: number }) => void;
 }
 
 export interface BatchEngineOptions<T> {
@@ -251,10 +253,23 @@ export class BatchEngine<T> {
       pending.resolve(outcome);
     };
     try {
-      const results = await executor.run(
-        () => send(batchId, items.map((pending) => pending.item), this.stop.signal),
-        { signal: this.stop.signal, slotHeld, onRetry: (event) => events?.onRetry?.(batchId, event) },
-      );
+      const attempt = async (): Promise<ItemResult[]> => {
+        const sent = now();
+        let status = '200';
+        try {
+          return await send(batchId, items.map((pending) => pending.item), this.stop.signal);
+        } catch (error) {
+          status = describeStatus(error);
+          throw error;
+        } finally {
+          events?.onRequest?.({ batchId, status, durationMs: now() - sent });
+        }
+      };
+      const results = await executor.run(attempt, {
+        signal: this.stop.signal,
+        slotHeld,
+        onRetry: (event) => events?.onRetry?.(batchId, event),
+      });
       items.forEach((pending, index) => {
         const result = results[index]!;
         settle(
@@ -296,6 +311,12 @@ export class BatchEngine<T> {
       this.nudge();
     }
   }
+}
+
+function describeStatus(error: unknown): string {
+  if (error instanceof HttpStatusError) return String(error.status);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'error';
 }
 
 function failed(error: SyncError): DeliveryOutcome {

@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { UsageError } from '../errors.js';
-import { MAX_PROFILE_BYTES } from './schemas.js';
+import { MAX_PROFILE_BYTES } from '../profiles/schemas.js';
 
 /** One record as read: its text, or why it could not be cut out of the input. */
 export type RawRecord = { line: number; text: string } | { line: number; error: string };

@@ -4,7 +4,6 @@ import type { Writable } from 'node:stream';
 import type { AxiosInstance } from 'axios';
 import {
   ExitCode,
-  failureFields,
   InterruptedError,
   toSyncError,
   UnavailableError,
@@ -12,23 +11,16 @@ import {
   type ErrorClass,
   type SyncError,
 } from '../errors.js';
-import { BatchEngine, type DeliveryOutcome } from '../engine/batch-engine.js';
-import { CircuitBreaker, type BreakerState } from '../engine/circuit-breaker.js';
+import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { Executor } from '../engine/executor.js';
+import { createDelivery } from '../downstream/delivery.js';
 import type { Random } from '../engine/random.js';
-import { RateLimiter } from '../engine/rate-limiter.js';
-import { RetryBudget } from '../engine/retry-budget.js';
-import { RetryPolicy } from '../engine/retry-policy.js';
 import { NdjsonFile } from '../io/ndjson-file.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import type { Progress } from '../ui/terminal.js';
-import { DownstreamClient } from './downstream-client.js';
 import { readRecordChunks, type RawRecord } from './record-reader.js';
-import { DeadLetterSchema, describeErrors, toWire, validateProfile, type Profile } from './schemas.js';
+import { DeadLetterSchema, describeErrors, toWire, validateProfile, type Profile } from '../profiles/schemas.js';
 
-/** A 1000 ms window held open this much longer, so jitter cannot squeeze R+1 arrivals into 1000 ms. */
-export const ARRIVAL_MARGIN_MS = 35;
 /** Batches' worth of profiles read ahead at most. */
 const MAX_BURST_BATCHES = 5;
 /** Invalid records logged one by one before the log switches to a count (they are all in the dead-letter file). */
@@ -169,55 +161,13 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const deadLetter = options.dryRun ? undefined : await NdjsonFile.create(options.deadLetter, { keepExisting: !replaying });
   const report = options.report ? await NdjsonFile.create(options.report) : undefined;
 
-  const limiter = RateLimiter.perSecond(options.rate, clock, { marginMs: ARRIVAL_MARGIN_MS, smooth: true });
-  const breaker = new CircuitBreaker({
-    clock,
-    ...deps.breaker,
-    onStateChange: (state: BreakerState) =>
-      logger[state === 'open' ? 'error' : 'warn']({ stage: 'send', breaker: state }, `downstream circuit ${state}`),
-  });
-  const executor = new Executor({
-    clock,
-    limiter,
-    breaker,
-    budget: new RetryBudget(),
-    slowDownOn429: false,
-    policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
-  });
-  const client = options.downstreamUrl
-    ? new DownstreamClient({ baseUrl: options.downstreamUrl, token: options.token, timeoutMs: deps.timeoutMs, http: deps.http })
+  const delivery = options.downstreamUrl
+    ? createDelivery(
+        { ...options, downstreamUrl: options.downstreamUrl, autoStart: false },
+        { logger, clock, jitter: deps.jitter, http: deps.http, timeoutMs: deps.timeoutMs, newBatchId: deps.newBatchId, breaker: deps.breaker },
+      )
     : undefined;
-  const engine = client
-    ? new BatchEngine<Profile>({
-        send: client.send,
-        executor,
-        limiter,
-        breaker,
-        batchSize: options.batchSize,
-        key: (profile) => profile.email,
-        newBatchId: deps.newBatchId,
-        now: () => clock.now(),
-        autoStart: false,
-        events: {
-          onBatch: ({ batchId, size, parent, reason }) =>
-            logger.debug({ stage: 'batch', batchId, size, ...(parent ? { parent, reason } : {}) }, `batch of ${size} formed`),
-          onBatchDone: ({ batchId, ...result }) => logger.info({ stage: 'send', batchId, ...result }, `batch ${batchId} done`),
-          onRetry: (batchId, event) =>
-            logger.warn(
-              {
-                stage: 'send',
-                batchId,
-                attempt: event.attempt,
-                ...failureFields(event.error),
-                kind: event.kind,
-                delayMs: event.delayMs,
-                retryAt: new Date(event.retryAt).toISOString(),
-              },
-              `${event.error.message}; retry ${event.attempt} in ${event.delayMs} ms`,
-            ),
-        },
-      })
-    : undefined;
+  const engine = delivery?.engine;
 
   const deadLetters = { written: 0 };
   const toDeadLetter = async (line: number, errorClass: ErrorClass, reason: string, record: unknown): Promise<void> => {
@@ -302,9 +252,9 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
 
   Object.assign(summary, {
     batches: engine?.stats.batches ?? 0,
-    requests: executor.stats.requests,
-    retries: executor.stats.retries,
-    rateLimited: executor.stats.rateLimited,
+    requests: delivery?.executor.stats.requests ?? 0,
+    retries: delivery?.executor.stats.retries ?? 0,
+    rateLimited: delivery?.executor.stats.rateLimited ?? 0,
     deadLettered: deadLetters.written,
     durationMs: Math.round(clock.now() - started),
   });

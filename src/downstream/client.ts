@@ -2,7 +2,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { UnexpectedResponseError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { fromTransportError } from '../http/errors.js';
-import { BatchResponseSchema, toWire, type Profile } from './schemas.js';
+import { BatchResponseSchema, toWire, type Profile } from '../profiles/schemas.js';
 
 export const TOKEN_VARIABLE = 'SYNC_DOWNSTREAM_TOKEN';
 

@@ -1,8 +1,8 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, UnexpectedResponseError } from '../../src/errors.js';
-import { DownstreamClient } from '../../src/push/downstream-client.js';
-import type { Profile } from '../../src/push/schemas.js';
+import { DownstreamClient } from '../../src/downstream/client.js';
+import type { Profile } from '../../src/profiles/schemas.js';
 
 const URL_BASE = 'http://platform.test';
 const profiles: Profile[] = [

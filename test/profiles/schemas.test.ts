@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeErrors, validateProfile } from '../../src/push/schemas.js';
+import { describeErrors, validateProfile } from '../../src/profiles/schemas.js';
 
 const valid = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
 

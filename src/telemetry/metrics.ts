@@ -1,0 +1,128 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerState } from '../engine/circuit-breaker.js';
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+export interface MetricsSources {
+  queueDepth?: () => number;
+  breakerState?: () => BreakerState;
+}
+
+/**
+ * Every metric the tool exports, in one registry per process (not prom-client's global one, so
+ * tests and one-shot runs do not share state). `serve` exposes it on /metrics; pull and push write
+ * it to `--metrics-file` with the same names.
+ */
+export class SyncMetrics {
+  readonly registry = new Registry();
+
+  readonly submissions = new Counter({
+    name: 'sync_submissions_total',
+    help: 'Profiles by final outcome (delivered, rejected, failed, duplicate, invalid) and error class',
+    labelNames: ['outcome', 'error_class'] as const,
+    registers: [this.registry],
+  });
+  readonly validated = new Counter({
+    name: 'sync_profiles_validated_total',
+    help: 'Profiles validated, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly fieldErrors = new Counter({
+    name: 'sync_profile_field_errors_total',
+    help: 'Validation errors by top-level field',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'sync_batch_size',
+    help: 'Profiles per batch sent downstream',
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
+    registers: [this.registry],
+  });
+  readonly downstreamRequests = new Counter({
+    name: 'sync_downstream_requests_total',
+    help: 'Requests to the remote side by HTTP status (or error code)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly downstreamDuration = new Histogram({
+    name: 'sync_downstream_request_duration_seconds',
+    help: 'Duration of one request to the remote side',
+    labelNames: ['status'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'sync_retries_total',
+    help: 'Retries by kind (transient, rate-limited)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'sync_rate_limited_total',
+    help: '429 answers from the remote side',
+    registers: [this.registry],
+  });
+  readonly callerWait = new Histogram({
+    name: 'sync_caller_wait_seconds',
+    help: 'serve: time a caller waited for its answer, by HTTP status',
+    labelNames: ['status'] as const,
+    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources = {}) {
+    const fieldErrors = this.fieldErrors;
+    const validated = this.validated;
+    new Gauge({
+      name: 'sync_invalid_email_ratio',
+      help: 'Share of validated profiles whose email was invalid',
+      registers: [this.registry],
+      async collect() {
+        const [errors, totals] = await Promise.all([fieldErrors.get(), validated.get()]);
+        const email = errors.values.find((v) => v.labels.field === 'email')?.value ?? 0;
+        const total = totals.values.reduce((sum, v) => sum + v.value, 0);
+        this.set(total === 0 ? 0 : email / total);
+      },
+    });
+    if (sources.queueDepth) {
+      const depth = sources.queueDepth;
+      new Gauge({
+        name: 'sync_queue_depth',
+        help: 'Profiles waiting for a rate slot',
+        registers: [this.registry],
+        collect() {
+          this.set(depth());
+        },
+      });
+    }
+    if (sources.breakerState) {
+      const state = sources.breakerState;
+      new Gauge({
+        name: 'sync_breaker_state',
+        help: 'Downstream circuit breaker: 0 closed, 1 half-open, 2 open',
+        registers: [this.registry],
+        collect() {
+          this.set(BREAKER_VALUE[state()]);
+        },
+      });
+    }
+  }
+
+  /** Record one validation result; field errors are counted by their top-level field. */
+  recordValidation(errors: readonly { path: string }[] | undefined): void {
+    this.validated.inc({ result: errors ? 'invalid' : 'valid' });
+    for (const field of new Set((errors ?? []).map((error) => error.path.split(/[.,]/)[0] || 'record'))) {
+      this.fieldErrors.inc({ field });
+    }
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
