@@ -1,9 +1,10 @@
-// npm run bench [pull|push]: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
+// npm run bench [pull|push|serve]: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
 import { pullBenchmarks } from './pull.js';
 import { pushBenchmarks } from './push.js';
+import { serveBenchmarks } from './serve.js';
 
 const only = process.argv[2];
-const suites = { pull: pullBenchmarks, push: pushBenchmarks };
+const suites = { pull: pullBenchmarks, push: pushBenchmarks, serve: serveBenchmarks };
 for (const [name, run] of Object.entries(suites)) {
   if (only && only !== name) continue;
   console.log(`\n# ${name}`);

@@ -49,3 +49,12 @@ export function httpUrl(value: string): string {
   if (url.username || url.password) throw new InvalidArgumentError('credentials in the URL are not allowed; use the environment.');
   return value.replace(/\/+$/, '');
 }
+
+/** `10s`, `500ms`, or a bare number of milliseconds. */
+export function duration(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 10000 (milliseconds).');
+  const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+  if (ms <= 0) throw new InvalidArgumentError('expected a duration > 0.');
+  return ms;
+}

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { registerMock } from '../commands/mock.js';
 import { registerPull } from '../commands/pull.js';
 import { registerPush } from '../commands/push.js';
+import { registerServe } from '../commands/serve.js';
 import { version } from '../version.js';
 
 export function createProgram(): Command {
@@ -25,6 +26,7 @@ export function createProgram(): Command {
 
   registerPull(program);
   registerPush(program);
+  registerServe(program);
   registerMock(program);
   return program;
 }

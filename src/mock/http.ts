@@ -9,11 +9,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
-/** Mocks only ever bind to loopback unless told otherwise. */
-export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<string> {
+/**
+ * Binds to loopback unless told otherwise. The accept backlog is raised from Node's 511: a burst of
+ * new connections (thousands a second under load) must not be dropped into SYN retransmits.
+ */
+export async function listen(server: Server, port: number, host = '127.0.0.1', backlog = 4096): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen(port, host, backlog, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
+
+function start(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', (chunk) => {
+      const match = /listening (\S+)/.exec(String(chunk));
+      if (match) resolve({ url: match[1], child, stop: () => new Promise((done) => (child.once('close', done), child.kill('SIGTERM'))) });
+    });
+    child.on('error', reject);
+  });
+}
+
+/** CPU seconds used so far and resident memory of a process, from /proc. */
+function sample(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  return { cpuSeconds: ticks / 100, rssKb: rss };
+}
+
+/** Upper bound of the histogram bucket holding quantile q, for answers with status 200. */
+function histogramQuantile(text, name, q) {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)",status="200"\\} (\\d+)$`, 'gm'))].map((m) => [Number(m[1]), Number(m[2])]);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  return buckets.find(([, count]) => count >= q * total)?.[0] ?? NaN;
+}
+
+function percentile(sorted, p) {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Open loop: request i leaves at i/rate seconds whether or not earlier ones have answered. */
+async function openLoop(url, rate, seconds) {
+  // Enough keep-alive sockets for rate × latency in flight; a request finding none free waits in the
+  // agent, and that wait counts in its latency (the schedule stays open-loop).
+  const agent = new Agent({ keepAlive: true, maxSockets: 2000 });
+  const total = rate * seconds;
+  const latencies = [];
+  const statuses = {};
+  let sent = 0;
+  let done = 0;
+  const started = performance.now();
+  await new Promise((resolve) => {
+    const fire = (i) => {
+      const body = JSON.stringify({ email: `load${i}.${Date.now()}@example.com`, firstName: 'Load', lastName: `Test${i}` });
+      const t0 = performance.now();
+      const req = request(`${url}/profiles`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - t0);
+          statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+          if (++done === total) resolve();
+        });
+      });
+      req.on('error', () => {
+        statuses.error = (statuses.error ?? 0) + 1;
+        if (++done === total) resolve();
+      });
+      req.end(body);
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+      while (sent < due) fire(sent++);
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { total, statuses, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), sendMs: performance.now() - started };
+}
+
+async function scenario(rate, maxBatch, seconds = 20) {
+  console.log(`\n## serve at ${rate} submissions/s for ${seconds} s (platform: 5 req/s, 80 ms latency, max batch ${maxBatch})`);
+  const platform = await start(['mock', 'downstream', '--port', '0', '--rate', '5', '--latency', '80', '--max-batch', String(maxBatch)]);
+  const serve = await start(['serve', '--port', '0', '--downstream-url', platform.url, '--batch-size', String(maxBatch), '--log-format', 'json', ...(process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean)]);
+  try {
+    const before = sample(serve.child.pid);
+    let peakRss = before.rssKb;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, sample(serve.child.pid).rssKb)), 250);
+    const result = await openLoop(serve.url, rate, seconds);
+    clearInterval(sampler);
+    const after = sample(serve.child.pid);
+    const stats = await (await fetch(`${platform.url}/stats`)).json();
+    const serverP99 = histogramQuantile(await (await fetch(`${serve.url}/metrics`)).text(), 'sync_caller_wait_seconds', 0.99);
+    const ok = result.statuses[200] ?? 0;
+    console.log(`answers: ${JSON.stringify(result.statuses)} → ${ok} of ${result.total} forwarded`);
+    console.log(`latency p50 ${result.p50.toFixed(0)} ms · p99 ${result.p99.toFixed(0)} ms · max ${result.max.toFixed(0)} ms (floor ≈ one slot 200 ms + 80 ms)`);
+    console.log(`server-side wait (its /metrics histogram): p99 ≤ ${serverP99 * 1000} ms`);
+    console.log(`platform: at most ${stats.maxRequestsPerSecond} requests in any 1000 ms (limit 5), ${stats.rateLimited} × 429, accepted ${stats.accepted}`);
+    console.log(`server: CPU ${(((after.cpuSeconds - before.cpuSeconds) / (result.sendMs / 1000)) * 100).toFixed(0)}% of one core, peak RSS ${Math.round(peakRss / 1024)} MB`);
+  } finally {
+    await serve.stop();
+    await platform.stop();
+  }
+}
+
+export async function serveBenchmarks() {
+  await scenario(500, 1000);
+  await scenario(5000, 2000);
+}

@@ -1,0 +1,64 @@
+import { Option, type Command } from 'commander';
+import { action } from '../cli/action.js';
+import { duration, httpUrl, nonNegativeInt, port, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { ExitCode } from '../errors.js';
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  downstreamUrl: string;
+  rate: number;
+  batchSize: number;
+  maxRetries: number;
+  requestTimeout: number;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('HTTP front door: POST /profiles waits for its own downstream outcome')
+    .addOption(new Option('--port <n>', 'port (0 = any free port)').env('PORT').default(3000).argParser(port))
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL').env('SYNC_DOWNSTREAM_URL').argParser(httpUrl).makeOptionMandatory())
+    .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
+    .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
+    .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
+    .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds)', duration, 10_000)
+    .addHelpText(
+      'after',
+      `
+Endpoints: POST /profiles, POST /profiles/batch, GET /healthz, GET /livez, GET /metrics.
+
+Example:
+  $ sync serve --port 3000 --downstream-url http://127.0.0.1:4020
+  $ curl -s localhost:3000/profiles -d '{"email":"ann@example.com","firstName":"Ann","lastName":"Lee"}'`,
+    )
+    .action(
+      action<ServeFlags>(async (flags, context) => {
+        const { startServe } = await import('../serve/run-serve.js');
+        const running = await startServe(
+          {
+            host: flags.host,
+            port: flags.port,
+            downstreamUrl: flags.downstreamUrl,
+            token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
+            rate: flags.rate,
+            batchSize: flags.batchSize,
+            maxRetries: flags.maxRetries,
+            requestTimeoutMs: flags.requestTimeout,
+          },
+          { logger: context.logger, verbose: context.verbose },
+        );
+        process.stdout.write(`listening ${running.url}\n`);
+        context.logger.info({ stage: 'serve', url: running.url, rate: flags.rate, batchSize: flags.batchSize }, 'ready');
+        // SIGTERM/SIGINT is a normal shutdown here: flush, answer everyone, exit 0.
+        const signal = await new Promise<NodeJS.Signals>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        context.logger.info({ stage: 'serve', signal }, 'signal received');
+        await running.shutdown();
+        return { exitCode: ExitCode.ok, summary: running.delivery.executor.stats };
+      }),
+    );
+}

@@ -1,0 +1,72 @@
+import { createServer, type Server } from 'node:http';
+import { createDelivery, type Delivery } from '../downstream/delivery.js';
+import type { Logger } from '../logging/logger.js';
+import { close, listen } from '../mock/http.js';
+import { SyncMetrics } from '../telemetry/metrics.js';
+import { ServeApp } from './app.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  downstreamUrl: string;
+  token?: string;
+  rate: number;
+  batchSize: number;
+  maxRetries: number;
+  requestTimeoutMs: number;
+  /** Longest a shutdown waits for the queue to flush before failing what is left. */
+  shutdownGraceMs?: number;
+}
+
+export interface RunningServe {
+  url: string;
+  server: Server;
+  app: ServeApp;
+  delivery: Delivery;
+  metrics: SyncMetrics;
+  /** Stop accepting, flush the queue, answer every waiting caller, close. */
+  shutdown(): Promise<void>;
+}
+
+/** Slow clients are cut off: headers within 10 s, the whole request body within 30 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const BODY_TIMEOUT_MS = 30_000;
+
+export async function startServe(options: ServeOptions, deps: { logger: Logger; verbose?: boolean }): Promise<RunningServe> {
+  const { logger } = deps;
+  // The gauges read the engine lazily, at scrape time.
+  const metrics = new SyncMetrics({
+    queueDepth: () => delivery.engine.queued,
+    breakerState: () => delivery.breaker.state,
+  });
+  const delivery = createDelivery(options, { logger, metrics });
+  const app = new ServeApp({ rate: options.rate, requestTimeoutMs: options.requestTimeoutMs }, { delivery, metrics, logger, verbose: deps.verbose });
+  const server = createServer({ requestTimeout: BODY_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app.handle);
+  const url = await listen(server, options.port, options.host);
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> =>
+    (stopping ??= (async () => {
+      const graceMs = options.shutdownGraceMs ?? 30_000;
+      logger.info({ stage: 'serve', queued: delivery.engine.queued, waiting: app.inFlight }, 'shutting down: flushing the queue');
+      app.drain();
+      const closed = close(server);
+      const flushed = (async () => {
+        await delivery.engine.close();
+        await app.settled();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
+      if ((await Promise.race([flushed, expired])) === 'expired') {
+        logger.error({ stage: 'serve', queued: delivery.engine.queued }, `grace period of ${graceMs} ms over: failing what is left`);
+        await delivery.engine.abort();
+        await app.settled();
+      }
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+      logger.info({ stage: 'serve', ...delivery.executor.stats }, 'stopped');
+    })());
+
+  return { url, server, app, delivery, metrics, shutdown };
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { runCli, startServer } from '../helpers/cli.js';
+
+describe('sync serve against sync mock downstream (spawned)', () => {
+  it('answers concurrent callers with their own outcomes, within the platform limit, and exits 0 on SIGTERM', async () => {
+    const platform = await startServer(['mock', 'downstream', '--port', '0', '--latency', '20']);
+    const serve = await startServer(['serve', '--port', '0', '--batch-size', '100'], { SYNC_DOWNSTREAM_URL: platform.url });
+    try {
+      const emails = Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? `p${i}@suppressed.example` : `p${i}@example.com`));
+      const answers = await Promise.all(
+        emails.map(async (email) => {
+          const res = await fetch(`${serve.url}/profiles`, { method: 'POST', body: JSON.stringify({ email, firstName: 'P', lastName: 'Q' }) });
+          return { email, status: res.status, body: (await res.json()) as { status: string; email?: string } };
+        }),
+      );
+      for (const answer of answers) {
+        if (answer.email.endsWith('@suppressed.example')) expect(answer).toMatchObject({ status: 422, body: { status: 'rejected' } });
+        else expect(answer).toMatchObject({ status: 200, body: { status: 'forwarded', email: answer.email } });
+      }
+      const stats = (await (await fetch(`${platform.url}/stats`)).json()) as { accepted: number; rateLimited: number; maxRequestsPerSecond: number };
+      expect(stats).toMatchObject({ accepted: 294, rateLimited: 0 });
+      expect(stats.maxRequestsPerSecond).toBeLessThanOrEqual(5);
+      expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
+    } finally {
+      const stopped = await serve.stop();
+      await platform.stop();
+      expect(stopped.code).toBe(0);
+      expect(stopped.stdout).toMatch(/^listening http:\/\/127\.0\.0\.1:\d+\n/);
+    }
+  });
+
+  it('refuses to start without a downstream URL (exit 2)', async () => {
+    const result = await runCli(['serve', '--port', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--downstream-url/);
+  });
+});

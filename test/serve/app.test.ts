@@ -1,0 +1,165 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { createDownstreamMock } from '../../src/mock/downstream-server.js';
+import { close, listen } from '../../src/mock/http.js';
+import { startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { memoryLogger } from '../helpers/logger.js';
+
+const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
+
+describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanup.length > 0) await cleanup.pop()!();
+  });
+
+  async function setup(platform: Parameters<typeof createDownstreamMock>[0] extends infer O ? Partial<O> : never = {}, serve: Partial<ServeOptions> = {}) {
+    const mock = createDownstreamMock({ rate: 50, random: seededRandom(1), ...platform });
+    const downstreamUrl = await listen(mock, 0);
+    cleanup.push(() => close(mock));
+    const log = await memoryLogger();
+    const running = await startServe(
+      { host: '127.0.0.1', port: 0, downstreamUrl, rate: 50, batchSize: 100, maxRetries: 0, requestTimeoutMs: 5000, shutdownGraceMs: 2000, ...serve },
+      { logger: log.logger },
+    );
+    cleanup.push(() => running.shutdown());
+    const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${running.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> & unknown[] };
+    };
+    return { running, post, log, mock };
+  }
+
+  it('200 forwarded with the batch the profile rode in', async () => {
+    const { post, log } = await setup();
+    const res = await post('/profiles', ann, { 'x-request-id': 'req-42' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'forwarded', email: 'ann@example.com', batchId: expect.stringMatching(/^b-/) });
+    expect(res.headers.get('x-request-id')).toBe('req-42');
+    const access = log.lines().find((l) => l.requestId === 'req-42');
+    expect(access).toMatchObject({ stage: 'serve', status: 200, batchId: res.body.batchId });
+  });
+
+  it('callers submitted together share a batch, each waiting for its own result', async () => {
+    const { post } = await setup({}, { rate: 1 });
+    const answers = await Promise.all(['a', 'b', 'c'].map((x) => post('/profiles', { ...ann, email: `${x}@example.com` })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(new Set(answers.map((a) => a.body.batchId)).size).toBeLessThanOrEqual(2);
+    expect(answers.map((a) => a.body.email)).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+  });
+
+  it('400 invalid with every field error', async () => {
+    const { post } = await setup();
+    const res = await post('/profiles', { email: 'nope', firstName: '' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      status: 'invalid',
+      errors: [
+        { path: 'email', message: 'must be a valid email address' },
+        { path: 'firstName', message: 'must not be empty' },
+        { path: 'lastName', message: 'is required' },
+      ],
+    });
+  });
+
+  it('422 rejected when the platform refuses the profile', async () => {
+    const { post } = await setup();
+    const res = await post('/profiles', { ...ann, email: 'x@suppressed.example' });
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({ status: 'rejected', error: 'address is on the suppression list' });
+  });
+
+  it('503 failed with Retry-After when the platform stays unavailable', async () => {
+    const { post } = await setup({ failRate: 1 });
+    const res = await post('/profiles', ann);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ status: 'failed', error: { class: 'server' } });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('504 when there is no outcome within --request-timeout (the profile stays queued)', async () => {
+    const { post } = await setup({ latencyMs: 1000 }, { requestTimeoutMs: 100 });
+    const res = await post('/profiles', ann);
+    expect(res.status).toBe(504);
+    expect(res.body).toMatchObject({ status: 'timeout', error: { class: 'server' } });
+  });
+
+  it('POST /profiles/batch answers one result per element, outcomes mixed', async () => {
+    const { post } = await setup();
+    const res = await post('/profiles/batch', [ann, { email: 'bad' }, { ...ann, email: 'y@suppressed.example' }]);
+    expect(res.status).toBe(200);
+    expect((res.body as unknown as { status: string }[]).map((r) => r.status)).toEqual(['forwarded', 'invalid', 'rejected']);
+    expect((await post('/profiles/batch', ann)).status).toBe(400);
+  });
+
+  it('answers 503 at once when the queue cannot drain within the timeout (admission control)', async () => {
+    // rate 1 × 2 s × 0.8 × batch 1 → room for one queued profile.
+    const { post } = await setup({ latencyMs: 300 }, { rate: 1, batchSize: 1, requestTimeoutMs: 2000 });
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post('/profiles', { ...ann, email: `s${i}@example.com` }).then((r) => ({ ...r, at: Date.now() - started }))));
+    const refused = answers.filter((a) => a.status === 503);
+    expect(refused.length).toBeGreaterThanOrEqual(5);
+    for (const answer of refused) {
+      expect(answer.body).toMatchObject({ status: 'failed', error: { class: 'server', message: expect.stringMatching(/saturated/) } });
+      expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(answer.at).toBeLessThan(250); // refused before the first batch could even come back
+    }
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hardening: 413 over 1 MiB, 400 malformed JSON, forbidden keys, 405 with Allow, 404', async () => {
+    const { post, running } = await setup();
+    expect((await post('/profiles', { ...ann, metadata: { blob: 'x'.repeat(1024 * 1024) } })).status).toBe(413);
+    const malformed = await post('/profiles', '{"email":');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ status: 'invalid', errors: [{ path: '', message: expect.stringMatching(/^malformed JSON/) }] });
+    const proto = await post('/profiles', '{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"constructor":{"x":1}}}');
+    expect(proto.body).toEqual({ status: 'invalid', errors: [{ path: 'metadata.constructor', message: 'is a forbidden key' }] });
+    const get = await fetch(`${running.url}/profiles`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await fetch(`${running.url}/nowhere`)).status).toBe(404);
+    expect(running.server.headersTimeout).toBe(10_000);
+    expect(running.server.requestTimeout).toBe(30_000);
+  });
+
+  it('healthz is ready while the breaker is closed and 503 while it is open', async () => {
+    const { post, running } = await setup({ failRate: 1 });
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    for (let i = 0; i < 10; i++) await post('/profiles', { ...ann, email: `h${i}@example.com` });
+    const health = await fetch(`${running.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: 'unavailable', breaker: 'open' });
+    expect((await fetch(`${running.url}/livez`)).status).toBe(200);
+  });
+
+  it('metrics change with traffic', async () => {
+    const { post, running } = await setup();
+    const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${running.url}/metrics`)).text())?.[1] ?? 0);
+    const delivered = /^sync_submissions_total\{outcome="delivered",error_class=""\} (\d+)$/m;
+    expect(await metric(delivered)).toBe(0);
+    await post('/profiles', ann);
+    await post('/profiles', { email: 'bad', firstName: 'A', lastName: 'B' });
+    expect(await metric(delivered)).toBe(1);
+    expect(await metric(/^sync_invalid_email_ratio ([\d.]+)$/m)).toBe(0.5);
+    expect(await metric(/^sync_batch_size_count (\d+)$/m)).toBe(1);
+    expect(await metric(/^sync_downstream_requests_total\{status="200"\} (\d+)$/m)).toBe(1);
+    expect(await metric(/^sync_caller_wait_seconds_count\{status="200"\} (\d+)$/m)).toBe(1);
+    expect(await metric(/^sync_breaker_state (\d+)$/m)).toBe(0);
+  });
+
+  it('on shutdown stops accepting, flushes the queue and answers every waiting caller', async () => {
+    const { post, running } = await setup({ latencyMs: 300 }, { rate: 2, batchSize: 2 });
+    const waiting = Array.from({ length: 6 }, (_, i) => post('/profiles', { ...ann, email: `w${i}@example.com` }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopped = running.shutdown();
+    const answers = await Promise.all(waiting);
+    await stopped;
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+  });
+});
