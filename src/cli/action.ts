@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, toSyncError, type SyncError } from '../errors.js';
+import type { Stage } from '../logging/logger.js';
 import { createContext, type GlobalOptions, type RunContext } from './context.js';
 
 /** What a command hands back to the top level, which prints it and sets the exit code. */
@@ -11,6 +12,8 @@ export interface CommandOutcome {
   report?: string[];
   /** Why the run did not fully succeed, reported as one line. */
   error?: SyncError;
+  /** Stage named on the closing log lines (every JSON log line carries one). */
+  stage?: Stage;
 }
 
 type Handler<O> = (options: O, context: RunContext, args: string[]) => Promise<CommandOutcome>;
@@ -38,21 +41,21 @@ export function action<O>(handler: Handler<O & GlobalOptions>) {
 }
 
 export function printOutcome(outcome: CommandOutcome, context: RunContext): void {
-  if (outcome.error) reportError(outcome.error, context);
+  if (outcome.error) reportError(outcome.error, context, outcome.stage);
   if (context.json && outcome.summary) process.stdout.write(`${JSON.stringify(outcome.summary)}\n`);
   if (context.quiet) return;
   // stderr stays machine-readable in JSON mode: the summary rides in one log line instead of prose.
   if (context.logFormat === 'json') {
-    if (outcome.summary) context.logger.info({ summary: outcome.summary, exitCode: outcome.exitCode }, 'run finished');
+    if (outcome.summary) context.logger.info({ stage: outcome.stage ?? 'run', summary: outcome.summary, exitCode: outcome.exitCode }, 'run finished');
   } else {
     for (const line of outcome.report ?? []) context.terminal.line(line);
   }
 }
 
 /** One line, the class and exit code alongside; the stack only with --verbose. */
-export function reportError(error: SyncError, context: RunContext): void {
+export function reportError(error: SyncError, context: RunContext, stage: Stage = 'run'): void {
   const { logger, terminal, verbose, logFormat } = context;
-  const fields = { errorClass: error.errorClass, exitCode: error.exitCode, ...(verbose ? { stack: error.stack } : {}) };
+  const fields = { stage, errorClass: error.errorClass, exitCode: error.exitCode, ...(verbose ? { stack: error.stack } : {}) };
   if (logFormat === 'json') {
     logger.error(fields, error.message);
     return;

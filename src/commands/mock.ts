@@ -40,7 +40,7 @@ async function serveUntilSignal(server: Server, flags: CommonFlags, context: Run
   await close(server);
   const summary = describe();
   context.logger.info({ stage: 'mock', signal, ...summary }, 'mock stopped');
-  return { exitCode: ExitCode.ok, summary };
+  return { exitCode: ExitCode.ok, summary, stage: 'mock' };
 }
 
 const randomFor = (seed: number | undefined) => (seed === undefined ? Math.random : seededRandom(seed));

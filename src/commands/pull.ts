@@ -9,7 +9,7 @@ export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
 
 /** The flags are the run's options, less the key (environment only) and with the switch optional. */
-type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & { allowPartial?: boolean };
+type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & { allowPartial?: boolean; metricsFile?: string };
 
 export function registerPull(program: Command): void {
   program
@@ -25,6 +25,7 @@ export function registerPull(program: Command): void {
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
+    .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addHelpText(
       'after',
       `
@@ -39,14 +40,20 @@ Example:
       action<PullFlags>(async (flags, context) => {
         if (flags.out === '-' && context.json) throw new UsageError('--out - and --json both want stdout; pick one');
         const { runPull } = await import('../pull/run-pull.js');
+        const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Fetching pages');
         try {
           const { summary, error } = await runPull(
             { ...flags, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
-            { logger: context.logger, signal: interruption.signal, progress },
+            { logger: context.logger, signal: interruption.signal, progress, metrics },
           );
-          return { exitCode: error?.exitCode ?? ExitCode.ok, summary, error, report: report(summary, Boolean(error)) };
+          const exitCode = error?.exitCode ?? ExitCode.ok;
+          if (flags.metricsFile && metrics) {
+            const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
+            await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, durationMs: summary.durationMs });
+          }
+          return { exitCode, summary, error, report: report(summary, Boolean(error)), stage: 'export' };
         } finally {
           progress.stop();
           interruption.dispose();

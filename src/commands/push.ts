@@ -4,7 +4,7 @@ import { httpUrl, nonNegativeInt, positiveInt, positiveNumber } from '../cli/par
 import { onInterrupt } from '../cli/signals.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 
-type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & { dryRun?: boolean };
+type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & { dryRun?: boolean; metricsFile?: string };
 
 export function registerPush(program: Command): void {
   program
@@ -18,6 +18,7 @@ export function registerPush(program: Command): void {
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record')
     .option('--dry-run', 'validate and print the profiles that would be sent; send nothing, write no dead-letter file')
+    .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addHelpText(
       'after',
       `
@@ -32,6 +33,7 @@ Examples:
     .action(
       action<PushFlags>(async (flags, context, [file]) => {
         const { runPush } = await import('../push/run-push.js');
+        const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Pushing');
         try {
@@ -43,9 +45,14 @@ Examples:
               signal: interruption.signal,
               progress,
               stdout: context.json ? undefined : process.stdout,
+              metrics,
             },
           );
-          return { exitCode, summary, error, report: report(summary, flags) };
+          if (flags.metricsFile && metrics) {
+            const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
+            await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, durationMs: summary.durationMs });
+          }
+          return { exitCode, summary, error, report: report(summary, flags), stage: 'send' };
         } finally {
           progress.stop();
           interruption.dispose();

@@ -58,7 +58,7 @@ Example:
         });
         context.logger.info({ stage: 'serve', signal }, 'signal received');
         await running.shutdown();
-        return { exitCode: ExitCode.ok, summary: running.delivery.executor.stats };
+        return { exitCode: ExitCode.ok, summary: running.delivery.executor.stats, stage: 'serve' };
       }),
     );
 }

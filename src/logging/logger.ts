@@ -4,7 +4,8 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
 /** Where in a run a line comes from; every log line carries one. */
-export type Stage = 'fetch' | 'transform' | 'validate' | 'batch' | 'send' | 'export' | 'serve' | 'mock';
+/** `run` is the command's own start/finish/error lines. */
+export type Stage = 'fetch' | 'transform' | 'validate' | 'batch' | 'send' | 'export' | 'serve' | 'mock' | 'run';
 
 export interface LoggerOptions {
   format: LogFormat;

@@ -7,9 +7,11 @@ import { RateLimiter } from '../engine/rate-limiter.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
 import { FaultInjector } from '../http/fault-injector.js';
 import type { Logger } from '../logging/logger.js';
+import type { SyncMetrics } from '../telemetry/metrics.js';
 import type { Progress } from '../ui/terminal.js';
 import { CustomerAPIClient } from './customer-api-client.js';
 import { CustomerDataProcessor } from './customer-data-processor.js';
+import { recordPull } from './pull-metrics.js';
 import { DataExporter } from './data-exporter.js';
 import { RawUserSchema, type QualitySummary, type RawUser, type ReqresPage } from './schemas.js';
 
@@ -34,6 +36,7 @@ export interface PullDependencies {
   progress?: Progress;
   http?: AxiosInstance;
   timeoutMs?: number;
+  metrics?: SyncMetrics;
 }
 
 /** The `--json` summary; the keys are the contract. */
@@ -74,6 +77,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
     timeoutMs: deps.timeoutMs,
     faults: options.faultRate > 0 ? new FaultInjector(options.faultRate, seededRandom(options.seed)) : undefined,
     onRetry: (page, event) => {
+      deps.metrics?.retries.inc({ kind: event.kind });
       logger.warn(
         {
           stage: 'fetch',
@@ -102,6 +106,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
   };
   const finish = (error?: SyncError): PullOutcome => {
     Object.assign(summary, executor.stats, { durationMs: Math.round(clock.now() - started) });
+    if (deps.metrics) recordPull(deps.metrics, summary);
     return error ? { summary, error } : { summary };
   };
 

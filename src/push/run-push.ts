@@ -19,7 +19,8 @@ import { NdjsonFile } from '../io/ndjson-file.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import type { Progress } from '../ui/terminal.js';
 import { readRecordChunks, type RawRecord } from './record-reader.js';
-import { DeadLetterSchema, describeErrors, toWire, validateProfile, type Profile } from '../profiles/schemas.js';
+import { DeadLetterSchema, describeErrors, toWire, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import type { SyncMetrics } from '../telemetry/metrics.js';
 
 /** Batches' worth of profiles read ahead at most. */
 const MAX_BURST_BATCHES = 5;
@@ -54,6 +55,7 @@ export interface PushDependencies {
   timeoutMs?: number;
   newBatchId?: () => string;
   breaker?: { failureThreshold?: number; cooldownMs?: number };
+  metrics?: SyncMetrics;
 }
 
 /** The `--json` summary; the keys are the contract. */
@@ -109,22 +111,25 @@ async function samePath(a: string | undefined, b: string): Promise<boolean> {
 }
 
 /** A record read, parsed and validated: a profile to send, or the reason it cannot be sent. */
-type Checked = { line: number; raw: unknown; profile: Profile } | { line: number; raw: unknown; reason: string };
+type Checked = { line: number; raw: unknown; profile: Profile } | { line: number; raw: unknown; reason: string; errors: FieldError[] };
 
 /** JSON text → valid profile. A dead-letter line is unwrapped to the record it carries (that is the replay). */
 export function toProfile(record: RawRecord): Checked {
   const { line } = record;
-  if ('error' in record) return { line, raw: null, reason: record.error };
+  if ('error' in record) return { line, raw: null, reason: record.error, errors: [{ path: '', message: record.error }] };
   let raw: unknown;
   try {
     raw = JSON.parse(record.text);
   } catch (error) {
-    return { line, raw: record.text, reason: `not valid JSON (${(error as Error).message})` };
+    const reason = `not valid JSON (${(error as Error).message})`;
+    return { line, raw: record.text, reason, errors: [{ path: '', message: reason }] };
   }
   const deadLetter = DeadLetterSchema.safeParse(raw);
   if (deadLetter.success && Object.keys(raw as object).length === 4) raw = deadLetter.data.record;
   const validation = validateProfile(raw);
-  return validation.ok ? { line, raw, profile: validation.profile } : { line, raw, reason: describeErrors(validation.errors) };
+  return validation.ok
+    ? { line, raw, profile: validation.profile }
+    : { line, raw, reason: describeErrors(validation.errors), errors: validation.errors };
 }
 
 /**
@@ -164,7 +169,16 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const delivery = options.downstreamUrl
     ? createDelivery(
         { ...options, downstreamUrl: options.downstreamUrl, autoStart: false },
-        { logger, clock, jitter: deps.jitter, http: deps.http, timeoutMs: deps.timeoutMs, newBatchId: deps.newBatchId, breaker: deps.breaker },
+        {
+          logger,
+          clock,
+          jitter: deps.jitter,
+          http: deps.http,
+          timeoutMs: deps.timeoutMs,
+          newBatchId: deps.newBatchId,
+          breaker: deps.breaker,
+          metrics: deps.metrics,
+        },
       )
     : undefined;
   const engine = delivery?.engine;
@@ -178,6 +192,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
 
   const settle = async (line: number, raw: unknown, profile: Profile, outcome: DeliveryOutcome): Promise<void> => {
     summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
+    deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: 'errorClass' in outcome ? outcome.errorClass : '' });
     const { status } = outcome;
     await report?.write({ line, email: profile.email, ...outcome });
     if (status === 'rejected' || status === 'failed') {
@@ -205,9 +220,11 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         summary.total += 1;
         const checked = toProfile(record);
         const { line, raw } = checked;
+        deps.metrics?.recordValidation('errors' in checked ? checked.errors : undefined);
         if ('reason' in checked) {
           const { reason } = checked;
           summary.invalid += 1;
+          deps.metrics?.submissions.inc({ outcome: 'invalid', error_class: 'client' });
           if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
           if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
           await report?.write({ line, status: 'invalid', class: 'client', reason });

@@ -118,6 +118,14 @@ export class SyncMetrics {
     }
   }
 
+  /** One-shot runs (cron): when the run ended, how long it took, how it exited. */
+  recordRun(command: string, { exitCode, durationMs, endedAt }: { exitCode: number; durationMs: number; endedAt: number }): void {
+    const labels = { command };
+    new Gauge({ name: 'sync_run_exit_code', help: 'Exit code of the last run', labelNames: ['command'] as const, registers: [this.registry] }).set(labels, exitCode);
+    new Gauge({ name: 'sync_run_duration_seconds', help: 'Duration of the last run', labelNames: ['command'] as const, registers: [this.registry] }).set(labels, durationMs / 1000);
+    new Gauge({ name: 'sync_run_last_timestamp_seconds', help: 'When the last run ended (Unix time)', labelNames: ['command'] as const, registers: [this.registry] }).set(labels, endedAt / 1000);
+  }
+
   text(): Promise<string> {
     return this.registry.metrics();
   }
