@@ -47,8 +47,8 @@ describe('sync push against sync mock downstream (spawned)', () => {
 
     // JSON logs: every line has the run id and a stage; batch lines carry their batch id.
     const logs = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
-    expect(logs.every((l) => typeof l.runId === 'string' && (l.stage || l.msg === 'run finished'))).toBe(true);
-    expect(logs.filter((l) => l.stage === 'send').every((l) => typeof l.batchId === 'string')).toBe(true);
+    expect(logs.every((l) => typeof l.runId === 'string' && typeof l.stage === 'string')).toBe(true);
+    expect(logs.filter((l) => l.stage === 'send' && l.msg !== 'run finished').every((l) => typeof l.batchId === 'string')).toBe(true);
   });
 
   it('replays its dead-letter file', async () => {
