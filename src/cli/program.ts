@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { registerDemo } from '../commands/demo.js';
 import { registerMock } from '../commands/mock.js';
 import { registerPull } from '../commands/pull.js';
 import { registerPush } from '../commands/push.js';
@@ -28,5 +29,6 @@ export function createProgram(): Command {
   registerPush(program);
   registerServe(program);
   registerMock(program);
+  registerDemo(program);
   return program;
 }
