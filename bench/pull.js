@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../dist/engine/random.js';
-import { close, listen } from '../dist/mock/http.js';
+import { close, listen } from '../dist/http/server.js';
 import { createReqresMock, loadUsers } from '../dist/mock/reqres-server.js';
 
 const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));

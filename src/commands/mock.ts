@@ -29,7 +29,7 @@ interface DownstreamFlags extends CommonFlags {
  * SIGINT/SIGTERM, then close and report what the mock saw.
  */
 async function serveUntilSignal(server: Server, flags: CommonFlags, context: RunContext, describe: () => object): Promise<CommandOutcome> {
-  const { close, listen } = await import('../mock/http.js');
+  const { close, listen } = await import('../http/server.js');
   const url = await listen(server, flags.port);
   process.stdout.write(`listening ${url}\n`);
   context.logger.info({ stage: 'mock', url, failRate: flags.failRate }, 'mock ready');

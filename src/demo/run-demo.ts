@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../engine/random.js';
 import type { Logger } from '../logging/logger.js';
 import { createDownstreamMock } from '../mock/downstream-server.js';
-import { close, listen } from '../mock/http.js';
+import { close, listen } from '../http/server.js';
 import { createReqresMock, loadUsers } from '../mock/reqres-server.js';
 import { runPull, type PullOutcome } from '../pull/run-pull.js';
 import { runPush, type PushOutcome } from '../push/run-push.js';

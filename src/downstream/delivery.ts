@@ -1,5 +1,4 @@
 import type { AxiosInstance } from 'axios';
-import { failureFields } from '../errors.js';
 import { BatchEngine } from '../engine/batch-engine.js';
 import { CircuitBreaker, type BreakerState } from '../engine/circuit-breaker.js';
 import { systemClock, type Clock } from '../engine/clock.js';
@@ -9,6 +8,7 @@ import { RateLimiter } from '../engine/rate-limiter.js';
 import { RetryBudget } from '../engine/retry-budget.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
 import type { Logger } from '../logging/logger.js';
+import { logRetry } from '../logging/retry-log.js';
 import type { Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { DownstreamClient } from './client.js';
@@ -91,18 +91,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
       },
       onRetry: (batchId, event) => {
         metrics?.retries.inc({ kind: event.kind });
-        logger.warn(
-          {
-            stage: 'send',
-            batchId,
-            attempt: event.attempt,
-            ...failureFields(event.error),
-            kind: event.kind,
-            delayMs: event.delayMs,
-            retryAt: new Date(event.retryAt).toISOString(),
-          },
-          `${event.error.message}; retry ${event.attempt} in ${event.delayMs} ms`,
-        );
+        logRetry(logger, 'send', { batchId }, event);
       },
     },
   });

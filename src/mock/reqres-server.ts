@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import type { Random } from '../engine/random.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
-import { requestUrl, sendJson } from './http.js';
+import { requestUrl, sendJson } from '../http/server.js';
 
 export const DEFAULT_USERS_FIXTURE = new URL('../../fixtures/reqres/users.json', import.meta.url);
 

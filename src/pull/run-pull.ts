@@ -1,5 +1,5 @@
 import type { AxiosInstance } from 'axios';
-import { failureFields, UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import { UnavailableError, toSyncError, type SyncError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { Executor } from '../engine/executor.js';
 import { seededRandom, type Random } from '../engine/random.js';
@@ -7,6 +7,7 @@ import { RateLimiter } from '../engine/rate-limiter.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
 import { FaultInjector } from '../http/fault-injector.js';
 import type { Logger } from '../logging/logger.js';
+import { logRetry } from '../logging/retry-log.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import type { Progress } from '../ui/terminal.js';
 import { CustomerAPIClient } from './customer-api-client.js';
@@ -78,18 +79,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
     faults: options.faultRate > 0 ? new FaultInjector(options.faultRate, seededRandom(options.seed)) : undefined,
     onRetry: (page, event) => {
       deps.metrics?.retries.inc({ kind: event.kind });
-      logger.warn(
-        {
-          stage: 'fetch',
-          page,
-          attempt: event.attempt,
-          ...failureFields(event.error),
-          kind: event.kind,
-          delayMs: event.delayMs,
-          retryAt: new Date(event.retryAt).toISOString(),
-        },
-        `${event.error.message}; retry ${event.attempt} in ${event.delayMs} ms`,
-      );
+      logRetry(logger, 'fetch', { page }, event);
     },
   });
   const summary: PullSummary = {

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat, unlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import type { AxiosInstance } from 'axios';
 import {
   ExitCode,
   InterruptedError,
@@ -12,15 +11,13 @@ import {
   type SyncError,
 } from '../errors.js';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
-import { systemClock, type Clock } from '../engine/clock.js';
-import { createDelivery } from '../downstream/delivery.js';
-import type { Random } from '../engine/random.js';
+import { systemClock } from '../engine/clock.js';
+import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
 import { NdjsonFile } from '../io/ndjson-file.js';
-import { maskEmail, type Logger } from '../logging/logger.js';
+import { maskEmail } from '../logging/logger.js';
 import type { Progress } from '../ui/terminal.js';
 import { readRecordChunks, type RawRecord } from './record-reader.js';
 import { DeadLetterSchema, describeErrors, toWire, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
-import type { SyncMetrics } from '../telemetry/metrics.js';
 
 /** Batches' worth of profiles read ahead at most. */
 const MAX_BURST_BATCHES = 5;
@@ -40,22 +37,14 @@ export interface PushOptions {
   dryRun: boolean;
 }
 
-export interface PushDependencies {
-  logger: Logger;
+export interface PushDependencies extends DeliveryDependencies {
   /** Unmasked emails in logs. */
   verbose?: boolean;
-  clock?: Clock;
-  jitter?: Random;
   signal?: AbortSignal;
   progress?: Progress;
   /** Where --dry-run prints the profiles it would send (nothing when absent, e.g. with --json). */
   stdout?: Writable;
   stdin?: AsyncIterable<Buffer | string>;
-  http?: AxiosInstance;
-  timeoutMs?: number;
-  newBatchId?: () => string;
-  breaker?: { failureThreshold?: number; cooldownMs?: number };
-  metrics?: SyncMetrics;
 }
 
 /** The `--json` summary; the keys are the contract. */
@@ -169,16 +158,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const delivery = options.downstreamUrl
     ? createDelivery(
         { ...options, downstreamUrl: options.downstreamUrl, autoStart: false },
-        {
-          logger,
-          clock,
-          jitter: deps.jitter,
-          http: deps.http,
-          timeoutMs: deps.timeoutMs,
-          newBatchId: deps.newBatchId,
-          breaker: deps.breaker,
-          metrics: deps.metrics,
-        },
+        { ...deps, clock },
       )
     : undefined;
   const engine = delivery?.engine;

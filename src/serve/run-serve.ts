@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createDelivery, type Delivery } from '../downstream/delivery.js';
 import type { Logger } from '../logging/logger.js';
-import { close, listen } from '../mock/http.js';
+import { close, listen } from '../http/server.js';
 import { SyncMetrics } from '../telemetry/metrics.js';
 import { ServeApp } from './app.js';
 

@@ -8,6 +8,7 @@ import { RateLimiter } from '../../src/engine/rate-limiter.js';
 import { RetryBudget } from '../../src/engine/retry-budget.js';
 import { RetryPolicy } from '../../src/engine/retry-policy.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { maxInAnyWindow } from '../helpers/windows.js';
 
 interface Item {
   email: string;
@@ -72,15 +73,6 @@ function setup({
 
 const emails = (n: number, prefix = 'u'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`);
 
-function maxInAnyWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; j < sorted.length; j++) {
-    while (sorted[j]! - sorted[i]! >= windowMs) i++;
-    best = Math.max(best, j - i + 1);
-  }
-  return best;
-}
 
 describe('BatchEngine', () => {
   it('forms a batch when a slot opens, from whatever is queued, up to the batch size', async () => {

@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { RateLimiter } from '../../src/engine/rate-limiter.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { maxInAnyWindow } from '../helpers/windows.js';
 
-/** Most grants found inside any half-open window [t, t + windowMs). */
-function maxInAnyWindow(times: number[], windowMs = 1000): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; j < sorted.length; j++) {
-    while (sorted[j]! - sorted[i]! >= windowMs) i++;
-    best = Math.max(best, j - i + 1);
-  }
-  return best;
-}
 
 describe('RateLimiter', () => {
   it('grants the first N at once, then one per freed slot of the sliding window', async () => {

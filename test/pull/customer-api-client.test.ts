@@ -5,7 +5,7 @@ import { AuthError, HttpStatusError, UnavailableError, UnexpectedResponseError }
 import { Executor } from '../../src/engine/executor.js';
 import { RateLimiter } from '../../src/engine/rate-limiter.js';
 import { RetryPolicy } from '../../src/engine/retry-policy.js';
-import { close, listen } from '../../src/mock/http.js';
+import { close, listen } from '../../src/http/server.js';
 import { CustomerAPIClient } from '../../src/pull/customer-api-client.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
-import { close, listen } from '../../src/mock/http.js';
+import { close, listen } from '../../src/http/server.js';
 import { startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
 
