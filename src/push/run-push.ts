@@ -192,6 +192,10 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const highWater = options.batchSize * (Math.min(Math.ceil(options.rate), MAX_BURST_BATCHES) + 1);
   let fatal: SyncError | undefined;
 
+  // A signal at any point (reading, or the final flush) stops the engine: queued profiles fail as
+  // interrupted, in-flight requests are cancelled, no retry waits out its backoff.
+  const stopEngine = (): void => void engine?.abort();
+  signal?.addEventListener('abort', stopEngine, { once: true });
   try {
     // Awaits once per chunk read, and per record only when a write or backpressure needs it.
     reading: for await (const chunk of readRecordChunks(countBytes(source.input, bytesRead))) {
@@ -235,6 +239,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     if (signal?.aborted || fatal) await engine.abort();
     else await engine.close();
   }
+  signal?.removeEventListener('abort', stopEngine);
   while (settling.size > 0) await Promise.all(settling);
 
   if (deadLetter) {

@@ -54,10 +54,13 @@ describe('sync pull against sync mock reqres (spawned)', () => {
   it('exits 1 when the source stays down, leaving the previous export untouched', async () => {
     const out = join(tmp(), 'customers.json');
     writeFileSync(out, 'previous export');
-    const result = await runCli(['pull', '--base-url', `${down.url}/api`, '--max-retries', '1', '--out', out]);
+    const metricsFile = join(tmp(), 'pull.prom');
+    const result = await runCli(['pull', '--base-url', `${down.url}/api`, '--max-retries', '1', '--out', out, '--metrics-file', metricsFile]);
     expect(result.code).toBe(1);
     expect(readFileSync(out, 'utf8')).toBe('previous export');
-    expect(readdirSync(tmp())).toEqual(['customers.json']);
+    expect(readdirSync(tmp()).sort()).toEqual(['customers.json', 'pull.prom']);
+    // The metrics file is written for a failed run too: the exit code is what alerting needs.
+    expect(readFileSync(metricsFile, 'utf8')).toMatch(/^sync_run_exit_code\{command="pull"\} 1$/m);
     const errors = result.stderr.trim().split('\n').map((line) => JSON.parse(line)).filter((line) => line.level === 'error');
     expect(errors.at(-1)).toMatchObject({ errorClass: 'server', exitCode: 1 });
     expect(result.stderr).not.toMatch(/\n\s+at /);

@@ -184,6 +184,24 @@ describe('runPush', () => {
     expect(verbose.log.lines().find((l) => l.line === 1)?.email).toBe('x@suppressed.example');
   });
 
+  it('on interruption exits 130, dead-letters what was still queued, and writes its files whole', async () => {
+    const controller = new AbortController();
+    // SIGINT arrives while the first batch is on the wire and about to fail.
+    platform({
+      fail: () => {
+        controller.abort();
+        return 503;
+      },
+    });
+    const { exitCode, summary, deadLetter } = await run(lines(ann, bob, sup), { report: join(tmp(), 'report.ndjson') }, { signal: controller.signal });
+    expect(exitCode).toBe(ExitCode.interrupted);
+    const letters = readNdjson(deadLetter);
+    expect(letters.length).toBe(summary.deadLettered);
+    expect(summary.failed).toBeGreaterThan(0);
+    expect(letters.every((l) => l.class === 'unexpected' && /interrupted/.test(String(l.reason)))).toBe(true);
+    expect(readNdjson(join(tmp(), 'report.ndjson'))).toHaveLength(summary.total);
+  });
+
   it('refuses to start without a readable file or a downstream', async () => {
     await expect(run('', { file: join(tmp(), 'missing.ndjson') })).rejects.toThrow(/missing.ndjson: no such file/);
     await expect(run('', { file: tmp() })).rejects.toBeInstanceOf(UsageError);

@@ -81,11 +81,13 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
-  it('504 when there is no outcome within --request-timeout (the profile stays queued)', async () => {
-    const { post } = await setup({ latencyMs: 1000 }, { requestTimeoutMs: 100 });
+  it('504 when there is no outcome within --request-timeout; the profile stays queued and is delivered', async () => {
+    const { post, mock } = await setup({ latencyMs: 600 }, { requestTimeoutMs: 100 });
     const res = await post('/profiles', ann);
     expect(res.status).toBe(504);
     expect(res.body).toMatchObject({ status: 'timeout', error: { class: 'server' } });
+    for (let i = 0; i < 40 && mock.stats().accepted === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(mock.stats().accepted).toBe(1);
   });
 
   it('POST /profiles/batch answers one result per element, outcomes mixed', async () => {
