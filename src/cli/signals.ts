@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { ExitCode } from '../errors.js';
 
 export interface Interruption {
@@ -11,6 +12,8 @@ export interface Interruption {
  */
 export function onInterrupt(): Interruption {
   const controller = new AbortController();
+  // The whole run listens to it (every request, every backoff): no listener cap.
+  setMaxListeners(0, controller.signal);
   const handler = (name: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(ExitCode.interrupted);
     controller.abort(new Error(`received ${name}`));

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { CircuitOpenError, HttpStatusError, InterruptedError, toSyncError, type ErrorClass, type SyncError } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Executor, RetryEvent } from './executor.js';
@@ -87,6 +88,9 @@ export class BatchEngine<T> {
   constructor(options: BatchEngineOptions<T>) {
     this.options = options;
     this.batchSize = options.batchSize;
+    // Every in-flight delivery, request and backoff listens here by design; Node's default cap of
+    // 10 would print a warning (not a JSON log line) to stderr during an outage.
+    setMaxListeners(0, this.stop.signal);
     if (options.autoStart ?? true) this.start();
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import axios, { type AxiosInstance } from 'axios';
 import { AuthError, HttpStatusError, InterruptedError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { Executor, RetryEvent } from '../engine/executor.js';
@@ -88,6 +89,8 @@ export class CustomerAPIClient {
 
     const stop = new AbortController();
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    // One listener per page in flight and per backoff: more than Node's default 10 at high --concurrency.
+    setMaxListeners(0, linked);
     let fatal: SyncError | undefined;
     let next = 2;
     const worker = async (): Promise<void> => {
