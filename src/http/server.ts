@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UsageError } from '../errors.js';
 
 /** Small helpers for our HTTP servers (serve and the mocks). */
 
@@ -15,9 +16,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  */
 export async function listen(server: Server, port: number, host = '127.0.0.1', backlog = 4096): Promise<string> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refuse = (error: NodeJS.ErrnoException): void => {
+      const why = error.code === 'EADDRINUSE' ? 'is already in use' : error.code === 'EACCES' ? 'needs more privileges' : error.message;
+      reject(new UsageError(`cannot listen on ${host}:${port}: the port ${why}`, { cause: error }));
+    };
+    server.once('error', refuse);
     server.listen(port, host, backlog, () => {
-      server.off('error', reject);
+      server.off('error', refuse);
       resolve();
     });
   });

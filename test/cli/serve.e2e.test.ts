@@ -29,6 +29,18 @@ describe('sync serve against sync mock downstream (spawned)', () => {
     }
   });
 
+  it('exits 2 with one line when its port is taken', async () => {
+    const first = await startServer(['mock', 'downstream', '--port', '0']);
+    try {
+      const port = new URL(first.url).port;
+      const result = await runCli(['serve', '--port', port, '--downstream-url', first.url]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: the port is already in use`));
+    } finally {
+      await first.stop();
+    }
+  });
+
   it('refuses to start without a downstream URL (exit 2)', async () => {
     const result = await runCli(['serve', '--port', '0']);
     expect(result.code).toBe(2);
