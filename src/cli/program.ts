@@ -23,7 +23,18 @@ export function createProgram(): Command {
     // Commander exits 1 on its own parse errors; the contract says 2. Settings set here are
     // inherited by every `program.command(...)` registered below.
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sync demo                                     # the whole flow offline, in about 2 s
+  $ sync pull --out customers.json                # reqres users → enriched export
+  $ sync push profiles.ndjson --downstream-url https://platform.example
+  $ sync serve --port 3000 --downstream-url https://platform.example
+
+Exit codes: 0 done · 1 failed · 2 could not start · 3 some records rejected · 130 interrupted`,
+    );
 
   registerPull(program);
   registerPush(program);
