@@ -68,7 +68,8 @@ export class SyncMetrics {
     name: 'sync_caller_wait_seconds',
     help: 'serve: time a caller waited for its answer, by HTTP status',
     labelNames: ['status'] as const,
-    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10],
+    // Fine between 200 and 600 ms: one rate slot plus the platform's latency is where waits cluster.
+    buckets: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1, 2, 5, 10],
     registers: [this.registry],
   });
 
