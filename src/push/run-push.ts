@@ -122,7 +122,7 @@ export function toProfile(record: RawRecord): Checked {
 }
 
 /**
- * read → validate → batch → send, streaming: memory holds at most about two seconds of sending.
+ * read → validate → batch → send, streaming: at most min(rate, 5) + 1 batches are read ahead.
  * Every record ends delivered, a duplicate merged into a later one, or in the dead-letter file.
  * Never throws for the run's own failures: they come back in the outcome.
  */
@@ -163,12 +163,13 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     : undefined;
   const engine = delivery?.engine;
 
-  const deadLetters = { written: 0 };
+  let deadLettered = 0;
   const toDeadLetter = async (line: number, errorClass: ErrorClass, reason: string, record: unknown): Promise<void> => {
     if (!deadLetter) return;
-    deadLetters.written += 1;
+    deadLettered += 1;
     await deadLetter.write({ line, class: errorClass, reason, record });
   };
+  const bytesRead = { value: 0 };
 
   const settle = async (line: number, raw: unknown, profile: Profile, outcome: DeliveryOutcome): Promise<void> => {
     summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
@@ -185,7 +186,6 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     if (done % 500 === 0) progress?.update(progressText(done, clock.now() - started, source, bytesRead.value));
   };
 
-  const bytesRead = { value: 0 };
   const settling = new Set<Promise<void>>();
   // Enough queued for one window's burst of slots (the reader refills far faster than slots open),
   // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
@@ -243,7 +243,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   while (settling.size > 0) await Promise.all(settling);
 
   if (deadLetter) {
-    if (deadLetters.written > 0) await deadLetter.commit();
+    if (deadLettered > 0) await deadLetter.commit();
     else {
       await deadLetter.discard();
       // A replay that delivered everything has consumed its file.
@@ -257,7 +257,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     requests: delivery?.executor.stats.requests ?? 0,
     retries: delivery?.executor.stats.retries ?? 0,
     rateLimited: delivery?.executor.stats.rateLimited ?? 0,
-    deadLettered: deadLetters.written,
+    deadLettered,
     durationMs: Math.round(clock.now() - started),
   });
 

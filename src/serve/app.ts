@@ -206,10 +206,11 @@ export class ServeApp {
     const outcome = await Promise.race([engine.submit(profile), timeout]);
     clearTimeout(timer);
     const result = toResult(profile, outcome);
-    this.deps.metrics.submissions.inc({
-      outcome: outcome === 'timeout' ? 'timeout' : outcome.status,
-      error_class: 'error' in result && typeof result.error === 'object' ? result.error.class : result.status === 'rejected' ? 'client' : '',
-    });
+    this.deps.metrics.submissions.inc(
+      outcome === 'timeout'
+        ? { outcome: 'timeout', error_class: 'server' }
+        : { outcome: outcome.status, error_class: 'errorClass' in outcome ? outcome.errorClass : '' },
+    );
     if (result.status === 'rejected') {
       this.deps.logger.warn({ stage: 'send', email: this.deps.verbose ? profile.email : maskEmail(profile.email) }, `rejected by the downstream: ${result.error}`);
     }
