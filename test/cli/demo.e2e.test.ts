@@ -9,10 +9,9 @@ describe('sync demo (spawned)', () => {
   const tmp = useTempDir();
 
   it('runs pull and push offline, exits 0 and reports both runs with the files it wrote', async () => {
-    const started = Date.now();
+    // Bounded, not timed: a demo that hangs past 30 s is killed and fails here (its ~2 s is in README).
     const result = await runCli(['demo', '--out-dir', 'out'], { cwd: tmp(), timeoutMs: 30_000 });
     expect(result.code, result.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(30_000);
     expect(result.stdout).toMatch(/1\. pull: customers from the reqres users API/);
     expect(result.stdout).toMatch(/24 customers enriched and exported/);
     expect(result.stdout).toMatch(/2\. push: 47 user profiles/);

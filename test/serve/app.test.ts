@@ -100,7 +100,7 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
 
   it('answers 503 at once when the queue cannot drain within the timeout (admission control)', async () => {
     // rate 1 × 2 s × 0.8 × batch 1 → room for one queued profile.
-    const { post } = await setup({ latencyMs: 300 }, { rate: 1, batchSize: 1, requestTimeoutMs: 2000 });
+    const { post } = await setup({ latencyMs: 1500 }, { rate: 1, batchSize: 1, requestTimeoutMs: 2000 });
     const started = Date.now();
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post('/profiles', { ...ann, email: `s${i}@example.com` }).then((r) => ({ ...r, at: Date.now() - started }))));
     const refused = answers.filter((a) => a.status === 503);
@@ -108,7 +108,7 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     for (const answer of refused) {
       expect(answer.body).toMatchObject({ status: 'failed', error: { class: 'server', message: expect.stringMatching(/saturated/) } });
       expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(answer.at).toBeLessThan(250); // refused before the first batch could even come back
+      expect(answer.at).toBeLessThan(1000); // refused before the first batch (1.5 s) could come back
     }
     expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(1);
   });
@@ -155,9 +155,10 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
   });
 
   it('on shutdown stops accepting, flushes the queue and answers every waiting caller', async () => {
-    const { post, running } = await setup({ latencyMs: 300 }, { rate: 2, batchSize: 2 });
+    const { post, running } = await setup({ latencyMs: 300 }, { rate: 4, batchSize: 2, shutdownGraceMs: 10_000 });
     const waiting = Array.from({ length: 6 }, (_, i) => post('/profiles', { ...ann, email: `w${i}@example.com` }));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Shut down once all six callers are inside the server and waiting.
+    while (running.app.inFlight < 6) await new Promise((resolve) => setImmediate(resolve));
     const stopped = running.shutdown();
     const answers = await Promise.all(waiting);
     await stopped;
