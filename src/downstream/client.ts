@@ -4,8 +4,6 @@ import type { ItemResult } from '../engine/batch-engine.js';
 import { fromTransportError } from '../http/errors.js';
 import { BatchResponseSchema, toWire, type Profile } from '../profiles/schemas.js';
 
-export const TOKEN_VARIABLE = 'SYNC_DOWNSTREAM_TOKEN';
-
 export interface DownstreamClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer`; comes from the environment, never logged. */

@@ -40,7 +40,6 @@ export const ProfileSchema = z.strictObject(
   { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
 );
 export type Profile = z.infer<typeof ProfileSchema>;
-export type ProfileInput = z.input<typeof ProfileSchema>;
 
 export interface FieldError {
   path: string;
@@ -107,7 +106,6 @@ export const DeadLetterSchema = z.object({
   reason: z.string(),
   record: z.unknown(),
 });
-export type DeadLetter = z.infer<typeof DeadLetterSchema>;
 
 /** The downstream's answer to `POST /profiles/batch`. */
 export const BatchResponseSchema = z.object({
@@ -120,7 +118,6 @@ export const BatchResponseSchema = z.object({
     }),
   ),
 });
-export type BatchResponse = z.infer<typeof BatchResponseSchema>;
 
 /** The wire form of a profile: metadata always present. */
 export function toWire(profile: Profile): Profile & { metadata: NonNullable<Profile['metadata']> } {
