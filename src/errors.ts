@@ -87,6 +87,38 @@ export class CircuitOpenError extends SyncError {
   }
 }
 
+/**
+ * An output file (dead-letter, report, metrics, state) could not be written: disk full, permission,
+ * a directory in the way. The environment's fault, not the data's; the message names the file.
+ */
+export class WriteError extends SyncError {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`${path}: ${describeFsError(cause)}`, 'unexpected', ExitCode.failed, { cause });
+  }
+}
+
+/** `no space left on device (ENOSPC)`: the words a person reads, then the code a script greps for. */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const words: Record<string, string> = {
+    ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'a parent is not a directory',
+    ENOENT: 'no such file or directory',
+    EIO: 'input/output error',
+    EFBIG: 'file too large',
+  };
+  if (code && words[code]) return `${words[code]} (${code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** SIGINT/SIGTERM arrived: the run stops, keeps what was finished, and exits 130. */
 export class InterruptedError extends SyncError {
   constructor(message = 'interrupted') {

@@ -39,6 +39,11 @@ Example:
     .action(
       action<PullFlags>(async (flags, context) => {
         if (flags.out === '-' && context.json) throw new UsageError('--out - and --json both want stdout; pick one');
+        const { checkOutputPaths } = await import('../io/output-paths.js');
+        await checkOutputPaths([
+          { flag: '--out', path: flags.out },
+          { flag: '--metrics-file', path: flags.metricsFile },
+        ]);
         const { runPull } = await import('../pull/run-pull.js');
         const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
         const interruption = onInterrupt();
@@ -51,7 +56,7 @@ Example:
           const exitCode = error?.exitCode ?? ExitCode.ok;
           if (flags.metricsFile && metrics) {
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
-            await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, durationMs: summary.durationMs });
+            await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, durationMs: summary.durationMs }, context.logger);
           }
           return { exitCode, summary, error, report: report(summary, Boolean(error)), stage: 'export' };
         } finally {

@@ -3,21 +3,28 @@ import { action } from '../cli/action.js';
 import { httpUrl, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
+import { defaultStateDir } from '../state/state-dir.js';
 
-type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & { dryRun?: boolean; metricsFile?: string };
+type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir'> & { dryRun?: boolean; full?: boolean; state: string };
 
 export function registerPush(program: Command): void {
   program
     .command('push')
-    .description('validate a JSON/NDJSON file of profiles and deliver them in rate-limited batches')
+    .description('validate a JSON/NDJSON file of profiles and deliver the changed ones in rate-limited batches')
     .argument('<file>', 'JSON array or NDJSON of profiles, a dead-letter file to replay, or - for stdin')
     .addOption(new Option('--downstream-url <url>', 'marketing platform base URL (required unless --dry-run)').env('SYNC_DOWNSTREAM_URL').argParser(httpUrl))
     .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
-    .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason', 'dead-letter.ndjson')
-    .option('--report <file>', 'NDJSON with one outcome line per input record')
-    .option('--dry-run', 'validate and print the profiles that would be sent; send nothing, write no dead-letter file')
+    .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason (appended to)', 'dead-letter.ndjson')
+    .option('--report <file>', 'NDJSON with one outcome line per input record (appended to)')
+    .addOption(
+      new Option('--state <dir>', 'where push remembers what the platform accepted (default: $XDG_STATE_HOME/sync)')
+        .env('SYNC_STATE_DIR')
+        .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
+    )
+    .option('--full', 'send every valid profile, also those the platform already has unchanged')
+    .option('--dry-run', 'validate and print the profiles that would be sent; send nothing, write no file, change no state')
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addHelpText(
       'after',
@@ -25,10 +32,15 @@ export function registerPush(program: Command): void {
 Environment:
   SYNC_DOWNSTREAM_URL    downstream base URL (the flag wins)
   SYNC_DOWNSTREAM_TOKEN  sent as Authorization: Bearer
+  SYNC_STATE_DIR         the --state directory
+
+Only profiles that changed since the platform last accepted them are sent; --full sends all.
+After a crash or Ctrl-C, run the same command again: it continues where it stopped.
 
 Examples:
-  $ sync push fixtures/profiles/profiles.ndjson --downstream-url http://127.0.0.1:4020
-  $ sync push dead-letter.ndjson --downstream-url http://127.0.0.1:4020   # replay after an outage`,
+  $ sync push profiles.ndjson --downstream-url http://127.0.0.1:4020
+  $ sync push dead-letter.ndjson --dead-letter dead-letter.ndjson --downstream-url http://127.0.0.1:4020
+                                       # replay after an outage: the file keeps only what failed again`,
     )
     .action(
       action<PushFlags>(async (flags, context, [file]) => {
@@ -38,7 +50,14 @@ Examples:
         const progress = context.terminal.progress('Pushing');
         try {
           const { summary, exitCode, error } = await runPush(
-            { ...flags, file: file!, token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined, dryRun: Boolean(flags.dryRun) },
+            {
+              ...flags,
+              file: file!,
+              token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
+              dryRun: Boolean(flags.dryRun),
+              full: Boolean(flags.full),
+              stateDir: flags.state,
+            },
             {
               logger: context.logger,
               verbose: context.verbose,
@@ -48,9 +67,9 @@ Examples:
               metrics,
             },
           );
-          if (flags.metricsFile && metrics) {
+          if (flags.metricsFile && metrics && !flags.dryRun) {
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
-            await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, durationMs: summary.durationMs });
+            await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, durationMs: summary.durationMs }, context.logger);
           }
           return { exitCode, summary, error, report: report(summary, flags), stage: 'send' };
         } finally {
@@ -62,13 +81,18 @@ Examples:
 }
 
 function report(s: PushSummary, flags: PushFlags): string[] {
+  if (flags.dryRun) {
+    const unchanged = s.unchanged > 0 ? `, ${s.unchanged} unchanged since the platform accepted them` : '';
+    return [`Dry run: ${s.valid} of ${s.total} profiles valid${unchanged}; ${s.valid - s.unchanged} would be sent. Nothing sent, no file written.`];
+  }
   const lines = [
-    flags.dryRun
-      ? `Dry run: ${s.valid} of ${s.total} profiles valid, nothing sent.`
-      : `Delivered ${s.delivered} of ${s.total} profiles in ${s.batches} batches.`,
-    `  invalid ${s.invalid} · duplicates merged ${s.duplicates} · rejected ${s.rejected} · failed ${s.failed}`,
+    `Delivered ${s.delivered} of ${s.total} profiles in ${s.batches} batches.`,
+    `  unchanged ${s.unchanged} · invalid ${s.invalid} · duplicates merged ${s.duplicates} · rejected ${s.rejected} · failed ${s.failed}`,
     `  requests ${s.requests} · retries ${s.retries} · rate-limited ${s.rateLimited} · took ${(s.durationMs / 1000).toFixed(1)} s`,
   ];
-  if (s.deadLettered > 0) lines.push(`  ${s.deadLettered} records in ${flags.deadLetter} (replay: sync push ${flags.deadLetter})`);
+  if (s.deadLettered > 0) {
+    const url = flags.downstreamUrl ? ` --downstream-url ${flags.downstreamUrl}` : '';
+    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: sync push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${url})`);
+  }
   return lines;
 }

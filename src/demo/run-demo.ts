@@ -7,6 +7,7 @@ import { createDownstreamMock } from '../mock/downstream-server.js';
 import { close, listen } from '../http/server.js';
 import { createReqresMock, loadUsers } from '../mock/reqres-server.js';
 import { runPull, type PullOutcome } from '../pull/run-pull.js';
+import { MemoryStateStore } from '../state/state-store.js';
 import { runPush, type PushOutcome } from '../push/run-push.js';
 
 export const DEMO_PROFILES = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
@@ -46,8 +47,9 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
       { logger },
     );
     const push = await runPush(
-      { file: DEMO_PROFILES, downstreamUrl: platformUrl, rate: 5, batchSize: 10, maxRetries: 5, deadLetter: files.deadLetter, report: files.report, dryRun: false },
-      { logger },
+      { file: DEMO_PROFILES, downstreamUrl: platformUrl, rate: 5, batchSize: 10, maxRetries: 5, deadLetter: files.deadLetter, report: files.report, dryRun: false, stateDir: '', full: false },
+      // The mock platform starts empty each time: so does the demo's memory of what it accepted.
+      { logger, state: new MemoryStateStore() },
     );
     return { pull, push, files };
   } finally {

@@ -38,7 +38,8 @@ export interface BatchEngineOptions<T> {
   batchSize: number;
   /** Items with the same key are never in flight twice at once and merge within a batch (last wins). */
   key: (item: T) => string;
-  newBatchId?: () => string;
+  /** The batch's id (sent as its Idempotency-Key), from what it holds; random by default. */
+  newBatchId?: (items: readonly T[]) => string;
   now?: () => number;
   events?: BatchEvents;
   /**
@@ -196,8 +197,8 @@ export class BatchEngine<T> {
 
   /** Up to batchSize sendable items in submission order; same-key items merge, the later wins. */
   private take(): { batchId: string; items: Pending<T>[] } {
-    const batchId = (this.options.newBatchId ?? randomBatchId)();
     const items: Pending<T>[] = [];
+    const merged: Pending<T>[] = [];
     const positionOf = new Map<string, number>();
     const blocked: Pending<T>[] = [];
     let i = 0;
@@ -212,12 +213,14 @@ export class BatchEngine<T> {
         positionOf.set(pending.key, items.length);
         items.push(pending);
       } else {
-        items[at]!.resolve({ status: 'duplicate', batchId });
+        merged.push(items[at]!);
         items[at] = pending;
       }
     }
     this.queue = blocked.length > 0 ? blocked.concat(this.queue.slice(i)) : this.queue.slice(i);
     this.releaseDrainWaiters();
+    const batchId = items.length === 0 ? '' : this.options.newBatchId ? this.options.newBatchId(items.map((pending) => pending.item)) : randomBatchId();
+    for (const pending of merged) pending.resolve({ status: 'duplicate', batchId });
     return { batchId, items };
   }
 

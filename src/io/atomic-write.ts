@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, WriteError } from '../errors.js';
 
 const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
 
@@ -9,7 +9,8 @@ function tempName(target: string): string {
   return `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this id exists (ours or not): a file it owns is not stale. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -45,7 +46,10 @@ export async function removeStaleTempFiles(target: string): Promise<string[]> {
 export async function writeFileAtomic(target: string, data: string, signal?: AbortSignal): Promise<void> {
   await removeStaleTempFiles(target);
   const temp = join(dirname(target), tempName(target));
-  const handle = await open(temp, 'wx', 0o644);
+  // Errors name the target, never our hidden temp file: that is the path the user gave.
+  const handle = await open(temp, 'wx', 0o644).catch((error) => {
+    throw new WriteError(target, error);
+  });
   try {
     try {
       await handle.writeFile(data, 'utf8');
@@ -55,8 +59,19 @@ export async function writeFileAtomic(target: string, data: string, signal?: Abo
     }
     if (signal?.aborted) throw new InterruptedError();
     await rename(temp, target);
+    await syncDirectory(dirname(target));
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    throw error;
+    throw error instanceof InterruptedError ? error : new WriteError(target, error);
+  }
+}
+
+/** Makes a rename durable: the new directory entry is on disk, not only the file's data. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -74,7 +74,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
  * Imitates the marketing platform of the wire contract: `POST /profiles/batch` with a strict
  * sliding-window rate limit counted on arrival, a max batch size, per-profile results, and
  * Idempotency-Key replay. `GET /stats` tells what it saw, so tests and benchmarks can check
- * "at most R per second" and "each profile exactly once".
+ * "at most R per second" and "each profile exactly once"; `GET /accepted` lists the emails it holds.
  */
 export function createDownstreamMock(options: DownstreamMockOptions): Server & { stats: () => DownstreamMockStats } {
   const { rate = 5, maxBatch = 1000, failRate = 0, latencyMs = 0, random, logger } = options;
@@ -114,6 +114,8 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
     const now = clock.now();
     const url = requestUrl(req);
     if (url.pathname === '/stats' && req.method === 'GET') return sendJson(res, 200, stats());
+    // Which emails it holds: lets a fault test check "every record delivered or still in the file".
+    if (url.pathname === '/accepted' && req.method === 'GET') return sendJson(res, 200, { emails: [...timesDelivered.keys()] });
     if (url.pathname === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname !== '/profiles/batch') return sendJson(res, 404, { error: 'not found' });
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });

@@ -1,19 +1,48 @@
-import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
 import { UsageError } from '../errors.js';
 import { MAX_PROFILE_BYTES } from '../profiles/schemas.js';
 
-/** One record as read: its text, or why it could not be cut out of the input. */
-export type RawRecord = { line: number; text: string } | { line: number; error: string };
+/**
+ * One record as cut out of the input: its text and the line it starts on. `problem` says why the
+ * record cannot be used as it is (too large, not UTF-8, cut short); its text is still the original,
+ * so the dead-letter file can carry it to be fixed and replayed.
+ */
+export interface RawRecord {
+  line: number;
+  text: string;
+  problem?: string;
+}
 
 export interface ReadOptions {
+  /** A record larger than this is a problem record (it is not parsed). */
   maxBytes?: number;
+  /** How much of a problem record's text is kept; past it the text is cut, with a note. */
+  keepBytes?: number;
 }
+
+/** Larger records are still dead-lettered whole up to this size, so they can be fixed and replayed. */
+export const KEPT_RECORD_BYTES = 1024 * 1024;
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /**
  * Cuts an input stream into records without holding more than one record in memory: NDJSON (one
- * value a line) or a JSON array (one value an element, found by tracking depth and strings, so
- * one malformed element does not lose the rest). The format is chosen by the first non-blank
- * character (anything but `[` or `{` there is not our input: a usage error). Every record carries the line it starts on; an oversized one is skipped unread.
+ * value a line) or a JSON array (one value an element, found by tracking depth and strings, so one
+ * malformed element does not lose the rest). Works on bytes: a record's bytes are checked as UTF-8
+ * before they are decoded, so a bad byte is the record's problem, never a silent U+FFFD.
+ *
+ * The format is chosen from the start of the input: `{` is NDJSON; `[` is a JSON array, unless the
+ * array closes on the first line and more lines follow (an NDJSON file whose first record happens
+ * to be an array). Anything else is not our input: a usage error.
  */
 export async function* readRecords(input: AsyncIterable<Buffer | string>, options: ReadOptions = {}): AsyncGenerator<RawRecord> {
   for await (const records of readRecordChunks(input, options)) yield* records;
@@ -23,76 +52,216 @@ export async function* readRecords(input: AsyncIterable<Buffer | string>, option
  * The same records, one array per chunk read: a million-line file costs a thousand awaits instead
  * of a million, which is most of the time and garbage of the push hot path.
  */
-export async function* readRecordChunks(input: AsyncIterable<Buffer | string>, { maxBytes = MAX_PROFILE_BYTES }: ReadOptions = {}): AsyncGenerator<RawRecord[]> {
-  const decoder = new StringDecoder('utf8');
+export async function* readRecordChunks(
+  input: AsyncIterable<Buffer | string>,
+  { maxBytes = MAX_PROFILE_BYTES, keepBytes = Math.max(maxBytes, KEPT_RECORD_BYTES) }: ReadOptions = {},
+): AsyncGenerator<RawRecord[]> {
+  const limits = { maxBytes, keepBytes };
   let splitter: Splitter | undefined;
-  for await (const chunk of input) {
-    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+  // Bytes held while the format is undecided: at most one first line of up to maxBytes.
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  for await (const piece of input) {
+    const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
     if (!splitter) {
-      text = text.replace(/^\uFEFF/, '');
-      const first = /\S/.exec(text);
-      if (!first) continue;
-      if (first[0] !== '[' && first[0] !== '{') {
-        throw new UsageError(`not a JSON array or NDJSON file (it starts with ${JSON.stringify(text.slice(first.index, first.index + 12))})`);
+      head.push(chunk);
+      headBytes += chunk.length;
+      const joined = head.length === 1 ? chunk : Buffer.concat(head, headBytes);
+      const format = decideFormat(joined, false, maxBytes);
+      if (format === undefined) {
+        head = [joined];
+        continue;
       }
-      splitter = first[0] === '[' ? new ArraySplitter(maxBytes) : new LineSplitter(maxBytes);
+      splitter = createSplitter(format, joined, limits);
+      head = [];
+      const records = [...splitter.push(joined)];
+      if (records.length > 0) yield records;
+      continue;
     }
-    const records = [...splitter.push(text)];
+    const records = [...splitter.push(chunk)];
     if (records.length > 0) yield records;
   }
-  if (splitter) {
-    const rest = [...splitter.end(decoder.end())];
-    if (rest.length > 0) yield rest;
+  if (!splitter) {
+    const joined = Buffer.concat(head, headBytes);
+    const format = decideFormat(joined, true, maxBytes);
+    if (format === undefined || format === 'empty') return;
+    splitter = createSplitter(format, joined, limits);
+    const records = [...splitter.push(joined)];
+    if (records.length > 0) yield records;
   }
+  const rest = [...splitter.end()];
+  if (rest.length > 0) yield rest;
+}
+
+type Format = 'ndjson' | 'array' | 'empty';
+
+function createSplitter(format: Format, start: Buffer, limits: Limits): Splitter {
+  const bom = start.subarray(0, 3).equals(BOM) ? 3 : 0;
+  return format === 'array' ? new ArraySplitter(limits, bom) : new LineSplitter(limits, { skipBytes: bom });
+}
+
+const isBlank = (byte: number): boolean => byte === 0x20 || byte === NEWLINE || byte === CR || byte === 0x09;
+
+function firstNonBlank(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i < bytes.length && isBlank(bytes[i]!)) i += 1;
+  return i;
+}
+
+/**
+ * The input's format from its first bytes, or undefined while more bytes are needed. Pure, so the
+ * ambiguous case (`[...]` on line 1, then more lines) is decided the same way however the input is
+ * chunked.
+ */
+export function decideFormat(bytes: Buffer, ended: boolean, maxBytes: number): Format | undefined {
+  // A read may end in the middle of the byte-order mark.
+  if (!ended && bytes.length < BOM.length && BOM.subarray(0, bytes.length).equals(bytes)) return undefined;
+  const start = firstNonBlank(bytes, bytes.subarray(0, 3).equals(BOM) ? 3 : 0);
+  if (start === bytes.length) return ended ? 'empty' : undefined;
+  const first = bytes[start]!;
+  if (first === OPEN_BRACE) return 'ndjson';
+  if (first !== OPEN_BRACKET) {
+    const shown = bytes.subarray(start, start + 12).toString('utf8');
+    throw new UsageError(`not a JSON array or NDJSON file (it starts with ${JSON.stringify(shown)})`);
+  }
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for (let i = start; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === BACKSLASH) escaped = true;
+      else if (c === QUOTE) inString = false;
+      else if (c === NEWLINE) return 'array';
+      continue;
+    }
+    if (c === NEWLINE) return 'array'; // still open at the end of line 1: a multi-line array
+    if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACKET || c === OPEN_BRACE) depth += 1;
+    else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+      depth -= 1;
+      if (depth === 0) {
+        // Closed on line 1: an array file if nothing but blanks follows, NDJSON if more lines do.
+        let j = i + 1;
+        while (j < bytes.length && bytes[j] !== NEWLINE && isBlank(bytes[j]!)) j += 1;
+        if (j < bytes.length && bytes[j] !== NEWLINE) return 'array'; // `[1] x`: trailing content on the same line
+        const next = firstNonBlank(bytes, j);
+        if (next < bytes.length) return 'ndjson';
+        return ended || bytes.length > maxBytes ? 'array' : undefined;
+      }
+    }
+  }
+  return ended || bytes.length > maxBytes ? 'array' : undefined;
+}
+
+interface Limits {
+  maxBytes: number;
+  keepBytes: number;
 }
 
 interface Splitter {
-  push(text: string): Generator<RawRecord>;
-  end(rest: string): Generator<RawRecord>;
+  push(chunk: Buffer): Generator<RawRecord>;
+  end(): Generator<RawRecord>;
 }
 
-const tooLarge = (maxBytes: number): string =>
-  `record is larger than ${maxBytes >= 1024 ? `${Math.round(maxBytes / 1024)} KB` : `${maxBytes} bytes`}`;
+/** Bytes of one record gathered across chunks, keeping at most `cap` of them but counting all. */
+class Pieces {
+  private parts: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+
+  constructor(private readonly cap: number) {}
+
+  get empty(): boolean {
+    return this.total === 0;
+  }
+
+  add(bytes: Buffer, start: number, end: number): void {
+    const length = end - start;
+    if (length <= 0) return;
+    this.total += length;
+    const room = this.cap - this.kept;
+    if (room <= 0) return;
+    const take = Math.min(room, length);
+    this.parts.push(bytes.subarray(start, start + take));
+    this.kept += take;
+  }
+
+  take(): { bytes: Buffer; total: number } {
+    const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.kept);
+    const { total } = this;
+    this.parts = [];
+    this.kept = 0;
+    this.total = 0;
+    return { bytes, total };
+  }
+}
+
+const sizeText = (bytes: number): string => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} bytes`);
+
+/** Decode one record's bytes, naming what is wrong with them if anything. */
+function toRecord(line: number, bytes: Buffer, total: number, { maxBytes }: Limits, problem?: string): RawRecord {
+  if (total > maxBytes) {
+    const cut = total > bytes.length ? `; only its first ${sizeText(bytes.length)} are kept in "record"` : '';
+    return { line, text: bytes.toString('utf8'), problem: `record is larger than ${sizeText(maxBytes)} (${sizeText(total)})${cut}` };
+  }
+  if (!isUtf8(bytes)) {
+    return { line, text: bytes.toString('utf8'), problem: `not valid UTF-8 (the bad bytes show as U+FFFD in "record")${problem ? `; ${problem}` : ''}` };
+  }
+  const text = bytes.toString('utf8');
+  return problem ? { line, text, problem } : { line, text };
+}
 
 class LineSplitter implements Splitter {
-  private partial = '';
-  private line = 0;
-  private oversized = false;
+  private readonly partial: Pieces;
+  private line: number;
+  private skip: number;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `line`: lines already behind us (an array that closed on line N hands over with N - 1). */
+  constructor(
+    private readonly limits: Limits,
+    { line = 0, skipBytes = 0 }: { line?: number; skipBytes?: number } = {},
+  ) {
+    this.partial = new Pieces(limits.keepBytes);
+    this.line = line;
+    this.skip = skipBytes;
+  }
 
-  *push(text: string): Generator<RawRecord> {
-    let start = 0;
-    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
-      yield* this.complete(this.partial + text.slice(start, newline));
-      this.partial = '';
+  *push(chunk: Buffer): Generator<RawRecord> {
+    let start = this.skip;
+    this.skip = 0;
+    for (let newline = chunk.indexOf(NEWLINE, start); newline !== -1; newline = chunk.indexOf(NEWLINE, start)) {
+      const record = this.complete(chunk, start, newline);
+      if (record) yield record;
       start = newline + 1;
     }
-    if (this.oversized) return;
-    this.partial += text.slice(start);
-    // Characters never outnumber bytes, so this bound is safe; stop buffering a runaway line.
-    if (this.partial.length > this.maxBytes) {
-      this.partial = '';
-      this.oversized = true;
-    }
+    this.partial.add(chunk, start, chunk.length);
   }
 
-  *end(rest: string): Generator<RawRecord> {
-    if (rest) yield* this.push(rest);
-    if (this.partial.trim() !== '' || this.oversized) yield* this.complete(this.partial);
+  *end(): Generator<RawRecord> {
+    if (this.partial.empty) return;
+    const record = this.complete(Buffer.alloc(0), 0, 0);
+    if (record) yield record;
   }
 
-  private *complete(raw: string): Generator<RawRecord> {
+  private complete(chunk: Buffer, start: number, end: number): RawRecord | undefined {
     this.line += 1;
-    if (this.oversized) {
-      this.oversized = false;
-      yield { line: this.line, error: tooLarge(this.maxBytes) };
-      return;
+    let bytes: Buffer;
+    let total: number;
+    if (this.partial.empty) {
+      bytes = chunk.subarray(start, end);
+      total = bytes.length;
+    } else {
+      this.partial.add(chunk, start, end);
+      ({ bytes, total } = this.partial.take());
     }
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (text.trim() === '') return;
-    if (Buffer.byteLength(text) > this.maxBytes) yield { line: this.line, error: tooLarge(this.maxBytes) };
-    else yield { line: this.line, text };
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) {
+      bytes = bytes.subarray(0, -1);
+      total -= 1;
+    }
+    if (firstNonBlank(bytes, 0) === bytes.length) return undefined;
+    return toRecord(this.line, bytes, total, this.limits);
   }
 }
 
@@ -101,88 +270,95 @@ class ArraySplitter implements Splitter {
   private inString = false;
   private escaped = false;
   private line = 1;
-  private element = '';
+  private readonly element: Pieces;
   private elementLine = 0;
-  private elementSize = 0;
-  private closed = false;
-  private trailing = false;
+  /** After the array closes, whatever follows is read line by line, so nothing after it is lost. */
+  private after: LineSplitter | undefined;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly limits: Limits,
+    private skip: number,
+  ) {
+    this.element = new Pieces(limits.keepBytes);
+  }
 
-  *push(text: string): Generator<RawRecord> {
-    let from = 0;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10) this.line += 1;
-      if (this.closed) {
-        if (c > 32) this.trailing = true;
-        continue;
-      }
+  *push(chunk: Buffer): Generator<RawRecord> {
+    if (this.after) {
+      yield* this.after.push(chunk);
+      return;
+    }
+    let from = this.skip;
+    this.skip = 0;
+    for (let i = from; i < chunk.length; i++) {
+      const c = chunk[i]!;
+      if (c === NEWLINE) this.line += 1;
       if (this.inString) {
         if (this.escaped) this.escaped = false;
-        else if (c === 92) this.escaped = true;
-        else if (c === 34) this.inString = false;
+        else if (c === BACKSLASH) this.escaped = true;
+        else if (c === QUOTE) this.inString = false;
         continue;
       }
-      if (c === 34) {
+      if (c === QUOTE) {
         this.markStart();
         this.inString = true;
-      } else if (c === 91 || c === 123) {
-        // [ {
+      } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
         this.depth += 1;
         if (this.depth === 1) {
           from = i + 1;
           continue;
         }
         this.markStart();
-      } else if (c === 93 || c === 125) {
-        // ] }
+      } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
         this.depth -= 1;
-        if (this.depth === 0) {
-          yield* this.flush(text.slice(from, i));
-          from = i + 1;
-          this.closed = true;
+        if (this.depth <= 0) {
+          this.element.add(chunk, from, i);
+          const last = this.flush();
+          if (last) yield last;
+          this.after = new LineSplitter(this.limits, { line: this.line - 1, skipBytes: i + 1 });
+          yield* this.after.push(chunk);
+          return;
         }
-      } else if (c === 44 && this.depth === 1) {
-        // , between elements
-        yield* this.flush(text.slice(from, i));
+      } else if (c === COMMA && this.depth === 1) {
+        this.element.add(chunk, from, i);
+        const record = this.flush();
+        if (record) yield record;
         from = i + 1;
-      } else if (c > 32) {
+      } else if (!isBlank(c)) {
         this.markStart();
       }
     }
-    if (!this.closed) this.append(text.slice(from));
+    this.element.add(chunk, from, chunk.length);
   }
 
-  *end(rest: string): Generator<RawRecord> {
-    if (rest) yield* this.push(rest);
-    if (!this.closed) yield { line: this.elementLine || this.line, error: 'the JSON array is not closed (file truncated?)' };
-    else if (this.trailing) yield { line: this.line, error: 'unexpected content after the JSON array' };
+  *end(): Generator<RawRecord> {
+    if (this.after) {
+      yield* this.after.end();
+      return;
+    }
+    const { bytes, total } = this.element.take();
+    const line = this.elementLine || this.line;
+    yield toRecord(line, trimBytes(bytes), total, this.limits, 'the JSON array is not closed (file truncated?)');
   }
 
-  /** Note where the current element starts (its first non-blank character). */
+  /** Note where the current element starts (its first non-blank byte). */
   private markStart(): void {
     if (this.elementLine === 0) this.elementLine = this.line;
   }
 
-  private append(piece: string): void {
-    this.elementSize += piece.length;
-    if (this.elementSize <= this.maxBytes) this.element += piece;
-    else this.element = '';
-  }
-
-  private *flush(last: string): Generator<RawRecord> {
-    this.append(last);
+  private flush(): RawRecord | undefined {
     const line = this.elementLine || this.line;
-    const oversized = this.elementSize > this.maxBytes;
-    const text = this.element.trim();
-    this.element = '';
-    this.elementSize = 0;
     this.elementLine = 0;
-    if (oversized) yield { line, error: tooLarge(this.maxBytes) };
-    else if (text !== '') {
-      if (Buffer.byteLength(text) > this.maxBytes) yield { line, error: tooLarge(this.maxBytes) };
-      else yield { line, text };
-    }
+    const { bytes, total } = this.element.take();
+    const trimmed = trimBytes(bytes);
+    if (trimmed.length === 0) return undefined;
+    return toRecord(line, trimmed, total - (bytes.length - trimmed.length), this.limits);
   }
+}
+
+function trimBytes(bytes: Buffer): Buffer {
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && isBlank(bytes[start]!)) start += 1;
+  while (end > start && isBlank(bytes[end - 1]!)) end -= 1;
+  return bytes.subarray(start, end);
 }

@@ -1,23 +1,20 @@
-import { createReadStream } from 'node:fs';
-import { realpath, stat, unlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import {
-  ExitCode,
-  InterruptedError,
-  toSyncError,
-  UnavailableError,
-  UsageError,
-  type ErrorClass,
-  type SyncError,
-} from '../errors.js';
+import { ExitCode, InterruptedError, toSyncError, UnavailableError, UsageError, type SyncError } from '../errors.js';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import { systemClock } from '../engine/clock.js';
 import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
-import { NdjsonFile } from '../io/ndjson-file.js';
+import { recoverConsumed, removeHead } from '../io/append-log.js';
+import { checkOutputPaths } from '../io/output-paths.js';
 import { maskEmail } from '../logging/logger.js';
+import { toWire, type Profile } from '../profiles/schemas.js';
+import { loadHasher, profileDigest, type Digest } from '../state/digest.js';
+import { LmdbStateStore } from '../state/lmdb-state-store.js';
+import { platformOf, type Accepted, type StateStore } from '../state/state-store.js';
 import type { Progress } from '../ui/terminal.js';
-import { readRecordChunks, type RawRecord } from './record-reader.js';
-import { DeadLetterSchema, describeErrors, toWire, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import { checkRecord } from './checked-record.js';
+import { openInput, resolvedPath, type Input } from './input.js';
+import { PushOutputs } from './outputs.js';
+import { readRecordChunks } from './record-reader.js';
 
 /** Batches' worth of profiles read ahead at most. */
 const MAX_BURST_BATCHES = 5;
@@ -34,7 +31,13 @@ export interface PushOptions {
   maxRetries: number;
   deadLetter: string;
   report?: string;
+  /** Only checked before the run (the command writes it at the end). */
+  metricsFile?: string;
   dryRun: boolean;
+  /** Where the state lives (see src/state); ignored when a `state` dependency is given. */
+  stateDir: string;
+  /** Send every valid profile, whatever the state says. */
+  full: boolean;
 }
 
 export interface PushDependencies extends DeliveryDependencies {
@@ -45,6 +48,8 @@ export interface PushDependencies extends DeliveryDependencies {
   /** Where --dry-run prints the profiles it would send (nothing when absent, e.g. with --json). */
   stdout?: Writable;
   stdin?: AsyncIterable<Buffer | string>;
+  /** Instead of the state on disk (tests, `sync demo`). */
+  state?: StateStore;
 }
 
 /** The `--json` summary; the keys are the contract. */
@@ -53,6 +58,7 @@ export interface PushSummary {
   valid: number;
   invalid: number;
   duplicates: number;
+  unchanged: number;
   delivered: number;
   rejected: number;
   failed: number;
@@ -70,60 +76,11 @@ export interface PushOutcome {
   error?: SyncError;
 }
 
-interface Source {
-  input: AsyncIterable<Buffer | string>;
-  size?: number;
-  /** Resolved path, to tell a replay of the dead-letter file from a fresh run. */
-  path?: string;
-}
-
-async function openInput(file: string, stdin?: AsyncIterable<Buffer | string>): Promise<Source> {
-  if (file === '-') return { input: stdin ?? process.stdin };
-  try {
-    const info = await stat(file);
-    if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
-    // Default 64 KB reads: bigger chunks keep more records alive at once and cost RSS (1 MiB: +50 MB).
-    return { input: createReadStream(file), size: info.size, path: await realpath(file) };
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-  }
-}
-
-async function samePath(a: string | undefined, b: string): Promise<boolean> {
-  if (!a) return false;
-  return realpath(b).then(
-    (resolved) => resolved === a,
-    () => false,
-  );
-}
-
-/** A record read, parsed and validated: a profile to send, or the reason it cannot be sent. */
-type Checked = { line: number; raw: unknown; profile: Profile } | { line: number; raw: unknown; reason: string; errors: FieldError[] };
-
-/** JSON text → valid profile. A dead-letter line is unwrapped to the record it carries (that is the replay). */
-export function toProfile(record: RawRecord): Checked {
-  const { line } = record;
-  if ('error' in record) return { line, raw: null, reason: record.error, errors: [{ path: '', message: record.error }] };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(record.text);
-  } catch (error) {
-    const reason = `not valid JSON (${(error as Error).message})`;
-    return { line, raw: record.text, reason, errors: [{ path: '', message: reason }] };
-  }
-  const deadLetter = DeadLetterSchema.safeParse(raw);
-  if (deadLetter.success && Object.keys(raw as object).length === 4) raw = deadLetter.data.record;
-  const validation = validateProfile(raw);
-  return validation.ok
-    ? { line, raw, profile: validation.profile }
-    : { line, raw, reason: describeErrors(validation.errors), errors: validation.errors };
-}
-
 /**
- * read → validate → batch → send, streaming: at most min(rate, 5) + 1 batches are read ahead.
- * Every record ends delivered, a duplicate merged into a later one, or in the dead-letter file.
+ * read → validate → skip what the platform already has → batch → send, streaming: a bounded
+ * number of batches is read ahead. Every record read ends invalid, unchanged, delivered, a
+ * duplicate merged into a later one, or in the dead-letter file; every accepted profile is
+ * remembered as its batch's answer arrives, so a rerun after any stop continues where this one was.
  * Never throws for the run's own failures: they come back in the outcome.
  */
 export async function runPush(options: PushOptions, deps: PushDependencies): Promise<PushOutcome> {
@@ -135,6 +92,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     valid: 0,
     invalid: 0,
     duplicates: 0,
+    unchanged: 0,
     delivered: 0,
     rejected: 0,
     failed: 0,
@@ -146,41 +104,62 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     durationMs: 0,
   };
   const show = (email: string): string => (deps.verbose ? email : maskEmail(email));
+  const { dryRun } = options;
 
-  if (!options.dryRun && !options.downstreamUrl) {
-    throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required unless --dry-run');
+  // Everything that can stop the run from starting is checked before the first request.
+  if (!dryRun && !options.downstreamUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required unless --dry-run');
+  const inputPath = options.file === '-' ? undefined : await resolvedPath(options.file);
+  const replaying = !dryRun && inputPath !== undefined && inputPath === (await resolvedPath(options.deadLetter));
+  if (!dryRun) {
+    await checkOutputPaths([
+      { flag: '--dead-letter', path: options.deadLetter },
+      { flag: '--report', path: options.report },
+      { flag: '--metrics-file', path: options.metricsFile },
+    ]);
+    if (inputPath !== undefined && [options.report, options.metricsFile].some((path) => path !== undefined && path === inputPath)) {
+      throw new UsageError(`${options.file}: the input cannot also be the --report or --metrics-file`);
+    }
+    // A replay killed while dropping the lines it had consumed left them aside: put them back first.
+    await recoverConsumed(options.deadLetter);
   }
-  const source = await openInput(options.file, deps.stdin);
-  const replaying = await samePath(source.path, options.deadLetter);
-  const deadLetter = options.dryRun ? undefined : await NdjsonFile.create(options.deadLetter, { keepExisting: !replaying });
-  const report = options.report ? await NdjsonFile.create(options.report) : undefined;
+  const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
+  await loadHasher();
+  const platform = options.downstreamUrl ? platformOf(options.downstreamUrl) : undefined;
+  const state: StateStore | undefined =
+    deps.state ?? (platform ? await LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun }) : undefined);
 
-  const delivery = options.downstreamUrl
-    ? createDelivery(
-        { ...options, downstreamUrl: options.downstreamUrl, autoStart: false },
-        { ...deps, clock },
-      )
-    : undefined;
+  let fatal: SyncError | undefined;
+  const delivery = dryRun ? undefined : createDelivery({ ...options, downstreamUrl: options.downstreamUrl!, autoStart: false }, { ...deps, clock });
   const engine = delivery?.engine;
-
-  let deadLettered = 0;
-  const toDeadLetter = async (line: number, errorClass: ErrorClass, reason: string, record: unknown): Promise<void> => {
-    if (!deadLetter) return;
-    deadLettered += 1;
-    await deadLetter.write({ line, class: errorClass, reason, record });
+  const stopOn = (error: SyncError): void => {
+    if (fatal) return;
+    // Reported once, at the end; stop sending now, since a failure could no longer be recorded.
+    fatal = error;
+    void engine?.abort();
   };
-  const bytesRead = { value: 0 };
+  const outputs = dryRun ? undefined : new PushOutputs({ deadLetter: options.deadLetter, report: options.report }, stopOn);
+  const remember = new AcceptedQueue(state, (error) => stopOn(toSyncError(error)));
 
-  const settle = async (line: number, raw: unknown, profile: Profile, outcome: DeliveryOutcome): Promise<void> => {
+  // Emails submitted and not yet settled: a later record for one of them is never "unchanged",
+  // since the earlier one may still change what the platform holds.
+  const unsettled = new Map<string, number>();
+  const bytesRead = { value: 0 };
+  let lineReached = 0;
+
+  const settle = (line: number, recordJson: string, profile: Profile, digest: Digest, outcome: DeliveryOutcome): void => {
+    const left = (unsettled.get(profile.email) ?? 1) - 1;
+    if (left > 0) unsettled.set(profile.email, left);
+    else unsettled.delete(profile.email);
     summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
-    deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: 'errorClass' in outcome ? outcome.errorClass : '' });
-    const { status } = outcome;
-    await report?.write({ line, email: profile.email, ...outcome });
-    if (status === 'rejected' || status === 'failed') {
-      if (status === 'rejected') {
+    const errorClass = 'errorClass' in outcome ? outcome.errorClass : undefined;
+    deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: errorClass ?? '' });
+    outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId, class: errorClass, reason: 'reason' in outcome ? outcome.reason : undefined });
+    if (outcome.status === 'delivered') remember.add({ email: profile.email, digest });
+    if (outcome.status === 'rejected' || outcome.status === 'failed') {
+      if (outcome.status === 'rejected') {
         logger.warn({ stage: 'send', line, batchId: outcome.batchId, email: show(profile.email) }, `line ${line}: rejected by the downstream: ${outcome.reason}`);
       }
-      await toDeadLetter(line, outcome.errorClass, outcome.reason, raw);
+      outputs?.deadLetter(line, outcome.errorClass, outcome.reason, recordJson);
     }
     const done = summary.delivered + summary.rejected + summary.failed + summary.duplicates;
     if (done % 500 === 0) progress?.update(progressText(done, clock.now() - started, source, bytesRead.value));
@@ -190,20 +169,21 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   // Enough queued for one window's burst of slots (the reader refills far faster than slots open),
   // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
   const highWater = options.batchSize * (Math.min(Math.ceil(options.rate), MAX_BURST_BATCHES) + 1);
-  let fatal: SyncError | undefined;
 
   // A signal at any point (reading, or the final flush) stops the engine: queued profiles fail as
   // interrupted, in-flight requests are cancelled, no retry waits out its backoff.
   const stopEngine = (): void => void engine?.abort();
   signal?.addEventListener('abort', stopEngine, { once: true });
+  let readToEnd = false;
   try {
     // Awaits once per chunk read, and per record only when a write or backpressure needs it.
-    reading: for await (const chunk of readRecordChunks(countBytes(source.input, bytesRead))) {
+    reading: for await (const chunk of readRecordChunks(countBytes(source.stream, bytesRead))) {
       for (const record of chunk) {
-        if (signal?.aborted) break reading;
+        if (signal?.aborted || fatal) break reading;
         summary.total += 1;
-        const checked = toProfile(record);
-        const { line, raw } = checked;
+        lineReached = record.line;
+        const checked = checkRecord(record);
+        const { line, recordJson } = checked;
         deps.metrics?.recordValidation('errors' in checked ? checked.errors : undefined);
         if ('reason' in checked) {
           const { reason } = checked;
@@ -211,28 +191,40 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
           deps.metrics?.submissions.inc({ outcome: 'invalid', error_class: 'client' });
           if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
           if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
-          await report?.write({ line, status: 'invalid', class: 'client', reason });
-          await toDeadLetter(line, 'client', reason, raw);
+          outputs?.report({ line, status: 'invalid', class: 'client', reason });
+          outputs?.deadLetter(line, 'client', reason, recordJson);
           continue;
         }
         summary.valid += 1;
         const { profile } = checked;
+        const digest = profileDigest(profile);
+        if (state && !options.full && !unsettled.has(profile.email) && state.lookup(profile.email) === digest) {
+          summary.unchanged += 1;
+          outputs?.report({ line, email: profile.email, status: 'unchanged' });
+          continue;
+        }
         if (!engine) {
           const written = writeLine(deps.stdout, toWire(profile));
           if (written) await written;
           continue;
         }
-        const pending = engine.submit(profile).then((outcome) => settle(line, raw, profile, outcome));
+        unsettled.set(profile.email, (unsettled.get(profile.email) ?? 0) + 1);
+        const pending = engine.submit(profile).then((outcome) => settle(line, recordJson, profile, digest, outcome));
         settling.add(pending);
         void pending.finally(() => settling.delete(pending));
         if (engine.queued >= highWater) {
           engine.start();
           await engine.whenQueueBelow(highWater / 2);
         }
+        const slowDisk = outputs?.backpressure();
+        if (slowDisk) await slowDisk;
       }
+      const slowDisk = outputs?.backpressure();
+      if (slowDisk) await slowDisk;
     }
+    readToEnd = !signal?.aborted && !fatal;
   } catch (error) {
-    fatal = error instanceof UsageError ? new UsageError(`${options.file}: ${error.message}`) : toSyncError(error);
+    fatal ??= error instanceof UsageError ? new UsageError(`${options.file}: ${error.message}`) : toSyncError(error);
   }
 
   if (engine) {
@@ -241,37 +233,70 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   }
   signal?.removeEventListener('abort', stopEngine);
   while (settling.size > 0) await Promise.all(settling);
-
-  if (deadLetter) {
-    if (deadLettered > 0) await deadLetter.commit();
-    else {
-      await deadLetter.discard();
-      // A replay that delivered everything has consumed its file.
-      if (replaying && !signal?.aborted && !fatal) await unlink(options.deadLetter).catch(() => undefined);
-    }
+  await remember.flush();
+  await outputs?.flush();
+  // Every record of a replayed file is now delivered, unchanged or in the new lines appended to
+  // it: the lines it had at the start can go (other processes' appends are kept).
+  if (replaying && readToEnd && !fatal && source.size !== undefined && source.ino !== undefined) {
+    await removeHead(options.deadLetter, source.size, source.ino).catch((error: SyncError) => (fatal ??= error));
   }
-  await report?.commit();
+  if (!deps.state) await state?.close();
 
   Object.assign(summary, {
     batches: engine?.stats.batches ?? 0,
     requests: delivery?.executor.stats.requests ?? 0,
     retries: delivery?.executor.stats.retries ?? 0,
     rateLimited: delivery?.executor.stats.rateLimited ?? 0,
-    deadLettered,
+    deadLettered: outputs?.deadLettered ?? 0,
     durationMs: Math.round(clock.now() - started),
   });
 
-  if (fatal && summary.total === 0) return { summary, exitCode: fatal.exitCode, error: fatal };
-  if (signal?.aborted) return { summary, exitCode: ExitCode.interrupted, error: new InterruptedError() };
+  if (fatal && summary.total === 0 && fatal instanceof UsageError) return { summary, exitCode: fatal.exitCode, error: fatal };
   if (fatal) return { summary, exitCode: ExitCode.failed, error: fatal };
+  if (signal?.aborted) {
+    const where = options.file === '-' ? `record ${summary.total} of stdin` : `line ${lineReached} of ${options.file}`;
+    const message = `interrupted at ${where}: run the same command again to continue (what the platform accepted is skipped)`;
+    return { summary, exitCode: ExitCode.interrupted, error: new InterruptedError(message) };
+  }
   if (summary.failed > 0) {
-    return {
-      summary,
-      exitCode: ExitCode.failed,
-      error: new UnavailableError(`${summary.failed} profiles could not be delivered; they are in ${options.deadLetter} for replay`),
-    };
+    const error = new UnavailableError(`${summary.failed} profiles could not be delivered; they are in ${options.deadLetter} for replay`);
+    return { summary, exitCode: ExitCode.failed, error };
   }
   return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
+}
+
+/**
+ * Accepted profiles on their way to the state: gathered for one event-loop turn (a batch's answer
+ * settles all its profiles in one turn) and committed as one transaction.
+ */
+class AcceptedQueue {
+  private batch: Accepted[] = [];
+  private readonly commits = new Set<Promise<void>>();
+
+  constructor(
+    private readonly state: StateStore | undefined,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  add(accepted: Accepted): void {
+    if (!this.state) return;
+    if (this.batch.length === 0) setImmediate(() => this.commit());
+    this.batch.push(accepted);
+  }
+
+  async flush(): Promise<void> {
+    this.commit();
+    while (this.commits.size > 0) await Promise.all(this.commits);
+  }
+
+  private commit(): void {
+    if (!this.state || this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const commit = this.state.recordAccepted(batch).catch(this.onError);
+    this.commits.add(commit);
+    void commit.finally(() => this.commits.delete(commit));
+  }
 }
 
 async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { value: number }): AsyncGenerator<Buffer | string> {
@@ -287,10 +312,11 @@ function writeLine(stream: Writable | undefined, value: unknown): Promise<void> 
   return new Promise<void>((resolve) => stream.once('drain', () => resolve()));
 }
 
-function progressText(done: number, elapsedMs: number, source: Source, bytes: number): string {
+function progressText(done: number, elapsedMs: number, source: Input, bytes: number): string {
   const perSecond = elapsedMs > 0 ? Math.round((done * 1000) / elapsedMs) : 0;
   if (!source.size) return `Pushing: ${done.toLocaleString('en')} done · ${perSecond.toLocaleString('en')}/s`;
   const fraction = Math.min(1, bytes / source.size);
   const eta = fraction > 0 ? Math.round(((1 - fraction) * elapsedMs) / fraction / 1000) : 0;
   return `Pushing: ${done.toLocaleString('en')} done · ${perSecond.toLocaleString('en')}/s · ${Math.round(fraction * 100)}% · ETA ${eta} s`;
 }
+

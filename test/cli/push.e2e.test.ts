@@ -6,7 +6,7 @@ import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
-const SUMMARY_KEYS = ['total', 'valid', 'invalid', 'duplicates', 'delivered', 'rejected', 'failed', 'batches', 'requests', 'retries', 'rateLimited', 'deadLettered', 'durationMs'];
+const SUMMARY_KEYS = ['total', 'valid', 'invalid', 'duplicates', 'unchanged', 'delivered', 'rejected', 'failed', 'batches', 'requests', 'retries', 'rateLimited', 'deadLettered', 'durationMs'];
 
 describe('sync push against sync mock downstream (spawned)', () => {
   const tmp = useTempDir();

@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export const BIN = fileURLToPath(new URL('../../bin/sync.js', import.meta.url));
 
@@ -9,9 +13,30 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Environment for a child: no colour, no TTY hints, CI-like. */
+// Push remembers what a platform accepted: every child starts with a state of its own, never the
+// user's ~/.local/state (tests about state pass SYNC_STATE_DIR to share one between runs).
+let stateHomes: string | undefined;
+afterAll(() => {
+  if (stateHomes) rmSync(stateHomes, { recursive: true, force: true });
+  stateHomes = undefined;
+});
+
+/** Environment for a child: no colour, no TTY hints, CI-like, a state of its own. */
 function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  return { ...process.env, CI: 'true', NO_COLOR: '1', SYNC_SOURCE_URL: undefined, SYNC_API_KEY: undefined, SYNC_DOWNSTREAM_URL: undefined, SYNC_DOWNSTREAM_TOKEN: undefined, ...env };
+  stateHomes ??= mkdtempSync(join(tmpdir(), 'sync-state-'));
+  const stateHome = mkdtempSync(join(stateHomes, 'run-'));
+  return {
+    ...process.env,
+    CI: 'true',
+    NO_COLOR: '1',
+    SYNC_SOURCE_URL: undefined,
+    SYNC_API_KEY: undefined,
+    SYNC_DOWNSTREAM_URL: undefined,
+    SYNC_DOWNSTREAM_TOKEN: undefined,
+    SYNC_STATE_DIR: undefined,
+    XDG_STATE_HOME: stateHome,
+    ...env,
+  };
 }
 
 export interface RunOptions {

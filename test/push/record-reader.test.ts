@@ -2,12 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { readRecords, type RawRecord } from '../../src/push/record-reader.js';
 
-async function read(text: string, { chunk = text.length || 1, maxBytes }: { chunk?: number; maxBytes?: number } = {}): Promise<RawRecord[]> {
+async function read(
+  input: string | Buffer,
+  { chunk, maxBytes, keepBytes }: { chunk?: number; maxBytes?: number; keepBytes?: number } = {},
+): Promise<RawRecord[]> {
+  const bytes = typeof input === 'string' ? Buffer.from(input) : input;
+  const size = chunk ?? (bytes.length || 1);
   async function* chunks() {
-    for (let i = 0; i < text.length; i += chunk) yield Buffer.from(text.slice(i, i + chunk));
+    // Byte chunks: a multi-byte character may be cut anywhere, as a real read can cut it.
+    for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
   }
   const out: RawRecord[] = [];
-  for await (const record of readRecords(chunks(), { maxBytes })) out.push(record);
+  for await (const record of readRecords(chunks(), { maxBytes, keepBytes })) out.push(record);
   return out;
 }
 
@@ -33,11 +39,49 @@ describe('readRecords: NDJSON', () => {
     ]);
   });
 
-  it('skips an oversized line without buffering it, and reads on', async () => {
+  it('keeps an oversized line as a problem record with its text, and reads on', async () => {
     const big = `{"x":"${'y'.repeat(500)}"}`;
     expect(await read(`{"a":1}\n${big}\n{"b":2}\n`, { chunk: 7, maxBytes: 100 })).toEqual([
       { line: 1, text: '{"a":1}' },
-      { line: 2, error: 'record is larger than 100 bytes' },
+      { line: 2, text: big, problem: 'record is larger than 100 bytes (508 bytes)' },
+      { line: 3, text: '{"b":2}' },
+    ]);
+  });
+
+  it('cuts a runaway line at keepBytes and says so, without buffering the rest', async () => {
+    const big = `{"x":"${'y'.repeat(5000)}"}`;
+    const [, record, after] = await read(`{"a":1}\n${big}\n{"b":2}\n`, { chunk: 64, maxBytes: 100, keepBytes: 200 });
+    expect(record).toEqual({ line: 2, text: big.slice(0, 200), problem: 'record is larger than 100 bytes (5 KB); only its first 200 bytes are kept in "record"' });
+    expect(after).toEqual({ line: 3, text: '{"b":2}' });
+  });
+
+  it('flags a line with invalid UTF-8 instead of turning it into U+FFFD silently', async () => {
+    const bad = Buffer.concat([Buffer.from('{"a":1}\n{"n":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n{"n":"Zoë"}\n')]);
+    for (const chunk of [1, 3, 1000]) {
+      expect(await read(bad, { chunk })).toEqual([
+        { line: 1, text: '{"a":1}' },
+        { line: 2, text: '{"n":"\uFFFD("}', problem: 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")' },
+        { line: 3, text: '{"n":"Zoë"}' },
+      ]);
+    }
+  });
+
+  it('reads a file whose first line is an array as NDJSON when more lines follow', async () => {
+    for (const chunk of [1, 4, 100]) {
+      expect(await read('["oops"]\n{"a":1}\n{"b":2}\n{"c":3}\n', { chunk })).toEqual([
+        { line: 1, text: '["oops"]' },
+        { line: 2, text: '{"a":1}' },
+        { line: 3, text: '{"b":2}' },
+        { line: 4, text: '{"c":3}' },
+      ]);
+    }
+  });
+
+  it('passes a 10,000-level record through as text (no recursion in the reader)', async () => {
+    const deep = `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+    expect(await read(`{"a":1}\n${deep}\n{"b":2}\n`, { chunk: 999 })).toEqual([
+      { line: 1, text: '{"a":1}' },
+      { line: 2, text: deep },
       { line: 3, text: '{"b":2}' },
     ]);
   });
@@ -81,15 +125,30 @@ describe('readRecords: JSON array', () => {
   it('reports a truncated array and content after the array', async () => {
     expect(await read('[{"a":1},\n{"b":')).toEqual([
       { line: 1, text: '{"a":1}' },
-      { line: 2, error: 'the JSON array is not closed (file truncated?)' },
+      { line: 2, text: '{"b":', problem: 'the JSON array is not closed (file truncated?)' },
     ]);
-    expect((await read('[{"a":1}]\nextra')).at(-1)).toEqual({ line: 2, error: 'unexpected content after the JSON array' });
   });
 
-  it('skips an oversized element', async () => {
+  it('reads what follows a closed array line by line, so nothing after it is lost', async () => {
+    expect(await read('[\n{"a":1}\n]\nextra\n{"b":2}\n', { chunk: 3 })).toEqual([
+      { line: 2, text: '{"a":1}' },
+      { line: 4, text: 'extra' },
+      { line: 5, text: '{"b":2}' },
+    ]);
+  });
+
+  it('reads a one-line array file as an array, and a BOM before either format', async () => {
+    expect(await read('[{"a":1},{"b":2}]\n\n')).toEqual([
+      { line: 1, text: '{"a":1}' },
+      { line: 1, text: '{"b":2}' },
+    ]);
+    expect(await read('\uFEFF{"a":1}\n', { chunk: 1 })).toEqual([{ line: 1, text: '{"a":1}' }]);
+  });
+
+  it('keeps an oversized element as a problem record with its text', async () => {
     const big = `{"x":"${'y'.repeat(500)}"}`;
     expect(await read(`[${big},{"b":2}]`, { chunk: 10, maxBytes: 100 })).toEqual([
-      { line: 1, error: 'record is larger than 100 bytes' },
+      { line: 1, text: big, problem: 'record is larger than 100 bytes (508 bytes)' },
       { line: 1, text: '{"b":2}' },
     ]);
   });

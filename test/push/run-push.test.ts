@@ -68,6 +68,8 @@ describe('runPush', () => {
         maxRetries: 3,
         deadLetter: join(tmp(), 'dead-letter.ndjson'),
         dryRun: false,
+        stateDir: join(tmp(), 'state'),
+        full: false,
         ...overrides,
       },
       { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, newBatchId: () => `b-${++ids}`, ...extra },

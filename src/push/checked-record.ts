@@ -1,0 +1,100 @@
+import { DeadLetterSchema, describeErrors, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import type { RawRecord } from './record-reader.js';
+
+/**
+ * A record read, parsed and validated: a profile to send, or the reason it cannot be sent.
+ * `recordJson` is the record as it goes into a dead-letter line: the input's own JSON text, never
+ * re-serialized (a 10,000-level record would overflow JSON.stringify), or a JSON string holding the
+ * original text when the input is not JSON or cannot be kept as is.
+ */
+export type Checked =
+  | { line: number; recordJson: string; profile: Profile }
+  | { line: number; recordJson: string; reason: string; errors: FieldError[] };
+
+const invalid = (line: number, recordJson: string, reason: string): Checked => ({
+  line,
+  recordJson,
+  reason,
+  errors: [{ path: '', message: reason }],
+});
+
+/**
+ * JSON text → valid profile. A dead-letter line is unwrapped to the record it carries, keeping the
+ * line it had in the original input (that is the replay); a record that a dead letter holds as a
+ * string is the original text of a record that was not JSON, so it is read again as a record.
+ */
+export function checkRecord(record: RawRecord): Checked {
+  const { line, text, problem } = record;
+  if (problem) return invalid(line, JSON.stringify(text), problem);
+  const parsed = parseJson(text);
+  if (!parsed.ok) return invalid(line, JSON.stringify(text), `not valid JSON (${parsed.message})`);
+  const letter = asDeadLetter(parsed.value);
+  if (!letter) return validate(line, text.trim(), parsed.value);
+  if (typeof letter.record === 'string') {
+    // Unwrapped once only: the text is checked as a record, not as another dead letter.
+    const inner = parseJson(letter.record);
+    if (!inner.ok) return invalid(letter.line, JSON.stringify(letter.record), `not valid JSON (${inner.message})`);
+    return validate(letter.line, letter.record.trim(), inner.value);
+  }
+  return validate(letter.line, recordTextOf(text, letter), letter.record);
+}
+
+function validate(line: number, recordJson: string, value: unknown): Checked {
+  const validation = validateProfile(value);
+  if (validation.ok) return { line, recordJson, profile: validation.profile };
+  return { line, recordJson, reason: describeErrors(validation.errors), errors: validation.errors };
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, message: (error as Error).message };
+  }
+}
+
+type DeadLetter = { line: number; class: string; reason: string; record: unknown };
+
+function asDeadLetter(value: unknown): DeadLetter | undefined {
+  if (value === null || typeof value !== 'object' || Object.keys(value).length !== 4) return undefined;
+  const letter = DeadLetterSchema.safeParse(value);
+  return letter.success ? letter.data : undefined;
+}
+
+/** One dead-letter line; `record` is spliced in as JSON text and comes last (see recordTextOf). */
+export function deadLetterLine(line: number, errorClass: string, reason: string, recordJson: string): string {
+  return `${deadLetterPrefix(line, errorClass, reason)}${recordJson}}`;
+}
+
+function deadLetterPrefix(line: number, errorClass: string, reason: string): string {
+  return `{"line":${line},"class":${JSON.stringify(errorClass)},"reason":${JSON.stringify(reason)},"record":`;
+}
+
+/**
+ * The JSON text of a dead letter's `record`, cut out of the line rather than re-serialized: lines
+ * we wrote have a known prefix. A line edited by hand (other spacing or key order) is re-serialized
+ * when its depth allows, else the whole line is kept as text: never a stack overflow.
+ */
+export function recordTextOf(lineText: string, letter: DeadLetter): string {
+  const trimmed = lineText.trim();
+  const prefix = deadLetterPrefix(letter.line, letter.class, letter.reason);
+  if (trimmed.startsWith(prefix) && trimmed.endsWith('}')) return trimmed.slice(prefix.length, -1);
+  return depthOf(letter.record) <= MAX_SERIALIZED_DEPTH ? JSON.stringify(letter.record) : JSON.stringify(lineText);
+}
+
+/** Far below where JSON.stringify runs out of stack (~5,000 levels here), far above any profile. */
+const MAX_SERIALIZED_DEPTH = 1000;
+
+/** Nesting depth, iteratively (no recursion a document can drive), stopping past the limit. */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: node, depth } = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_SERIALIZED_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return deepest;
+}

