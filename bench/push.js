@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
 
 /** Writes N distinct, valid profiles as NDJSON (streamed: the generator holds no array). */
-async function writeProfiles(path, count) {
+export async function writeProfiles(path, count) {
   const out = createWriteStream(path);
   for (let i = 0; i < count; i++) {
     const line = `{"email":"user${i}@example.com","firstName":"first${i % 997}","lastName":"last-name${i % 991}","metadata":{"tags":["t${i % 7}"],"preferences":{"channel":"email"}}}\n`;
@@ -17,7 +17,7 @@ async function writeProfiles(path, count) {
 }
 
 /** Spawns `sync …` under /usr/bin/time for peak RSS; resolves with exit code, stdout, wall ms and max RSS (KB). */
-function timed(args, env = {}) {
+export function timed(args, env = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', 'RSS_KB=%M', process.execPath, BIN, ...args], {
@@ -36,7 +36,7 @@ function timed(args, env = {}) {
   });
 }
 
-function startMock(args) {
+export function startMock(args) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'mock', 'downstream', '--port', '0', '--log-format', 'json', '--quiet', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -41,7 +41,7 @@ Example:
         if (flags.out === '-' && context.json) throw new UsageError('--out - and --json both want stdout; pick one');
         const { checkOutputPaths } = await import('../io/output-paths.js');
         await checkOutputPaths([
-          { flag: '--out', path: flags.out },
+          { flag: '--out', path: flags.out, stdout: true },
           { flag: '--metrics-file', path: flags.metricsFile },
         ]);
         const { runPull } = await import('../pull/run-pull.js');

@@ -7,6 +7,8 @@ import { describeFsError, UsageError } from '../errors.js';
 export interface OutputPath {
   flag: string;
   path: string | undefined;
+  /** `-` means stdout for this flag (pull's --out); elsewhere it would be a file named `-`. */
+  stdout?: boolean;
 }
 
 /**
@@ -16,8 +18,9 @@ export interface OutputPath {
  */
 export async function checkOutputPaths(outputs: readonly OutputPath[]): Promise<void> {
   const seen = new Map<string, string>();
-  for (const { flag, path } of outputs) {
-    if (path === undefined || path === '-') continue;
+  for (const { flag, path, stdout = false } of outputs) {
+    if (path === undefined || (stdout && path === '-')) continue;
+    if (path === '-') throw new UsageError(`${flag} -: expected a file (stdout is for data or the --json summary)`);
     const absolute = resolve(path);
     const other = seen.get(absolute);
     if (other) throw new UsageError(`${other} and ${flag} name the same file (${path})`);

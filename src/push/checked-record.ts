@@ -7,42 +7,57 @@ import type { RawRecord } from './record-reader.js';
  * re-serialized (a 10,000-level record would overflow JSON.stringify), or a JSON string holding the
  * original text when the input is not JSON or cannot be kept as is.
  */
-export type Checked =
-  | { line: number; recordJson: string; profile: Profile }
-  | { line: number; recordJson: string; reason: string; errors: FieldError[] };
+export type Checked = { line: number; recordJson: string; profile: Profile } | Invalid;
+type Invalid = { line: number; recordJson: string; reason: string; errors: FieldError[] };
 
-const invalid = (line: number, recordJson: string, reason: string): Checked => ({
+const invalid = (line: number, recordJson: string, reason: string): Invalid => ({
   line,
   recordJson,
   reason,
   errors: [{ path: '', message: reason }],
 });
 
+/** A record parsed but not yet validated: its JSON value and its own text. */
+export type Parsed = { line: number; recordJson: string; value: unknown } | Invalid;
+
+/** JSON text → valid profile (parse, then validate). */
+export function checkRecord(record: RawRecord): Checked {
+  const parsed = parseRecord(record);
+  return 'reason' in parsed ? parsed : validateParsed(parsed);
+}
+
 /**
- * JSON text → valid profile. A dead-letter line is unwrapped to the record it carries, keeping the
+ * JSON text → JSON value. A dead-letter line is unwrapped to the record it carries, keeping the
  * line it had in the original input (that is the replay); a record that a dead letter holds as a
  * string is the original text of a record that was not JSON, so it is read again as a record.
+ * Separate from validation so push can skip validating a record it has already sent as is.
  */
-export function checkRecord(record: RawRecord): Checked {
+export function parseRecord(record: RawRecord): Parsed {
   const { line, text, problem } = record;
   if (problem) return invalid(line, JSON.stringify(text), problem);
   const parsed = parseJson(text);
   if (!parsed.ok) return invalid(line, JSON.stringify(text), `not valid JSON (${parsed.message})`);
   const letter = asDeadLetter(parsed.value);
-  if (!letter) return validate(line, text.trim(), parsed.value);
+  if (!letter) return { line, recordJson: text.trim(), value: parsed.value };
   if (typeof letter.record === 'string') {
     // Unwrapped once only: the text is checked as a record, not as another dead letter.
     const inner = parseJson(letter.record);
     if (!inner.ok) return invalid(letter.line, JSON.stringify(letter.record), `not valid JSON (${inner.message})`);
-    return validate(letter.line, letter.record.trim(), inner.value);
+    return { line: letter.line, recordJson: letter.record.trim(), value: inner.value };
   }
-  return validate(letter.line, recordTextOf(text, letter), letter.record);
+  return { line: letter.line, recordJson: recordTextOf(text, letter), value: letter.record };
 }
 
-function validate(line: number, recordJson: string, value: unknown): Checked {
+export function validateParsed({ line, recordJson, value }: { line: number; recordJson: string; value: unknown }): Checked {
   const validation = validateProfile(value);
   if (validation.ok) return { line, recordJson, profile: validation.profile };
   return { line, recordJson, reason: describeErrors(validation.errors), errors: validation.errors };
+}
+
+/** The email a record would be keyed by (trimmed, lower-cased as validation does), if it has one. */
+export function emailOf(value: unknown): string | undefined {
+  const email = value !== null && typeof value === 'object' ? (value as { email?: unknown }).email : undefined;
+  return typeof email === 'string' ? email.trim().toLowerCase() : undefined;
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {

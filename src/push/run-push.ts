@@ -7,11 +7,11 @@ import { recoverConsumed, removeHead } from '../io/append-log.js';
 import { checkOutputPaths } from '../io/output-paths.js';
 import { maskEmail } from '../logging/logger.js';
 import { toWire, type Profile } from '../profiles/schemas.js';
-import { loadHasher, profileDigest, type Digest } from '../state/digest.js';
+import { loadHasher, profileDigest, textDigest } from '../state/digest.js';
 import { LmdbStateStore } from '../state/lmdb-state-store.js';
-import { platformOf, type Accepted, type StateStore } from '../state/state-store.js';
+import { platformOf, type Accepted, type Remembered, type StateStore } from '../state/state-store.js';
 import type { Progress } from '../ui/terminal.js';
-import { checkRecord } from './checked-record.js';
+import { emailOf, parseRecord, validateParsed } from './checked-record.js';
 import { openInput, resolvedPath, type Input } from './input.js';
 import { PushOutputs } from './outputs.js';
 import { readRecordChunks } from './record-reader.js';
@@ -116,8 +116,10 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
       { flag: '--report', path: options.report },
       { flag: '--metrics-file', path: options.metricsFile },
     ]);
-    if (inputPath !== undefined && [options.report, options.metricsFile].some((path) => path !== undefined && path === inputPath)) {
-      throw new UsageError(`${options.file}: the input cannot also be the --report or --metrics-file`);
+    for (const [flag, path] of [['--report', options.report], ['--metrics-file', options.metricsFile]] as const) {
+      if (inputPath !== undefined && path !== undefined && (await resolvedPath(path)) === inputPath) {
+        throw new UsageError(`${flag} ${path}: that is the input file`);
+      }
     }
     // A replay killed while dropping the lines it had consumed left them aside: put them back first.
     await recoverConsumed(options.deadLetter);
@@ -146,7 +148,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const bytesRead = { value: 0 };
   let lineReached = 0;
 
-  const settle = (line: number, recordJson: string, profile: Profile, digest: Digest, outcome: DeliveryOutcome): void => {
+  const settle = (line: number, recordJson: string, profile: Profile, outcome: DeliveryOutcome): void => {
     const left = (unsettled.get(profile.email) ?? 1) - 1;
     if (left > 0) unsettled.set(profile.email, left);
     else unsettled.delete(profile.email);
@@ -154,7 +156,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     const errorClass = 'errorClass' in outcome ? outcome.errorClass : undefined;
     deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: errorClass ?? '' });
     outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId, class: errorClass, reason: 'reason' in outcome ? outcome.reason : undefined });
-    if (outcome.status === 'delivered') remember.add({ email: profile.email, digest });
+    if (outcome.status === 'delivered') remember.add({ email: profile.email, digest: profileDigest(profile), textDigest: textDigest(recordJson) });
     if (outcome.status === 'rejected' || outcome.status === 'failed') {
       if (outcome.status === 'rejected') {
         logger.warn({ stage: 'send', line, batchId: outcome.batchId, email: show(profile.email) }, `line ${line}: rejected by the downstream: ${outcome.reason}`);
@@ -182,7 +184,23 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         if (signal?.aborted || fatal) break reading;
         summary.total += 1;
         lineReached = record.line;
-        const checked = checkRecord(record);
+        const parsed = parseRecord(record);
+        // What the platform last accepted for this email, unless an earlier record for it is still
+        // on its way (then this one must follow it, whatever the state says).
+        let remembered: Remembered | undefined;
+        if (state && !options.full && !('reason' in parsed)) {
+          const email = emailOf(parsed.value);
+          if (email !== undefined && !unsettled.has(email)) remembered = state.lookup(email);
+          // The very text that was accepted: unchanged, without validating it again.
+          if (remembered && remembered.textDigest === textDigest(parsed.recordJson)) {
+            summary.valid += 1;
+            summary.unchanged += 1;
+            deps.metrics?.recordValidation(undefined);
+            outputs?.report({ line: parsed.line, email, status: 'unchanged' });
+            continue;
+          }
+        }
+        const checked = 'reason' in parsed ? parsed : validateParsed(parsed);
         const { line, recordJson } = checked;
         deps.metrics?.recordValidation('errors' in checked ? checked.errors : undefined);
         if ('reason' in checked) {
@@ -197,8 +215,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         }
         summary.valid += 1;
         const { profile } = checked;
-        const digest = profileDigest(profile);
-        if (state && !options.full && !unsettled.has(profile.email) && state.lookup(profile.email) === digest) {
+        if (remembered && remembered.digest === profileDigest(profile)) {
           summary.unchanged += 1;
           outputs?.report({ line, email: profile.email, status: 'unchanged' });
           continue;
@@ -209,7 +226,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
           continue;
         }
         unsettled.set(profile.email, (unsettled.get(profile.email) ?? 0) + 1);
-        const pending = engine.submit(profile).then((outcome) => settle(line, recordJson, profile, digest, outcome));
+        const pending = engine.submit(profile).then((outcome) => settle(line, recordJson, profile, outcome));
         settling.add(pending);
         void pending.finally(() => settling.delete(pending));
         if (engine.queued >= highWater) {

@@ -27,6 +27,11 @@ export function profileDigest(profile: Profile): Digest {
   return hasher()(JSON.stringify(toWire(profile)));
 }
 
+/** The digest of a record's text as read: equal texts normalize to equal profiles. */
+export function textDigest(text: string): Digest {
+  return hasher()(text);
+}
+
 /** A fixed-size key for (platform, email): 8 bytes a row instead of the email and URL. */
 export function emailKey(platform: string, email: string): bigint {
   return hasher()(`${platform}\n${email}`);

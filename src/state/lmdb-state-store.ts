@@ -2,17 +2,17 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { UsageError } from '../errors.js';
-import { emailKey, loadHasher, type Digest } from './digest.js';
-import type { Accepted, StateStore } from './state-store.js';
+import { emailKey, loadHasher } from './digest.js';
+import type { Accepted, Remembered, StateStore } from './state-store.js';
 
 /** The LMDB environment inside the state directory (data.mdb and lock.mdb). */
 const ENVIRONMENT = 'push-accepted';
 
 /**
- * The state on disk: LMDB, one 8-byte key (platform + email) to one 8-byte digest. Memory-mapped
+ * The state on disk: LMDB, one 8-byte key (platform + email) to 16 bytes (two digests). Memory-mapped
  * and ACID, with many readers and one writer at a time across processes, so two cron jobs can
  * share a directory; a kill at any moment leaves the last committed transaction. Keys are hashed
- * so a million emails take ~45 MB on disk (and at most that much of the page cache), not ~90 MB.
+ * so a million emails take ~50 MB on disk (and at most that much of the page cache), not ~100 MB.
  */
 export class LmdbStateStore implements StateStore {
   private readonly key = Buffer.alloc(8);
@@ -51,21 +51,23 @@ export class LmdbStateStore implements StateStore {
     }
   }
 
-  lookup(email: string): Digest | undefined {
+  lookup(email: string): Remembered | undefined {
     this.key.writeBigUInt64BE(emailKey(this.platform, email));
     // getBinaryFast returns a view of a shared buffer, valid until the next get: read it at once.
     const value = this.db.getBinaryFast(this.key);
-    return value && value.length === 8 ? value.readBigUInt64BE(0) : undefined;
+    if (!value || value.length !== 16) return undefined;
+    return { digest: value.readBigUInt64BE(0), textDigest: value.readBigUInt64BE(8) };
   }
 
   async recordAccepted(accepted: readonly Accepted[]): Promise<void> {
     // Puts issued in one event turn share one transaction. It resolves once committed: visible to
     // other processes and kept if this one is killed; LMDB flushes it to disk right after.
-    const puts = accepted.map(({ email, digest }) => {
+    const puts = accepted.map(({ email, digest, textDigest }) => {
       const key = Buffer.allocUnsafe(8);
       key.writeBigUInt64BE(emailKey(this.platform, email));
-      const value = Buffer.allocUnsafe(8);
-      value.writeBigUInt64BE(digest);
+      const value = Buffer.allocUnsafe(16);
+      value.writeBigUInt64BE(digest, 0);
+      value.writeBigUInt64BE(textDigest, 8);
       return this.db.put(key, value);
     });
     await Promise.all(puts);

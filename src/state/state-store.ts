@@ -1,8 +1,20 @@
 import type { Digest } from './digest.js';
 
-export interface Accepted {
-  email: string;
+
+/** What is remembered of the profile a platform accepted for one email. */
+export interface Remembered {
+  /** Of the normalized profile: what "unchanged" is decided on. */
   digest: Digest;
+  /**
+   * Of the record's text as read. Byte-identical text normalizes to the identical profile, so a
+   * record whose text matches is unchanged without being validated again: nightly runs over a
+   * mostly unchanged file skip the costliest step for almost every record.
+   */
+  textDigest: Digest;
+}
+
+export interface Accepted extends Remembered {
+  email: string;
 }
 
 /**
@@ -11,7 +23,7 @@ export interface Accepted {
  * answer arrives (`recordAccepted`), so a rerun after any stop skips what was confirmed.
  */
 export interface StateStore {
-  lookup(email: string): Digest | undefined;
+  lookup(email: string): Remembered | undefined;
   /** Resolves once the entries are committed (they survive a kill of this process). */
   recordAccepted(accepted: readonly Accepted[]): Promise<void>;
   close(): Promise<void>;
@@ -19,14 +31,14 @@ export interface StateStore {
 
 /** For tests and `sync demo`: a state that lives as long as the process. */
 export class MemoryStateStore implements StateStore {
-  readonly entries = new Map<string, Digest>();
+  readonly entries = new Map<string, Remembered>();
 
-  lookup(email: string): Digest | undefined {
+  lookup(email: string): Remembered | undefined {
     return this.entries.get(email);
   }
 
   async recordAccepted(accepted: readonly Accepted[]): Promise<void> {
-    for (const { email, digest } of accepted) this.entries.set(email, digest);
+    for (const { email, digest, textDigest } of accepted) this.entries.set(email, { digest, textDigest });
   }
 
   async close(): Promise<void> {}

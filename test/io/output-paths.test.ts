@@ -14,7 +14,7 @@ describe('checkOutputPaths', () => {
     await checkOutputPaths([
       { flag: '--out', path: join(tmp(), 'new.json') },
       { flag: '--report', path: existing },
-      { flag: '--dead-letter', path: '-' },
+      { flag: '--out', path: '-', stdout: true },
       { flag: '--metrics-file', path: undefined },
     ]);
     const { readdirSync } = await import('node:fs');

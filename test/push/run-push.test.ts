@@ -5,6 +5,7 @@ import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { runPush, type PushOptions } from '../../src/push/run-push.js';
+import { MemoryStateStore } from '../../src/state/state-store.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
@@ -211,5 +212,57 @@ describe('runPush', () => {
     const csv = await run('email,firstName\n');
     expect(csv.exitCode).toBe(ExitCode.usage);
     expect(csv.error?.message).toMatch(/profiles.ndjson: not a JSON array or NDJSON/);
+  });
+});
+
+describe('runPush with a state', () => {
+  const tmp = useTempDir();
+
+  async function push(text: string, state: MemoryStateStore, overrides: Partial<PushOptions> = {}) {
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, text);
+    const log = await memoryLogger();
+    return runPush(
+      { file, downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 500, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: '', full: false, ...overrides },
+      { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, state },
+    );
+  }
+
+  it('skips what the platform accepted as it is: the same text, or text that normalizes the same', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    expect((await push(lines(ann, bob), state)).summary).toMatchObject({ delivered: 2, unchanged: 0 });
+    expect([...state.entries.keys()]).toEqual(['ann@example.com', 'bob@example.com']);
+
+    // Ann as before; Bob's email in other case and spacing: the same profile on the wire.
+    const second = await push(lines(ann, { ...bob, email: ' bob@EXAMPLE.com' }), state);
+    expect(second.summary).toMatchObject({ valid: 2, unchanged: 2, delivered: 0, requests: 0 });
+    expect(second.exitCode).toBe(ExitCode.ok);
+
+    const third = await push(lines(ann, { ...bob, lastName: 'Stones' }), state);
+    expect(third.summary).toMatchObject({ unchanged: 1, delivered: 1 });
+    expect(calls.at(-1)!.batch.profiles.map((p) => p.lastName)).toEqual(['Stones']);
+    expect((await push(lines(ann, bob), state, { full: true })).summary).toMatchObject({ unchanged: 0, delivered: 2 });
+  });
+
+  it('never remembers rejected or failed profiles, so the next run tries them again', async () => {
+    const state = new MemoryStateStore();
+    platform({ fail: (call) => (call <= 4 ? 503 : 0) });
+    const first = await push(lines(ann, sup), state, { maxRetries: 3 });
+    expect(first.summary).toMatchObject({ failed: 2, delivered: 0 });
+    expect(state.entries.size).toBe(0);
+    const second = await push(lines(ann, sup), state);
+    expect(second.summary).toMatchObject({ delivered: 1, rejected: 1, unchanged: 0 });
+    expect([...state.entries.keys()]).toEqual(['ann@example.com']);
+  });
+
+  it('a later record for an email still on its way is sent even if it matches the state: the platform ends with it', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    await push(lines(ann), state);
+    // Annie first (changed, queued), then Ann again (what the state holds): both go, in order.
+    const result = await push(lines({ ...ann, firstName: 'Annie' }, ann), state);
+    expect(result.summary).toMatchObject({ unchanged: 0, duplicates: 1, delivered: 1 });
+    expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', metadata: {} }]);
   });
 });

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { loadHasher, profileDigest } from '../../src/state/digest.js';
+import { loadHasher, profileDigest, textDigest } from '../../src/state/digest.js';
 import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
 import { platformOf } from '../../src/state/state-store.js';
 import { useTempDir } from '../helpers/tmp.js';
@@ -15,15 +15,15 @@ describe('LmdbStateStore', () => {
 
   it('remembers accepted digests per platform and email, across opens', async () => {
     const dir = tmp();
-    const digest = profileDigest(ann);
+    const remembered = { digest: profileDigest(ann), textDigest: textDigest(JSON.stringify(ann)) };
     const first = (await LmdbStateStore.open(dir, 'http://a'))!;
     expect(first.lookup(ann.email)).toBeUndefined();
-    await first.recordAccepted([{ email: ann.email, digest }]);
-    expect(first.lookup(ann.email)).toBe(digest);
+    await first.recordAccepted([{ email: ann.email, ...remembered }]);
+    expect(first.lookup(ann.email)).toEqual(remembered);
     await first.close();
 
     const again = (await LmdbStateStore.open(dir, 'http://a'))!;
-    expect(again.lookup(ann.email)).toBe(digest);
+    expect(again.lookup(ann.email)).toEqual(remembered);
     const other = (await LmdbStateStore.open(dir, 'http://b'))!;
     expect(other.lookup(ann.email)).toBeUndefined();
     await Promise.all([again.close(), other.close()]);
