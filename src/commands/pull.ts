@@ -25,6 +25,7 @@ export function registerPull(program: Command): void {
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
+    .option('--max-pages <n>', 'refuse a source that announces more pages than this', positiveInt, 1000)
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addHelpText(
       'after',
@@ -58,7 +59,7 @@ Example:
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
             await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, durationMs: summary.durationMs }, context.logger);
           }
-          return { exitCode, summary, error, report: report(summary, Boolean(error)), stage: 'export' };
+          return { exitCode, summary, error, report: report(summary, flags.out), stage: 'export' };
         } finally {
           progress.stop();
           interruption.dispose();
@@ -67,15 +68,13 @@ Example:
     );
 }
 
-function report(summary: PullSummary, failed: boolean): string[] {
+function report(summary: PullSummary, out: string): string[] {
   const q = summary.qualitySummary;
-  const where = summary.out === '-' ? 'stdout' : summary.out;
+  const target = out === '-' ? 'stdout' : out;
   return [
-    failed && summary.exported === 0
-      ? `Nothing exported; ${where} left as it was.`
-      : `Exported ${summary.exported} customers to ${where}.`,
+    summary.out === null ? `Nothing exported; ${target} left as it was.` : `Exported ${summary.exported} customers to ${target}.`,
     `  pages ${summary.pages} · requests ${summary.requests} · retries ${summary.retries} · rate-limited ${summary.rateLimited}`,
-    `  fetched ${summary.fetched} · duplicates removed ${summary.duplicatesRemoved} · quality high ${q.high_quality} / medium ${q.medium_quality} / low ${q.low_quality}`,
+    `  fetched ${summary.fetched} · skipped (no id) ${summary.skipped} · duplicates removed ${summary.duplicatesRemoved} · quality high ${q.high_quality} / medium ${q.medium_quality} / low ${q.low_quality}`,
     `  took ${(summary.durationMs / 1000).toFixed(1)} s`,
   ];
 }

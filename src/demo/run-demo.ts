@@ -43,7 +43,7 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
   const [sourceUrl, platformUrl] = await Promise.all([listen(source, 0), listen(platform, 0)]);
   try {
     const pull = await runPull(
-      { baseUrl: `${sourceUrl}/api`, apiKey: 'demo-key', out: files.export, maxRetries: 5, rate: 10, concurrency: 4, faultRate: 0.2, seed: 0, allowPartial: false },
+      { baseUrl: `${sourceUrl}/api`, apiKey: 'demo-key', out: files.export, maxRetries: 5, rate: 10, concurrency: 4, faultRate: 0.2, seed: 0, allowPartial: false, maxPages: 1000 },
       { logger },
     );
     const push = await runPush(

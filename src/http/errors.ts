@@ -24,6 +24,14 @@ function fromAxiosError(error: AxiosError, what: string): SyncError {
     return new HttpStatusError(status, `${what}: HTTP ${status}`, typeof retryAfter === 'string' ? retryAfter : undefined);
   }
   const code = error.code ?? 'UNKNOWN';
+  const limit = error.config?.maxContentLength;
+  if (/maxContentLength/.test(error.message) && typeof limit === 'number') {
+    // The same page will be as large next time: not worth a retry, and the source's fault.
+    return new NetworkError('ERR_RESPONSE_TOO_LARGE', `${what}: the response is larger than ${Math.round(limit / 1024 / 1024)} MiB (decompressed); refused`, {
+      cause: error,
+      retryable: false,
+    });
+  }
   if (TIMEOUT_CODES.has(code)) return new NetworkError('ETIMEDOUT', `${what}: timed out`, { cause: error });
   // axios-retry's classification (backed by is-retry-allowed) tells resets from DNS/TLS failures.
   return new NetworkError(code, `${what}: ${code}`, { cause: error, retryable: isNetworkError(error) });

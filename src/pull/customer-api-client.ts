@@ -7,6 +7,8 @@ import type { FaultInjector } from '../http/fault-injector.js';
 import { ReqresPageSchema, type ReqresPage } from './schemas.js';
 
 export const API_KEY_VARIABLE = 'SYNC_API_KEY';
+/** A page bigger than this, once decompressed, is refused: gzip would let a small answer take any memory. */
+export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 export interface CustomerAPIClientOptions {
   baseUrl: string;
@@ -17,15 +19,19 @@ export interface CustomerAPIClientOptions {
   faults?: FaultInjector;
   onRetry?: (page: number, event: RetryEvent) => void;
   http?: AxiosInstance;
+  /** Something a person should know that does not stop the run (e.g. `total` changed mid-run). */
+  onWarning?: (page: number, message: string) => void;
 }
 
 export interface FetchAllOptions {
   concurrency: number;
+  /** More pages than this, as page 1 announces them, is refused before fetching them. */
+  maxPages: number;
   /** Stop fetching at the first page that stays unavailable (the run is lost anyway). */
   failFast?: boolean;
   signal?: AbortSignal;
-  /** Called as each page arrives (progress). */
-  onPage?: (page: number, totalPages: number) => void;
+  /** Called as each page arrives (progress, counts), also when the run fails later. */
+  onPage?: (page: number, totalPages: number, records: number) => void;
 }
 
 export interface FetchAllResult {
@@ -46,6 +52,7 @@ export class CustomerAPIClient {
       options.http ??
       axios.create({
         timeout: options.timeoutMs ?? 10_000,
+        maxContentLength: MAX_RESPONSE_BYTES,
         // Redirects are refused outright: following one would hand the API key to whatever host it names.
         maxRedirects: 0,
         headers: { accept: 'application/json', 'x-api-key': options.apiKey },
@@ -70,6 +77,8 @@ export class CustomerAPIClient {
         if (!parsed.success) {
           throw new UnexpectedResponseError(`${what}: response is not a reqres users page (${parsed.error.issues[0]?.message ?? 'invalid'})`);
         }
+        // A source that ignores ?page= answers page 1 every time: its users would be exported twice.
+        if (parsed.data.page !== page) throw new UnexpectedResponseError(`${what}: the source answered page ${parsed.data.page} (does it ignore ?page=?)`);
         return parsed.data;
       },
       { signal, onRetry: onRetry && ((event) => onRetry(page, event)) },
@@ -80,12 +89,15 @@ export class CustomerAPIClient {
    * Page 1 first (it tells how many pages exist), then the rest with `concurrency` in flight.
    * A 401/403 anywhere stops every other request at once; other failures are collected per page.
    */
-  async fetchAllPages({ concurrency, failFast = false, signal, onPage }: FetchAllOptions): Promise<FetchAllResult> {
+  async fetchAllPages({ concurrency, maxPages, failFast = false, signal, onPage }: FetchAllOptions): Promise<FetchAllResult> {
     const first = await this.fetchPage(1, signal);
     const totalPages = first.total_pages;
+    if (totalPages > maxPages) {
+      throw new UnexpectedResponseError(`page 1 says there are ${totalPages} pages, more than --max-pages ${maxPages}; raise --max-pages if that is right`);
+    }
     const pages = new Map<number, ReqresPage>([[1, first]]);
     const failures = new Map<number, SyncError>();
-    onPage?.(1, totalPages);
+    onPage?.(1, totalPages, first.data.length);
 
     const stop = new AbortController();
     const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
@@ -97,11 +109,21 @@ export class CustomerAPIClient {
       while (next <= totalPages && !linked.aborted) {
         const page = next++;
         try {
-          pages.set(page, await this.fetchPage(page, linked));
-          onPage?.(page, totalPages);
+          const body = await this.fetchPage(page, linked);
+          // Pages from different snapshots of the source make an export that matches none of them.
+          if (body.total_pages !== totalPages) {
+            throw new SourceChangedError(
+              `the source changed during the run: page 1 said ${totalPages} pages, page ${page} says ${body.total_pages}; nothing exported, run again`,
+            );
+          }
+          if (first.total !== undefined && body.total !== undefined && body.total !== first.total) {
+            this.options.onWarning?.(page, `page 1 said ${first.total} users in all, page ${page} says ${body.total}: the source changed during the run`);
+          }
+          pages.set(page, body);
+          onPage?.(page, totalPages, body.data.length);
         } catch (caught) {
           const error = caught as SyncError;
-          if (error instanceof AuthError) {
+          if (error instanceof AuthError || error instanceof SourceChangedError) {
             fatal ??= error;
             stop.abort();
           } else if (!(error instanceof InterruptedError) || signal?.aborted) {
@@ -117,6 +139,9 @@ export class CustomerAPIClient {
     return { totalPages, pages, failures };
   }
 }
+
+/** The page count moved under us: every page fetched so far may belong to another snapshot. */
+class SourceChangedError extends UnexpectedResponseError {}
 
 /** Turn the statuses an operator can act on into messages that say what to do. */
 function explain(error: SyncError): SyncError {

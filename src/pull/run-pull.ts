@@ -26,6 +26,8 @@ export interface PullOptions {
   faultRate: number;
   seed: number;
   allowPartial: boolean;
+  /** Refuse a source that announces more pages than this (a broken or hostile `total_pages`). */
+  maxPages: number;
 }
 
 export interface PullDependencies {
@@ -40,17 +42,25 @@ export interface PullDependencies {
   metrics?: SyncMetrics;
 }
 
-/** The `--json` summary; the keys are the contract. */
+/**
+ * The `--json` summary; the spec's keys, plus `skipped`. Each count means one thing:
+ * fetched = records received on the pages fetched (also when the run then fails);
+ * exported = fetched − skipped − duplicatesRemoved when the export was written, else 0.
+ */
 export interface PullSummary {
+  /** Pages fetched (the source's page count is `metadata.total_pages` in the export). */
   pages: number;
   requests: number;
   retries: number;
   rateLimited: number;
   fetched: number;
+  /** Records without a usable id: they cannot be deduplicated or enriched (logged with page and position). */
+  skipped: number;
   duplicatesRemoved: number;
   exported: number;
   qualitySummary: QualitySummary;
-  out: string;
+  /** The file written, or null when nothing was (the previous export is left as it was). */
+  out: string | null;
   durationMs: number;
 }
 
@@ -81,6 +91,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
       deps.metrics?.retries.inc({ kind: event.kind });
       logRetry(logger, 'fetch', { page }, event);
     },
+    onWarning: (page, message) => logger.warn({ stage: 'fetch', page }, message),
   });
   const summary: PullSummary = {
     pages: 0,
@@ -88,10 +99,11 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
     retries: 0,
     rateLimited: 0,
     fetched: 0,
+    skipped: 0,
     duplicatesRemoved: 0,
     exported: 0,
     qualitySummary: { high_quality: 0, medium_quality: 0, low_quality: 0 },
-    out: options.out,
+    out: null,
     durationMs: 0,
   };
   const finish = (error?: SyncError): PullOutcome => {
@@ -102,18 +114,20 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
 
   try {
     logger.info({ stage: 'fetch', source: options.baseUrl }, 'fetching customers');
-    let pagesDone = 0;
     const fetched = await client.fetchAllPages({
       concurrency: options.concurrency,
+      maxPages: options.maxPages,
       failFast: !options.allowPartial,
       signal,
-      onPage: (page, total) => {
+      onPage: (page, total, records) => {
         logger.debug({ stage: 'fetch', page }, `page ${page}/${total} fetched`);
-        pagesDone += 1;
-        progress?.update(`Fetching pages: ${pagesDone}/${total}`);
+        summary.pages += 1;
+        summary.fetched += records;
+        progress?.update(`Fetching pages: ${summary.pages}/${total}`);
       },
     });
-    summary.pages = fetched.pages.size;
+    const raws = collectUsers(fetched.pages, logger);
+    summary.skipped = summary.fetched - raws.length;
     const missing = [...fetched.failures.keys()].sort((a, b) => a - b);
     const failure =
       missing.length > 0
@@ -126,8 +140,6 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
       return finish(failure);
     }
 
-    const raws = collectUsers(fetched.pages, logger);
-    summary.fetched = raws.length;
     const processor = new CustomerDataProcessor({ seed: options.seed, now: clock.now() });
     const { customers, duplicatesRemoved } = processor.process(raws);
     summary.duplicatesRemoved = duplicatesRemoved;
@@ -139,11 +151,14 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
       metadata: {
         source: options.baseUrl,
         seed: options.seed,
-        pages: fetched.totalPages,
+        total_pages: fetched.totalPages,
+        pages_fetched: fetched.pages.size,
+        records_skipped: summary.skipped,
         ...(failure ? { incomplete: true, missing_pages: missing } : {}),
       },
     });
     await exporter.write(document, options.out, signal);
+    summary.out = options.out;
     summary.exported = customers.length;
     summary.qualitySummary = document.metadata.data_quality_summary;
     logger.info({ stage: 'export', out: options.out, exported: customers.length, incomplete: Boolean(failure) }, 'export written');

@@ -12,6 +12,7 @@ export type RawUser = z.infer<typeof RawUserSchema>;
 
 export const ReqresPageSchema = z.looseObject({
   page: z.coerce.number().int().positive(),
+  total: z.coerce.number().int().nonnegative().optional(),
   total_pages: z.coerce.number().int().nonnegative(),
   data: z.array(z.unknown()),
 });

@@ -5,7 +5,7 @@ import { ExportDocumentSchema } from '../../src/pull/schemas.js';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
 
-const SUMMARY_KEYS = ['pages', 'requests', 'retries', 'rateLimited', 'fetched', 'duplicatesRemoved', 'exported', 'qualitySummary', 'out', 'durationMs'];
+const SUMMARY_KEYS = ['pages', 'requests', 'retries', 'rateLimited', 'fetched', 'skipped', 'duplicatesRemoved', 'exported', 'qualitySummary', 'out', 'durationMs'];
 
 describe('sync pull against sync mock reqres (spawned)', () => {
   const tmp = useTempDir();

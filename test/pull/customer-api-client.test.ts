@@ -16,11 +16,17 @@ function page(n: number, totalPages: number, ids: number[]) {
   return { page: n, per_page: ids.length, total: ids.length * totalPages, total_pages: totalPages, data: ids.map((id) => ({ id })) };
 }
 
-function setup({ maxRetries = 3, rate = 10, baseUrl = BASE, timeoutMs = 5000 } = {}) {
+function setup({
+  maxRetries = 3,
+  rate = 10,
+  baseUrl = BASE,
+  timeoutMs = 5000,
+  onWarning,
+}: { maxRetries?: number; rate?: number; baseUrl?: string; timeoutMs?: number; onWarning?: (page: number, message: string) => void } = {}) {
   const clock = new VirtualClock(T0);
   const limiter = new RateLimiter({ limit: rate, clock });
   const executor = new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries, random: () => 1 }) });
-  const client = new CustomerAPIClient({ baseUrl, apiKey: 'test-key', executor, timeoutMs });
+  const client = new CustomerAPIClient({ baseUrl, apiKey: 'test-key', executor, timeoutMs, onWarning });
   return { clock, limiter, executor, client };
 }
 
@@ -156,7 +162,7 @@ describe('CustomerAPIClient.fetchAllPages', () => {
       .get('/users').query({ page: 3 }).reply(200, page(3, 3, [5]));
     const { client } = setup();
     const seen: number[] = [];
-    const result = await client.fetchAllPages({ concurrency: 2, onPage: (p) => seen.push(p) });
+    const result = await client.fetchAllPages({ maxPages: 1000, concurrency: 2, onPage: (p) => seen.push(p) });
     expect(result.totalPages).toBe(3);
     expect([...result.pages.keys()].sort()).toEqual([1, 2, 3]);
     expect(result.failures.size).toBe(0);
@@ -170,7 +176,7 @@ describe('CustomerAPIClient.fetchAllPages', () => {
       .get('/users').query({ page: 2 }).times(4).reply(503)
       .get('/users').query({ page: 3 }).reply(200, page(3, 3, [3]));
     const { client } = setup();
-    const result = await client.fetchAllPages({ concurrency: 1 });
+    const result = await client.fetchAllPages({ maxPages: 1000, concurrency: 1 });
     expect([...result.pages.keys()].sort()).toEqual([1, 3]);
     expect([...result.failures.keys()]).toEqual([2]);
   });
@@ -181,7 +187,7 @@ describe('CustomerAPIClient.fetchAllPages', () => {
       .get('/users').query({ page: 2 }).reply(401)
       .get('/users').query(true).times(20).reply(503);
     const { client, executor } = setup();
-    await expect(client.fetchAllPages({ concurrency: 1 })).rejects.toBeInstanceOf(AuthError);
+    await expect(client.fetchAllPages({ maxPages: 1000, concurrency: 1 })).rejects.toBeInstanceOf(AuthError);
     expect(executor.stats.requests).toBe(2);
   });
 
@@ -201,8 +207,63 @@ describe('CustomerAPIClient.fetchAllPages', () => {
         const n = Number(new URL(uri, BASE).searchParams.get('page'));
         return [200, page(n, 12, [n])];
       });
-    await client.fetchAllPages({ concurrency: 6 });
+    await client.fetchAllPages({ maxPages: 1000, concurrency: 6 });
     expect(scope.isDone()).toBe(true);
     expect(grants).toEqual([0, 0, 0, 1000, 1000, 1000, 2000, 2000, 2000, 3000, 3000, 3000]);
+  });
+
+  it('refuses a source that ignores ?page= (page 1 every time) instead of exporting page 1 twice', async () => {
+    nock(BASE).get('/users').query(true).times(5).reply(200, page(1, 3, [1, 2]));
+    const { client, executor } = setup();
+    // Page 1 is fine; pages 2 and 3 answer "page 1": not retried, a failure per page.
+    const { failures } = await client.fetchAllPages({ maxPages: 1000, concurrency: 1 });
+    expect([...failures.keys()]).toEqual([2, 3]);
+    expect(failures.get(2)!.message).toBe('page 2: the source answered page 1 (does it ignore ?page=?)');
+    expect(executor.stats.requests).toBe(3);
+  });
+
+  it('refuses a page count over --max-pages before fetching any other page', async () => {
+    const scope = nock(BASE).get('/users').query({ page: 1 }).reply(200, page(1, 1e9, [1]));
+    const { client, executor } = setup();
+    await expect(client.fetchAllPages({ maxPages: 1000, concurrency: 4 })).rejects.toThrow(
+      'page 1 says there are 1000000000 pages, more than --max-pages 1000; raise --max-pages if that is right',
+    );
+    expect(scope.isDone()).toBe(true);
+    expect(executor.stats.requests).toBe(1);
+  });
+
+  it('stops when total_pages changes during the run, and warns when only total does', async () => {
+    nock(BASE)
+      .get('/users').query({ page: 1 }).reply(200, { ...page(1, 2, [1]), total: 12 })
+      .get('/users').query({ page: 2 }).reply(200, { ...page(2, 5, [2]), total: 30 });
+    const { client } = setup();
+    await expect(client.fetchAllPages({ maxPages: 1000, concurrency: 1 })).rejects.toThrow(
+      'the source changed during the run: page 1 said 2 pages, page 2 says 5; nothing exported, run again',
+    );
+
+    nock(BASE)
+      .get('/users').query({ page: 1 }).reply(200, { ...page(1, 2, [1]), total: 12 })
+      .get('/users').query({ page: 2 }).reply(200, { ...page(2, 2, [2]), total: 13 });
+    const warnings: string[] = [];
+    const other = setup({ onWarning: (_page: number, message: string) => warnings.push(message) });
+    const result = await other.client.fetchAllPages({ maxPages: 1000, concurrency: 1 });
+    expect(result.pages.size).toBe(2);
+    expect(warnings).toEqual(['page 1 said 12 users in all, page 2 says 13: the source changed during the run']);
+  });
+
+  it('refuses a page whose decompressed body is over 10 MiB, as a server failure, without retrying', async () => {
+    const { gzipSync } = await import('node:zlib');
+    // 11 MiB of JSON that gzips to a few KB: the limit is on what it expands to.
+    const huge = gzipSync(Buffer.from(JSON.stringify({ ...page(1, 1, [1]), padding: ' '.repeat(11 * 1024 * 1024) })));
+    const server = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(huge));
+    const url = await listen(server, 0);
+    try {
+      const { client, executor } = setup({ baseUrl: `${url}/api` });
+      const error = await client.fetchPage(1).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ errorClass: 'server', code: 'ERR_RESPONSE_TOO_LARGE', message: 'page 1: the response is larger than 10 MiB (decompressed); refused' });
+      expect(executor.stats.requests).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 });

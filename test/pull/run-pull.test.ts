@@ -49,6 +49,7 @@ describe('runPull', () => {
       faultRate: 0,
       seed: 0,
       allowPartial: false,
+      maxPages: 1000,
       ...overrides,
     };
   }
@@ -98,7 +99,9 @@ describe('runPull', () => {
     expect(error?.exitCode).toBe(ExitCode.failed);
     expect(error?.message).toMatch(/1 of 5 pages stayed unavailable \(page 3: HTTP 503 \(gave up after 3 retries\)\)/);
     expect(readFileSync(out, 'utf8')).toBe('{"previous":true}');
-    expect(summary.exported).toBe(0);
+    // What was fetched is counted, what was not written is not: `out` names no file.
+    expect(summary).toMatchObject({ pages: 4, exported: 0, out: null });
+    expect(summary.fetched).toBeGreaterThan(0);
     expect(clock.sleeps.filter((ms) => ms >= 1000)).toEqual([1000, 2000, 4000]);
     const retries = log.lines().filter((line) => line.msg?.toString().includes('retry'));
     expect(retries.map((line) => [line.page, line.attempt, line.status, line.delayMs])).toEqual([
@@ -115,8 +118,9 @@ describe('runPull', () => {
     const { summary, error } = await runPull(options({ allowPartial: true }), d);
     expect(error?.exitCode).toBe(ExitCode.failed);
     const document = JSON.parse(readFileSync(options().out, 'utf8'));
-    expect(document.metadata).toMatchObject({ incomplete: true, missing_pages: [5] });
+    expect(document.metadata).toMatchObject({ incomplete: true, missing_pages: [5], total_pages: TOTAL_PAGES, pages_fetched: TOTAL_PAGES - 1 });
     expect(summary.pages).toBe(TOTAL_PAGES - 1);
+    expect(summary.out).toBe(options().out);
     expect(summary.exported).toBe(document.metadata.total_customers);
   });
 
@@ -157,7 +161,8 @@ describe('runPull', () => {
     const { log, deps: d } = await deps();
     const { summary, error } = await runPull(options(), d);
     expect(error).toBeUndefined();
-    expect(summary).toMatchObject({ fetched: 1, exported: 1 });
+    // Every record received is counted: fetched = exported + skipped + duplicatesRemoved.
+    expect(summary).toMatchObject({ fetched: 3, skipped: 2, duplicatesRemoved: 0, exported: 1 });
     const warnings = log.lines().filter((line) => line.level === 'warn');
     expect(warnings.map((line) => [line.page, line.index, line.msg])).toEqual([
       [1, 1, 'page 1, record 2: skipped, no usable id'],
