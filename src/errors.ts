@@ -39,6 +39,8 @@ export class HttpStatusError extends SyncError {
     message: string,
     /** Raw `Retry-After` header, kept for the retry policy. */
     readonly retryAfter?: string,
+    /** What the answer's body said (its `error` field, or its text), cut short: it tells failures apart. */
+    readonly detail?: string,
   ) {
     super(message, status >= 500 ? 'server' : 'client', ExitCode.failed);
   }

@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
-import { UnexpectedResponseError } from '../errors.js';
+import { AuthError, HttpStatusError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { fromTransportError } from '../http/errors.js';
 import { BatchResponseSchema, toWire, type Profile } from '../profiles/schemas.js';
@@ -42,7 +42,7 @@ export class DownstreamClient {
       );
       body = response.data;
     } catch (error) {
-      throw fromTransportError(error, what);
+      throw explain(fromTransportError(error, what));
     }
     const parsed = BatchResponseSchema.safeParse(body);
     if (!parsed.success) throw new UnexpectedResponseError(`${what}: the downstream's answer is not a batch result`);
@@ -53,4 +53,12 @@ export class DownstreamClient {
     if (!aligned) throw new UnexpectedResponseError(`${what}: the downstream's results do not match the batch (${results.length} for ${profiles.length})`);
     return results.map(({ status, error }) => ({ status, error }));
   };
+}
+
+export const TOKEN_VARIABLE = 'SYNC_DOWNSTREAM_TOKEN';
+
+/** 401/403: no batch will get through until someone fixes the token; say which variable. */
+function explain(error: SyncError): SyncError {
+  if (!(error instanceof HttpStatusError) || (error.status !== 401 && error.status !== 403)) return error;
+  return new AuthError(`${error.message}: the downstream refused the token; check ${TOKEN_VARIABLE}`, { cause: error });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { CircuitOpenError, HttpStatusError, InterruptedError, toSyncError, type ErrorClass, type SyncError } from '../errors.js';
+import { AuthError, CircuitOpenError, HttpStatusError, InterruptedError, SyncError, toSyncError, ExitCode, type ErrorClass } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Executor, RetryEvent } from './executor.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -85,6 +85,8 @@ export class BatchEngine<T> {
   private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
   private dispatching: Promise<void> | undefined;
   private readonly deliveries = new Set<Promise<void>>();
+  /** A refusal no retry can fix (401/403): everything still waiting fails with it, at once. */
+  private refused: SyncError | undefined;
 
   constructor(options: BatchEngineOptions<T>) {
     this.options = options;
@@ -116,6 +118,7 @@ export class BatchEngine<T> {
   }
 
   submit(item: T): Promise<DeliveryOutcome> {
+    if (this.refused) return Promise.resolve(failed(this.refused));
     if (this.closing) return Promise.resolve(failed(new InterruptedError('engine is shutting down')));
     const { breaker } = this.options;
     if (breaker?.state === 'open') return Promise.resolve(failed(new CircuitOpenError(breaker.reopensAt)));
@@ -241,12 +244,23 @@ export class BatchEngine<T> {
     this.releaseDrainWaiters();
   }
 
-  private track(delivery: Promise<void>): void {
-    this.deliveries.add(delivery);
-    void delivery.finally(() => this.deliveries.delete(delivery));
+  private track(delivery: Promise<unknown>): void {
+    const done = delivery.then(() => undefined);
+    this.deliveries.add(done);
+    void done.finally(() => this.deliveries.delete(done));
   }
 
-  private async deliver(batchId: string, items: Pending<T>[], slotHeld: boolean, parent?: { id: string; reason: 'split' | 'bisect' }): Promise<void> {
+  /**
+   * Sends one batch and settles its items. `probe` (a half of a bisected batch): a 400 for the half
+   * as a whole is returned unsettled instead, so the caller can compare the two halves.
+   */
+  private async deliver(
+    batchId: string,
+    items: Pending<T>[],
+    slotHeld: boolean,
+    parent?: { id: string; reason: 'split' | 'bisect' },
+    probe = false,
+  ): Promise<HttpStatusError | undefined> {
     const { executor, events, send } = this.options;
     const now = this.options.now ?? Date.now;
     const started = now();
@@ -289,20 +303,26 @@ export class BatchEngine<T> {
     } catch (caught) {
       const error = toSyncError(caught);
       const status = error instanceof HttpStatusError ? error.status : 0;
-      if ((status === 413 || status === 400) && items.length > 1 && !this.stop.signal.aborted) {
-        // 413: the batch is too big, so halve it (and the batch size from now on).
-        // 400: something in it is malformed; bisecting isolates the bad profile(s) and delivers the rest.
-        const reason = status === 413 ? 'split' : 'bisect';
-        if (status === 413) this.batchSize = Math.max(1, Math.min(this.batchSize, Math.floor(items.length / 2)));
+      const aborted = this.stop.signal.aborted;
+      if (status === 400 && probe && !aborted) return error as HttpStatusError;
+      if (status === 413 && items.length > 1 && !aborted) {
+        // Too big: halve it, and the batch size from now on.
+        this.batchSize = Math.max(1, Math.min(this.batchSize, Math.floor(items.length / 2)));
         this.stats.splits += 1;
         const middle = Math.ceil(items.length / 2);
         await Promise.all([
-          this.deliver(`${batchId}.1`, items.slice(0, middle), false, { id: batchId, reason }),
-          this.deliver(`${batchId}.2`, items.slice(middle), false, { id: batchId, reason }),
+          this.deliver(`${batchId}.1`, items.slice(0, middle), false, { id: batchId, reason: 'split' }),
+          this.deliver(`${batchId}.2`, items.slice(middle), false, { id: batchId, reason: 'split' }),
         ]);
+      } else if (status === 400 && items.length > 1 && !aborted) {
+        await this.bisect(batchId, items, settle);
       } else if (status === 400 || status === 413) {
         for (const pending of items) settle(pending, { status: 'rejected', batchId, errorClass: 'client', reason: error.message });
       } else {
+        if (error instanceof AuthError && !this.refused) {
+          this.refused = error;
+          this.failQueued(error);
+        }
         for (const pending of items) settle(pending, { ...failed(error), batchId });
       }
     } finally {
@@ -317,6 +337,41 @@ export class BatchEngine<T> {
       }
       this.nudge();
     }
+    return undefined;
+  }
+
+  /**
+   * A 400 for a batch of several: something in it is malformed, so its halves are tried apart, and a
+   * half that fails again is bisected further until the bad profiles stand alone. Unless both halves
+   * fail the same way (same status, same words): then the 400 is about the request, not about a
+   * profile (a platform answering 400 to everything would otherwise cost two requests a profile
+   * and blame the data), and the batch fails as the platform's fault.
+   */
+  private async bisect(batchId: string, items: Pending<T>[], settle: (pending: Pending<T>, outcome: DeliveryOutcome) => void): Promise<void> {
+    this.stats.splits += 1;
+    const middle = Math.ceil(items.length / 2);
+    const halves = [items.slice(0, middle), items.slice(middle)] as const;
+    const ids = [`${batchId}.1`, `${batchId}.2`] as const;
+    const parent = { id: batchId, reason: 'bisect' as const };
+    const [first, second] = await Promise.all(halves.map((half, i) => this.deliver(ids[i]!, half, false, parent, true)));
+    if (first && second && first.detail === second.detail) {
+      const said = first.detail ? ` ("${first.detail}")` : '';
+      const error = new SyncError(
+        `batch ${batchId}: the downstream answered HTTP 400 to both halves the same way${said}: not a profile's fault, so it is not split further`,
+        'server',
+        ExitCode.failed,
+      );
+      for (const pending of items) settle(pending, { ...failed(error), batchId });
+      return;
+    }
+    await Promise.all(
+      [first, second].map(async (refusal, i) => {
+        if (!refusal) return;
+        const half = halves[i]!;
+        if (half.length > 1) await this.bisect(ids[i]!, half, settle);
+        else settle(half[0]!, { status: 'rejected', batchId: ids[i]!, errorClass: 'client', reason: refusal.message });
+      }),
+    );
   }
 }
 

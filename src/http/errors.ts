@@ -19,9 +19,12 @@ export function fromTransportError(error: unknown, what: string): SyncError {
 
 function fromAxiosError(error: AxiosError, what: string): SyncError {
   if (error.response) {
-    const { status, headers } = error.response;
+    const { status, headers, data } = error.response;
     const retryAfter = headers['retry-after'];
-    return new HttpStatusError(status, `${what}: HTTP ${status}`, typeof retryAfter === 'string' ? retryAfter : undefined);
+    const detail = bodyDetail(data);
+    // A 4xx body says what is wrong with the request (the data's fault): worth a dead letter's reason.
+    const said = detail && status < 500 ? `: ${detail}` : '';
+    return new HttpStatusError(status, `${what}: HTTP ${status}${said}`, typeof retryAfter === 'string' ? retryAfter : undefined, detail);
   }
   const code = error.code ?? 'UNKNOWN';
   const limit = error.config?.maxContentLength;
@@ -35,4 +38,12 @@ function fromAxiosError(error: AxiosError, what: string): SyncError {
   if (TIMEOUT_CODES.has(code)) return new NetworkError('ETIMEDOUT', `${what}: timed out`, { cause: error });
   // axios-retry's classification (backed by is-retry-allowed) tells resets from DNS/TLS failures.
   return new NetworkError(code, `${what}: ${code}`, { cause: error, retryable: isNetworkError(error) });
+}
+
+/** The `error` (or `message`) of a JSON error body, or the start of a text one. */
+function bodyDetail(data: unknown): string | undefined {
+  const field = data !== null && typeof data === 'object' ? ((data as { error?: unknown; message?: unknown }).error ?? (data as { message?: unknown }).message) : data;
+  if (typeof field !== 'string' || field.trim() === '') return undefined;
+  const text = field.trim().replace(/\s+/g, ' ');
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { ExitCode, InterruptedError, toSyncError, UnavailableError, UsageError, type SyncError } from '../errors.js';
+import { ExitCode, InterruptedError, SyncError, toSyncError, UsageError, type ErrorClass } from '../errors.js';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import { systemClock } from '../engine/clock.js';
 import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
@@ -147,6 +147,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const unsettled = new Map<string, number>();
   const bytesRead = { value: 0 };
   let lineReached = 0;
+  /** Failed profiles by class: the first reason seen and how many. */
+  const failures = new Map<ErrorClass, [string, number]>();
 
   const settle = (line: number, recordJson: string, profile: Profile, outcome: DeliveryOutcome): void => {
     const left = (unsettled.get(profile.email) ?? 1) - 1;
@@ -157,6 +159,10 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: errorClass ?? '' });
     outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId, class: errorClass, reason: 'reason' in outcome ? outcome.reason : undefined });
     if (outcome.status === 'delivered') remember.add({ email: profile.email, digest: profileDigest(profile), textDigest: textDigest(recordJson) });
+    if (outcome.status === 'failed') {
+      const seen = failures.get(outcome.errorClass);
+      failures.set(outcome.errorClass, [seen?.[0] ?? outcome.reason, (seen?.[1] ?? 0) + 1]);
+    }
     if (outcome.status === 'rejected' || outcome.status === 'failed') {
       if (outcome.status === 'rejected') {
         logger.warn({ stage: 'send', line, batchId: outcome.batchId, email: show(profile.email) }, `line ${line}: rejected by the downstream: ${outcome.reason}`);
@@ -276,8 +282,10 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     return { summary, exitCode: ExitCode.interrupted, error: new InterruptedError(message) };
   }
   if (summary.failed > 0) {
-    const error = new UnavailableError(`${summary.failed} profiles could not be delivered; they are in ${options.deadLetter} for replay`);
-    return { summary, exitCode: ExitCode.failed, error };
+    // The closing line names the same class as the dead letters (the commonest, if they differ).
+    const [errorClass, [reason]] = [...failures].sort(([, a], [, b]) => b[1] - a[1])[0]!;
+    const message = `${summary.failed} profiles could not be delivered (${reason}); they are in ${options.deadLetter} for replay`;
+    return { summary, exitCode: ExitCode.failed, error: new SyncError(message, errorClass, ExitCode.failed) };
   }
   return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
 }

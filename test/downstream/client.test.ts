@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
-import { HttpStatusError, UnexpectedResponseError } from '../../src/errors.js';
+import { AuthError, HttpStatusError, UnexpectedResponseError } from '../../src/errors.js';
 import { DownstreamClient } from '../../src/downstream/client.js';
 import type { Profile } from '../../src/profiles/schemas.js';
 
@@ -58,5 +58,23 @@ describe('DownstreamClient.send', () => {
   it('refuses results that do not line up with the batch', async () => {
     nock(URL_BASE).post('/profiles/batch').reply(200, { batchId: 'b-1', results: [{ email: 'b@example.com', status: 'accepted' }] });
     await expect(new DownstreamClient({ baseUrl: URL_BASE }).send('b-1', profiles)).rejects.toBeInstanceOf(UnexpectedResponseError);
+  });
+});
+
+describe('DownstreamClient: refusals', () => {
+  it('a 401/403 names the token variable and is a client error no retry can fix', async () => {
+    for (const status of [401, 403]) {
+      nock(URL_BASE).post('/profiles/batch').reply(status, { error: 'bad token' });
+      const error = await new DownstreamClient({ baseUrl: URL_BASE, token: 'secret-token' }).send('b-1', profiles).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(AuthError);
+      expect((error as Error).message).toBe(`batch b-1: HTTP ${status}: bad token: the downstream refused the token; check SYNC_DOWNSTREAM_TOKEN`);
+      expect((error as Error).message).not.toContain('secret-token');
+    }
+  });
+
+  it("a 400 carries the platform's words, so two refusals can be told apart", async () => {
+    nock(URL_BASE).post('/profiles/batch').reply(400, { error: 'malformed batch: email must be a string' });
+    const error = await new DownstreamClient({ baseUrl: URL_BASE }).send('b-1', profiles).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ status: 400, detail: 'malformed batch: email must be a string', message: 'batch b-1: HTTP 400: malformed batch: email must be a string' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HttpStatusError } from '../../src/errors.js';
+import { AuthError, HttpStatusError } from '../../src/errors.js';
 import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor } from '../../src/engine/executor.js';
@@ -245,6 +245,52 @@ describe('BatchEngine', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'rejected', 'delivered', 'delivered']);
     expect(outcomes[1]).toMatchObject({ errorClass: 'client', reason: 'batch b: HTTP 400' });
     expect(calls.map((c) => c.emails.length)).toEqual([4, 2, 2, 1, 1]);
+  });
+
+  it('bisects on until two bad profiles in different halves stand alone, each refused in its own words', async () => {
+    const { calls, submitAll } = setup({
+      batchSize: 8,
+      behaviour: (items) => {
+        const bad = items.find((i) => i.email.startsWith('bad'));
+        if (bad) throw new HttpStatusError(400, `HTTP 400: ${bad.email} is malformed`, undefined, `${bad.email} is malformed`);
+        return acceptAll(items, 0, undefined as never);
+      },
+    });
+    const list = emails(8);
+    list[1] = 'bad1@example.com';
+    list[6] = 'bad2@example.com';
+    const outcomes = await submitAll(list);
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'rejected', 'delivered', 'delivered', 'delivered', 'delivered', 'rejected', 'delivered']);
+    expect(outcomes[6]).toMatchObject({ errorClass: 'client', reason: 'HTTP 400: bad2@example.com is malformed' });
+    expect(calls.length).toBeLessThan(2 * list.length);
+  });
+
+  it('stops bisecting when both halves get the same 400: the platform, not a profile, is at fault', async () => {
+    const { calls, submitAll } = setup({
+      batchSize: 100,
+      behaviour: () => {
+        throw new HttpStatusError(400, 'HTTP 400: unsupported API version', undefined, 'unsupported API version');
+      },
+    });
+    const outcomes = await submitAll(emails(100));
+    // One request for the batch, one per half: not 199 requests down to single profiles.
+    expect(calls.map((c) => c.emails.length)).toEqual([100, 50, 50]);
+    expect(outcomes.every((o) => o.status === 'failed' && o.errorClass === 'server')).toBe(true);
+    expect(outcomes[0]).toMatchObject({ reason: 'batch b-1: the downstream answered HTTP 400 to both halves the same way ("unsupported API version"): not a profile\'s fault, so it is not split further' });
+  });
+
+  it('a 401 fails the batch and everything still waiting at once, with the refusal as reason', async () => {
+    const { calls, engine, submitAll } = setup({
+      batchSize: 2,
+      rate: 1,
+      behaviour: () => {
+        throw new AuthError('batch b-1: HTTP 401: the downstream refused the token; check SYNC_DOWNSTREAM_TOKEN');
+      },
+    });
+    const outcomes = await submitAll(emails(6));
+    expect(calls).toHaveLength(1);
+    expect(outcomes.every((o) => o.status === 'failed' && o.errorClass === 'client' && /SYNC_DOWNSTREAM_TOKEN/.test(o.reason))).toBe(true);
+    expect(await engine.submit({ email: 'late@example.com' })).toMatchObject({ status: 'failed', errorClass: 'client' });
   });
 
   it('keeps total requests under ~1.1x first attempts when the downstream is dead (retry budget)', async () => {

@@ -265,4 +265,19 @@ describe('runPush with a state', () => {
     expect(result.summary).toMatchObject({ unchanged: 0, duplicates: 1, delivered: 1 });
     expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee', metadata: {} }]);
   });
+
+  it('a 401 from the downstream stops sending; every profile is dead-lettered as client, and the closing error agrees', async () => {
+    const state = new MemoryStateStore();
+    nock(DOWNSTREAM).post('/profiles/batch').times(100).reply(401, { error: 'bad token' });
+    const people = Array.from({ length: 40 }, (_, i) => ({ ...ann, email: `p${i}@example.com` }));
+    const result = await push(lines(...people), state, { batchSize: 2, rate: 5 });
+    expect(result.summary).toMatchObject({ failed: 40, deadLettered: 40 });
+    // Only the batches already on their way: the rest fail at once instead of each asking again.
+    expect(result.summary.requests).toBeLessThan(20);
+    expect(result.exitCode).toBe(ExitCode.failed);
+    expect(result.error).toMatchObject({ errorClass: 'client' });
+    expect(result.error!.message).toMatch(/^40 profiles could not be delivered \(batch .*HTTP 401: bad token: the downstream refused the token; check SYNC_DOWNSTREAM_TOKEN\)/);
+    const letters = readNdjson(join(tmp(), 'dl.ndjson'));
+    expect(new Set(letters.map((letter) => letter.class))).toEqual(new Set(['client']));
+  });
 });
