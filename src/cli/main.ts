@@ -1,12 +1,25 @@
 import { CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
+import { newRunId } from '../logging/logger.js';
 import { createProgram } from './program.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const json = wantsJsonLogs(argv.slice(2), env);
+  const usageError = (message: string): void => {
+    process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
+  };
+  const program = createProgram({ writeErr: json ? (text) => process.stderr.write(asJsonLines(text)) : undefined });
+  if (argv.length <= 2) {
+    // `sync` alone is a mistake in a script (a missing argument), not a request for help: exit 2.
+    if (json) usageError('no command given; see sync --help');
+    else program.outputHelp({ error: true });
+    process.exitCode = ExitCode.usage;
+    return;
+  }
   try {
-    await createProgram().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its one-line message.
@@ -14,7 +27,35 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     // Actions report their own errors; reaching here is a bug, still one line.
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(json ? `${jsonLine(String(error instanceof Error ? error.message : error), 'unexpected', ExitCode.failed)}\n` : `error: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = ExitCode.failed;
   }
+}
+
+/**
+ * Whether stderr carries JSON lines, decided before commander has parsed anything (its own usage
+ * errors must be JSON too): the flag, else SYNC_LOG_FORMAT, else JSON whenever stderr is no TTY.
+ */
+function wantsJsonLogs(args: string[], env: NodeJS.ProcessEnv): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--log-format') return args[i + 1] === 'json';
+    if (arg.startsWith('--log-format=')) return arg.slice('--log-format='.length) === 'json';
+  }
+  if (env.SYNC_LOG_FORMAT) return env.SYNC_LOG_FORMAT === 'json';
+  return !process.stderr.isTTY;
+}
+
+/** The shape of the logger's error lines, for the errors raised before there is a logger. */
+function jsonLine(msg: string, errorClass = 'client', exitCode: number = ExitCode.usage): string {
+  return JSON.stringify({ level: 'error', time: new Date().toISOString(), runId: newRunId(), stage: 'run', errorClass, exitCode, msg });
+}
+
+/** Commander's `error: …` text (and any hint lines after it) as JSON lines. */
+function asJsonLines(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => `${jsonLine(line.replace(/^error: /, ''))}\n`)
+    .join('');
 }

@@ -6,7 +6,7 @@ import { registerPush } from '../commands/push.js';
 import { registerServe } from '../commands/serve.js';
 import { version } from '../version.js';
 
-export function createProgram(): Command {
+export function createProgram({ writeErr }: { writeErr?: (text: string) => void } = {}): Command {
   const program = new Command('sync')
     .description('Pull customers from the reqres users API and push profiles to a marketing platform, reliably.')
     .version(version)
@@ -23,7 +23,7 @@ export function createProgram(): Command {
     // Commander exits 1 on its own parse errors; the contract says 2. Settings set here are
     // inherited by every `program.command(...)` registered below.
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .configureOutput({ writeErr: writeErr ?? ((text) => process.stderr.write(text)) })
     .addHelpText(
       'after',
       `

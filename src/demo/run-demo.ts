@@ -80,6 +80,7 @@ export function describeDemo({ pull, push, files }: DemoResult, cwd = process.cw
     `   one outcome per record → ${path(files.report)}`,
     '',
     'Nothing was lost: every record was exported, delivered, merged, or written to the dead-letter file.',
-    `Next: npx sync pull --help · npx sync push --help · npx sync serve --help · sync push ${path(files.deadLetter)} replays the failures`,
+    `Next: npx sync pull --help · npx sync push --help · npx sync serve --help`,
+    `Replay the failures against a platform: npx sync push ${path(files.deadLetter)} --dead-letter ${path(files.deadLetter)} --downstream-url URL`,
   ];
 }
