@@ -1,0 +1,27 @@
+// npm run test:mutation: mutation testing of the modules whose behaviour is the product.
+// Not part of npm test or CI (it takes minutes). Figures per file are in README → Development.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  coverageAnalysis: 'perTest',
+  mutate: [
+    'src/engine/**/*.ts',
+    'src/pull/enrichment.ts',
+    'src/pull/customer-data-processor.ts',
+    'src/pull/data-exporter.ts',
+    'src/profiles/**/*.ts',
+    'src/push/record-reader.ts',
+    'src/push/checked-record.ts',
+    'src/state/**/*.ts',
+  ],
+  // A mutant that turns a loop endless (the batch engine's dispatch, a limiter wait) must fail
+  // fast as a timeout, not hold the run for the default minutes.
+  timeoutMS: 5000,
+  timeoutFactor: 1.5,
+  concurrency: 2,
+  reporters: ['clear-text', 'progress', 'html'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  tempDirName: '.stryker-tmp',
+  thresholds: { high: 90, low: 85, break: null },
+};
