@@ -47,4 +47,50 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('open');
     expect(breaker.reopensAt).toBe(10_000);
   });
+
+  it('a neutral answer to the probe (429, 4xx, abort) closes the circuit: the remote is alive', () => {
+    const { clock, breaker, states } = setup();
+    for (let i = 0; i < 3; i++) breaker.failure();
+    clock.advance(5000);
+    expect(breaker.allow()).toBe(true);
+    breaker.neutral();
+    expect(breaker.state).toBe('closed');
+    expect(breaker.allow()).toBe(true);
+    expect(states).toEqual(['open', 'half-open', 'closed']);
+  });
+
+  it('a neutral answer while closed changes nothing, nor does it reset the failure count', () => {
+    const { breaker, states } = setup();
+    breaker.failure();
+    breaker.failure();
+    breaker.neutral();
+    breaker.failure();
+    expect(breaker.state).toBe('open');
+    expect(states).toEqual(['open']);
+  });
+
+  it('while half-open, failures of attempts that were not the probe do not reopen it twice', () => {
+    const { clock, breaker, states } = setup();
+    for (let i = 0; i < 3; i++) breaker.failure();
+    clock.advance(5000);
+    expect(breaker.allow()).toBe(true);
+    breaker.failure(); // the probe fails: open again
+    breaker.failure(); // a straggler that was already in flight
+    expect(breaker.reopensAt).toBe(10_000);
+    expect(states).toEqual(['open', 'half-open', 'open']);
+  });
+
+  it('defaults: 10 consecutive failures open it for 15 s', () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock });
+    for (let i = 0; i < 9; i++) breaker.failure();
+    expect(breaker.state).toBe('closed');
+    breaker.failure();
+    expect(breaker.state).toBe('open');
+    expect(breaker.cooldownMs).toBe(15_000);
+    clock.advance(14_999);
+    expect(breaker.state).toBe('open');
+    clock.advance(1);
+    expect(breaker.state).toBe('half-open');
+  });
 });
