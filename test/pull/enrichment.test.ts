@@ -55,7 +55,8 @@ describe('boundaries from the spec', () => {
     expect(activity({ last_activity: recent }, 0, 1, NOW).value).toBe('active');
     expect(activity({ last_seen: recent }, 0, 1, NOW).value).toBe('active');
     expect(activity({ last_login: 'not a date', last_seen: recent }, 0, 1, NOW)).toEqual({ value: 'unknown', broken: true });
-    for (const bad of ['', '   ', 42, null]) expect(activity({ last_login: bad }, 0, 1, NOW)).toEqual({ value: 'unknown', broken: true });
+    // 2020 as a number is no date (Date.parse would read it as the year 2020): unknown, not inactive.
+    for (const bad of ['', '   ', 42, 2020, null]) expect(activity({ last_login: bad }, 0, 1, NOW)).toEqual({ value: 'unknown', broken: true });
   });
 });
 
@@ -96,6 +97,27 @@ describe('generated fields: stable, and with the documented odds', () => {
     for (const segment of ['US-West', 'US-East', 'EU-Central', 'APAC'] as const) {
       expect(Math.abs(share((id) => marketSegment('example.com', 0, id) === segment) - 0.25)).toBeLessThan(0.015);
     }
+  });
+});
+
+describe('the export stays the same from one version to the next', () => {
+  it('generated fields for seed 0 are these, exactly (each field draws from its own hash)', () => {
+    const generated = ids.slice(0, 12).map((id) => [id, engagement({}, 0, id).value, activity({}, 0, id, NOW).value, marketSegment('example.com', 0, id), acquisitionChannel(0, id), customerTier('high', 0, id)]);
+    expect(generated).toEqual([
+      [1,'low','active','EU-Central','email_campaign','premium'],
+      [2,'high','active','US-East','website','premium'],
+      [3,'low','inactive','US-West','website','premium'],
+      [4,'medium','active','US-East','email_campaign','enterprise'],
+      [5,'high','active','EU-Central','mobile_app','premium'],
+      [6,'high','active','EU-Central','website','premium'],
+      [7,'high','inactive','APAC','email_campaign','premium'],
+      [8,'low','active','APAC','email_campaign','basic'],
+      [9,'medium','active','US-East','website','basic'],
+      [10,'high','active','US-East','website','basic'],
+      [11,'low','active','US-East','email_campaign','premium'],
+      [12,'low','active','US-East','mobile_app','basic'],
+
+    ]);
   });
 });
 
