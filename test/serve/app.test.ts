@@ -154,6 +154,21 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(await metric(/^sync_breaker_state (\d+)$/m)).toBe(0);
   });
 
+  it('unknown keys do not grow /metrics: field labels come from a fixed set', async () => {
+    const { post, running } = await setup();
+    const scrape = async () => (await fetch(`${running.url}/metrics`)).text();
+    const hostileBatch = (round: number) =>
+      Array.from({ length: 20 }, (_, element) => Object.fromEntries(Array.from({ length: 50 }, (_, key) => [`r${round}e${element}k${key}`, 1])));
+    await post('/profiles', { email: 'bad', firstName: 'A', lastName: 'B', plan: 'gold' });
+    await post('/profiles/batch', hostileBatch(0));
+    const before = (await scrape()).length;
+    for (let round = 1; round <= 10; round++) expect((await post('/profiles/batch', hostileBatch(round))).status).toBe(200);
+    const text = await scrape();
+    expect(text.length).toBeLessThan(before + 50); // counters gain digits, nothing more
+    const labels = [...text.matchAll(/^sync_profile_field_errors_total\{field="([^"]*)"\}/gm)].map((m) => m[1]);
+    expect(labels.sort()).toEqual(['email', 'firstName', 'lastName', 'other']);
+  });
+
   it('on shutdown stops accepting, flushes the queue and answers every waiting caller', async () => {
     const { post, running } = await setup({ latencyMs: 300 }, { rate: 4, batchSize: 2, shutdownGraceMs: 10_000 });
     const waiting = Array.from({ length: 6 }, (_, i) => post('/profiles', { ...ann, email: `w${i}@example.com` }));
