@@ -104,7 +104,9 @@ export class ServeApp {
     try {
       const method = ROUTES[path];
       if (!method) throw new HttpProblem(404, { error: 'not found' });
-      if (req.method !== method) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: method });
+      // HEAD is GET without the body (Node leaves the body out itself): load balancers probe with it.
+      const allowed = method === 'GET' ? ['GET', 'HEAD'] : [method];
+      if (!allowed.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: allowed.join(', ') });
       let body: object;
       let headers: Record<string, string> = {};
       if (path === '/healthz') [status, body] = this.health();

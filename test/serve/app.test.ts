@@ -139,6 +139,21 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect((await fetch(`${running.url}/livez`)).status).toBe(200);
   });
 
+  it('HEAD /healthz and HEAD /livez answer like GET without a body', async () => {
+    const { running } = await setup();
+    for (const path of ['/healthz', '/livez', '/metrics']) {
+      const [head, get] = [await fetch(`${running.url}${path}`, { method: 'HEAD' }), await fetch(`${running.url}${path}`)];
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+      expect(await head.text()).toBe('');
+    }
+    const health = await fetch(`${running.url}/healthz`, { method: 'HEAD' });
+    expect(Number(health.headers.get('content-length'))).toBe(JSON.stringify(await (await fetch(`${running.url}/healthz`)).json()).length);
+    const post = await fetch(`${running.url}/healthz`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('metrics change with traffic', async () => {
     const { post, running } = await setup();
     const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${running.url}/metrics`)).text())?.[1] ?? 0);
