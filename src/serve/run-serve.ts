@@ -40,7 +40,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
     breakerState: () => delivery.breaker.state,
   });
   const delivery = createDelivery(options, { logger, metrics });
-  const app = new ServeApp({ rate: options.rate, requestTimeoutMs: options.requestTimeoutMs }, { delivery, metrics, logger, verbose: deps.verbose });
+  const app = new ServeApp({ rate: options.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: options.batchSize }, { delivery, metrics, logger, verbose: deps.verbose });
   const server = createServer({ requestTimeout: BODY_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app.handle);
   const url = await listen(server, options.port, options.host);
 

@@ -98,6 +98,19 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect((await post('/profiles/batch', ann)).status).toBe(400);
   });
 
+  it('POST /profiles/batch takes at most --batch-size elements: more is 413 at once, naming the limit', async () => {
+    const { post, running } = await setup({}, { batchSize: 100 });
+    const started = performance.now();
+    const huge = await post('/profiles/batch', `[${Array.from({ length: 400_000 }, () => '1').join(',')}]`);
+    expect(huge.status).toBe(413);
+    expect(huge.body).toEqual({ status: 'invalid', errors: [{ path: '', message: 'at most 100 profiles per batch (--batch-size); got 400000' }] });
+    expect(performance.now() - started).toBeLessThan(2000); // validating 400k elements took seconds
+    expect(await (await fetch(`${running.url}/metrics`)).text()).not.toMatch(/sync_profiles_validated_total\{result="invalid"\}/);
+    const full = await post('/profiles/batch', Array.from({ length: 100 }, (_, i) => ({ ...ann, email: `f${i}@example.com` })));
+    expect(full.status).toBe(200);
+    expect((full.body as unknown as unknown[]).length).toBe(100);
+  });
+
   it('answers 503 at once when the queue cannot drain within the timeout (admission control)', async () => {
     // rate 1 × 2 s × 0.8 × batch 1 → room for one queued profile.
     const { post } = await setup({ latencyMs: 1500 }, { rate: 1, batchSize: 1, requestTimeoutMs: 2000 });
