@@ -5,8 +5,8 @@ import type { Delivery } from '../downstream/delivery.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
+import { checkContentType, HttpProblem, readJson } from './request-body.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
 
@@ -40,16 +40,6 @@ interface Answer {
 }
 
 const HTTP_STATUS: Record<Result['status'], number> = { forwarded: 200, invalid: 400, rejected: 422, failed: 503, timeout: 504 };
-
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: object,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
 
 const ROUTES: Record<string, string> = {
   '/profiles': 'POST',
@@ -120,6 +110,7 @@ export class ServeApp {
         res.end(text);
         return;
       } else {
+        checkContentType(req.headers['content-type']);
         const input = await readJson(req);
         const answer = path === '/profiles' ? await this.single(input) : await this.batch(input);
         ({ status, body, headers = {} } = answer);
@@ -253,36 +244,6 @@ let idSequence = 0;
 function correlationId(header: string | string[] | undefined): string {
   const given = Array.isArray(header) ? header[0] : header;
   return given && /^[\w.:-]{1,128}$/.test(given) ? given : `${ID_PREFIX}-${(++idSequence).toString(36)}`;
-}
-
-const bodyTooLarge = (): HttpProblem =>
-  new HttpProblem(413, { status: 'invalid', errors: [{ path: '', message: `body larger than ${MAX_BODY_BYTES} bytes` }] });
-
-/** The body as JSON, refusing more than 1 MiB (by header up front, and while streaming). */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return reject(bodyTooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(bodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks, size).toString('utf8')));
-      } catch (error) {
-        reject(new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: `malformed JSON: ${(error as Error).message}` }] }));
-      }
-    });
-  });
 }
 
 function send(res: ServerResponse, status: number, body: object, headers: Record<string, string>): void {

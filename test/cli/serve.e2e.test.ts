@@ -9,7 +9,7 @@ describe('sync serve against sync mock downstream (spawned)', () => {
       const emails = Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? `p${i}@suppressed.example` : `p${i}@example.com`));
       const answers = await Promise.all(
         emails.map(async (email) => {
-          const res = await fetch(`${serve.url}/profiles`, { method: 'POST', body: JSON.stringify({ email, firstName: 'P', lastName: 'Q' }) });
+          const res = await fetch(`${serve.url}/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, firstName: 'P', lastName: 'Q' }) });
           return { email, status: res.status, body: (await res.json()) as { status: string; email?: string } };
         }),
       );

@@ -142,6 +142,21 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(running.server.requestTimeout).toBe(30_000);
   });
 
+  it('415 for a body that is not application/json (a browser posts text/plain cross-origin without a preflight); a UTF-8 BOM is fine', async () => {
+    const { post, running, mock } = await setup();
+    for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16']) {
+      const res = await post('/profiles', ann, { 'content-type': type });
+      expect(res.status).toBe(415);
+      expect(res.body).toMatchObject({ status: 'invalid', errors: [{ path: '', message: expect.stringContaining('application/json') }] });
+    }
+    const untyped = await fetch(`${running.url}/profiles/batch`, { method: 'POST', body: new Blob([JSON.stringify([ann])]) });
+    expect(untyped.status).toBe(415);
+    expect(mock.stats().accepted).toBe(0);
+    expect((await post('/profiles', ann, { 'content-type': 'application/json; charset=UTF-8' })).status).toBe(200);
+    const bom = await post('/profiles', `\uFEFF${JSON.stringify({ ...ann, email: 'bom@example.com' })}`);
+    expect(bom).toMatchObject({ status: 200, body: { status: 'forwarded', email: 'bom@example.com' } });
+  });
+
   it('healthz is ready while the breaker is closed and 503 while it is open', async () => {
     const { post, running } = await setup({ failRate: 1 });
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);

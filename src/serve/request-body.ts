@@ -1,0 +1,60 @@
+import type { IncomingMessage } from 'node:http';
+
+/** What a request body may weigh. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** An answer decided before (or instead of) the happy path: status, JSON body, extra headers. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: object,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+const invalid = (status: number, message: string): HttpProblem => new HttpProblem(status, { status: 'invalid', errors: [{ path: '', message }] });
+
+/**
+ * Only `application/json`, in UTF-8. A `text/plain` (or form) body is a "simple" cross-origin
+ * request that a browser sends without a CORS preflight: accepting it as JSON would let any web
+ * page a user opens post profiles to a local `sync serve`.
+ */
+export function checkContentType(header: string | undefined): void {
+  const [type = '', ...params] = (header ?? '').split(';');
+  const charset = params.map((param) => /^\s*charset\s*=\s*"?([^"\s]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
+  if (type.trim().toLowerCase() === 'application/json' && (charset === undefined || /^utf-?8$/i.test(charset))) return;
+  throw new HttpProblem(415, {
+    status: 'invalid',
+    errors: [{ path: '', message: `expected a body of type application/json (UTF-8), got ${header ? JSON.stringify(header) : 'none'}` }],
+  });
+}
+
+/** The body as JSON, refusing more than 1 MiB (by header up front, and while streaming). A UTF-8 BOM is allowed, as push allows it. */
+export function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return reject(invalid(413, `body larger than ${MAX_BODY_BYTES} bytes`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(invalid(413, `body larger than ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      try {
+        resolve(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
+      } catch (error) {
+        reject(invalid(400, `malformed JSON: ${(error as Error).message}`));
+      }
+    });
+  });
+}
