@@ -5,7 +5,7 @@ import type { Delivery } from '../downstream/delivery.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
-import { checkContentType, HttpProblem, readJson } from './request-body.js';
+import { CallerGone, checkContentType, HttpProblem, readJson } from './request-body.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
@@ -93,6 +93,7 @@ export class ServeApp {
     const path = (req.url ?? '/').split('?')[0]!;
     let status = 500;
     let batchId: string | undefined;
+    let reason: string | undefined;
     try {
       const method = ROUTES[path];
       if (!method) throw new HttpProblem(404, { error: 'not found' });
@@ -118,6 +119,12 @@ export class ServeApp {
       }
       send(res, status, body, { 'x-request-id': requestId, ...headers });
     } catch (error) {
+      if (error instanceof CallerGone) {
+        // Its own doing, not ours: no answer to send, no error line, not a 500.
+        status = error.status;
+        reason = error.message;
+        return;
+      }
       const problem = error instanceof HttpProblem ? error : new HttpProblem(500, { status: 'failed', error: { class: 'unexpected', message: 'internal error' } });
       status = problem.status;
       if (!(error instanceof HttpProblem)) this.deps.logger.error({ stage: 'serve', requestId, err: error }, 'unexpected error');
@@ -126,7 +133,7 @@ export class ServeApp {
       const durationMs = performance.now() - started;
       if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe({ status: String(status) }, durationMs / 1000);
       this.deps.logger.info(
-        { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs), ...(batchId ? { batchId } : {}) },
+        { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs), ...(batchId ? { batchId } : {}), ...(reason ? { reason } : {}) },
         `${req.method} ${path} ${status}`,
       );
     }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
@@ -155,6 +156,23 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect((await post('/profiles', ann, { 'content-type': 'application/json; charset=UTF-8' })).status).toBe(200);
     const bom = await post('/profiles', `\uFEFF${JSON.stringify({ ...ann, email: 'bom@example.com' })}`);
     expect(bom).toMatchObject({ status: 200, body: { status: 'forwarded', email: 'bom@example.com' } });
+  });
+
+  it('a caller that hangs up mid-body is an info line with its own status (499), no stack, not a 500', async () => {
+    const { running, log } = await setup();
+    const { port } = new URL(running.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write('POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-request-id: gone-1\r\ncontent-length: 1000\r\n\r\n{"email":');
+    while (running.app.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+    socket.destroy();
+    await running.app.settled();
+    const lines = log.lines().filter((l) => l.requestId === 'gone-1');
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', status: 499, reason: expect.stringMatching(/closed the connection/) })]);
+    expect(JSON.stringify(lines)).not.toMatch(/stack|"err"/);
+    expect(log.lines().filter((l) => l.level === 'error')).toEqual([]);
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    expect(metrics).toMatch(/^sync_caller_wait_seconds_count\{status="499"\} 1$/m);
+    expect(metrics).not.toMatch(/status="500"/);
   });
 
   it('healthz is ready while the breaker is closed and 503 while it is open', async () => {
