@@ -5,7 +5,7 @@ import type { Delivery } from '../downstream/delivery.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
-import { CallerGone, checkContentType, HttpProblem, readJson } from './request-body.js';
+import { acceptBody, bodyPending, CallerGone, checkContentType, discardRest, expectsContinue, HttpProblem, readJson } from './request-body.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
@@ -94,6 +94,8 @@ export class ServeApp {
     let status = 500;
     let batchId: string | undefined;
     let reason: string | undefined;
+    // Whether the caller may be sending its body: always, unless it waits for our 100 Continue.
+    let invited = !expectsContinue(req);
     try {
       const method = ROUTES[path];
       if (!method) throw new HttpProblem(404, { error: 'not found' });
@@ -112,6 +114,8 @@ export class ServeApp {
         return;
       } else {
         checkContentType(req.headers['content-type']);
+        acceptBody(req, res);
+        invited = true;
         const input = await readJson(req);
         const answer = path === '/profiles' ? await this.single(input) : await this.batch(input);
         ({ status, body, headers = {} } = answer);
@@ -128,7 +132,10 @@ export class ServeApp {
       const problem = error instanceof HttpProblem ? error : new HttpProblem(500, { status: 'failed', error: { class: 'unexpected', message: 'internal error' } });
       status = problem.status;
       if (!(error instanceof HttpProblem)) this.deps.logger.error({ stage: 'serve', requestId, err: error }, 'unexpected error');
-      send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(status === 413 ? { connection: 'close' } : {}) });
+      const unread = bodyPending(req);
+      // A caller still waiting for 100 Continue sends no body: the connection cannot carry another request.
+      send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(unread && !invited ? { connection: 'close' } : {}) });
+      if (unread && invited) discardRest(req);
     } finally {
       const durationMs = performance.now() - started;
       if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe({ status: String(status) }, durationMs / 1000);

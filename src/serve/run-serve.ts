@@ -42,6 +42,9 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
   const delivery = createDelivery(options, { logger, metrics });
   const app = new ServeApp({ rate: options.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: options.batchSize }, { delivery, metrics, logger, verbose: deps.verbose });
   const server = createServer({ requestTimeout: BODY_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app.handle);
+  // Handling 'checkContinue' ourselves: Node would otherwise send 100 Continue before our handler
+  // runs, and a body over the limit (or of the wrong type) would be on its way before the 413/415.
+  server.on('checkContinue', app.handle);
   const url = await listen(server, options.port, options.host);
 
   let stopping: Promise<void> | undefined;

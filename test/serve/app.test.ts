@@ -5,6 +5,7 @@ import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
 import { startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
+import { exchange } from '../helpers/raw-http.js';
 
 const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
 
@@ -173,6 +174,32 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toMatch(/^sync_caller_wait_seconds_count\{status="499"\} 1$/m);
     expect(metrics).not.toMatch(/status="500"/);
+  });
+
+  it('Expect: 100-continue over the limit gets 413 before any body is sent; within it, 100 Continue then the answer', async () => {
+    const { running } = await setup();
+    const refused = await exchange(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 3145728\r\n\r\n', undefined);
+    expect(refused.received).toMatch(/^HTTP\/1\.1 413 [^]*connection: close[^]*body larger than 1048576 bytes/i);
+    expect(refused.received).not.toMatch(/100 Continue/);
+    expect(refused.closedByServer).toBe(true);
+    const wrongType = await exchange(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\nexpect: 100-continue\r\ncontent-length: 10\r\n\r\n', undefined);
+    expect(wrongType.received).toMatch(/^HTTP\/1\.1 415 /);
+
+    const profile = JSON.stringify(ann);
+    const accepted = await new Promise<string>((resolve) => {
+      const socket = connect(Number(new URL(running.url).port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk;
+        if (received === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write(profile);
+        if (/"forwarded"/.test(received)) {
+          socket.destroy();
+          resolve(received);
+        }
+      });
+      socket.write(`POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${profile.length}\r\n\r\n`);
+    });
+    expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
   });
 
   it('healthz is ready while the breaker is closed and 503 while it is open', async () => {
