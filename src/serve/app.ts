@@ -5,7 +5,7 @@ import type { Delivery } from '../downstream/delivery.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
-import { acceptBody, bodyPending, CallerGone, checkContentType, discardRest, expectsContinue, HttpProblem, readJson } from './request-body.js';
+import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut } from './request-body.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
@@ -123,8 +123,8 @@ export class ServeApp {
       }
       send(res, status, body, { 'x-request-id': requestId, ...headers });
     } catch (error) {
-      if (error instanceof CallerGone) {
-        // Its own doing, not ours: no answer to send, no error line, not a 500.
+      if (error instanceof RequestCut) {
+        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500.
         status = error.status;
         reason = error.message;
         return;

@@ -20,13 +20,25 @@ export class HttpProblem extends Error {
   }
 }
 
-/** The caller hung up before its body had all arrived: nobody is left to answer. */
-export class CallerGone extends Error {
-  /** nginx's code for this; it keeps these apart from our own failures in logs and metrics. */
-  readonly status = 499;
-  constructor() {
-    super('the caller closed the connection before sending the whole body');
+/**
+ * The connection ended before the body had all arrived, so there is no answer to send: the caller
+ * hung up (499, nginx's code for it) or Node cut a request slower than the limits (408, which Node
+ * has already written). Neither is our failure: logs and metrics keep them apart from 500s.
+ */
+export class RequestCut extends Error {
+  constructor(
+    readonly status: 408 | 499,
+    message: string,
+  ) {
+    super(message);
   }
+}
+
+function cutReason(req: IncomingMessage): RequestCut {
+  if ((req.socket?.errored as NodeJS.ErrnoException | null | undefined)?.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new RequestCut(408, 'the request took longer than the server allows (headers 10 s, whole request 30 s)');
+  }
+  return new RequestCut(499, 'the caller closed the connection before sending the whole body');
 }
 
 const invalid = (status: number, message: string): HttpProblem => new HttpProblem(status, { status: 'invalid', errors: [{ path: '', message }] });
@@ -100,7 +112,7 @@ export function discardRest(req: IncomingMessage, limit: { bytes: number; ms: nu
 
 /**
  * The body as JSON (call `acceptBody` first), refusing more than 1 MiB while streaming. A UTF-8
- * BOM is allowed, as push allows it. A caller that hangs up mid-body rejects with `CallerGone`.
+ * BOM is allowed, as push allows it. A connection that ends mid-body rejects with `RequestCut`.
  */
 export function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -130,10 +142,10 @@ export function readJson(req: IncomingMessage): Promise<unknown> {
         reject(invalid(400, `malformed JSON: ${(error as Error).message}`));
       }
     };
-    // Node reports a hang-up as an 'error' ("aborted") when someone listens, and always as 'close'.
+    // Node reports a hang-up (or its own timeout cut) as an 'error' ("aborted") when someone listens, and always as 'close'.
     const onGone = (): void => {
       stop();
-      reject(new CallerGone());
+      reject(cutReason(req));
     };
     req.on('data', onData);
     req.on('end', onEnd);

@@ -27,3 +27,30 @@ export function exchange(url: string, head: string, body: Buffer | undefined, un
     if (body) socket.write(body, () => undefined);
   });
 }
+
+/**
+ * A slow client: writes `head` at once, then `drip` one byte every `everyMs` until the server closes
+ * the connection (or `giveUpMs` passes). Resolves with what came back and when the server closed.
+ */
+export function slowClient(url: string, head: string, drip: string, everyMs: number, giveUpMs: number): Promise<{ received: string; closedAfterMs: number | undefined }> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    const started = performance.now();
+    let received = '';
+    let sent = 0;
+    const ticker = setInterval(() => {
+      if (sent < drip.length) socket.write(drip[sent++]!);
+    }, everyMs);
+    const giveUp = setTimeout(() => end(undefined), giveUpMs);
+    const end = (closedAfterMs: number | undefined): void => {
+      clearInterval(ticker);
+      clearTimeout(giveUp);
+      socket.destroy();
+      resolve({ received, closedAfterMs });
+    };
+    socket.on('data', (chunk) => (received += chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => end(performance.now() - started));
+    socket.write(head);
+  });
+}

@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
-import { startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { checkingIntervalMs, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
-import { exchange } from '../helpers/raw-http.js';
+import { exchange, slowClient } from '../helpers/raw-http.js';
 
 const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
 
@@ -200,6 +200,31 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
       socket.write(`POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${profile.length}\r\n\r\n`);
     });
     expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  });
+
+  it('cuts slow clients at the header and request limits, not up to 30 s later (Node sweeps on connectionsCheckingInterval)', async () => {
+    // The documented 10 s / 30 s, scaled down to 300 ms / 600 ms; the sweep scales with them.
+    const { running, log } = await setup({}, { headersTimeoutMs: 300, requestBodyTimeoutMs: 600 });
+    const headers = slowClient(running.url, 'POST /profiles HTTP/1.1\r\n', 'host: x\r\ncontent-type: application/json\r\n', 40, 5000);
+    const body = slowClient(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-request-id: slow-body\r\ncontent-length: 100\r\n\r\n', '{"email":"slow@example.com"', 40, 5000);
+    const [slowHeaders, slowBody] = await Promise.all([headers, body]);
+    expect(slowHeaders.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slowHeaders.closedAfterMs).toBeGreaterThanOrEqual(300);
+    expect(slowHeaders.closedAfterMs).toBeLessThan(300 + 400); // one sweep (30 ms) plus a loaded machine's slack
+    expect(slowBody.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slowBody.closedAfterMs).toBeGreaterThanOrEqual(600);
+    expect(slowBody.closedAfterMs).toBeLessThan(600 + 400);
+    await running.app.settled();
+    expect(log.lines().find((l) => l.requestId === 'slow-body')).toMatchObject({ level: 'info', status: 408 });
+    expect(log.lines().filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('keeps the documented limits by default: headers 10 s, request 30 s, swept every second', async () => {
+    const { running } = await setup();
+    expect(running.server.headersTimeout).toBe(10_000);
+    expect(running.server.requestTimeout).toBe(30_000);
+    expect(checkingIntervalMs(10_000)).toBe(1000);
+    expect(checkingIntervalMs(300)).toBe(30);
   });
 
   it('healthz is ready while the breaker is closed and 503 while it is open', async () => {
