@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
+import { redactCredentials } from '../logging/redact.js';
 import { createProgram } from './program.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
@@ -14,7 +15,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     // Actions report their own errors; reaching here is a bug, still one line.
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`error: ${redactCredentials(error instanceof Error ? error.message : String(error))}\n`);
     process.exitCode = ExitCode.failed;
   }
 }
