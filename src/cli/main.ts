@@ -1,11 +1,13 @@
 import { CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
 import { redactCredentials } from '../logging/redact.js';
+import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { createProgram } from './program.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export async function main(argv: string[]): Promise<void> {
+  stopQuietlyOnBrokenPipe();
   try {
     await createProgram().parseAsync(argv);
   } catch (error) {
