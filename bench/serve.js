@@ -105,3 +105,45 @@ export async function serveBenchmarks() {
   await scenario(500, 1000);
   await scenario(5000, 2000);
 }
+
+/**
+ * Closed loop under wrk (a C generator: it leaves the CPU to the server, which the Node generator
+ * above cannot on two cores). Each of WRK_CONNECTIONS (1500) connections posts a new profile as
+ * soon as its previous one is answered, for WRK_DURATION (15s). Needs `wrk` on PATH (Debian: wrk).
+ */
+export async function serveWrkBenchmark() {
+  const connections = process.env.WRK_CONNECTIONS ?? '1500';
+  const duration = process.env.WRK_DURATION ?? '15s';
+  console.log(`\n## serve under wrk: ${connections} connections for ${duration} (platform: 5 req/s, 80 ms latency, max batch 2000)`);
+  const platform = await start(['mock', 'downstream', '--port', '0', '--rate', '5', '--latency', '80', '--max-batch', '2000']);
+  const serve = await start(['serve', '--port', '0', '--downstream-url', platform.url, '--batch-size', '2000', '--log-format', 'json']);
+  try {
+    const before = sample(serve.child.pid);
+    const started = performance.now();
+    const script = fileURLToPath(new URL('wrk-post.lua', import.meta.url));
+    const output = await new Promise((resolve, reject) => {
+      const wrk = spawn('wrk', ['-t2', `-c${connections}`, `-d${duration}`, '--timeout', '10s', '--latency', '-s', script, `${serve.url}/profiles`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      wrk.stdout.on('data', (chunk) => (text += chunk));
+      wrk.on('error', reject);
+      wrk.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}`))));
+    });
+    const after = sample(serve.child.pid);
+    const seconds = (performance.now() - started) / 1000;
+    const stats = await (await fetch(`${platform.url}/stats`)).json();
+    const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+    const answers = Object.fromEntries([...metrics.matchAll(/^sync_caller_wait_seconds_count\{status="(\d+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    const line = (pattern) => pattern.exec(output)?.[0].trim().replace(/\s+/g, ' ') ?? '(none)';
+    console.log(`${line(/Requests\/sec:.*/)} · latency ${line(/^\s+50%.*$/m)} · ${line(/^\s+99%.*$/m)} · ${line(/\d+ requests in .*/)}`);
+    console.log(`errors: ${line(/Socket errors:.*/)} · ${line(/Non-2xx.*/)}`);
+    console.log(`server answers by status (its /metrics): ${JSON.stringify(answers)}; server-side p99 ≤ ${histogramQuantile(metrics, 'sync_caller_wait_seconds', 0.99) * 1000} ms`);
+    console.log(`platform: at most ${stats.maxRequestsPerSecond} requests in any 1000 ms (limit 5), ${stats.rateLimited} × 429, accepted ${stats.accepted}`);
+    // CPU per answer holds still when other processes take the cores; requests/s and p99 do not.
+    const answered = Object.values(answers).reduce((sum, n) => sum + n, 0);
+    const cpu = after.cpuSeconds - before.cpuSeconds;
+    console.log(`server: CPU ${((cpu / seconds) * 100).toFixed(0)}% of one core, ${((cpu * 1e6) / answered).toFixed(0)} µs of CPU per answer, RSS ${Math.round(after.rssKb / 1024)} MB at the end`);
+  } finally {
+    await serve.stop();
+    await platform.stop();
+  }
+}

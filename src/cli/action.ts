@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, toSyncError, type SyncError } from '../errors.js';
 import type { Stage } from '../logging/logger.js';
+import { redactCredentials } from '../logging/redact.js';
 import { createContext, type GlobalOptions, type RunContext } from './context.js';
 
 /** What a command hands back to the top level, which prints it and sets the exit code. */
@@ -55,11 +56,13 @@ export function printOutcome(outcome: CommandOutcome, context: RunContext): void
 /** One line, the class and exit code alongside; the stack only with --verbose. */
 export function reportError(error: SyncError, context: RunContext, stage: Stage = 'run'): void {
   const { logger, terminal, verbose, logFormat } = context;
-  const fields = { stage, errorClass: error.errorClass, exitCode: error.exitCode, ...(verbose ? { stack: error.stack } : {}) };
+  const message = redactCredentials(error.message);
+  const stack = error.stack && redactCredentials(error.stack);
+  const fields = { stage, errorClass: error.errorClass, exitCode: error.exitCode, ...(verbose ? { stack } : {}) };
   if (logFormat === 'json') {
-    logger.error(fields, error.message);
+    logger.error(fields, message);
     return;
   }
-  terminal.line(terminal.paint.red(`error: ${error.message}`));
-  if (verbose && error.stack) terminal.line(terminal.paint.dim(error.stack));
+  terminal.line(terminal.paint.red(`error: ${message}`));
+  if (verbose && stack) terminal.line(terminal.paint.dim(stack));
 }

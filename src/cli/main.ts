@@ -1,11 +1,14 @@
 import { CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
 import { newRunId } from '../logging/logger.js';
+import { redactCredentials } from '../logging/redact.js';
+import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { createProgram } from './program.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  stopQuietlyOnBrokenPipe();
   const json = wantsJsonLogs(argv.slice(2), env);
   const usageError = (message: string): void => {
     process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
@@ -27,7 +30,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return;
     }
     // Actions report their own errors; reaching here is a bug, still one line.
-    process.stderr.write(json ? `${jsonLine(String(error instanceof Error ? error.message : error), 'unexpected', ExitCode.failed)}\n` : `error: ${error instanceof Error ? error.message : String(error)}\n`);
+    const message = redactCredentials(error instanceof Error ? error.message : String(error));
+    process.stderr.write(json ? `${jsonLine(message, 'unexpected', ExitCode.failed)}\n` : `error: ${message}\n`);
     process.exitCode = ExitCode.failed;
   }
 }

@@ -4,6 +4,7 @@ import { registerMock } from '../commands/mock.js';
 import { registerPull } from '../commands/pull.js';
 import { registerPush } from '../commands/push.js';
 import { registerServe } from '../commands/serve.js';
+import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
 
 export function createProgram({ writeErr }: { writeErr?: (text: string) => void } = {}): Command {
@@ -23,7 +24,8 @@ export function createProgram({ writeErr }: { writeErr?: (text: string) => void 
     // Commander exits 1 on its own parse errors; the contract says 2. Settings set here are
     // inherited by every `program.command(...)` registered below.
     .exitOverride()
-    .configureOutput({ writeErr: writeErr ?? ((text) => process.stderr.write(text)) })
+    // Commander echoes a refused value in its message: a URL's password must not reach the terminal or the log.
+    .configureOutput({ writeErr: writeErr ?? ((text) => process.stderr.write(text)), outputError: (text, write) => write(redactCredentials(text)) })
     .addHelpText(
       'after',
       `

@@ -31,7 +31,8 @@ Endpoints: POST /profiles, POST /profiles/batch, GET /healthz, GET /livez, GET /
 
 Example:
   $ sync serve --port 3000 --downstream-url http://127.0.0.1:4020
-  $ curl -s localhost:3000/profiles -d '{"email":"ann@example.com","firstName":"Ann","lastName":"Lee"}'`,
+  $ curl -s localhost:3000/profiles -H 'content-type: application/json' \\
+      -d '{"email":"ann@example.com","firstName":"Ann","lastName":"Lee"}'`,
     )
     .action(
       action<ServeFlags>(async (flags, context) => {

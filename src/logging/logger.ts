@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { redactCredentials } from './redact.js';
 
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
@@ -44,6 +45,12 @@ export async function createLogger({ format, level, runId, color, destination }:
       base: { runId },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Every message, whoever logs it: a URL in it keeps no password.
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactCredentials(arg) : arg)) as Parameters<typeof method>);
+        },
+      },
     },
     stream,
   );

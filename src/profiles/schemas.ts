@@ -41,6 +41,9 @@ export const ProfileSchema = z.strictObject(
 );
 export type Profile = z.infer<typeof ProfileSchema>;
 
+/** The top-level fields a profile may have: the only `field` label values metrics may use, with `record` and `other`. */
+export const PROFILE_FIELDS: readonly string[] = Object.keys(ProfileSchema.shape);
+
 export interface FieldError {
   path: string;
   message: string;

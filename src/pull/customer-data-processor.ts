@@ -81,6 +81,12 @@ export class CustomerDataProcessor {
   }
 }
 
+/**
+ * Pinned to English rules, created once: a bare `localeCompare` follows the process's LANG, and
+ * Swedish puts "Ångström" after "Zeta", so two hosts exported the same data in different orders.
+ */
+const NAME_ORDER = new Intl.Collator('en');
+
 export function byName(a: Customer, b: Customer): number {
-  return a.full_name.localeCompare(b.full_name) || a.customer_id - b.customer_id;
+  return NAME_ORDER.compare(a.full_name, b.full_name) || a.customer_id - b.customer_id;
 }

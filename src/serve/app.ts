@@ -5,14 +5,16 @@ import type { Delivery } from '../downstream/delivery.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
+import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut } from './request-body.js';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
 
 export interface AppOptions {
   rate: number;
   requestTimeoutMs: number;
+  /** `--batch-size`: also the most elements one POST /profiles/batch may carry. */
+  batchSize: number;
 }
 
 export interface AppDependencies {
@@ -38,16 +40,6 @@ interface Answer {
 }
 
 const HTTP_STATUS: Record<Result['status'], number> = { forwarded: 200, invalid: 400, rejected: 422, failed: 503, timeout: 504 };
-
-class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: object,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(`HTTP ${status}`);
-  }
-}
 
 const ROUTES: Record<string, string> = {
   '/profiles': 'POST',
@@ -101,10 +93,15 @@ export class ServeApp {
     const path = (req.url ?? '/').split('?')[0]!;
     let status = 500;
     let batchId: string | undefined;
+    let reason: string | undefined;
+    // Whether the caller may be sending its body: always, unless it waits for our 100 Continue.
+    let invited = !expectsContinue(req);
     try {
       const method = ROUTES[path];
       if (!method) throw new HttpProblem(404, { error: 'not found' });
-      if (req.method !== method) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: method });
+      // HEAD is GET without the body (Node leaves the body out itself): load balancers probe with it.
+      const allowed = method === 'GET' ? ['GET', 'HEAD'] : [method];
+      if (!allowed.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: allowed.join(', ') });
       let body: object;
       let headers: Record<string, string> = {};
       if (path === '/healthz') [status, body] = this.health();
@@ -116,6 +113,9 @@ export class ServeApp {
         res.end(text);
         return;
       } else {
+        checkContentType(req.headers['content-type']);
+        acceptBody(req, res);
+        invited = true;
         const input = await readJson(req);
         const answer = path === '/profiles' ? await this.single(input) : await this.batch(input);
         ({ status, body, headers = {} } = answer);
@@ -123,15 +123,24 @@ export class ServeApp {
       }
       send(res, status, body, { 'x-request-id': requestId, ...headers });
     } catch (error) {
+      if (error instanceof RequestCut) {
+        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500.
+        status = error.status;
+        reason = error.message;
+        return;
+      }
       const problem = error instanceof HttpProblem ? error : new HttpProblem(500, { status: 'failed', error: { class: 'unexpected', message: 'internal error' } });
       status = problem.status;
       if (!(error instanceof HttpProblem)) this.deps.logger.error({ stage: 'serve', requestId, err: error }, 'unexpected error');
-      send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(status === 413 ? { connection: 'close' } : {}) });
+      const unread = bodyPending(req);
+      // A caller still waiting for 100 Continue sends no body: the connection cannot carry another request.
+      send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(unread && !invited ? { connection: 'close' } : {}) });
+      if (unread && invited) discardRest(req);
     } finally {
       const durationMs = performance.now() - started;
       if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe({ status: String(status) }, durationMs / 1000);
       this.deps.logger.info(
-        { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs), ...(batchId ? { batchId } : {}) },
+        { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs), ...(batchId ? { batchId } : {}), ...(reason ? { reason } : {}) },
         `${req.method} ${path} ${status}`,
       );
     }
@@ -159,6 +168,14 @@ export class ServeApp {
   private async batch(input: unknown): Promise<Answer> {
     if (!Array.isArray(input)) {
       throw new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
+    }
+    // Checked before any element is looked at: a 1 MiB array of 500k tiny elements took 10 s to
+    // validate and answer, and held up every other caller meanwhile.
+    if (input.length > this.options.batchSize) {
+      throw new HttpProblem(413, {
+        status: 'invalid',
+        errors: [{ path: '', message: `at most ${this.options.batchSize} profiles per batch (--batch-size); got ${input.length}` }],
+      });
     }
     const checked = input.map((element) => this.validate(element));
     this.admit(checked.filter((c) => !('errors' in c)).length);
@@ -241,36 +258,6 @@ let idSequence = 0;
 function correlationId(header: string | string[] | undefined): string {
   const given = Array.isArray(header) ? header[0] : header;
   return given && /^[\w.:-]{1,128}$/.test(given) ? given : `${ID_PREFIX}-${(++idSequence).toString(36)}`;
-}
-
-const bodyTooLarge = (): HttpProblem =>
-  new HttpProblem(413, { status: 'invalid', errors: [{ path: '', message: `body larger than ${MAX_BODY_BYTES} bytes` }] });
-
-/** The body as JSON, refusing more than 1 MiB (by header up front, and while streaming). */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return reject(bodyTooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(bodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks, size).toString('utf8')));
-      } catch (error) {
-        reject(new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: `malformed JSON: ${(error as Error).message}` }] }));
-      }
-    });
-  });
 }
 
 function send(res: ServerResponse, status: number, body: object, headers: Record<string, string>): void {

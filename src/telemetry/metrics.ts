@@ -1,11 +1,21 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BreakerState } from '../engine/circuit-breaker.js';
+import { PROFILE_FIELDS } from '../profiles/schemas.js';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 export interface MetricsSources {
   queueDepth?: () => number;
   breakerState?: () => BreakerState;
+}
+
+const KNOWN_FIELDS = new Set(PROFILE_FIELDS);
+
+/** `email`, `metadata.tags.3` → the known top-level field; `''` (the record itself) → `record`; anything else → `other`. */
+export function fieldLabel(path: string): string {
+  const top = path.split(/[.,]/)[0]!;
+  if (top === '') return 'record';
+  return KNOWN_FIELDS.has(top) ? top : 'other';
 }
 
 /**
@@ -111,10 +121,14 @@ export class SyncMetrics {
     }
   }
 
-  /** Record one validation result; field errors are counted by their top-level field. */
+  /**
+   * Record one validation result; field errors are counted by their top-level field. The label
+   * comes from a fixed set: an unknown key is the caller's text, and as a label value it would let
+   * any caller grow /metrics (and memory) without bound.
+   */
   recordValidation(errors: readonly { path: string }[] | undefined): void {
     this.validated.inc({ result: errors ? 'invalid' : 'valid' });
-    for (const field of new Set((errors ?? []).map((error) => error.path.split(/[.,]/)[0] || 'record'))) {
+    for (const field of new Set((errors ?? []).map((error) => fieldLabel(error.path)))) {
       this.fieldErrors.inc({ field });
     }
   }

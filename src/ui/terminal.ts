@@ -48,7 +48,9 @@ export class Terminal {
   });
 
   progress(text: string): Progress {
-    if (!this.ora) return noProgress;
+    // ora wraps its line by dividing by the terminal's width: a TTY that reports 0 columns (seen
+    // with `docker run -t` from a scheduler) made it spin forever writing escape codes.
+    if (!this.ora || !hasWidth(process.stderr)) return noProgress;
     const spinner = this.ora({ text, stream: process.stderr, isEnabled: true }).start();
     this.spinner = spinner;
     return {
@@ -67,4 +69,9 @@ export class Terminal {
     process.stderr.write(`${text}\n`);
     this.spinner?.render();
   }
+}
+
+/** A terminal that reports a usable width; `columns` is 0 on some pseudo-terminals and undefined off a TTY. */
+export function hasWidth(stream: { columns?: number }): boolean {
+  return typeof stream.columns === 'number' && stream.columns > 0;
 }

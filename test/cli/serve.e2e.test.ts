@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli, startServer } from '../helpers/cli.js';
+import { exchange } from '../helpers/raw-http.js';
 
 describe('sync serve against sync mock downstream (spawned)', () => {
   it('answers concurrent callers with their own outcomes, within the platform limit, and exits 0 on SIGTERM', async () => {
@@ -9,7 +10,7 @@ describe('sync serve against sync mock downstream (spawned)', () => {
       const emails = Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? `p${i}@suppressed.example` : `p${i}@example.com`));
       const answers = await Promise.all(
         emails.map(async (email) => {
-          const res = await fetch(`${serve.url}/profiles`, { method: 'POST', body: JSON.stringify({ email, firstName: 'P', lastName: 'Q' }) });
+          const res = await fetch(`${serve.url}/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, firstName: 'P', lastName: 'Q' }) });
           return { email, status: res.status, body: (await res.json()) as { status: string; email?: string } };
         }),
       );
@@ -26,6 +27,28 @@ describe('sync serve against sync mock downstream (spawned)', () => {
       await platform.stop();
       expect(stopped.code).toBe(0);
       expect(stopped.stdout).toMatch(/^listening http:\/\/127\.0\.0\.1:\d+\n/);
+    }
+  });
+
+  it('413 reaches a client still sending a body over 1 MiB: the server reads on before closing', async () => {
+    const platform = await startServer(['mock', 'downstream', '--port', '0']);
+    const running = await startServer(['serve', '--port', '0'], { SYNC_DOWNSTREAM_URL: platform.url });
+    try {
+      const size = 4 * 1024 * 1024;
+      const body = Buffer.alloc(size, 0x20);
+      // Before the fix, most of these ended in EPIPE/ECONNRESET with nothing received.
+      for (const announce of [`content-length: ${size}`, 'transfer-encoding: chunked']) {
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const payload = announce.startsWith('transfer') ? Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
+          const result = await exchange(running.url, `POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${announce}\r\n\r\n`, payload, /\r\n\r\n[^]*\}\]\}/);
+          expect(result.received, `attempt ${attempt}: ${result.error ?? 'no error'}`).toMatch(/^HTTP\/1\.1 413 /);
+          expect(result.received).toContain('body larger than 1048576 bytes');
+        }
+      }
+      expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    } finally {
+      await running.stop();
+      await platform.stop();
     }
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { CustomerDataProcessor } from '../../src/pull/customer-data-processor.js';
 import { CustomerSchema, type RawUser } from '../../src/pull/schemas.js';
 
@@ -149,5 +150,26 @@ describe('CustomerDataProcessor.process', () => {
       ['Élodie Bluth', 2],
       ['Zoë Bluth', 5],
     ]);
+  });
+});
+
+describe('export order', () => {
+  /** The order `byName` gives in a fresh process whose locale comes from LANG/LC_ALL, as on another host. */
+  function orderUnder(lang: string, names: string[]): string[] {
+    const script = `
+      const { byName } = await import(${JSON.stringify(new URL('../../dist/pull/customer-data-processor.js', import.meta.url).href)});
+      const names = ${JSON.stringify(names)};
+      const customers = names.map((full_name, customer_id) => ({ full_name, customer_id }));
+      process.stdout.write(JSON.stringify(customers.sort(byName).map((c) => c.full_name)));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, LANG: lang, LC_ALL: lang }, encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    return JSON.parse(result.stdout) as string[];
+  }
+
+  it('is the same whatever the host locale: "Ångström" sorts before "Zeta" under sv_SE too', () => {
+    const names = ['Zeta Lee', 'Ångström Berg', 'Öberg Ann', 'Olsson Bo'];
+    const english = ['Ångström Berg', 'Öberg Ann', 'Olsson Bo', 'Zeta Lee'];
+    expect(orderUnder('C.UTF-8', names)).toEqual(english);
+    expect(orderUnder('sv_SE.UTF-8', names)).toEqual(english);
   });
 });

@@ -72,7 +72,7 @@ describe('runPull', () => {
     expect(document.metadata.total_customers).toBe(uniqueIds.size);
     expect(document.customers.map((c) => c.customer_id).sort((a, b) => a - b)).toEqual([...uniqueIds].sort((a, b) => a - b));
     const names = document.customers.map((c) => c.full_name);
-    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+    expect(names).toEqual([...names].sort(new Intl.Collator('en').compare));
     const bands = document.metadata.data_quality_summary;
     expect(bands.high_quality + bands.medium_quality + bands.low_quality).toBe(document.metadata.total_customers);
     // The fixture repeats id 14 with a better record on a later page: the better one wins.

@@ -1,9 +1,11 @@
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
-import { startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { checkingIntervalMs, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
+import { exchange, slowClient } from '../helpers/raw-http.js';
 
 const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
 
@@ -98,6 +100,19 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect((await post('/profiles/batch', ann)).status).toBe(400);
   });
 
+  it('POST /profiles/batch takes at most --batch-size elements: more is 413 at once, naming the limit', async () => {
+    const { post, running } = await setup({}, { batchSize: 100 });
+    const started = performance.now();
+    const huge = await post('/profiles/batch', `[${Array.from({ length: 400_000 }, () => '1').join(',')}]`);
+    expect(huge.status).toBe(413);
+    expect(huge.body).toEqual({ status: 'invalid', errors: [{ path: '', message: 'at most 100 profiles per batch (--batch-size); got 400000' }] });
+    expect(performance.now() - started).toBeLessThan(2000); // validating 400k elements took seconds
+    expect(await (await fetch(`${running.url}/metrics`)).text()).not.toMatch(/sync_profiles_validated_total\{result="invalid"\}/);
+    const full = await post('/profiles/batch', Array.from({ length: 100 }, (_, i) => ({ ...ann, email: `f${i}@example.com` })));
+    expect(full.status).toBe(200);
+    expect((full.body as unknown as unknown[]).length).toBe(100);
+  });
+
   it('answers 503 at once when the queue cannot drain within the timeout (admission control)', async () => {
     // rate 1 × 2 s × 0.8 × batch 1 → room for one queued profile.
     const { post } = await setup({ latencyMs: 1500 }, { rate: 1, batchSize: 1, requestTimeoutMs: 2000 });
@@ -129,6 +144,89 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(running.server.requestTimeout).toBe(30_000);
   });
 
+  it('415 for a body that is not application/json (a browser posts text/plain cross-origin without a preflight); a UTF-8 BOM is fine', async () => {
+    const { post, running, mock } = await setup();
+    for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16']) {
+      const res = await post('/profiles', ann, { 'content-type': type });
+      expect(res.status).toBe(415);
+      expect(res.body).toMatchObject({ status: 'invalid', errors: [{ path: '', message: expect.stringContaining('application/json') }] });
+    }
+    const untyped = await fetch(`${running.url}/profiles/batch`, { method: 'POST', body: new Blob([JSON.stringify([ann])]) });
+    expect(untyped.status).toBe(415);
+    expect(mock.stats().accepted).toBe(0);
+    expect((await post('/profiles', ann, { 'content-type': 'application/json; charset=UTF-8' })).status).toBe(200);
+    const bom = await post('/profiles', `\uFEFF${JSON.stringify({ ...ann, email: 'bom@example.com' })}`);
+    expect(bom).toMatchObject({ status: 200, body: { status: 'forwarded', email: 'bom@example.com' } });
+  });
+
+  it('a caller that hangs up mid-body is an info line with its own status (499), no stack, not a 500', async () => {
+    const { running, log } = await setup();
+    const { port } = new URL(running.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write('POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-request-id: gone-1\r\ncontent-length: 1000\r\n\r\n{"email":');
+    while (running.app.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+    socket.destroy();
+    await running.app.settled();
+    const lines = log.lines().filter((l) => l.requestId === 'gone-1');
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', status: 499, reason: expect.stringMatching(/closed the connection/) })]);
+    expect(JSON.stringify(lines)).not.toMatch(/stack|"err"/);
+    expect(log.lines().filter((l) => l.level === 'error')).toEqual([]);
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    expect(metrics).toMatch(/^sync_caller_wait_seconds_count\{status="499"\} 1$/m);
+    expect(metrics).not.toMatch(/status="500"/);
+  });
+
+  it('Expect: 100-continue over the limit gets 413 before any body is sent; within it, 100 Continue then the answer', async () => {
+    const { running } = await setup();
+    const refused = await exchange(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 3145728\r\n\r\n', undefined);
+    expect(refused.received).toMatch(/^HTTP\/1\.1 413 [^]*connection: close[^]*body larger than 1048576 bytes/i);
+    expect(refused.received).not.toMatch(/100 Continue/);
+    expect(refused.closedByServer).toBe(true);
+    const wrongType = await exchange(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\nexpect: 100-continue\r\ncontent-length: 10\r\n\r\n', undefined);
+    expect(wrongType.received).toMatch(/^HTTP\/1\.1 415 /);
+
+    const profile = JSON.stringify(ann);
+    const accepted = await new Promise<string>((resolve) => {
+      const socket = connect(Number(new URL(running.url).port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk;
+        if (received === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write(profile);
+        if (/"forwarded"/.test(received)) {
+          socket.destroy();
+          resolve(received);
+        }
+      });
+      socket.write(`POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${profile.length}\r\n\r\n`);
+    });
+    expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  });
+
+  it('cuts slow clients at the header and request limits, not up to 30 s later (Node sweeps on connectionsCheckingInterval)', async () => {
+    // The documented 10 s / 30 s, scaled down to 300 ms / 600 ms; the sweep scales with them.
+    const { running, log } = await setup({}, { headersTimeoutMs: 300, requestBodyTimeoutMs: 600 });
+    const headers = slowClient(running.url, 'POST /profiles HTTP/1.1\r\n', 'host: x\r\ncontent-type: application/json\r\n', 40, 5000);
+    const body = slowClient(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-request-id: slow-body\r\ncontent-length: 100\r\n\r\n', '{"email":"slow@example.com"', 40, 5000);
+    const [slowHeaders, slowBody] = await Promise.all([headers, body]);
+    expect(slowHeaders.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slowHeaders.closedAfterMs).toBeGreaterThanOrEqual(300);
+    expect(slowHeaders.closedAfterMs).toBeLessThan(300 + 400); // one sweep (30 ms) plus a loaded machine's slack
+    expect(slowBody.received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(slowBody.closedAfterMs).toBeGreaterThanOrEqual(600);
+    expect(slowBody.closedAfterMs).toBeLessThan(600 + 400);
+    await running.app.settled();
+    expect(log.lines().find((l) => l.requestId === 'slow-body')).toMatchObject({ level: 'info', status: 408 });
+    expect(log.lines().filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('keeps the documented limits by default: headers 10 s, request 30 s, swept every second', async () => {
+    const { running } = await setup();
+    expect(running.server.headersTimeout).toBe(10_000);
+    expect(running.server.requestTimeout).toBe(30_000);
+    expect(checkingIntervalMs(10_000)).toBe(1000);
+    expect(checkingIntervalMs(300)).toBe(30);
+  });
+
   it('healthz is ready while the breaker is closed and 503 while it is open', async () => {
     const { post, running } = await setup({ failRate: 1 });
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
@@ -137,6 +235,21 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: 'unavailable', breaker: 'open' });
     expect((await fetch(`${running.url}/livez`)).status).toBe(200);
+  });
+
+  it('HEAD /healthz and HEAD /livez answer like GET without a body', async () => {
+    const { running } = await setup();
+    for (const path of ['/healthz', '/livez', '/metrics']) {
+      const [head, get] = [await fetch(`${running.url}${path}`, { method: 'HEAD' }), await fetch(`${running.url}${path}`)];
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+      expect(await head.text()).toBe('');
+    }
+    const health = await fetch(`${running.url}/healthz`, { method: 'HEAD' });
+    expect(Number(health.headers.get('content-length'))).toBe(JSON.stringify(await (await fetch(`${running.url}/healthz`)).json()).length);
+    const post = await fetch(`${running.url}/healthz`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
   });
 
   it('metrics change with traffic', async () => {
@@ -152,6 +265,21 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(await metric(/^sync_downstream_requests_total\{status="200"\} (\d+)$/m)).toBe(1);
     expect(await metric(/^sync_caller_wait_seconds_count\{status="200"\} (\d+)$/m)).toBe(1);
     expect(await metric(/^sync_breaker_state (\d+)$/m)).toBe(0);
+  });
+
+  it('unknown keys do not grow /metrics: field labels come from a fixed set', async () => {
+    const { post, running } = await setup();
+    const scrape = async () => (await fetch(`${running.url}/metrics`)).text();
+    const hostileBatch = (round: number) =>
+      Array.from({ length: 20 }, (_, element) => Object.fromEntries(Array.from({ length: 50 }, (_, key) => [`r${round}e${element}k${key}`, 1])));
+    await post('/profiles', { email: 'bad', firstName: 'A', lastName: 'B', plan: 'gold' });
+    await post('/profiles/batch', hostileBatch(0));
+    const before = (await scrape()).length;
+    for (let round = 1; round <= 10; round++) expect((await post('/profiles/batch', hostileBatch(round))).status).toBe(200);
+    const text = await scrape();
+    expect(text.length).toBeLessThan(before + 50); // counters gain digits, nothing more
+    const labels = [...text.matchAll(/^sync_profile_field_errors_total\{field="([^"]*)"\}/gm)].map((m) => m[1]);
+    expect(labels.sort()).toEqual(['email', 'firstName', 'lastName', 'other']);
   });
 
   it('on shutdown stops accepting, flushes the queue and answers every waiting caller', async () => {

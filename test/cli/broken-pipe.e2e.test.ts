@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+/** Runs `sync …` with its stdout read by something that hangs up, as `| head -N` does: after `keep` chunks (0: before any). */
+function pipedToHead(args: string[], keep: number): Promise<{ code: number | null; stderr: string; chunks: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let chunks = 0;
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    if (keep === 0) child.stdout.destroy();
+    else child.stdout.on('data', () => ++chunks === keep && child.stdout.destroy());
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr, chunks });
+    });
+  });
+}
+
+describe('stdout closed by its reader (spawned)', () => {
+  const tempDir = useTempDir();
+
+  it('push --dry-run | head: stops at once, quietly, as cat does (141, no EPIPE stack)', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'big.ndjson');
+    writeFileSync(file, Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ email: `u${i}@example.com`, firstName: 'a', lastName: 'b' })).join('\n'));
+    const result = await pipedToHead(['push', file, '--dry-run'], 1);
+    expect(result.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
+    expect(result.code).toBe(141);
+  });
+
+  it('sync --help | head: no EPIPE stack either', async () => {
+    for (const args of [['--help'], ['push', '--help']]) {
+      const result = await pipedToHead(args, 0);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(141);
+    }
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { fieldLabel, SyncMetrics } from '../../src/telemetry/metrics.js';
+import { validateProfile } from '../../src/profiles/schemas.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
+
+const FIELD_LABELS = ['email', 'firstName', 'lastName', 'metadata', 'record', 'other'];
+
+describe('sync_profile_field_errors_total', () => {
+  it('labels each error with its known top-level field, the record itself, or other', () => {
+    expect(fieldLabel('email')).toBe('email');
+    expect(fieldLabel('metadata.tags.3')).toBe('metadata');
+    expect(fieldLabel('')).toBe('record');
+    expect(fieldLabel('plan')).toBe('other');
+    expect(fieldLabel('plan,tier')).toBe('other');
+    expect(fieldLabel('__proto__')).toBe('other');
+  });
+
+  it('keeps label values in a fixed set however many unknown keys callers send', async () => {
+    const metrics = new SyncMetrics();
+    for (let record = 0; record < 50; record++) {
+      const hostile: Record<string, unknown> = { email: 'nope', firstName: 'A', lastName: 'B' };
+      for (let key = 0; key < 40; key++) hostile[`k${record}_${key}`] = 1;
+      const validation = validateProfile(hostile);
+      metrics.recordValidation(validation.ok ? undefined : validation.errors);
+    }
+    const samples = parsePrometheus(await metrics.text());
+    const fields = [...samples.keys()].filter((name) => name.startsWith('sync_profile_field_errors_total')).map((name) => /field="([^"]*)"/.exec(name)![1]);
+    expect(fields.sort()).toEqual(['email', 'other']);
+    expect(fields.every((field) => FIELD_LABELS.includes(field!))).toBe(true);
+    expect(samples.get('sync_profile_field_errors_total{field="other"}')).toBe(50);
+    expect(samples.get('sync_invalid_email_ratio')).toBe(1);
+  });
+});
