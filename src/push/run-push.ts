@@ -151,14 +151,19 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const failures = new Map<ErrorClass, [string, number]>();
 
   const settle = (line: number, recordJson: string, profile: Profile, outcome: DeliveryOutcome): void => {
-    const left = (unsettled.get(profile.email) ?? 1) - 1;
-    if (left > 0) unsettled.set(profile.email, left);
-    else unsettled.delete(profile.email);
+    const release = (): void => {
+      const left = (unsettled.get(profile.email) ?? 1) - 1;
+      if (left > 0) unsettled.set(profile.email, left);
+      else unsettled.delete(profile.email);
+    };
     summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
     const errorClass = 'errorClass' in outcome ? outcome.errorClass : undefined;
     deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: errorClass ?? '' });
     outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId, class: errorClass, reason: 'reason' in outcome ? outcome.reason : undefined });
-    if (outcome.status === 'delivered') remember.add({ email: profile.email, digest: profileDigest(profile), textDigest: textDigest(recordJson) });
+    // An accepted profile stays "on its way" until the state holds it: a later record for the same
+    // email read in between must not be compared with what the state held before.
+    if (outcome.status === 'delivered') remember.add({ email: profile.email, digest: profileDigest(profile), textDigest: textDigest(recordJson) }, release);
+    else release();
     if (outcome.status === 'failed') {
       const seen = failures.get(outcome.errorClass);
       failures.set(outcome.errorClass, [seen?.[0] ?? outcome.reason, (seen?.[1] ?? 0) + 1]);
@@ -296,6 +301,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
  */
 class AcceptedQueue {
   private batch: Accepted[] = [];
+  private callbacks: (() => void)[] = [];
   private readonly commits = new Set<Promise<void>>();
 
   constructor(
@@ -303,10 +309,12 @@ class AcceptedQueue {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  add(accepted: Accepted): void {
-    if (!this.state) return;
+  /** `committed` runs once the state holds it (or at once, without a state). */
+  add(accepted: Accepted, committed: () => void): void {
+    if (!this.state) return committed();
     if (this.batch.length === 0) setImmediate(() => this.commit());
     this.batch.push(accepted);
+    this.callbacks.push(committed);
   }
 
   async flush(): Promise<void> {
@@ -317,8 +325,14 @@ class AcceptedQueue {
   private commit(): void {
     if (!this.state || this.batch.length === 0) return;
     const batch = this.batch;
+    const callbacks = this.callbacks;
     this.batch = [];
-    const commit = this.state.recordAccepted(batch).catch(this.onError);
+    this.callbacks = [];
+    // Released after a failed commit too: the run is stopping, and nothing was remembered.
+    const commit = this.state
+      .recordAccepted(batch)
+      .catch(this.onError)
+      .finally(() => callbacks.forEach((committed) => committed()));
     this.commits.add(commit);
     void commit.finally(() => this.commits.delete(commit));
   }

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { runPush, type PushOptions } from '../../src/push/run-push.js';
 import { MemoryStateStore } from '../../src/state/state-store.js';
+import { loadHasher, profileDigest, textDigest } from '../../src/state/digest.js';
+import { validateProfile } from '../../src/profiles/schemas.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
@@ -279,5 +281,40 @@ describe('runPush with a state', () => {
     expect(result.error!.message).toMatch(/^40 profiles could not be delivered \(batch .*HTTP 401: bad token: the downstream refused the token; check SYNC_DOWNSTREAM_TOKEN\)/);
     const letters = readNdjson(join(tmp(), 'dl.ndjson'));
     expect(new Set(letters.map((letter) => letter.class))).toEqual(new Set(['client']));
+  });
+
+  it('a later record read while the earlier one is accepted but not yet in the state is still sent', async () => {
+    const { calls } = platform();
+    const late = { ...ann, firstName: 'Late' };
+    // The state holds Late (from an earlier run); this file has Early, then Late again.
+    let commitStarted!: () => void;
+    const committing = new Promise<void>((resolve) => (commitStarted = resolve));
+    let releaseCommit!: () => void;
+    const held = new Promise<void>((resolve) => (releaseCommit = resolve));
+    class SlowState extends MemoryStateStore {
+      override async recordAccepted(accepted: Parameters<MemoryStateStore['recordAccepted']>[0]): Promise<void> {
+        commitStarted();
+        await held;
+        return super.recordAccepted(accepted);
+      }
+    }
+    const state = new SlowState();
+    await loadHasher();
+    const lateProfile = validateProfile(late);
+    if (!lateProfile.ok) throw new Error('fixture is invalid');
+    state.entries.set('ann@example.com', { digest: profileDigest(lateProfile.profile), textDigest: textDigest(JSON.stringify(late)) });
+    async function* input() {
+      yield `${JSON.stringify({ ...ann, firstName: 'Early' })}\n${JSON.stringify(bob)}\n`;
+      await committing; // Early's batch is answered; its commit is on its way
+      yield `${JSON.stringify(late)}\n`;
+      releaseCommit();
+    }
+    const log = await memoryLogger();
+    const result = await runPush(
+      { file: '-', downstreamUrl: DOWNSTREAM, rate: 1, batchSize: 1, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: '', full: false },
+      { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, state, stdin: input() },
+    );
+    expect(result.summary).toMatchObject({ unchanged: 0, delivered: 3 });
+    expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Late', lastName: 'Lee', metadata: {} }]);
   });
 });
