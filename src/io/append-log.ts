@@ -1,6 +1,7 @@
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { WriteError } from '../errors.js';
+import { streamDigest } from '../state/digest.js';
 import { isAlive } from './atomic-write.js';
 
 /** Whole lines per write(2): small enough that a writer never holds the file for long. */
@@ -128,7 +129,7 @@ async function appendWhole(path: string, data: Buffer, onWritten: (bytes: number
   onWritten(data.length);
 }
 
-const CONSUMED = /^\.(.+)\.consumed-(\d+)-(\d+)-(\d+)$/;
+const CONSUMED = /^\.(.+)\.consumed-(\d+)-(\d+)-(\d+)-([0-9a-f]+)$/;
 
 /**
  * Removes the first `bytes` bytes of `path` (the lines a replay consumed) while other processes may
@@ -136,19 +137,19 @@ const CONSUMED = /^\.(.+)\.consumed-(\d+)-(\d+)-(\d+)$/;
  * never copies over a writer: the file is renamed away (atomic), the part after `bytes` is appended
  * to whatever is at `path` now (new writers create it), and only then is the old file removed.
  * A writer caught between the two re-appends its lines (see `appendWhole`). Killed midway, the
- * renamed file is picked up by the next `recoverConsumed`. `ino` is the file that was read: if
- * `path` is another file by now, nothing is dropped.
+ * renamed file is picked up by the next `recoverConsumed`. `prefix` is the digest of the bytes the
+ * replay read: the renamed file's head must match it, or nothing is dropped (another replay may
+ * have replaced the file meanwhile, and an inode number can be reused).
  */
-export async function removeHead(path: string, bytes: number, ino: number): Promise<void> {
-  const aside = join(dirname(path), `.${basename(path)}.consumed-${process.pid}-${Date.now()}-${bytes}`);
+export async function removeHead(path: string, bytes: number, prefix: bigint): Promise<void> {
+  const aside = join(dirname(path), `.${basename(path)}.consumed-${process.pid}-${Date.now()}-${bytes}-${prefix.toString(16)}`);
   try {
     await rename(path, aside);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw new WriteError(path, error);
   }
-  const moved = await stat(aside);
-  await moveTail(aside, path, moved.ino === ino ? bytes : 0);
+  await moveTail(aside, path, bytes, prefix);
 }
 
 /** Finishes a `removeHead` that a killed process left halfway (its renamed file is still there). */
@@ -162,7 +163,65 @@ export async function recoverConsumed(path: string): Promise<void> {
   for (const entry of entries) {
     const match = CONSUMED.exec(entry);
     if (!match || match[1] !== basename(path) || isAlive(Number(match[2]))) continue;
-    await moveTail(join(dirname(path), entry), path, Number(match[4]));
+    await moveTail(join(dirname(path), entry), path, Number(match[4]), BigInt(`0x${match[5]}`));
+  }
+}
+
+/** Whether the first `bytes` bytes of the open file hash to `expected`. */
+async function headMatches(handle: FileHandle, bytes: number, expected: bigint): Promise<boolean> {
+  const { size } = await handle.stat();
+  if (size < bytes) return false;
+  const hash = streamDigest();
+  const buffer = Buffer.alloc(Math.min(MAX_WRITE_BYTES, Math.max(1, bytes)));
+  for (let position = 0; position < bytes; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, bytes - position), position);
+    if (bytesRead === 0) return false;
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest() === expected;
+}
+
+/**
+ * Appends `from`'s bytes after its head to `to`, in whole-line writes, then removes `from`. The head
+ * is skipped only if it is the one that was consumed (`prefix`); else everything is copied back.
+ */
+async function moveTail(from: string, to: string, skipIfHead: number, prefix: bigint): Promise<void> {
+  try {
+    const source = await open(from, 'r');
+    try {
+      const skip = (await headMatches(source, skipIfHead, prefix)) ? skipIfHead : 0;
+      const { size } = await source.stat();
+      const buffer = Buffer.alloc(MAX_WRITE_BYTES);
+      let carry = Buffer.alloc(0);
+      for (let position = skip; position < size; ) {
+        const { bytesRead } = await source.read(buffer, 0, Math.min(buffer.length, size - position), position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        const data = Buffer.concat([carry, buffer.subarray(0, bytesRead)]);
+        // Only whole lines per write, so a concurrent writer can never land inside one; each write
+        // checks, as every writer does, that the file was not moved away under it.
+        const cut = position < size ? data.lastIndexOf(10) + 1 : data.length;
+        if (cut > 0) await appendWhole(to, Buffer.from(data.subarray(0, cut)), () => undefined);
+        carry = Buffer.from(data.subarray(cut));
+      }
+    } finally {
+      await source.close();
+    }
+    await syncFile(to);
+    await unlink(from);
+  } catch (error) {
+    throw error instanceof WriteError ? error : new WriteError(to, error);
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -180,41 +239,6 @@ async function openForAppend(path: string): Promise<FileHandle> {
   } catch (error) {
     await handle.close();
     throw error;
-  }
-}
-
-/** Appends `from`'s bytes after `skip` to `to`, in whole-line writes, then removes `from`. */
-async function moveTail(from: string, to: string, skip: number): Promise<void> {
-  try {
-    const source = await open(from, 'r');
-    try {
-      const { size } = await source.stat();
-      if (size > skip) {
-        const target = await openForAppend(to);
-        try {
-          const buffer = Buffer.alloc(MAX_WRITE_BYTES);
-          let carry = Buffer.alloc(0);
-          for (let position = skip; position < size; ) {
-            const { bytesRead } = await source.read(buffer, 0, Math.min(buffer.length, size - position), position);
-            if (bytesRead === 0) break;
-            position += bytesRead;
-            const data = Buffer.concat([carry, buffer.subarray(0, bytesRead)]);
-            // Only whole lines per write, so a concurrent writer can never land inside one.
-            const cut = position < size ? data.lastIndexOf(10) + 1 : data.length;
-            await writeAll(target, data.subarray(0, cut));
-            carry = Buffer.from(data.subarray(cut));
-          }
-          await target.sync();
-        } finally {
-          await target.close();
-        }
-      }
-    } finally {
-      await source.close();
-    }
-    await unlink(from);
-  } catch (error) {
-    throw new WriteError(to, error);
   }
 }
 

@@ -9,8 +9,6 @@ export interface Input {
   size?: number;
   /** Resolved path: tells a replay of the dead-letter file from a fresh run. */
   path?: string;
-  /** The file's inode when it was opened: a replay drops its consumed lines only from that file. */
-  ino?: number;
 }
 
 /**
@@ -23,10 +21,10 @@ export async function openInput(file: string, stdin: AsyncIterable<Buffer | stri
     const info = await stat(file);
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
     const path = await realpath(file);
-    if (bounded && info.size === 0) return { stream: (async function* () {})(), size: 0, path, ino: info.ino };
+    if (bounded && info.size === 0) return { stream: (async function* () {})(), size: 0, path };
     // Default 64 KB reads: bigger chunks keep more records alive at once and cost RSS (1 MiB: +50 MB).
     const stream = createReadStream(file, bounded ? { end: info.size - 1 } : {});
-    return { stream, size: info.size, path, ino: info.ino };
+    return { stream, size: info.size, path };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;

@@ -7,7 +7,7 @@ import { recoverConsumed, removeHead } from '../io/append-log.js';
 import { checkOutputPaths } from '../io/output-paths.js';
 import { maskEmail } from '../logging/logger.js';
 import { toWire, type Profile } from '../profiles/schemas.js';
-import { loadHasher, profileDigest, textDigest } from '../state/digest.js';
+import { loadHasher, profileDigest, streamDigest, textDigest, type StreamDigest } from '../state/digest.js';
 import { LmdbStateStore } from '../state/lmdb-state-store.js';
 import { platformOf, type Accepted, type Remembered, type StateStore } from '../state/state-store.js';
 import type { Progress } from '../ui/terminal.js';
@@ -126,6 +126,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   }
   const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
   await loadHasher();
+  const consumed = replaying ? streamDigest() : undefined;
   const platform = options.downstreamUrl ? platformOf(options.downstreamUrl) : undefined;
   const state: StateStore | undefined =
     deps.state ?? (platform ? await LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun }) : undefined);
@@ -190,7 +191,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   let readToEnd = false;
   try {
     // Awaits once per chunk read, and per record only when a write or backpressure needs it.
-    reading: for await (const chunk of readRecordChunks(countBytes(source.stream, bytesRead))) {
+    reading: for await (const chunk of readRecordChunks(countBytes(source.stream, bytesRead, consumed))) {
       for (const record of chunk) {
         if (signal?.aborted || fatal) break reading;
         summary.total += 1;
@@ -265,8 +266,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   await outputs?.flush();
   // Every record of a replayed file is now delivered, unchanged or in the new lines appended to
   // it: the lines it had at the start can go (other processes' appends are kept).
-  if (replaying && readToEnd && !fatal && source.size !== undefined && source.ino !== undefined) {
-    await removeHead(options.deadLetter, source.size, source.ino).catch((error: SyncError) => (fatal ??= error));
+  if (replaying && readToEnd && !fatal && consumed && bytesRead.value === source.size) {
+    await removeHead(options.deadLetter, source.size, consumed.digest()).catch((error: SyncError) => (fatal ??= error));
   }
   if (!deps.state) await state?.close();
 
@@ -338,9 +339,11 @@ class AcceptedQueue {
   }
 }
 
-async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { value: number }): AsyncGenerator<Buffer | string> {
+/** Counts what is read (progress) and, for a replay, hashes it (see `removeHead`). */
+async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { value: number }, hash?: StreamDigest): AsyncGenerator<Buffer | string> {
   for await (const chunk of input) {
     counter.value += chunk.length;
+    hash?.update(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     yield chunk;
   }
 }

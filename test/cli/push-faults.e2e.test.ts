@@ -107,6 +107,27 @@ describe('sync push under faults (spawned)', () => {
     expect(readLines(deadLetter)).toEqual([]);
   });
 
+  it('three replays of one dead-letter file at once: every record is delivered or still in the file', async () => {
+    const mock = await platform('--rate', '100', '--latency', '20');
+    const deadLetter = join(tmp(), 'dead-letter.ndjson');
+    const valid = Array.from({ length: 1000 }, (_, i) => profile(i));
+    const invalid = Array.from({ length: 200 }, (_, i) => ({ email: `invalid${i}`, firstName: 'X', lastName: 'Y' }));
+    writeFileSync(deadLetter, ndjson([...valid, ...invalid].map((record, i) => ({ line: i + 1, class: 'server', reason: 'HTTP 503', record }))));
+    const env = { SYNC_STATE_DIR: join(tmp(), 'state') };
+    const replay = (delayMs: number) =>
+      new Promise<void>((resolve) => setTimeout(resolve, delayMs)).then(() =>
+        runCli(['push', deadLetter, '--dead-letter', deadLetter, '--downstream-url', mock.url, '--rate', '20', '--batch-size', '100', '--json'], { env }),
+      );
+    const results = await Promise.all([replay(0), replay(150), replay(300)]);
+    expect(results.map((result) => result.code)).toEqual([3, 3, 3]);
+
+    const inFile = new Set(readLines(deadLetter).map((line) => (JSON.parse(line) as { record: { email: string } }).record.email));
+    const delivered = await acceptedEmails(mock);
+    // The invalid ones can never be delivered: each must still be in the file.
+    expect(invalid.filter((record) => !inFile.has(record.email))).toEqual([]);
+    expect(valid.filter((record) => !inFile.has(record.email) && !delivered.has(record.email))).toEqual([]);
+  });
+
   it('two runs at once share one dead-letter file: both keep every line', async () => {
     const mock = await platform('--rate', '100', '--latency', '20');
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
