@@ -9,6 +9,9 @@ const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'comman
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   stopQuietlyOnBrokenPipe();
+  // Libraries (lmdb) print the errors they also report through their promises; we report those
+  // ourselves, as one line naming the file. Their raw stacks are for --verbose only.
+  if (!argv.includes('--verbose')) console.error = () => undefined;
   const json = wantsJsonLogs(argv.slice(2), env);
   const usageError = (message: string): void => {
     process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);

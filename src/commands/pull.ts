@@ -50,14 +50,16 @@ Example:
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Fetching pages');
         try {
-          const { summary, error } = await runPull(
+          const outcome = await runPull(
             { ...flags, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
             { logger: context.logger, signal: interruption.signal, progress, metrics },
           );
-          const exitCode = error?.exitCode ?? ExitCode.ok;
+          const { summary } = outcome;
+          let { error } = outcome;
+          let exitCode: ExitCode = error?.exitCode ?? ExitCode.ok;
           if (flags.metricsFile && metrics) {
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
-            await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, durationMs: summary.durationMs }, context.logger);
+            ({ exitCode, error } = await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, error, durationMs: summary.durationMs }, context.logger));
           }
           return { exitCode, summary, error, report: report(summary, flags.out), stage: 'export' };
         } finally {

@@ -49,7 +49,7 @@ Examples:
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Pushing');
         try {
-          const { summary, exitCode, error } = await runPush(
+          const outcome = await runPush(
             {
               ...flags,
               file: file!,
@@ -67,9 +67,11 @@ Examples:
               metrics,
             },
           );
+          const { summary } = outcome;
+          let { exitCode, error } = outcome;
           if (flags.metricsFile && metrics && !flags.dryRun) {
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
-            await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, durationMs: summary.durationMs }, context.logger);
+            ({ exitCode, error } = await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, error, durationMs: summary.durationMs }, context.logger));
           }
           return { exitCode, summary, error, report: report(summary, flags), stage: 'send' };
         } finally {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InterruptedError, WriteError } from '../errors.js';
 
@@ -44,6 +44,9 @@ export async function removeStaleTempFiles(target: string): Promise<string[]> {
  * old file or the new one, never half of one. If `signal` fires before the rename, nothing changes.
  */
 export async function writeFileAtomic(target: string, data: string, signal?: AbortSignal): Promise<void> {
+  // A rename would replace whatever is there, a device included (as root, /dev/full becomes a file).
+  const existing = await stat(target).catch(() => undefined);
+  if (existing && !existing.isFile()) throw new WriteError(target, Object.assign(new Error('is not a regular file'), { code: 'ENOTREG' }));
   await removeStaleTempFiles(target);
   const temp = join(dirname(target), tempName(target));
   // Errors name the target, never our hidden temp file: that is the path the user gave.

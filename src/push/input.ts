@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstat, type Stats } from 'node:fs';
+import { identityOf } from '../io/output-paths.js';
 import { realpath, stat } from 'node:fs/promises';
 import { describeFsError, UsageError } from '../errors.js';
 
@@ -32,7 +33,8 @@ export async function openInput(file: string, stdin: AsyncIterable<Buffer | stri
   }
 }
 
-/** The resolved path of `file`, or undefined if it does not exist (yet). */
-export function resolvedPath(file: string): Promise<string | undefined> {
-  return realpath(file).catch(() => undefined);
+/** The identity (see `fileIdentity`) of the file on stdin, when stdin is a file. */
+export async function stdinIdentity(): Promise<string | undefined> {
+  const info = await new Promise<Stats | undefined>((resolve) => fstat(0, (error, stats) => resolve(error ? undefined : stats)));
+  return info?.isFile() ? identityOf(info) : undefined;
 }

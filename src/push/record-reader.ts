@@ -272,6 +272,8 @@ class ArraySplitter implements Splitter {
   private line = 1;
   private readonly element: Pieces;
   private elementLine = 0;
+  /** The element being read had a string left open at the end of a line. */
+  private broken = false;
   /** After the array closes, whatever follows is read line by line, so nothing after it is lost. */
   private after: LineSplitter | undefined;
 
@@ -291,7 +293,26 @@ class ArraySplitter implements Splitter {
     this.skip = 0;
     for (let i = from; i < chunk.length; i++) {
       const c = chunk[i]!;
-      if (c === NEWLINE) this.line += 1;
+      if (c === NEWLINE) {
+        this.line += 1;
+        // JSON strings hold no raw newline: one open here lacks its closing quote, and the element
+        // is malformed. Stop reading it as a string.
+        if (this.inString) this.broken = true;
+        this.inString = false;
+        this.escaped = false;
+        // A malformed element, or one already past the record limit, is invalid whatever follows;
+        // when a line then starts a new object, a quote or bracket was probably left open: cut
+        // there and read on, so one typo costs one record, not the rest of the file.
+        const hopeless = this.broken || this.element.total + (i - from) > this.limits.maxBytes;
+        if (this.depth > 1 && hopeless && chunk[firstNonBlank(chunk, i + 1)] === OPEN_BRACE) {
+          this.element.add(chunk, from, i);
+          const cut = this.flush(`cut where line ${this.line} starts a new object: a closing bracket is probably missing`);
+          if (cut) yield cut;
+          this.depth = 1;
+          from = i + 1;
+        }
+        continue;
+      }
       if (this.inString) {
         if (this.escaped) this.escaped = false;
         else if (c === BACKSLASH) this.escaped = true;
@@ -345,13 +366,15 @@ class ArraySplitter implements Splitter {
     if (this.elementLine === 0) this.elementLine = this.line;
   }
 
-  private flush(): RawRecord | undefined {
+  private flush(note?: string): RawRecord | undefined {
     const line = this.elementLine || this.line;
     this.elementLine = 0;
+    this.broken = false;
     const { bytes, total } = this.element.take();
     const trimmed = trimBytes(bytes);
     if (trimmed.length === 0) return undefined;
-    return toRecord(line, trimmed, total - (bytes.length - trimmed.length), this.limits);
+    const record = toRecord(line, trimmed, total - (bytes.length - trimmed.length), this.limits);
+    return note && record.problem ? { ...record, problem: `${record.problem}; ${note}` } : record;
   }
 }
 

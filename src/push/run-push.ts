@@ -4,7 +4,7 @@ import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import { systemClock } from '../engine/clock.js';
 import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
 import { recoverConsumed, removeHead } from '../io/append-log.js';
-import { checkOutputPaths } from '../io/output-paths.js';
+import { checkOutputPaths, fileIdentity } from '../io/output-paths.js';
 import { maskEmail } from '../logging/logger.js';
 import { toWire, type Profile } from '../profiles/schemas.js';
 import { loadHasher, profileDigest, streamDigest, textDigest, type StreamDigest } from '../state/digest.js';
@@ -12,7 +12,7 @@ import { LmdbStateStore } from '../state/lmdb-state-store.js';
 import { platformOf, type Accepted, type Remembered, type StateStore } from '../state/state-store.js';
 import type { Progress } from '../ui/terminal.js';
 import { emailOf, parseRecord, validateParsed } from './checked-record.js';
-import { openInput, resolvedPath, type Input } from './input.js';
+import { openInput, stdinIdentity, type Input } from './input.js';
 import { PushOutputs } from './outputs.js';
 import { readRecordChunks } from './record-reader.js';
 
@@ -108,8 +108,13 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
 
   // Everything that can stop the run from starting is checked before the first request.
   if (!dryRun && !options.downstreamUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required unless --dry-run');
-  const inputPath = options.file === '-' ? undefined : await resolvedPath(options.file);
-  const replaying = !dryRun && inputPath !== undefined && inputPath === (await resolvedPath(options.deadLetter));
+  // The same file by any name (a symlink, a hard link): identities, not spellings, are compared.
+  const inputId = options.file === '-' ? await stdinIdentity() : await fileIdentity(options.file);
+  const deadLetterId = await fileIdentity(options.deadLetter);
+  const replaying = !dryRun && options.file !== '-' && inputId === deadLetterId;
+  if (!dryRun && options.file === '-' && inputId === deadLetterId) {
+    throw new UsageError(`stdin is the --dead-letter file ${options.deadLetter}: name it as the input to replay it`);
+  }
   if (!dryRun) {
     await checkOutputPaths([
       { flag: '--dead-letter', path: options.deadLetter },
@@ -117,9 +122,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
       { flag: '--metrics-file', path: options.metricsFile },
     ]);
     for (const [flag, path] of [['--report', options.report], ['--metrics-file', options.metricsFile]] as const) {
-      if (inputPath !== undefined && path !== undefined && (await resolvedPath(path)) === inputPath) {
-        throw new UsageError(`${flag} ${path}: that is the input file`);
-      }
+      if (path !== undefined && (await fileIdentity(path)) === inputId) throw new UsageError(`${flag} ${path}: that is the input file`);
     }
     // A replay killed while dropping the lines it had consumed left them aside: put them back first.
     await recoverConsumed(options.deadLetter);

@@ -1,12 +1,13 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { UsageError } from '../errors.js';
+import { UsageError, WriteError } from '../errors.js';
 import { emailKey, loadHasher } from './digest.js';
 import type { Accepted, Remembered, StateStore } from './state-store.js';
 
 /** The LMDB environment inside the state directory (data.mdb and lock.mdb). */
 const ENVIRONMENT = 'push-accepted';
+const MIN_FREE_BYTES = 4 * 1024 * 1024;
 
 /**
  * The state on disk: LMDB, one 8-byte key (platform + email) to 16 bytes (two digests). Memory-mapped
@@ -20,6 +21,7 @@ export class LmdbStateStore implements StateStore {
   private constructor(
     private readonly db: RootDatabase<Buffer, Buffer>,
     private readonly platform: string,
+    private readonly dir: string,
   ) {}
 
   /**
@@ -39,12 +41,19 @@ export class LmdbStateStore implements StateStore {
         if (!exists) return undefined;
       } else {
         await mkdir(path, { recursive: true });
+        // LMDB maps its file: on a full disk a write through the map is a SIGBUS, which no code can
+        // catch. Refuse at the start instead, with room for a run's worth of new entries.
+        const { bavail, bsize } = await statfs(path);
+        if (bavail * bsize < MIN_FREE_BYTES) {
+          throw new UsageError(`--state ${dir}: not enough free space (${Math.floor((bavail * bsize) / 1024)} KB free; at least ${MIN_FREE_BYTES / 1024 / 1024} MB needed)`);
+        }
       }
       const db = open<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, readOnly });
       // Opening is lazy about some failures (a read-only filesystem): touch it now, before any send.
       db.getBinaryFast(Buffer.alloc(8));
-      return new LmdbStateStore(db, platform);
+      return new LmdbStateStore(db, platform, dir);
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'not a directory' : (error as Error).message;
       throw new UsageError(`--state ${dir}: cannot open the state (${why})`, { cause: error });
@@ -70,7 +79,14 @@ export class LmdbStateStore implements StateStore {
       value.writeBigUInt64BE(textDigest, 8);
       return this.db.put(key, value);
     });
-    await Promise.all(puts);
+    try {
+      await Promise.all(puts);
+    } catch (error) {
+      // lmdb rejects each put with "Commit failed" and the real cause on a promise of its own,
+      // which must be handled too (else it is an unhandled rejection that ends the process).
+      const cause = await (error as { commitError?: Promise<unknown> }).commitError?.catch((reason: unknown) => reason);
+      throw new WriteError(join(this.dir, ENVIRONMENT), cause ?? error);
+    }
   }
 
   async close(): Promise<void> {

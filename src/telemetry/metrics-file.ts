@@ -1,25 +1,36 @@
-import { toSyncError } from '../errors.js';
+import { ExitCode, WriteError, type SyncError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { Logger } from '../logging/logger.js';
 import type { SyncMetrics } from './metrics.js';
 
+export interface RunResult {
+  exitCode: ExitCode;
+  error?: SyncError;
+}
+
 /**
  * `--metrics-file FILE`: the run's metrics in Prometheus text format, written atomically so
  * node_exporter's textfile collector never reads half a file. The path was checked before the run;
- * if writing still fails (disk filled meanwhile), that is logged as an error, and the run's own
- * exit code and summary stand: the data work was done.
+ * if writing still fails (the disk filled up meanwhile), that is never silent: the run ends with
+ * exit 1 and a line naming the file, and its summary is still printed (the data work was done).
  */
 export async function writeMetricsFile(
   path: string,
   metrics: SyncMetrics,
-  run: { command: string; exitCode: number; durationMs: number },
+  run: RunResult & { command: string; durationMs: number },
   logger: Logger,
-): Promise<void> {
-  metrics.recordRun(run.command, { ...run, endedAt: Date.now() });
+): Promise<RunResult> {
+  metrics.recordRun(run.command, { exitCode: run.exitCode, durationMs: run.durationMs, endedAt: Date.now() });
   try {
     await writeFileAtomic(path, await metrics.text());
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException;
-    logger.error({ stage: 'run', errorClass: 'unexpected', ...(code ? { code } : {}) }, `--metrics-file ${path}: not written (${toSyncError(error).message})`);
+    return run;
+  } catch (caught) {
+    const error = caught instanceof WriteError ? caught : new WriteError(path, caught);
+    // A run that already failed keeps its own error as the closing line; this one is logged.
+    if (run.error && run.exitCode !== ExitCode.ok && run.exitCode !== ExitCode.partial) {
+      logger.error({ stage: 'run', errorClass: error.errorClass }, `--metrics-file ${error.message}`);
+      return run;
+    }
+    return { exitCode: ExitCode.failed, error: new WriteError(path, error.cause) };
   }
 }

@@ -156,4 +156,27 @@ describe('readRecords: JSON array', () => {
   it('reads an empty array as no records', async () => {
     expect(await read('[ ]')).toEqual([]);
   });
+
+  it('a missing closing quote costs one element, not the rest of the array', async () => {
+    const text = '[\n{"a":"x},\n{"b":2},\n{"c":3}\n]\n';
+    const records = await read(text, { chunk: 5 });
+    expect(records.map((r) => r.text)).toEqual(['{"a":"x},', '{"b":2}', '{"c":3}']);
+  });
+
+  it('a missing closing brace in a pretty-printed array: the runaway element is cut where a line starts a new object', async () => {
+    const element = (i: number) => `  {"email":"u${i}@example.com","firstName":"A","lastName":"B"}`;
+    const lines = ['['];
+    for (let i = 0; i < 60; i++) lines.push(`${i === 1 ? element(i).slice(0, -1) : element(i)},`);
+    lines.push(`${element(60)}`, ']');
+    // maxBytes 200: the broken element swallows lines until it is over the limit, then is cut.
+    const records = await read(lines.join('\n') + '\n', { chunk: 97, maxBytes: 200 });
+    const problem = records.filter((r) => r.problem);
+    expect(problem).toHaveLength(1);
+    expect(problem[0]!.problem).toMatch(/closing bracket is probably missing/);
+    const good = records.filter((r) => !r.problem).map((r) => JSON.parse(r.text).email);
+    // Only the elements swallowed before the cut are lost to the problem record (and kept in its text).
+    expect(good.length).toBeGreaterThan(55);
+    expect(good.at(-1)).toBe('u60@example.com');
+    expect(problem[0]!.text).toContain('u1@example.com');
+  });
 });
