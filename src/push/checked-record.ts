@@ -1,4 +1,4 @@
-import { DeadLetterSchema, describeErrors, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import { DeadLetterSchema, describeErrors, MAX_PROFILE_BYTES, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { RawRecord } from './record-reader.js';
 
 /**
@@ -34,12 +34,14 @@ export function checkRecord(record: RawRecord): Checked {
  */
 export function parseRecord(record: RawRecord): Parsed {
   const { line, text, problem } = record;
-  if (problem) return invalid(line, JSON.stringify(text), problem);
+  if (problem) return problemRecord(record);
   const parsed = parseJson(text);
   if (!parsed.ok) return invalid(line, JSON.stringify(text), `not valid JSON (${parsed.message})`);
   const letter = asDeadLetter(parsed.value);
   if (!letter) return { line, recordJson: text.trim(), value: parsed.value };
   if (typeof letter.record === 'string') {
+    // Bytes that were not UTF-8 show as U+FFFD: sending them would send the damage. Fix, then replay.
+    if (letter.reason.startsWith(NOT_UTF8) && letter.record.includes('\uFFFD')) return invalid(letter.line, recordTextOf(text, letter), letter.reason);
     // Unwrapped once only: the text is checked as a record, not as another dead letter.
     const inner = parseJson(letter.record);
     if (!inner.ok) return invalid(letter.line, JSON.stringify(letter.record), `not valid JSON (${inner.message})`);
@@ -58,6 +60,32 @@ export function validateParsed({ line, recordJson, value }: { line: number; reco
 export function emailOf(value: unknown): string | undefined {
   const email = value !== null && typeof value === 'object' ? (value as { email?: unknown }).email : undefined;
   return typeof email === 'string' ? email.trim().toLowerCase() : undefined;
+}
+
+/** The reader's reason for bytes that are not UTF-8 (see record-reader.ts). */
+const NOT_UTF8 = 'not valid UTF-8';
+/** A record dead-lettered as text keeps at most this much of it. */
+const DEAD_LETTER_TEXT_CHARS = 1024 * 1024;
+
+/**
+ * A record the reader could not hand over as it is (too large, not UTF-8, cut short): dead-lettered
+ * as its text. A too-large line that is itself a dead letter (a replay of one) is unwrapped, so it
+ * keeps its original line and its text is not wrapped again at each replay; if its record was made
+ * small enough meanwhile, it is read as a record again.
+ */
+function problemRecord(record: RawRecord): Parsed {
+  const { line, text, problem, cut } = record;
+  if (!cut && problem?.startsWith('record is larger than')) {
+    const parsed = parseJson(text);
+    const letter = parsed.ok ? asDeadLetter(parsed.value) : undefined;
+    if (letter && typeof letter.record === 'string') {
+      if (Buffer.byteLength(letter.record) <= MAX_PROFILE_BYTES) return parseRecord({ line, text: deadLetterLine(letter.line, letter.class, letter.reason, JSON.stringify(letter.record)) });
+      return invalid(letter.line, recordTextOf(text, letter), letter.reason);
+    }
+  }
+  const kept = cut || text.length > DEAD_LETTER_TEXT_CHARS;
+  const reason = kept ? `${problem}; only its first ${DEAD_LETTER_TEXT_CHARS / 1024} KB are kept in "record"` : problem!;
+  return invalid(line, JSON.stringify(kept ? text.slice(0, DEAD_LETTER_TEXT_CHARS) : text), reason);
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {

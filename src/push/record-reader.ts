@@ -11,6 +11,8 @@ export interface RawRecord {
   line: number;
   text: string;
   problem?: string;
+  /** The record was longer than `keepBytes`: `text` is only its beginning. */
+  cut?: boolean;
 }
 
 export interface ReadOptions {
@@ -20,8 +22,11 @@ export interface ReadOptions {
   keepBytes?: number;
 }
 
-/** Larger records are still dead-lettered whole up to this size, so they can be fixed and replayed. */
-export const KEPT_RECORD_BYTES = 1024 * 1024;
+/**
+ * How much of an oversized record is kept in memory: enough to recognize a dead-letter line that
+ * carries a 1 MiB record (escaping makes it longer), never more, however long the line.
+ */
+export const KEPT_RECORD_BYTES = 4 * 1024 * 1024;
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -198,13 +203,13 @@ class Pieces {
   }
 }
 
-const sizeText = (bytes: number): string => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} bytes`);
+export const sizeText = (bytes: number): string => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} bytes`);
 
 /** Decode one record's bytes, naming what is wrong with them if anything. */
 function toRecord(line: number, bytes: Buffer, total: number, { maxBytes }: Limits, problem?: string): RawRecord {
   if (total > maxBytes) {
-    const cut = total > bytes.length ? `; only its first ${sizeText(bytes.length)} are kept in "record"` : '';
-    return { line, text: bytes.toString('utf8'), problem: `record is larger than ${sizeText(maxBytes)} (${sizeText(total)})${cut}` };
+    const record: RawRecord = { line, text: bytes.toString('utf8'), problem: `record is larger than ${sizeText(maxBytes)} (${sizeText(total)})` };
+    return total > bytes.length ? { ...record, cut: true } : record;
   }
   if (!isUtf8(bytes)) {
     return { line, text: bytes.toString('utf8'), problem: `not valid UTF-8 (the bad bytes show as U+FFFD in "record")${problem ? `; ${problem}` : ''}` };

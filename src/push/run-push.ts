@@ -236,6 +236,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
           continue;
         }
         if (!engine) {
+          // As a real run would: a later record for this email is sent too, whatever the state says.
+          if (state) unsettled.set(profile.email, 1);
           const written = writeLine(deps.stdout, toWire(profile));
           if (written) await written;
           continue;

@@ -1,5 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -155,17 +155,18 @@ describe('sync push under faults (spawned)', () => {
     expect(emails.filter((email) => email.startsWith('b')).sort()).toHaveLength(10);
   });
 
-  it('a full disk under the dead-letter file: exit 1, one line naming the file, and no dead letter claimed that is not there', async () => {
+  it('a full disk under the dead-letter file: exit 1, one line naming the file, and no dead letter claimed that is not there', async (context) => {
     const mock = await platform();
     const input = join(tmp(), 'invalid.ndjson');
     // 600 invalid records, ~170 bytes of dead letter each: about 100 KB, far over a 16 KB disk.
     writeFileSync(input, ndjson(Array.from({ length: 600 }, (_, i) => ({ email: `not-an-email-${i}`, firstName: 'Bad', lastName: 'Email' }))));
     const disk = join(tmp(), 'small-disk');
     mkdirSync(disk);
-    let deadLetter = join(disk, 'dl.ndjson');
-    const mounted = tryMountTmpfs(disk, '16k');
-    // Where mounting is not allowed, /dev/full fails every write with ENOSPC.
-    if (!mounted) deadLetter = '/dev/full';
+    if (!tryMountTmpfs(disk, '16k')) {
+      console.warn('skipped: mounting a small tmpfs needs root (CI runs as root)');
+      context.skip();
+    }
+    const deadLetter = join(disk, 'dl.ndjson');
     try {
       const result = await runCli(['push', input, '--downstream-url', mock.url, '--dead-letter', deadLetter, '--json']);
       expect(result.code, result.stderr).toBe(1);
@@ -174,23 +175,49 @@ describe('sync push under faults (spawned)', () => {
       expect(errors[0]).toContain(`${deadLetter}: no space left on device (ENOSPC)`);
       expect(result.stderr).not.toMatch(/\n\s+at /);
       const summary = JSON.parse(result.stdout);
-      if (mounted) {
-        const lines = readLines(deadLetter);
-        expect(lines.length).toBeGreaterThan(0);
-        // Every line the summary claims is there, whole.
-        const whole = lines.filter((line) => {
-          try {
-            return (JSON.parse(line) as { line: number }).line > 0;
-          } catch {
-            return false;
-          }
-        });
-        expect(summary.deadLettered).toBe(whole.length);
-      } else {
-        expect(summary.deadLettered).toBe(0);
-      }
+      const lines = readLines(deadLetter);
+      expect(lines.length).toBeGreaterThan(0);
+      // Every line the summary claims is there, whole.
+      const whole = lines.filter((line) => {
+        try {
+          return (JSON.parse(line) as { line: number }).line > 0;
+        } catch {
+          return false;
+        }
+      });
+      expect(summary.deadLettered).toBe(whole.length);
+
+      // The same full disk under --metrics-file, after a run that delivered everything: exit 1
+      // and a line naming the file, and the summary is still printed.
+      const good = join(tmp(), 'good.ndjson');
+      writeFileSync(good, ndjson([profile(1)]));
+      const metrics = await runCli(['push', good, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl2.ndjson'), '--metrics-file', join(disk, 'm.prom'), '--json']);
+      expect(metrics.code, metrics.stderr).toBe(1);
+      expect(JSON.parse(metrics.stdout)).toMatchObject({ delivered: 1 });
+      expect(metrics.stderr).toMatch(/m\.prom: no space left on device \(ENOSPC\)/);
     } finally {
-      if (mounted) execFileSync('umount', [disk]);
+      execFileSync('umount', [disk]);
+    }
+  });
+
+  it('a state directory on a full disk is refused before the first request, in one line (never a SIGBUS)', async (context) => {
+    const mock = await platform();
+    const disk = join(tmp(), 'state-disk');
+    mkdirSync(disk);
+    if (!tryMountTmpfs(disk, '16k')) {
+      console.warn('skipped: mounting a small tmpfs needs root (CI runs as root)');
+      context.skip();
+    }
+    try {
+      const input = join(tmp(), 'p.ndjson');
+      writeFileSync(input, ndjson([profile(1)]));
+      const result = await runCli(['push', input, '--downstream-url', mock.url, '--state', join(disk, 'state'), '--dead-letter', join(tmp(), 'dl.ndjson')]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/--state .*state: not enough free space/);
+      expect((await stats(mock)).requests).toBe(0);
+    } finally {
+      execFileSync('umount', [disk]);
     }
   });
 
@@ -291,7 +318,11 @@ describe('sync push under faults (spawned)', () => {
       [['--report', join(tmp(), 'same.ndjson'), '--dead-letter', join(tmp(), 'same.ndjson')], /--dead-letter and --report name the same file/],
       [['--metrics-file', '/no/such/dir/m.prom'], /--metrics-file \/no\/such\/dir\/m\.prom/],
       [['--state', notADir], /--state .*file: cannot open the state/],
+      [['--dead-letter', '/dev/full'], /--dead-letter \/dev\/full: is not a regular file/],
+      [['--report', join(tmp(), 'link.ndjson'), '--dead-letter', join(tmp(), 'target.ndjson')], /--dead-letter and --report name the same file/],
     ];
+    writeFileSync(join(tmp(), 'target.ndjson'), '');
+    symlinkSync(join(tmp(), 'target.ndjson'), join(tmp(), 'link.ndjson'));
     for (const [extra, message] of cases) {
       const result = await runCli(['push', input, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), ...extra]);
       expect(result.code, `${extra.join(' ')}\n${result.stderr}`).toBe(2);

@@ -36,4 +36,31 @@ describe('checkRecord', () => {
     const edited = `{ "line": 5, "class": "client", "reason": "deep", "record": ${deep} }`;
     expect(checkRecord({ line: 1, text: edited })).toMatchObject({ line: 5, recordJson: JSON.stringify(edited) });
   });
+
+  it('a dead letter of bytes that were not UTF-8 is not sent while it still holds U+FFFD; fixed, it is', () => {
+    const reason = 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")';
+    const damaged = deadLetterLine(12, 'client', reason, JSON.stringify('{"email":"a@b.co","firstName":"Jo\uFFFDe","lastName":"L"}'));
+    expect(checkRecord({ line: 1, text: damaged })).toMatchObject({ line: 12, reason });
+    const fixed = deadLetterLine(12, 'client', reason, JSON.stringify('{"email":"a@b.co","firstName":"Joe","lastName":"L"}'));
+    expect(checkRecord({ line: 1, text: fixed })).toMatchObject({ line: 12, profile: { firstName: 'Joe' } });
+  });
+
+  it('a too-large dead letter replays as itself: its line, its reason, its text, not wrapped again', () => {
+    const big = JSON.stringify({ email: 'a@b.co', firstName: 'A', lastName: 'B', metadata: { note: 'x'.repeat(150 * 1024) } });
+    const reason = 'record is larger than 100 KB (150 KB)';
+    const letter = deadLetterLine(10, 'client', reason, JSON.stringify(big));
+    const replayed = checkRecord({ line: 3, text: letter, problem: 'record is larger than 100 KB (151 KB)' });
+    expect(replayed).toMatchObject({ line: 10, reason, recordJson: JSON.stringify(big) });
+    // Made small enough in place, it is a record again.
+    const small = JSON.stringify({ email: 'a@b.co', firstName: 'A', lastName: 'B' });
+    const shrunk = deadLetterLine(10, 'client', reason, JSON.stringify(small)) + ' '.repeat(200 * 1024);
+    expect(checkRecord({ line: 3, text: shrunk, problem: 'record is larger than 100 KB (200 KB)' })).toMatchObject({ line: 10, profile: { email: 'a@b.co' } });
+  });
+
+  it('a record past 1 MiB keeps its first 1 MiB, and the reason says so', () => {
+    const huge = `{"x":"${'y'.repeat(2 * 1024 * 1024)}"}`;
+    const checked = checkRecord({ line: 4, text: huge, problem: 'record is larger than 100 KB (2048 KB)' });
+    expect(checked).toMatchObject({ line: 4, reason: 'record is larger than 100 KB (2048 KB); only its first 1024 KB are kept in "record"' });
+    expect(JSON.parse(checked.recordJson)).toHaveLength(1024 * 1024);
+  });
 });

@@ -51,7 +51,7 @@ describe('readRecords: NDJSON', () => {
   it('cuts a runaway line at keepBytes and says so, without buffering the rest', async () => {
     const big = `{"x":"${'y'.repeat(5000)}"}`;
     const [, record, after] = await read(`{"a":1}\n${big}\n{"b":2}\n`, { chunk: 64, maxBytes: 100, keepBytes: 200 });
-    expect(record).toEqual({ line: 2, text: big.slice(0, 200), problem: 'record is larger than 100 bytes (5 KB); only its first 200 bytes are kept in "record"' });
+    expect(record).toEqual({ line: 2, text: big.slice(0, 200), problem: 'record is larger than 100 bytes (5 KB)', cut: true });
     expect(after).toEqual({ line: 3, text: '{"b":2}' });
   });
 
