@@ -1,15 +1,16 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { httpUrl, integer, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
+import { duration, httpUrl, integer, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PullOptions, PullSummary } from '../pull/run-pull.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
 
 /** The flags are the run's options, less the key (environment only) and with the switch optional. */
-type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & { allowPartial?: boolean; metricsFile?: string };
+type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & { allowPartial?: boolean; metricsFile?: string; requestTimeout: number };
 
 export function registerPull(program: Command): void {
   program
@@ -24,6 +25,7 @@ export function registerPull(program: Command): void {
     .option('--concurrency <n>', 'pages in flight', positiveInt, 4)
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
+    .option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)', duration, DEFAULT_REQUEST_TIMEOUT_MS)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addHelpText(
@@ -46,7 +48,7 @@ Example:
         try {
           const { summary, error } = await runPull(
             { ...flags, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
-            { logger: context.logger, signal: interruption.signal, progress, metrics },
+            { logger: context.logger, signal: interruption.signal, progress, metrics, timeoutMs: flags.requestTimeout },
           );
           const exitCode = error?.exitCode ?? ExitCode.ok;
           if (flags.metricsFile && metrics) {

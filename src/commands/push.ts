@@ -1,10 +1,11 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { httpUrl, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { duration, httpUrl, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 
-type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & { dryRun?: boolean; metricsFile?: string };
+type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & { dryRun?: boolean; metricsFile?: string; requestTimeout: number };
 
 export function registerPush(program: Command): void {
   program
@@ -15,6 +16,7 @@ export function registerPush(program: Command): void {
     .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
+    .option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)', duration, DEFAULT_REQUEST_TIMEOUT_MS)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record')
     .option('--dry-run', 'validate and print the profiles that would be sent; send nothing, write no dead-letter file')
@@ -46,6 +48,7 @@ Examples:
               progress,
               stdout: context.json ? undefined : process.stdout,
               metrics,
+              timeoutMs: flags.requestTimeout,
             },
           );
           if (flags.metricsFile && metrics) {

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import axios, { type AxiosInstance } from 'axios';
 import { AuthError, HttpStatusError, InterruptedError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { Executor, RetryEvent } from '../engine/executor.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
 import { fromTransportError } from '../http/errors.js';
 import type { FaultInjector } from '../http/fault-injector.js';
 import { ReqresPageSchema, type ReqresPage } from './schemas.js';
@@ -12,7 +13,7 @@ export interface CustomerAPIClientOptions {
   baseUrl: string;
   apiKey: string;
   executor: Executor;
-  /** Per attempt. */
+  /** One deadline per attempt: connect, headers and the whole body (`--request-timeout`). */
   timeoutMs?: number;
   faults?: FaultInjector;
   onRetry?: (page: number, event: RetryEvent) => void;
@@ -45,7 +46,6 @@ export class CustomerAPIClient {
     this.http =
       options.http ??
       axios.create({
-        timeout: options.timeoutMs ?? 10_000,
         // Redirects are refused outright: following one would hand the API key to whatever host it names.
         maxRedirects: 0,
         headers: { accept: 'application/json', 'x-api-key': options.apiKey },
@@ -60,10 +60,12 @@ export class CustomerAPIClient {
       async () => {
         faults?.maybeFail(what);
         let body: unknown;
+        const deadline = requestDeadline(this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, signal);
         try {
-          const response = await this.http.get(`${baseUrl}/users`, { params: { page }, signal, responseType: 'json' });
+          const response = await this.http.get(`${baseUrl}/users`, { params: { page }, signal: deadline.signal, responseType: 'json' });
           body = response.data;
         } catch (error) {
+          if (deadline.expired()) throw deadline.error(what);
           throw explain(fromTransportError(error, what));
         }
         const parsed = ReqresPageSchema.safeParse(body);

@@ -7,6 +7,7 @@ import { RateLimiter } from '../../src/engine/rate-limiter.js';
 import { RetryPolicy } from '../../src/engine/retry-policy.js';
 import { close, listen } from '../../src/http/server.js';
 import { CustomerAPIClient } from '../../src/pull/customer-api-client.js';
+import { startDripServer } from '../helpers/drip-server.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
 const BASE = 'http://reqres.test/api';
@@ -145,6 +146,22 @@ describe('CustomerAPIClient timeouts (real server: nock delays do not fire socke
     expect(calls).toBe(2);
     expect(clock.sleeps).toEqual([1000]);
     server.closeAllConnections();
+  });
+
+  it('times out a page whose body drips one byte every 2 s (one deadline for the whole response), and retries it', async () => {
+    const drip = await startDripServer(JSON.stringify(page(1, 1, [1])), 2000);
+    try {
+      const { client, executor } = setup({ baseUrl: `${drip.url}/api`, timeoutMs: 200, maxRetries: 1 });
+      const started = performance.now();
+      const error = await client.fetchPage(1).catch((e) => e);
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect(error.message).toMatch(/page 1: timed out .*gave up after 1 retry/);
+      expect(executor.stats.requests).toBe(2);
+      expect(drip.requests()).toBe(2);
+      expect(performance.now() - started).toBeLessThan(1900);
+    } finally {
+      await drip.close();
+    }
   });
 });
 
