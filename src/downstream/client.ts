@@ -1,7 +1,8 @@
 import axios, { type AxiosInstance } from 'axios';
 import { UnexpectedResponseError } from '../errors.js';
-import type { ItemResult } from '../engine/batch-engine.js';
+import type { ItemResult, RequestHooks } from '../engine/batch-engine.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
+import { departureTransport } from '../http/departure.js';
 import { fromTransportError } from '../http/errors.js';
 import { BatchResponseSchema, toWire, type Profile } from '../profiles/schemas.js';
 
@@ -34,16 +35,20 @@ export class DownstreamClient {
       });
   }
 
-  readonly send = async (batchId: string, profiles: readonly Profile[], signal?: AbortSignal): Promise<ItemResult[]> => {
+  readonly send = async (batchId: string, profiles: readonly Profile[], signal?: AbortSignal, hooks: RequestHooks = {}): Promise<ItemResult[]> => {
     const what = `batch ${batchId}`;
     let body: unknown;
+    // Serialized here, not inside axios, so the time it takes is visible (hooks.bodyReady).
+    const payload = JSON.stringify({ batchId, profiles: profiles.map(toWire) });
+    hooks.bodyReady?.();
     const deadline = requestDeadline(this.timeoutMs, signal);
     try {
-      const response = await this.http.post(
-        this.url,
-        { batchId, profiles: profiles.map(toWire) },
-        { headers: { 'idempotency-key': batchId }, signal: deadline.signal, responseType: 'json' },
-      );
+      const response = await this.http.post(this.url, payload, {
+        headers: { 'content-type': 'application/json', 'idempotency-key': batchId },
+        signal: deadline.signal,
+        responseType: 'json',
+        ...(hooks.departed ? { transport: departureTransport({ notBefore: hooks.notBefore, onDeparture: hooks.departed }) } : {}),
+      });
       body = response.data;
     } catch (error) {
       if (deadline.expired()) throw deadline.error(what);

@@ -3,6 +3,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { AuthError, HttpStatusError, InterruptedError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { Executor, RetryEvent } from '../engine/executor.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
+import { departureTransport } from '../http/departure.js';
 import { fromTransportError } from '../http/errors.js';
 import type { FaultInjector } from '../http/fault-injector.js';
 import { ReqresPageSchema, type ReqresPage } from './schemas.js';
@@ -57,12 +58,18 @@ export class CustomerAPIClient {
     const { executor, faults, onRetry, baseUrl } = this.options;
     const what = `page ${page}`;
     return executor.run(
-      async () => {
+      async (_n, slot) => {
         faults?.maybeFail(what);
         let body: unknown;
         const deadline = requestDeadline(this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, signal);
         try {
-          const response = await this.http.get(`${baseUrl}/users`, { params: { page }, signal: deadline.signal, responseType: 'json' });
+          const response = await this.http.get(`${baseUrl}/users`, {
+            params: { page },
+            signal: deadline.signal,
+            responseType: 'json',
+            // The rate window follows the moment the request leaves, not the grant.
+            ...(slot ? { transport: departureTransport({ notBefore: slot.notBefore, onDeparture: () => slot.depart() }) } : {}),
+          });
           body = response.data;
         } catch (error) {
           if (deadline.expired()) throw deadline.error(what);

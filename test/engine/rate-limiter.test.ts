@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
-import { RateLimiter } from '../../src/engine/rate-limiter.js';
+import { MAX_WIDENING_MS, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
 
@@ -10,7 +10,7 @@ describe('RateLimiter', () => {
     const clock = new VirtualClock(0);
     const limiter = new RateLimiter({ limit: 5, clock });
     const grants: number[] = [];
-    await Promise.all(Array.from({ length: 12 }, () => limiter.acquire().then(() => grants.push(clock.now()))));
+    await Promise.all(Array.from({ length: 12 }, () => limiter.acquire().then((slot) => (slot.depart(), grants.push(clock.now())))));
     expect(grants).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000]);
   });
 
@@ -23,7 +23,7 @@ describe('RateLimiter', () => {
       const grants: number[] = [];
       const callers = Array.from({ length: 40 }, async () => {
         await clock.sleep(Math.floor(random() * 3000));
-        await limiter.acquire();
+        (await limiter.acquire()).depart();
         grants.push(clock.now());
         if (random() < 0.1) limiter.pauseUntil(clock.now() + Math.floor(random() * 1500));
         if (random() < 0.1) limiter.slowDown();
@@ -39,7 +39,7 @@ describe('RateLimiter', () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { marginMs: 25, smooth: true });
     const grants: number[] = [];
-    await Promise.all(Array.from({ length: 7 }, () => limiter.acquire().then(() => grants.push(clock.now()))));
+    await Promise.all(Array.from({ length: 7 }, () => limiter.acquire().then((slot) => (slot.depart(), grants.push(clock.now())))));
     expect(grants).toEqual([0, 205, 410, 615, 820, 1025, 1230]);
     expect(maxInAnyWindow(grants, 1025)).toBe(5);
   });
@@ -86,15 +86,15 @@ describe('RateLimiter', () => {
   it('turns a fractional rate into one request per longer window', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(0.5, clock);
-    await limiter.acquire();
-    await limiter.acquire();
+    (await limiter.acquire()).depart();
+    (await limiter.acquire()).depart();
     expect(clock.now()).toBe(2000);
   });
 
   it('lets an aborted waiter go without blocking the ones behind it', async () => {
     const clock = new VirtualClock(0);
     const limiter = new RateLimiter({ limit: 1, clock });
-    await limiter.acquire();
+    (await limiter.acquire()).depart();
     const controller = new AbortController();
     const aborted = limiter.acquire(controller.signal);
     const next = limiter.acquire();
@@ -102,5 +102,51 @@ describe('RateLimiter', () => {
     await expect(aborted).rejects.toThrow('stop');
     await next;
     expect(clock.now()).toBe(1000);
+  });
+
+  it('follows departures, not grants: a request that leaves late pushes the next one back by as much', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
+    const first = await limiter.acquire();
+    expect(first.grantedAt).toBe(0);
+    // The granted request stalls 60 ms before it reaches the socket (a busy event loop, a handshake).
+    const second = limiter.acquire().then((slot) => (slot.depart(), clock.now()));
+    await clock.sleep(60);
+    first.depart();
+    // Spaced from the first one's departure (60 ms), not its grant (0 ms): 60 + 200.
+    expect(await second).toBe(260);
+  });
+
+  it('counts a granted slot that has not left yet as leaving now, in the sliding window too', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 2, clock });
+    const a = await limiter.acquire();
+    const b = await limiter.acquire();
+    let thirdAt: number | undefined;
+    const third = limiter.acquire().then((slot) => (thirdAt = clock.now(), slot.depart()));
+    await clock.sleep(1500);
+    expect(thirdAt).toBeUndefined(); // a and b are still "leaving now": no room
+    a.depart();
+    b.depart();
+    await third;
+    // Both left at 1500: the third may go once one of them is a whole window old.
+    expect(thirdAt).toBe(2500);
+  });
+
+  it('forgets a cancelled slot: nothing was sent on it', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 1, clock });
+    (await limiter.acquire()).cancel();
+    (await limiter.acquire()).depart();
+    expect(clock.now()).toBe(0);
+  });
+
+  it('widens the window by a step per 429 from a known limit, up to a cap', () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 40 });
+    expect(limiter.windowMs).toBe(1040);
+    expect(limiter.widenMargin()).toBe(1040 + WIDEN_STEP_MS);
+    for (let i = 0; i < 100; i++) limiter.widenMargin();
+    expect(limiter.windowMs).toBe(1040 + MAX_WIDENING_MS);
   });
 });

@@ -9,6 +9,7 @@ import { close, listen } from '../../src/http/server.js';
 import { CustomerAPIClient } from '../../src/pull/customer-api-client.js';
 import { startDripServer } from '../helpers/drip-server.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { maxInAnyWindow } from '../helpers/windows.js';
 
 const BASE = 'http://reqres.test/api';
 const T0 = Date.parse('2026-01-20T15:30:00.000Z');
@@ -207,8 +208,9 @@ describe('CustomerAPIClient.fetchAllPages', () => {
     const grants: number[] = [];
     const acquire = limiter.acquire.bind(limiter);
     vi.spyOn(limiter, 'acquire').mockImplementation(async (signal) => {
-      await acquire(signal);
+      const slot = await acquire(signal);
       grants.push(clock.now() - T0);
+      return slot;
     });
     const scope = nock(BASE)
       .get('/users')
@@ -220,6 +222,10 @@ describe('CustomerAPIClient.fetchAllPages', () => {
       });
     await client.fetchAllPages({ concurrency: 6 });
     expect(scope.isDone()).toBe(true);
-    expect(grants).toEqual([0, 0, 0, 1000, 1000, 1000, 2000, 2000, 2000, 3000, 3000, 3000]);
+    // The window follows departures; nock's fake socket reports its connection late, so the exact
+    // schedule is not asserted here, only the limit (the departure pacing has its own tests).
+    expect(grants).toHaveLength(12);
+    expect(grants.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(maxInAnyWindow(grants)).toBeLessThanOrEqual(3);
   });
 });
