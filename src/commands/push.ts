@@ -1,11 +1,19 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { duration, httpUrl, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { duration, httpUrl, nonEmpty, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
+import { DELIVERY_PACING } from '../downstream/delivery.js';
+import { retryScheduleMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 
-type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & { dryRun?: boolean; metricsFile?: string; requestTimeout: number };
+type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun'> & {
+  dryRun?: boolean;
+  metricsFile?: string;
+  requestTimeout: number;
+  redisUrl?: string;
+  quotaKey?: string;
+};
 
 export function registerPush(program: Command): void {
   program
@@ -17,6 +25,8 @@ export function registerPush(program: Command): void {
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
     .option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)', duration, DEFAULT_REQUEST_TIMEOUT_MS)
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
+    .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record')
     .option('--dry-run', 'validate and print the profiles that would be sent; send nothing, write no dead-letter file')
@@ -27,6 +37,7 @@ export function registerPush(program: Command): void {
 Environment:
   SYNC_DOWNSTREAM_URL    downstream base URL (the flag wins)
   SYNC_DOWNSTREAM_TOKEN  sent as Authorization: Bearer
+  SYNC_REDIS_URL         shared rate limit (the flag wins)
 
 Examples:
   $ sync push fixtures/profiles/profiles.ndjson --downstream-url http://127.0.0.1:4020
@@ -36,6 +47,21 @@ Examples:
       action<PushFlags>(async (flags, context, [file]) => {
         const { runPush } = await import('../push/run-push.js');
         const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
+        // A dry run sends nothing, so it needs no quota (and never Redis).
+        const quota =
+          flags.redisUrl && flags.downstreamUrl && !flags.dryRun
+            ? await (await import('../quota/open-quota.js')).openQuota(
+                {
+                  ...DELIVERY_PACING,
+                  rate: flags.rate,
+                  redisUrl: flags.redisUrl,
+                  quotaKey: flags.quotaKey,
+                  remoteUrl: flags.downstreamUrl,
+                  giveUpAfterMs: retryScheduleMs(flags.maxRetries),
+                },
+                { logger: context.logger },
+              )
+            : undefined;
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Pushing');
         try {
@@ -49,6 +75,7 @@ Examples:
               stdout: context.json ? undefined : process.stdout,
               metrics,
               timeoutMs: flags.requestTimeout,
+              limiter: quota?.limiter,
             },
           );
           if (flags.metricsFile && metrics) {
@@ -59,6 +86,7 @@ Examples:
         } finally {
           progress.stop();
           interruption.dispose();
+          await quota?.close();
         }
       }),
     );

@@ -4,6 +4,7 @@ import { CircuitBreaker, type BreakerState } from '../engine/circuit-breaker.js'
 import { systemClock, type Clock } from '../engine/clock.js';
 import { Executor } from '../engine/executor.js';
 import type { Random } from '../engine/random.js';
+import type { Limiter } from '../engine/limiter.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import { RetryBudget } from '../engine/retry-budget.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
@@ -28,6 +29,9 @@ export const ARRIVAL_MARGIN_MS = 50;
  */
 export const GRANT_LEAD_MS = 60;
 
+/** How push and serve pace the platform, in-process or through a shared quota. */
+export const DELIVERY_PACING = { smooth: true, marginMs: ARRIVAL_MARGIN_MS, leadMs: GRANT_LEAD_MS } as const;
+
 export interface DeliveryOptions {
   downstreamUrl: string;
   token?: string;
@@ -47,6 +51,8 @@ export interface DeliveryDependencies {
   newBatchId?: () => string;
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   metrics?: SyncMetrics;
+  /** A shared quota (quota/open-quota.ts); default: an in-process limiter with DELIVERY_PACING. */
+  limiter?: Limiter;
 }
 
 export interface Delivery {
@@ -63,7 +69,7 @@ export interface Delivery {
 export function createDelivery(options: DeliveryOptions, deps: DeliveryDependencies): Delivery {
   const clock = deps.clock ?? systemClock;
   const { logger, metrics } = deps;
-  const limiter = RateLimiter.perSecond(options.rate, clock, { marginMs: ARRIVAL_MARGIN_MS, smooth: true, leadMs: GRANT_LEAD_MS });
+  const limiter = deps.limiter ?? RateLimiter.perSecond(options.rate, clock, DELIVERY_PACING);
   const breaker = new CircuitBreaker({
     clock,
     ...deps.breaker,

@@ -210,8 +210,13 @@ export class BatchEngine<T> {
       let slot: Slot;
       try {
         slot = await limiter.acquire(this.stop.signal);
-      } catch {
-        return;
+      } catch (error) {
+        if (this.stop.signal.aborted) return;
+        // The shared quota stayed away longer than a request may wait: what is queued cannot be
+        // sent now (fail closed). Fail it, and keep going: new items try again, and go out once
+        // the quota is back.
+        this.failQueued(toSyncError(error));
+        continue;
       }
       const batch = this.take();
       if (batch.items.length === 0) {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { createDelivery, type Delivery } from '../downstream/delivery.js';
+import { createDelivery, DELIVERY_PACING, type Delivery } from '../downstream/delivery.js';
+import { openQuota } from '../quota/open-quota.js';
 import type { Logger } from '../logging/logger.js';
 import { close, listen } from '../http/server.js';
 import { SyncMetrics } from '../telemetry/metrics.js';
@@ -16,6 +17,9 @@ export interface ServeOptions {
   requestTimeoutMs: number;
   /** Longest a shutdown waits for the queue to flush before failing what is left. */
   shutdownGraceMs?: number;
+  /** Share the rate limit through this Redis (fail closed: while it is away nothing is sent). */
+  redisUrl?: string;
+  quotaKey?: string;
 }
 
 export interface RunningServe {
@@ -39,8 +43,18 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
     queueDepth: () => delivery.engine.queued,
     breakerState: () => delivery.breaker.state,
   });
-  const delivery = createDelivery(options, { logger, metrics });
-  const app = new ServeApp({ rate: options.rate, requestTimeoutMs: options.requestTimeoutMs }, { delivery, metrics, logger, verbose: deps.verbose });
+  // Before listening: an unreachable Redis is exit 2, and nothing has been accepted yet. serve
+  // never gives up on a lost Redis: callers time out (504) and their profiles wait in the queue.
+  const quota = await openQuota(
+    { ...DELIVERY_PACING, rate: options.rate, redisUrl: options.redisUrl, quotaKey: options.quotaKey, remoteUrl: options.downstreamUrl, giveUpAfterMs: Infinity },
+    { logger },
+  );
+  const delivery = createDelivery(options, { logger, metrics, limiter: quota.limiter });
+  const app = new ServeApp(
+    { rate: options.rate, requestTimeoutMs: options.requestTimeoutMs },
+    // /healthz reports a shared quota's state; an in-process limit has none to report.
+    { delivery, metrics, logger, verbose: deps.verbose, quota: options.redisUrl ? () => quota.describe() : undefined },
+  );
   const server = createServer({ requestTimeout: BODY_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: 5_000 }, app.handle);
   const url = await listen(server, options.port, options.host);
 
@@ -65,6 +79,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
       clearTimeout(timer);
       server.closeAllConnections();
       await closed;
+      await quota.close();
       logger.info({ stage: 'serve', ...delivery.executor.stats }, 'stopped');
     })());
 
