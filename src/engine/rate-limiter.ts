@@ -21,6 +21,14 @@ export interface RateLimiterOptions {
   leadMs?: number;
 }
 
+/**
+ * In smooth mode, requests are planned window/limit apart, and each may leave this share of that
+ * sooner after the previous one's actual departure: a request that left late (a stalled event
+ * loop, a descheduled process) does not push every later one back, while the window rule, which
+ * is what the platform enforces, still counts actual departures.
+ */
+export const CATCH_UP = 0.5;
+
 /** Each 429 from a known limit widens the window this much, up to MAX_WIDENING_MS in all. */
 export const WIDEN_STEP_MS = 25;
 export const MAX_WIDENING_MS = 250;
@@ -49,6 +57,8 @@ export class RateLimiter implements Limiter {
   private readonly pending = new Set<{ notBefore: number }>();
   private current: number;
   private pausedUntil = 0;
+  /** The notBefore of the last slot granted: smooth mode plans the next one spacing after it. */
+  private lastPlanned = -Infinity;
   private lastRaise = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -141,8 +151,12 @@ export class RateLimiter implements Limiter {
     let windowWait = 0;
     // The `current`-th most recent request must be a whole window old.
     if (times.length >= this.current) windowWait = times[times.length - this.current]! + window - now;
-    const last = times.at(-1);
-    const spacingWait = this.smooth && last !== undefined ? last + window / this.current - now : 0;
+    let spacingWait = 0;
+    if (this.smooth) {
+      const spacing = window / this.current;
+      const last = times.at(-1) ?? -Infinity;
+      spacingWait = Math.max(this.lastPlanned + spacing, last + spacing * CATCH_UP) - now;
+    }
     return Math.max(windowWait, spacingWait, this.pausedUntil - now);
   }
 
@@ -150,6 +164,7 @@ export class RateLimiter implements Limiter {
     const now = this.clock.now();
     const entry = { notBefore: now + Math.max(0, wait) };
     this.pending.add(entry);
+    this.lastPlanned = entry.notBefore;
     const close = (record: boolean): void => {
       if (!this.pending.delete(entry)) return;
       // Departures are recorded at their own instant, so the list stays in ascending order.

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { InterruptedError, QuotaUnavailableError, UsageError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
 import type { Limiter, Slot } from '../engine/limiter.js';
-import { MAX_WIDENING_MS, WIDEN_STEP_MS } from '../engine/rate-limiter.js';
+import { CATCH_UP, MAX_WIDENING_MS, WIDEN_STEP_MS } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
 import { redactRedisUrl } from './redis-url.js';
 import { CANCEL, DEPART, GRANT, PAUSE } from './scripts.js';
@@ -49,10 +49,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 interface QuotaCommands {
-  syncGrant(log: string, pending: string, pause: string, epoch: string, ...args: (string | number)[]): Promise<[number, string]>;
-  syncDepart(log: string, pending: string, pause: string, epoch: string, id: string): Promise<number>;
-  syncCancel(log: string, pending: string, pause: string, epoch: string, id: string): Promise<number>;
-  syncPause(log: string, pending: string, pause: string, epoch: string, delayMs: number): Promise<number>;
+  syncGrant(...keysAndArgs: (string | number)[]): Promise<[number, string]>;
+  syncDepart(...keysAndArgs: string[]): Promise<number>;
+  syncCancel(...keysAndArgs: string[]): Promise<number>;
+  syncPause(...keysAndArgs: (string | number)[]): Promise<number>;
 }
 
 /**
@@ -68,7 +68,7 @@ export class RedisQuota implements Limiter {
   readonly limit: number;
   private readonly options: RedisQuotaOptions;
   private readonly redis: Redis & QuotaCommands;
-  private readonly keys: [string, string, string, string];
+  private readonly keys: [string, string, string, string, string];
   private readonly baseWindowMs: number;
   private window: number;
   private current: number;
@@ -88,9 +88,9 @@ export class RedisQuota implements Limiter {
     this.baseWindowMs = (options.rate >= 1 ? 1000 : Math.ceil(1000 / options.rate)) + options.marginMs;
     this.window = this.baseWindowMs;
     this.current = this.limit;
-    // A hash tag keeps the four keys in one slot, should the Redis be a cluster.
+    // A hash tag keeps the keys in one slot, should the Redis be a cluster.
     const base = `sync:quota:{${options.key}}`;
-    this.keys = [`${base}:log`, `${base}:pending`, `${base}:pause`, `${base}:epoch`];
+    this.keys = [`${base}:log`, `${base}:pending`, `${base}:pause`, `${base}:epoch`, `${base}:plan`];
     this.redis = new Redis(options.url, {
       lazyConnect: true,
       // Fail closed and fast: a command while disconnected fails at once instead of waiting in a
@@ -113,7 +113,7 @@ export class RedisQuota implements Limiter {
       ['syncPause', PAUSE],
     ] as const) {
       // EVALSHA with a fallback to EVAL, so a restarted Redis (empty script cache) just works.
-      this.redis.defineCommand(name, { numberOfKeys: 4, lua });
+      this.redis.defineCommand(name, { numberOfKeys: 5, lua });
     }
     // Connection errors surface as failed commands and as the state below; without a listener,
     // ioredis would print each one to the console.
@@ -197,7 +197,16 @@ export class RedisQuota implements Limiter {
       let reply: [number, string];
       try {
         reply = await withTimeout(
-          this.redis.syncGrant(...this.keys, this.current, this.window, this.options.smooth ? 1 : 0, leadMs, this.options.leaseMs ?? DEFAULT_LEASE_MS, id),
+          this.redis.syncGrant(
+            ...this.keys,
+            this.current,
+            this.window,
+            this.options.smooth ? 1 : 0,
+            leadMs,
+            this.options.leaseMs ?? DEFAULT_LEASE_MS,
+            id,
+            CATCH_UP,
+          ),
           GRANT_TIMEOUT_MS,
         );
         this.markUp();

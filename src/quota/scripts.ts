@@ -5,7 +5,8 @@
  *
  * Keys: log (zset: requests that left, scored by departure ms), pending (zset: granted, not yet
  * left, scored by their notBefore), pause (string: epoch ms until which nobody is granted), epoch
- * (string: present while the store remembers the recent past).
+ * (string: present while the store remembers the recent past), plan (string: the notBefore of the
+ * last grant, which smooth pacing spaces the next one from).
  */
 
 const NOW = `
@@ -14,14 +15,15 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 `;
 
 /**
- * ARGV: limit, windowMs, smooth (1/0), leadMs, leaseMs, slot id.
+ * ARGV: limit, windowMs, smooth (1/0), leadMs, leaseMs, slot id, catch-up share (see
+ * engine/rate-limiter.ts CATCH_UP).
  * Returns {1, waitMs} when granted (the request may leave waitMs from now: its notBefore), or
  * {0, waitMs} when the caller should ask again in about waitMs − leadMs.
  */
 export const GRANT = `${NOW}
-local log, pending, pause, epoch = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local log, pending, pause, epoch, plan = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local limit, window, smooth = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
-local lead, lease, id = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local lead, lease, id, catchUp = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 
 -- A store without its epoch marker is new, or was restarted or flushed: requests granted before
 -- it lost its memory may still be arriving, so nobody gets a slot for one window.
@@ -52,13 +54,20 @@ table.sort(times)
 local wait = 0
 local n = #times
 if n >= limit then wait = math.max(wait, times[n - limit + 1] + window - now) end
-if smooth and n > 0 then wait = math.max(wait, times[n] + window / limit - now) end
+if smooth then
+  -- Planned spacing after the last grant; at least a share of it after the last actual departure.
+  local spacing = window / limit
+  local planned = tonumber(redis.call('GET', plan) or '0')
+  wait = math.max(wait, planned + spacing - now)
+  if n > 0 then wait = math.max(wait, times[n] + spacing * catchUp - now) end
+end
 wait = math.max(wait, tonumber(redis.call('GET', pause) or '0') - now)
 if wait > lead then return {0, tostring(wait)} end
 
 wait = math.max(wait, 0)
 redis.call('ZADD', pending, now + wait, id)
 local ttl = math.ceil(window + lease + 1000)
+redis.call('SET', plan, tostring(now + wait), 'PX', ttl)
 redis.call('PEXPIRE', log, ttl)
 redis.call('PEXPIRE', pending, ttl)
 redis.call('PEXPIRE', epoch, 86400000)

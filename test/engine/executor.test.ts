@@ -110,6 +110,7 @@ describe('Executor', () => {
       return 'ok';
     });
     await executor.run(async (_n, slot) => (seen.push(slot?.grantedAt), 'ok'));
-    expect(seen).toEqual([0, 500]);
+    // Half a spacing (100 ms) after the moment it settled, 300 ms: not on the 200 ms plan.
+    expect(seen).toEqual([0, 400]);
   });
 });

@@ -104,17 +104,45 @@ describe('RateLimiter', () => {
     expect(clock.now()).toBe(1000);
   });
 
-  it('follows departures, not grants: a request that leaves late pushes the next one back by as much', async () => {
+  it('follows departures, not grants: the next request waits for a late one, then keeps to the plan or to half a spacing after it', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
     const first = await limiter.acquire();
     expect(first.grantedAt).toBe(0);
-    // The granted request stalls 60 ms before it reaches the socket (a busy event loop, a handshake).
-    const second = limiter.acquire().then((slot) => (slot.depart(), clock.now()));
+    const departures: number[] = [];
+    const next = async (): Promise<void> => {
+      const slot = await limiter.acquire();
+      departures.push(clock.now());
+      slot.depart();
+    };
+    // The granted request stalls before it reaches the socket (a busy event loop, a handshake).
+    const second = next();
     await clock.sleep(60);
     first.depart();
-    // Spaced from the first one's departure (60 ms), not its grant (0 ms): 60 + 200.
-    expect(await second).toBe(260);
+    await second;
+    // Not granted while the first had not left; then on the plan (200 ms), since the late one left
+    // more than half a spacing before it.
+    expect(departures).toEqual([200]);
+    const third = await limiter.acquire();
+    expect(clock.now()).toBe(400); // the plan
+    await clock.sleep(150); // but it leaves at 550
+    third.depart();
+    await next();
+    // At least half a spacing (100 ms) after the late departure, not at the plan (600).
+    expect(departures).toEqual([200, 650]);
+  });
+
+  it('counts actual departures in the window: five requests never land within it, however late some left', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
+    const departures: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const slot = await limiter.acquire();
+      if (i % 4 === 1) await clock.sleep(30 + ((i * 37) % 90)); // some leave late
+      departures.push(clock.now());
+      slot.depart();
+    }
+    expect(maxInAnyWindow(departures, 1000)).toBeLessThanOrEqual(5);
   });
 
   it('counts a granted slot that has not left yet as leaving now, in the sliding window too', async () => {

@@ -65,8 +65,9 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota against a real redis-server${REDIS_SE
     const departedAt = Date.now();
     held.depart();
     await next;
-    // Spaced from when `held` left (400 ms after its grant), not from its grant.
-    expect(bAt - departedAt).toBeGreaterThanOrEqual(190);
+    // Not granted while `held` had not left (400 ms after its grant, past the 210 ms plan), and
+    // then at least half a spacing after its departure.
+    expect(bAt - departedAt).toBeGreaterThanOrEqual(100);
   });
 
   it('keys are separate budgets', async () => {
