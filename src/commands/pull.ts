@@ -32,7 +32,11 @@ export function registerPull(program: Command): void {
     .option('--concurrency <n>', 'pages in flight', positiveInt, 4)
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
-    .option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)', duration, DEFAULT_REQUEST_TIMEOUT_MS)
+    .addOption(
+      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)')
+        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
+        .argParser(duration),
+    )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
     .option('--quota-key <name>', "the shared rate limit's name (default: the source's origin)", nonEmpty)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')

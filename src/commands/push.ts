@@ -24,7 +24,11 @@ export function registerPush(program: Command): void {
     .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
-    .option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)', duration, DEFAULT_REQUEST_TIMEOUT_MS)
+    .addOption(
+      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)')
+        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
+        .argParser(duration),
+    )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
     .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason', 'dead-letter.ndjson')
