@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { LatenessMargin } from './lateness-margin.js';
 import type { Limiter, Slot } from './limiter.js';
 
 export interface RateLimiterOptions {
@@ -27,7 +28,7 @@ export interface RateLimiterOptions {
  * loop, a descheduled process) does not push every later one back, while the window rule, which
  * is what the platform enforces, still counts actual departures.
  */
-export const CATCH_UP = 0.5;
+export const CATCH_UP = 0.8;
 
 /** Each 429 from a known limit widens the window this much, up to MAX_WIDENING_MS in all. */
 export const WIDEN_STEP_MS = 25;
@@ -60,6 +61,7 @@ export class RateLimiter implements Limiter {
   /** The notBefore of the last slot granted: smooth mode plans the next one spacing after it. */
   private lastPlanned = -Infinity;
   private lastRaise = 0;
+  private readonly lateness = new LatenessMargin();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: RateLimiterOptions) {
@@ -88,9 +90,9 @@ export class RateLimiter implements Limiter {
       : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock, smooth, leadMs });
   }
 
-  /** The window in force (wider than configured after 429s from a known limit). */
+  /** The window in force: wider than configured after 429s from a known limit, and while departures run late. */
   get windowMs(): number {
-    return this.window;
+    return this.window + this.lateness.extraMs;
   }
 
   /** The limit in force now (lower than `limit` after a 429). */
@@ -145,7 +147,7 @@ export class RateLimiter implements Limiter {
    * max(now, its notBefore): it cannot leave earlier, and until it has we do not know how much later.
    */
   private waitTime(now = this.clock.now()): number {
-    const window = this.window;
+    const window = this.windowMs;
     while (this.departures.length > 0 && this.departures[0]! <= now - window) this.departures.shift();
     const times = this.departures.concat([...this.pending].map((slot) => Math.max(now, slot.notBefore)).sort((a, b) => a - b));
     let windowWait = 0;
@@ -167,8 +169,11 @@ export class RateLimiter implements Limiter {
     this.lastPlanned = entry.notBefore;
     const close = (record: boolean): void => {
       if (!this.pending.delete(entry)) return;
+      if (!record) return;
+      const departed = this.clock.now();
       // Departures are recorded at their own instant, so the list stays in ascending order.
-      if (record) this.departures.push(this.clock.now());
+      this.departures.push(departed);
+      if (this.leadMs > 0) this.lateness.record(departed - entry.notBefore);
     };
     return { grantedAt: now, notBefore: entry.notBefore, depart: () => close(true), cancel: () => close(false) };
   }

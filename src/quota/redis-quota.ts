@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { InterruptedError, QuotaUnavailableError, UsageError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
 import type { Limiter, Slot } from '../engine/limiter.js';
+import { LatenessMargin } from '../engine/lateness-margin.js';
 import { CATCH_UP, MAX_WIDENING_MS, WIDEN_STEP_MS } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
 import { redactRedisUrl } from './redis-url.js';
@@ -73,6 +74,7 @@ export class RedisQuota implements Limiter {
   private window: number;
   private current: number;
   private lastRaise = 0;
+  private readonly lateness = new LatenessMargin();
   private downSince: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly idPrefix = randomBytes(6).toString('hex');
@@ -144,7 +146,7 @@ export class RedisQuota implements Limiter {
   }
 
   get windowMs(): number {
-    return this.window;
+    return this.window + this.lateness.extraMs;
   }
 
   get currentLimit(): number {
@@ -200,7 +202,7 @@ export class RedisQuota implements Limiter {
           this.redis.syncGrant(
             ...this.keys,
             this.current,
-            this.window,
+            this.windowMs,
             this.options.smooth ? 1 : 0,
             leadMs,
             this.options.leaseMs ?? DEFAULT_LEASE_MS,
@@ -233,14 +235,16 @@ export class RedisQuota implements Limiter {
 
   private slot(id: string, wait: number): Slot {
     const grantedAt = this.options.clock.now();
+    const notBefore = grantedAt + wait;
     let open = true;
     const close = (script: 'syncDepart' | 'syncCancel'): void => {
       if (!open) return;
       open = false;
+      if (script === 'syncDepart' && this.options.leadMs > 0) this.lateness.record(this.options.clock.now() - notBefore);
       // If this is lost, the lease counts the slot as gone at its end (later than it really left).
       this.redis[script](...this.keys, id).catch(() => undefined);
     };
-    return { grantedAt, notBefore: grantedAt + wait, depart: () => close('syncDepart'), cancel: () => close('syncCancel') };
+    return { grantedAt, notBefore, depart: () => close('syncDepart'), cancel: () => close('syncCancel') };
   }
 
   private markDown(error?: unknown): void {

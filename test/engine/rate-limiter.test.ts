@@ -177,4 +177,20 @@ describe('RateLimiter', () => {
     for (let i = 0; i < 100; i++) limiter.widenMargin();
     expect(limiter.windowMs).toBe(1040 + MAX_WIDENING_MS);
   });
+
+  it('widens the window while departures run late (a busy machine), and narrows it back when they do not', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 50, smooth: true, leadMs: 60 });
+    expect(limiter.windowMs).toBe(1050);
+    const slot = await limiter.acquire();
+    await clock.sleep(slot.notBefore + 80 - clock.now()); // left 80 ms after its instant
+    slot.depart();
+    expect(limiter.windowMs).toBe(1050 + 80);
+    for (let i = 0; i < 10; i++) {
+      const next = await limiter.acquire();
+      await clock.sleep(next.notBefore - clock.now());
+      next.depart(); // on time
+    }
+    expect(limiter.windowMs).toBe(1050);
+  });
 });
