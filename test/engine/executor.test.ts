@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, InterruptedError, UnavailableError } from '../../src/errors.js';
 import { Executor, type RetryEvent } from '../../src/engine/executor.js';
-import { RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
+import { CATCH_UP, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
 import { RetryPolicy } from '../../src/engine/retry-policy.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -110,7 +110,7 @@ describe('Executor', () => {
       return 'ok';
     });
     await executor.run(async (_n, slot) => (seen.push(slot?.grantedAt), 'ok'));
-    // Half a spacing (100 ms) after the moment it settled, 300 ms: not on the 200 ms plan.
-    expect(seen).toEqual([0, 400]);
+    // CATCH_UP of a spacing after the moment it settled (300 ms), not on the 200 ms plan.
+    expect(seen).toEqual([0, 300 + 200 * CATCH_UP]);
   });
 });

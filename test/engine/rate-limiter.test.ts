@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
-import { MAX_WIDENING_MS, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
+import { CATCH_UP, MAX_WIDENING_MS, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
 
@@ -104,9 +104,10 @@ describe('RateLimiter', () => {
     expect(clock.now()).toBe(1000);
   });
 
-  it('follows departures, not grants: the next request waits for a late one, then keeps to the plan or to half a spacing after it', async () => {
+  it('follows departures, not grants: the next request waits for a late one, then keeps to the plan or to CATCH_UP of a spacing after it', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
+    const spacing = 200;
     const first = await limiter.acquire();
     expect(first.grantedAt).toBe(0);
     const departures: number[] = [];
@@ -115,21 +116,23 @@ describe('RateLimiter', () => {
       departures.push(clock.now());
       slot.depart();
     };
-    // The granted request stalls before it reaches the socket (a busy event loop, a handshake).
+    // The granted request stalls 20 ms before it reaches the socket (a busy event loop, a handshake).
     const second = next();
-    await clock.sleep(60);
+    await clock.sleep(20);
     first.depart();
     await second;
-    // Not granted while the first had not left; then on the plan (200 ms), since the late one left
-    // more than half a spacing before it.
-    expect(departures).toEqual([200]);
+    // Not granted while the first had not left; then on the plan (200 ms): the late one left
+    // more than CATCH_UP of a spacing before it.
+    expect(departures).toEqual([Math.max(spacing, 20 + spacing * CATCH_UP)]);
     const third = await limiter.acquire();
-    expect(clock.now()).toBe(400); // the plan
-    await clock.sleep(150); // but it leaves at 550
+    const planned = clock.now();
+    expect(planned).toBe(departures[0]! + spacing);
+    await clock.sleep(150); // but it leaves 150 ms late
     third.depart();
     await next();
-    // At least half a spacing (100 ms) after the late departure, not at the plan (600).
-    expect(departures).toEqual([200, 650]);
+    // CATCH_UP of a spacing after the late departure, later than the plan.
+    expect(departures[1]).toBe(planned + 150 + spacing * CATCH_UP);
+    expect(departures[1]).toBeGreaterThan(planned + spacing);
   });
 
   it('counts actual departures in the window: five requests never land within it, however late some left', async () => {

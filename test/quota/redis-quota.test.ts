@@ -66,7 +66,7 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota against a real redis-server${REDIS_SE
     held.depart();
     await next;
     // Not granted while `held` had not left (400 ms after its grant, past the 210 ms plan), and
-    // then at least half a spacing after its departure.
+    // then at least CATCH_UP (0.8) of a spacing after its departure.
     expect(bAt - departedAt).toBeGreaterThanOrEqual(100);
   });
 
