@@ -215,7 +215,7 @@ export class RedisQuota implements Limiter {
       } catch (error) {
         if (signal?.aborted) throw new InterruptedError();
         this.markDown(error);
-        const waited = clock.now() - this.downSince!;
+        const waited = clock.now() - (this.downSince ?? clock.now());
         if (waited >= giveUpAfterMs) {
           throw new QuotaUnavailableError(
             `rate quota unavailable: Redis at ${redactRedisUrl(this.options.url)} unreachable for ${Math.round(waited / 1000)} s; nothing was sent`,
