@@ -121,6 +121,16 @@ export function describeFsError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The shared rate quota (Redis) stayed unreachable longer than the run may wait. Nothing was sent
+ * without it (fail closed: a private limit could exceed the shared one); a replay later will work.
+ */
+export class QuotaUnavailableError extends SyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'server', ExitCode.failed, options);
+  }
+}
+
 /** SIGINT/SIGTERM arrived: the run stops, keeps what was finished, and exits 130. */
 export class InterruptedError extends SyncError {
   constructor(message = 'interrupted') {

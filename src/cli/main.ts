@@ -11,6 +11,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   stopQuietlyOnBrokenPipe();
   // Libraries (lmdb) print the errors they also report through their promises; we report those
   // ourselves, as one line naming the file. Their raw stacks are for --verbose only.
+  // eslint-disable-next-line no-console -- silencing, not printing
   if (!argv.includes('--verbose')) console.error = () => undefined;
   const json = wantsJsonLogs(argv.slice(2), env);
   const usageError = (message: string): void => {

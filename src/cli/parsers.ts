@@ -58,3 +58,9 @@ export function duration(value: string): number {
   if (ms <= 0) throw new InvalidArgumentError('expected a duration > 0.');
   return ms;
 }
+
+/** A name that must not be empty (e.g. --quota-key). */
+export function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a non-empty name.');
+  return value;
+}

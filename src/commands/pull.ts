@@ -1,15 +1,23 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { httpUrl, integer, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
+import { duration, httpUrl, integer, nonEmpty, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
+import { retryScheduleMs } from '../engine/retry-policy.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PullOptions, PullSummary } from '../pull/run-pull.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
 
 /** The flags are the run's options, less the key (environment only) and with the switch optional. */
-type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & { allowPartial?: boolean; metricsFile?: string };
+type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & {
+  allowPartial?: boolean;
+  metricsFile?: string;
+  requestTimeout: number;
+  redisUrl?: string;
+  quotaKey?: string;
+};
 
 export function registerPull(program: Command): void {
   program
@@ -24,6 +32,13 @@ export function registerPull(program: Command): void {
     .option('--concurrency <n>', 'pages in flight', positiveInt, 4)
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
+    .addOption(
+      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)')
+        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
+        .argParser(duration),
+    )
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
+    .option('--quota-key <name>', "the shared rate limit's name (default: the source's origin)", nonEmpty)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
     .option('--max-pages <n>', 'refuse a source that announces more pages than this', positiveInt, 1000)
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
@@ -33,6 +48,7 @@ export function registerPull(program: Command): void {
 Environment:
   SYNC_SOURCE_URL  base URL (the flag wins)
   SYNC_API_KEY     sent as x-api-key (default: ${DEFAULT_API_KEY})
+  SYNC_REDIS_URL   shared rate limit (the flag wins)
 
 Example:
   $ sync pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json`,
@@ -45,14 +61,27 @@ Example:
           { flag: '--out', path: flags.out, stdout: true },
           { flag: '--metrics-file', path: flags.metricsFile },
         ]);
-        const { runPull } = await import('../pull/run-pull.js');
+        const { runPull, PULL_PACING } = await import('../pull/run-pull.js');
         const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
+        const quota = flags.redisUrl
+          ? await (await import('../quota/open-quota.js')).openQuota(
+              {
+                ...PULL_PACING,
+                rate: flags.rate,
+                redisUrl: flags.redisUrl,
+                quotaKey: flags.quotaKey,
+                remoteUrl: flags.baseUrl,
+                giveUpAfterMs: retryScheduleMs(flags.maxRetries),
+              },
+              { logger: context.logger },
+            )
+          : undefined;
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Fetching pages');
         try {
           const outcome = await runPull(
             { ...flags, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
-            { logger: context.logger, signal: interruption.signal, progress, metrics },
+            { logger: context.logger, signal: interruption.signal, progress, metrics, timeoutMs: flags.requestTimeout, limiter: quota?.limiter },
           );
           const { summary } = outcome;
           let { error } = outcome;
@@ -65,6 +94,7 @@ Example:
         } finally {
           progress.stop();
           interruption.dispose();
+          await quota?.close();
         }
       }),
     );

@@ -1,11 +1,21 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { httpUrl, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { duration, httpUrl, nonEmpty, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
+import { DELIVERY_PACING } from '../downstream/delivery.js';
+import { retryScheduleMs } from '../engine/retry-policy.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 import { defaultStateDir } from '../state/state-dir.js';
 
-type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir'> & { dryRun?: boolean; full?: boolean; state: string };
+type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir'> & {
+  dryRun?: boolean;
+  full?: boolean;
+  state: string;
+  requestTimeout: number;
+  redisUrl?: string;
+  quotaKey?: string;
+};
 
 export function registerPush(program: Command): void {
   program
@@ -16,6 +26,13 @@ export function registerPush(program: Command): void {
     .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
+    .addOption(
+      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)')
+        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
+        .argParser(duration),
+    )
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
+    .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason (appended to)', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record (appended to)')
     .addOption(
@@ -33,6 +50,7 @@ Environment:
   SYNC_DOWNSTREAM_URL    downstream base URL (the flag wins)
   SYNC_DOWNSTREAM_TOKEN  sent as Authorization: Bearer
   SYNC_STATE_DIR         the --state directory
+  SYNC_REDIS_URL         shared rate limit (the flag wins)
 
 Only profiles that changed since the platform last accepted them are sent; --full sends all.
 After a crash or Ctrl-C, run the same command again: it continues where it stopped.
@@ -46,6 +64,21 @@ Examples:
       action<PushFlags>(async (flags, context, [file]) => {
         const { runPush } = await import('../push/run-push.js');
         const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
+        // A dry run sends nothing, so it needs no quota (and never Redis).
+        const quota =
+          flags.redisUrl && flags.downstreamUrl && !flags.dryRun
+            ? await (await import('../quota/open-quota.js')).openQuota(
+                {
+                  ...DELIVERY_PACING,
+                  rate: flags.rate,
+                  redisUrl: flags.redisUrl,
+                  quotaKey: flags.quotaKey,
+                  remoteUrl: flags.downstreamUrl,
+                  giveUpAfterMs: retryScheduleMs(flags.maxRetries),
+                },
+                { logger: context.logger },
+              )
+            : undefined;
         const interruption = onInterrupt();
         const progress = context.terminal.progress('Pushing');
         try {
@@ -65,6 +98,8 @@ Examples:
               progress,
               stdout: context.json ? undefined : process.stdout,
               metrics,
+              timeoutMs: flags.requestTimeout,
+              limiter: quota?.limiter,
             },
           );
           const { summary } = outcome;
@@ -77,6 +112,7 @@ Examples:
         } finally {
           progress.stop();
           interruption.dispose();
+          await quota?.close();
         }
       }),
     );

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { duration, httpUrl, nonNegativeInt, port, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { duration, httpUrl, nonEmpty, nonNegativeInt, port, positiveInt, positiveNumber } from '../cli/parsers.js';
 import { ExitCode } from '../errors.js';
 
 interface ServeFlags {
@@ -11,6 +11,8 @@ interface ServeFlags {
   batchSize: number;
   maxRetries: number;
   requestTimeout: number;
+  redisUrl?: string;
+  quotaKey?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -24,10 +26,15 @@ export function registerServe(program: Command): void {
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
     .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds)', duration, 10_000)
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL'))
+    .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
     .addHelpText(
       'after',
       `
 Endpoints: POST /profiles, POST /profiles/batch, GET /healthz, GET /livez, GET /metrics.
+
+Several instances behind a load balancer share one limit with the same --redis-url (or
+SYNC_REDIS_URL) and --quota-key.
 
 Example:
   $ sync serve --port 3000 --downstream-url http://127.0.0.1:4020
@@ -47,6 +54,8 @@ Example:
             batchSize: flags.batchSize,
             maxRetries: flags.maxRetries,
             requestTimeoutMs: flags.requestTimeout,
+            redisUrl: flags.redisUrl,
+            quotaKey: flags.quotaKey,
           },
           { logger: context.logger, verbose: context.verbose },
         );

@@ -1,6 +1,8 @@
 import axios, { type AxiosInstance } from 'axios';
 import { AuthError, HttpStatusError, UnexpectedResponseError, type SyncError } from '../errors.js';
-import type { ItemResult } from '../engine/batch-engine.js';
+import type { ItemResult, RequestHooks } from '../engine/batch-engine.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
+import { departureTransport } from '../http/departure.js';
 import { fromTransportError } from '../http/errors.js';
 import { BatchResponseSchema, toWire, type Profile } from '../profiles/schemas.js';
 
@@ -8,6 +10,7 @@ export interface DownstreamClientOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer`; comes from the environment, never logged. */
   token?: string;
+  /** One deadline per attempt: connect, headers and the whole body (`--request-timeout`). */
   timeoutMs?: number;
   http?: AxiosInstance;
 }
@@ -19,29 +22,36 @@ export interface DownstreamClientOptions {
 export class DownstreamClient {
   private readonly http: AxiosInstance;
   private readonly url: string;
+  private readonly timeoutMs: number;
 
-  constructor({ baseUrl, token, timeoutMs = 10_000, http }: DownstreamClientOptions) {
+  constructor({ baseUrl, token, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, http }: DownstreamClientOptions) {
     this.url = `${baseUrl}/profiles/batch`;
+    this.timeoutMs = timeoutMs;
     this.http =
       http ??
       axios.create({
-        timeout: timeoutMs,
         maxRedirects: 0,
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       });
   }
 
-  readonly send = async (batchId: string, profiles: readonly Profile[], signal?: AbortSignal): Promise<ItemResult[]> => {
+  readonly send = async (batchId: string, profiles: readonly Profile[], signal?: AbortSignal, hooks: RequestHooks = {}): Promise<ItemResult[]> => {
     const what = `batch ${batchId}`;
     let body: unknown;
+    // Serialized here, not inside axios, so the time it takes is visible (hooks.bodyReady).
+    const payload = JSON.stringify({ batchId, profiles: profiles.map(toWire) });
+    hooks.bodyReady?.();
+    const deadline = requestDeadline(this.timeoutMs, signal);
     try {
-      const response = await this.http.post(
-        this.url,
-        { batchId, profiles: profiles.map(toWire) },
-        { headers: { 'idempotency-key': batchId }, signal, responseType: 'json' },
-      );
+      const response = await this.http.post(this.url, payload, {
+        headers: { 'content-type': 'application/json', 'idempotency-key': batchId },
+        signal: deadline.signal,
+        responseType: 'json',
+        ...(hooks.departed ? { transport: departureTransport({ notBefore: hooks.notBefore, onDeparture: hooks.departed }) } : {}),
+      });
       body = response.data;
     } catch (error) {
+      if (deadline.expired()) throw deadline.error(what);
       throw explain(fromTransportError(error, what));
     }
     const parsed = BatchResponseSchema.safeParse(body);

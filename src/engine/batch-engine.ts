@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { AuthError, CircuitOpenError, HttpStatusError, InterruptedError, SyncError, toSyncError, ExitCode, type ErrorClass } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Executor, RetryEvent } from './executor.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { Limiter, Slot } from './limiter.js';
 
 /** What the downstream said about one item of a batch. */
 export interface ItemResult {
@@ -11,8 +11,18 @@ export interface ItemResult {
   error?: string;
 }
 
+/** Moments of one attempt, reported by the transport (the rate window follows `departed`). */
+export interface RequestHooks {
+  /** The body is serialized and handed to the HTTP client. */
+  bodyReady?: () => void;
+  /** The request must not leave before this instant (epoch ms): the transport holds it until then. */
+  notBefore?: number;
+  /** The request is being written to a connected socket: it is leaving now. */
+  departed?: () => void;
+}
+
 /** One attempt at delivering a batch: resolves with one result per item, in order; throws SyncErrors. */
-export type SendBatch<T> = (batchId: string, items: readonly T[], signal?: AbortSignal) => Promise<ItemResult[]>;
+export type SendBatch<T> = (batchId: string, items: readonly T[], signal?: AbortSignal, hooks?: RequestHooks) => Promise<ItemResult[]>;
 
 /** The fate of one submitted item. */
 export type DeliveryOutcome =
@@ -26,14 +36,26 @@ export interface BatchEvents {
   onBatch?: (batch: { batchId: string; size: number; parent?: string; reason?: 'split' | 'bisect' }) => void;
   onBatchDone?: (batch: { batchId: string; size: number; delivered: number; rejected: number; failed: number; durationMs: number }) => void;
   onRetry?: (batchId: string, event: RetryEvent) => void;
-  /** Every attempt that went out: its HTTP status (or error code) and how long it took. */
-  onRequest?: (request: { batchId: string; status: string; durationMs: number }) => void;
+  /**
+   * Every attempt that went out: its HTTP status (or error code), how long it took, and when it was
+   * granted, had its body ready and left (epoch ms; where the time between grant and arrival goes).
+   */
+  onRequest?: (request: {
+    batchId: string;
+    attempt: number;
+    status: string;
+    durationMs: number;
+    grantedAt?: number;
+    notBefore?: number;
+    bodyReadyAt?: number;
+    departedAt?: number;
+  }) => void;
 }
 
 export interface BatchEngineOptions<T> {
   send: SendBatch<T>;
   executor: Executor;
-  limiter: RateLimiter;
+  limiter: Limiter;
   breaker?: CircuitBreaker;
   batchSize: number;
   /** Items with the same key are never in flight twice at once and merge within a batch (last wins). */
@@ -47,6 +69,12 @@ export interface BatchEngineOptions<T> {
    * slots' worth before the first slots open, so they do not leave half empty. Default: start at once.
    */
   autoStart?: boolean;
+  /**
+   * With autoStart false: start on its own once this many items are queued. Smooth pacing hands
+   * out one slot at a time, so one full batch is all the first slot needs; waiting for more only
+   * delays the first request.
+   */
+  startWhenQueued?: number;
 }
 
 interface Pending<T> {
@@ -124,6 +152,7 @@ export class BatchEngine<T> {
     if (breaker?.state === 'open') return Promise.resolve(failed(new CircuitOpenError(breaker.reopensAt)));
     return new Promise((resolve) => {
       this.queue.push({ item, key: this.options.key(item), resolve });
+      if (!this.dispatching && this.queue.length >= (this.options.startWhenQueued ?? Infinity)) this.start();
       this.nudge();
     });
   }
@@ -182,14 +211,23 @@ export class BatchEngine<T> {
       // It comes before the slot, never between slot and send: the platform counts arrivals, so a
       // granted request must leave at once (a busy event loop here once caused 429s).
       await new Promise<void>((resolve) => setImmediate(resolve));
+      let slot: Slot;
       try {
-        await limiter.acquire(this.stop.signal);
-      } catch {
-        return;
+        slot = await limiter.acquire(this.stop.signal);
+      } catch (error) {
+        if (this.stop.signal.aborted) return;
+        // The shared quota stayed away longer than a request may wait: what is queued cannot be
+        // sent now (fail closed). Fail it, and keep going: new items try again, and go out once
+        // the quota is back.
+        this.failQueued(toSyncError(error));
+        continue;
       }
       const batch = this.take();
-      if (batch.items.length === 0) continue;
-      this.track(this.deliver(batch.batchId, batch.items, true));
+      if (batch.items.length === 0) {
+        slot.cancel();
+        continue;
+      }
+      this.track(this.deliver(batch.batchId, batch.items, slot));
     }
   }
 
@@ -221,7 +259,9 @@ export class BatchEngine<T> {
       }
     }
     this.queue = blocked.length > 0 ? blocked.concat(this.queue.slice(i)) : this.queue.slice(i);
-    this.releaseDrainWaiters();
+    // Producers waiting for room are woken once this batch has left (see deliver), not now: a file
+    // reader refilling the queue keeps the event loop busy for tens of milliseconds, and that must
+    // not happen while the request waits for the instant it may leave.
     const batchId = items.length === 0 ? '' : this.options.newBatchId ? this.options.newBatchId(items.map((pending) => pending.item)) : randomBatchId();
     for (const pending of merged) pending.resolve({ status: 'duplicate', batchId });
     return { batchId, items };
@@ -257,7 +297,7 @@ export class BatchEngine<T> {
   private async deliver(
     batchId: string,
     items: Pending<T>[],
-    slotHeld: boolean,
+    slot: Slot | undefined,
     parent?: { id: string; reason: 'split' | 'bisect' },
     probe = false,
   ): Promise<HttpStatusError | undefined> {
@@ -274,21 +314,41 @@ export class BatchEngine<T> {
       pending.resolve(outcome);
     };
     try {
-      const attempt = async (): Promise<ItemResult[]> => {
+      const attempt = async (n: number, attemptSlot: Slot | undefined): Promise<ItemResult[]> => {
         const sent = now();
         let status = '200';
+        let bodyReadyAt: number | undefined;
+        let departedAt: number | undefined;
+        const hooks: RequestHooks = {
+          notBefore: attemptSlot?.notBefore,
+          bodyReady: () => (bodyReadyAt ??= now()),
+          departed: () => {
+            departedAt ??= now();
+            attemptSlot?.depart();
+            this.releaseDrainWaiters();
+          },
+        };
         try {
-          return await send(batchId, items.map((pending) => pending.item), this.stop.signal);
+          return await send(batchId, items.map((pending) => pending.item), this.stop.signal, hooks);
         } catch (error) {
           status = describeStatus(error);
           throw error;
         } finally {
-          events?.onRequest?.({ batchId, status, durationMs: now() - sent });
+          events?.onRequest?.({
+            batchId,
+            attempt: n,
+            status,
+            durationMs: now() - sent,
+            grantedAt: attemptSlot?.grantedAt,
+            notBefore: attemptSlot?.notBefore,
+            bodyReadyAt,
+            departedAt,
+          });
         }
       };
       const results = await executor.run(attempt, {
         signal: this.stop.signal,
-        slotHeld,
+        slot,
         onRetry: (event) => events?.onRetry?.(batchId, event),
       });
       items.forEach((pending, index) => {
@@ -311,8 +371,8 @@ export class BatchEngine<T> {
         this.stats.splits += 1;
         const middle = Math.ceil(items.length / 2);
         await Promise.all([
-          this.deliver(`${batchId}.1`, items.slice(0, middle), false, { id: batchId, reason: 'split' }),
-          this.deliver(`${batchId}.2`, items.slice(middle), false, { id: batchId, reason: 'split' }),
+          this.deliver(`${batchId}.1`, items.slice(0, middle), undefined, { id: batchId, reason: 'split' }),
+          this.deliver(`${batchId}.2`, items.slice(middle), undefined, { id: batchId, reason: 'split' }),
         ]);
       } else if (status === 400 && items.length > 1 && !aborted) {
         await this.bisect(batchId, items, settle);
@@ -326,6 +386,7 @@ export class BatchEngine<T> {
         for (const pending of items) settle(pending, { ...failed(error), batchId });
       }
     } finally {
+      this.releaseDrainWaiters();
       this.inFlight -= 1;
       for (const { key } of items) {
         const left = (this.inFlightKeys.get(key) ?? 1) - 1;
@@ -353,7 +414,7 @@ export class BatchEngine<T> {
     const halves = [items.slice(0, middle), items.slice(middle)] as const;
     const ids = [`${batchId}.1`, `${batchId}.2`] as const;
     const parent = { id: batchId, reason: 'bisect' as const };
-    const [first, second] = await Promise.all(halves.map((half, i) => this.deliver(ids[i]!, half, false, parent, true)));
+    const [first, second] = await Promise.all(halves.map((half, i) => this.deliver(ids[i]!, half, undefined, parent, true)));
     if (first && second && first.detail === second.detail) {
       const said = first.detail ? ` ("${first.detail}")` : '';
       const error = new SyncError(

@@ -1,7 +1,7 @@
 import { CircuitOpenError, InterruptedError, UnavailableError, toSyncError, type SyncError } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { Limiter, Slot } from './limiter.js';
 import type { RetryBudget } from './retry-budget.js';
 import { isTransient, type RetryKind, type RetryPolicy } from './retry-policy.js';
 
@@ -26,20 +26,27 @@ export interface ExecutorOptions {
   policy: RetryPolicy;
   clock: Clock;
   /** Every attempt, retries included, takes a slot here first. */
-  limiter?: RateLimiter;
+  limiter?: Limiter;
   /** Caps retries at a share of first attempts (push, serve). */
   budget?: RetryBudget;
   /** Fails fast while the remote is known to be down (push, serve). */
   breaker?: CircuitBreaker;
-  /** Halve the limiter's rate on a 429 (a source with an unknown limit) or only pause (a known one). */
+  /**
+   * On a 429: halve the limiter's rate (a source with an unknown limit), or pause and widen the
+   * window's margin (a platform whose limit we know: the 429 says arrivals landed closer together
+   * than we spaced them).
+   */
   slowDownOn429?: boolean;
 }
+
+/** One attempt. `slot` is its rate slot: call `slot.depart()` the moment the request leaves. */
+export type Attempt<T> = (n: number, slot: Slot | undefined) => Promise<T>;
 
 export interface RunOptions {
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
-  /** The caller already holds a rate slot for the first attempt (the batcher takes one to form a batch). */
-  slotHeld?: boolean;
+  /** A rate slot the caller already holds for the first attempt (the batcher takes one to form a batch). */
+  slot?: Slot;
 }
 
 /**
@@ -56,18 +63,32 @@ export class Executor {
     this.options = options;
   }
 
-  async run<T>(attempt: (n: number) => Promise<T>, { signal, onRetry, slotHeld = false }: RunOptions = {}): Promise<T> {
+  async run<T>(attempt: Attempt<T>, { signal, onRetry, slot: held }: RunOptions = {}): Promise<T> {
     const { policy, clock, limiter, budget, breaker } = this.options;
     const counts = { transient: 0, rateLimited: 0 };
     for (let n = 1; ; n++) {
       try {
+        let slot = n === 1 ? held : undefined;
         // Checked before and after the slot wait: an open circuit should not cost a rate slot.
-        if (breaker?.state === 'open') throw new CircuitOpenError(breaker.reopensAt);
-        if (!(n === 1 && slotHeld)) await limiter?.acquire(signal);
-        if (breaker && !breaker.allow()) throw new CircuitOpenError(breaker.reopensAt);
+        if (breaker?.state === 'open') {
+          slot?.cancel();
+          throw new CircuitOpenError(breaker.reopensAt);
+        }
+        slot ??= await limiter?.acquire(signal);
+        if (breaker && !breaker.allow()) {
+          slot?.cancel();
+          throw new CircuitOpenError(breaker.reopensAt);
+        }
         this.stats.requests += 1;
         if (n === 1) budget?.deposit();
-        const result = await attempt(n);
+        let result: T;
+        try {
+          result = await attempt(n, slot);
+        } finally {
+          // An attempt that never said when it left is counted as leaving now: later than it can
+          // really have left, so the window errs on the safe side.
+          slot?.depart();
+        }
         breaker?.success();
         limiter?.recover();
         return result;
@@ -95,6 +116,7 @@ export class Executor {
           this.stats.rateLimited += 1;
           limiter?.pauseUntil(now + verdict.delayMs);
           if (this.options.slowDownOn429 ?? true) limiter?.slowDown();
+          else limiter?.widenMargin();
         } else {
           counts.transient += 1;
         }

@@ -1,4 +1,6 @@
 import type { Clock } from './clock.js';
+import { LatenessMargin } from './lateness-margin.js';
+import type { Limiter, Slot } from './limiter.js';
 
 export interface RateLimiterOptions {
   /** Most grants within any window. */
@@ -10,44 +12,87 @@ export interface RateLimiterOptions {
    * A remote that counts arrivals sees no bunching when it is slow to read a burst, and its load is even.
    */
   smooth?: boolean;
+  /**
+   * Grant up to this long before the request may leave (its `notBefore`), so the work between a
+   * grant and the socket (forming the batch, serializing it, the HTTP client's own steps) happens
+   * while waiting rather than after: the window is paced by departures, and that work would
+   * otherwise be added to every interval. Only for senders whose transport holds the request
+   * until `notBefore`.
+   */
+  leadMs?: number;
 }
 
 /**
- * Sliding-window limiter: never more than `limit` grants within any `windowMs`, counted the way a
+ * In smooth mode, requests are planned window/limit apart, and each may leave this share of that
+ * sooner after the previous one's actual departure: a request that left late (a stalled event
+ * loop, a descheduled process) does not push every later one back, while the window rule, which
+ * is what the platform enforces, still counts actual departures.
+ */
+export const CATCH_UP = 0.8;
+
+/** Each 429 from a known limit widens the window this much, up to MAX_WIDENING_MS in all. */
+export const WIDEN_STEP_MS = 25;
+export const MAX_WIDENING_MS = 250;
+
+/**
+ * Sliding-window limiter: never more than `limit` requests within any `windowMs`, counted the way a
  * server counts arrivals (not per fixed second, which allows 2x bursts at a boundary).
  *
- * Grants are handed out strictly in request order. A 429 from the remote side pauses every caller
- * (`pauseUntil`) and halves the limit (`slowDown`); successes restore it one step per window.
+ * The window follows departures: a slot is recorded at the moment its request leaves
+ * (`Slot.depart`), and a slot granted but not yet gone counts as leaving now, so nothing is granted
+ * that could land within the window of a request that left late (a stalled event loop, a slow
+ * handshake). Grants are handed out strictly in request order. A 429 from the remote side pauses
+ * every caller (`pauseUntil`) and either halves the limit (`slowDown`, unknown limit) or widens the
+ * margin (`widenMargin`, known limit).
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   readonly limit: number;
-  readonly windowMs: number;
+  private readonly baseWindowMs: number;
+  private window: number;
   private readonly clock: Clock;
   private readonly smooth: boolean;
-  private readonly grants: number[] = [];
+  private readonly leadMs: number;
+  /** When recorded requests left, ascending. */
+  private readonly departures: number[] = [];
+  /** Slots granted whose request has not left yet: the earliest each may leave (its notBefore). */
+  private readonly pending = new Set<{ notBefore: number }>();
   private current: number;
   private pausedUntil = 0;
+  /** The notBefore of the last slot granted: smooth mode plans the next one spacing after it. */
+  private lastPlanned = -Infinity;
   private lastRaise = 0;
-  private queue: Promise<void> = Promise.resolve();
+  private readonly lateness = new LatenessMargin();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: RateLimiterOptions) {
     if (!(options.limit >= 1)) throw new RangeError('rate limit must be at least 1');
     this.limit = Math.floor(options.limit);
-    this.windowMs = options.windowMs ?? 1000;
+    this.baseWindowMs = options.windowMs ?? 1000;
+    this.window = this.baseWindowMs;
     this.clock = options.clock;
     this.smooth = options.smooth ?? false;
+    this.leadMs = options.leadMs ?? 0;
     this.current = this.limit;
   }
 
   /**
    * `rate` requests per second; a fractional rate becomes one request per longer window.
-   * `marginMs` widens the window: a remote counts arrivals, and network jitter can bring two grants
-   * that left 1000 ms apart closer together on arrival.
+   * `marginMs` widens the window: a remote counts arrivals, and jitter on its side (a busy event
+   * loop, its process descheduled) can bring two requests that left 1000 ms apart closer on arrival.
    */
-  static perSecond(rate: number, clock: Clock, { marginMs = 0, smooth = false }: { marginMs?: number; smooth?: boolean } = {}): RateLimiter {
+  static perSecond(
+    rate: number,
+    clock: Clock,
+    { marginMs = 0, smooth = false, leadMs = 0 }: { marginMs?: number; smooth?: boolean; leadMs?: number } = {},
+  ): RateLimiter {
     return rate >= 1
-      ? new RateLimiter({ limit: Math.floor(rate), windowMs: 1000 + marginMs, clock, smooth })
-      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock, smooth });
+      ? new RateLimiter({ limit: Math.floor(rate), windowMs: 1000 + marginMs, clock, smooth, leadMs })
+      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock, smooth, leadMs });
+  }
+
+  /** The window in force: wider than configured after 429s from a known limit, and while departures run late. */
+  get windowMs(): number {
+    return this.window + this.lateness.extraMs;
   }
 
   /** The limit in force now (lower than `limit` after a 429). */
@@ -55,57 +100,90 @@ export class RateLimiter {
     return this.current;
   }
 
-  /** Resolves when the caller may send one request; the grant is recorded at that instant. */
-  acquire(signal?: AbortSignal): Promise<void> {
+  /** Resolves with a slot when the caller may send one request. */
+  acquire(signal?: AbortSignal): Promise<Slot> {
     const turn = this.queue.then(() => this.waitForSlot(signal));
     // A cancelled waiter must not block the ones behind it.
     this.queue = turn.catch(() => undefined);
     return turn;
   }
 
-  /** Stop granting until `time` (epoch ms), e.g. a 429's Retry-After. */
   pauseUntil(time: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, time);
   }
 
-  /** Halve the rate after the remote side said we are too fast. */
   slowDown(): void {
     this.current = Math.max(1, Math.floor(this.current / 2));
     this.lastRaise = this.clock.now();
   }
 
-  /** Additive increase: one step back towards `limit`, at most once per window. */
   recover(): void {
     if (this.current >= this.limit) return;
     const now = this.clock.now();
-    if (now - this.lastRaise < this.windowMs) return;
+    if (now - this.lastRaise < this.window) return;
     this.current += 1;
     this.lastRaise = now;
   }
 
+  widenMargin(): number {
+    this.window = Math.min(this.window + WIDEN_STEP_MS, this.baseWindowMs + MAX_WIDENING_MS);
+    return this.window;
+  }
+
   /**
-   * Grant a slot now if one is free (returns 0), else return how long until one frees up. Servers
-   * use this to answer 429 instead of queueing; the waiting `acquire` is built on it.
+   * Record a request arriving now if the window has room (returns 0), else return how long until it
+   * has. Servers use this to answer 429 instead of queueing: an arrival is its own departure. A
+   * server passes the arrival time it counted, so its count and its 429s agree to the millisecond.
    */
-  tryAcquire(): number {
-    const now = this.clock.now();
-    while (this.grants.length > 0 && this.grants[0]! <= now - this.windowMs) this.grants.shift();
-    const windowWait =
-      this.grants.length < this.current ? 0 : this.grants[this.grants.length - this.current]! + this.windowMs - now;
-    const last = this.grants.at(-1);
-    const spacingWait = this.smooth && last !== undefined ? last + this.windowMs / this.current - now : 0;
-    const wait = Math.max(windowWait, spacingWait, this.pausedUntil - now);
+  tryAcquire(now = this.clock.now()): number {
+    const wait = this.waitTime(now);
     if (wait > 0) return wait;
-    this.grants.push(now);
+    this.departures.push(now);
     return 0;
   }
 
-  private async waitForSlot(signal?: AbortSignal): Promise<void> {
+  /**
+   * How long until a request may leave. A slot granted but not gone counts as leaving at
+   * max(now, its notBefore): it cannot leave earlier, and until it has we do not know how much later.
+   */
+  private waitTime(now = this.clock.now()): number {
+    const window = this.windowMs;
+    while (this.departures.length > 0 && this.departures[0]! <= now - window) this.departures.shift();
+    const times = this.departures.concat([...this.pending].map((slot) => Math.max(now, slot.notBefore)).sort((a, b) => a - b));
+    let windowWait = 0;
+    // The `current`-th most recent request must be a whole window old.
+    if (times.length >= this.current) windowWait = times[times.length - this.current]! + window - now;
+    let spacingWait = 0;
+    if (this.smooth) {
+      const spacing = window / this.current;
+      const last = times.at(-1) ?? -Infinity;
+      spacingWait = Math.max(this.lastPlanned + spacing, last + spacing * CATCH_UP) - now;
+    }
+    return Math.max(windowWait, spacingWait, this.pausedUntil - now);
+  }
+
+  private grant(wait: number): Slot {
+    const now = this.clock.now();
+    const entry = { notBefore: now + Math.max(0, wait) };
+    this.pending.add(entry);
+    this.lastPlanned = entry.notBefore;
+    const close = (record: boolean): void => {
+      if (!this.pending.delete(entry)) return;
+      if (!record) return;
+      const departed = this.clock.now();
+      // Departures are recorded at their own instant, so the list stays in ascending order.
+      this.departures.push(departed);
+      if (this.leadMs > 0) this.lateness.record(departed - entry.notBefore);
+    };
+    return { grantedAt: now, notBefore: entry.notBefore, depart: () => close(true), cancel: () => close(false) };
+  }
+
+  private async waitForSlot(signal?: AbortSignal): Promise<Slot> {
     for (;;) {
       signal?.throwIfAborted();
-      const wait = this.tryAcquire();
-      if (wait === 0) return;
-      await this.clock.sleep(wait, signal);
+      const wait = this.waitTime();
+      if (wait <= this.leadMs) return this.grant(wait);
+      await this.clock.sleep(wait - this.leadMs, signal);
     }
   }
 }

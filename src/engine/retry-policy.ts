@@ -38,6 +38,16 @@ export interface RetryCounts {
 }
 
 /** Full jitter: uniform in [0, min(cap, base·2^(n−1))], which spreads a herd of clients apart. */
+/**
+ * The longest a request can spend waiting between its attempts: the sum of the backoff ceilings
+ * (1 s + 2 s + 4 s for 3 retries). A run waits this long for a lost shared quota before giving up.
+ */
+export function retryScheduleMs(maxRetries: number, baseDelayMs = 1000, maxDelayMs = 30_000): number {
+  let total = 0;
+  for (let retry = 1; retry <= maxRetries; retry++) total += Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
+  return total;
+}
+
 export function backoffDelay(retry: number, random: Random, baseDelayMs = 1000, maxDelayMs = 30_000): number {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1));
   return Math.round(random() * ceiling);

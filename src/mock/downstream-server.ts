@@ -124,13 +124,14 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
     arrivals.push(now);
     while (arrivals[0]! <= now - 1000) arrivals.shift();
     counters.maxRequestsPerSecond = Math.max(counters.maxRequestsPerSecond, arrivals.length);
+    logger?.debug({ stage: 'mock', key: req.headers['idempotency-key'], arrivedAt: now, inWindow: arrivals.length }, 'arrival');
 
     const respond = (status: number, body: unknown, headers?: Record<string, string>): void => {
       if (latencyMs <= 0) return sendJson(res, status, body, headers);
       setTimeout(() => sendJson(res, status, body, headers), latencyMs);
     };
 
-    const wait = window.tryAcquire();
+    const wait = window.tryAcquire(now);
     if (wait > 0) {
       counters.rateLimited += 1;
       logger?.warn({ stage: 'mock', waitMs: wait }, 'rate limit exceeded: 429');

@@ -2,6 +2,8 @@ import { setMaxListeners } from 'node:events';
 import axios, { type AxiosInstance } from 'axios';
 import { AuthError, HttpStatusError, InterruptedError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { Executor, RetryEvent } from '../engine/executor.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
+import { departureTransport } from '../http/departure.js';
 import { fromTransportError } from '../http/errors.js';
 import type { FaultInjector } from '../http/fault-injector.js';
 import { ReqresPageSchema, type ReqresPage } from './schemas.js';
@@ -14,7 +16,7 @@ export interface CustomerAPIClientOptions {
   baseUrl: string;
   apiKey: string;
   executor: Executor;
-  /** Per attempt. */
+  /** One deadline per attempt: connect, headers and the whole body (`--request-timeout`). */
   timeoutMs?: number;
   faults?: FaultInjector;
   onRetry?: (page: number, event: RetryEvent) => void;
@@ -51,7 +53,6 @@ export class CustomerAPIClient {
     this.http =
       options.http ??
       axios.create({
-        timeout: options.timeoutMs ?? 10_000,
         maxContentLength: MAX_RESPONSE_BYTES,
         // Redirects are refused outright: following one would hand the API key to whatever host it names.
         maxRedirects: 0,
@@ -64,13 +65,21 @@ export class CustomerAPIClient {
     const { executor, faults, onRetry, baseUrl } = this.options;
     const what = `page ${page}`;
     return executor.run(
-      async () => {
+      async (_n, slot) => {
         faults?.maybeFail(what);
         let body: unknown;
+        const deadline = requestDeadline(this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, signal);
         try {
-          const response = await this.http.get(`${baseUrl}/users`, { params: { page }, signal, responseType: 'json' });
+          const response = await this.http.get(`${baseUrl}/users`, {
+            params: { page },
+            signal: deadline.signal,
+            responseType: 'json',
+            // The rate window follows the moment the request leaves, not the grant.
+            ...(slot ? { transport: departureTransport({ notBefore: slot.notBefore, onDeparture: () => slot.depart() }) } : {}),
+          });
           body = response.data;
         } catch (error) {
+          if (deadline.expired()) throw deadline.error(what);
           throw explain(fromTransportError(error, what));
         }
         const parsed = ReqresPageSchema.safeParse(body);

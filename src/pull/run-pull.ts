@@ -3,6 +3,7 @@ import { UnavailableError, toSyncError, type SyncError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { Executor } from '../engine/executor.js';
 import { seededRandom, type Random } from '../engine/random.js';
+import type { Limiter } from '../engine/limiter.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
 import { FaultInjector } from '../http/fault-injector.js';
@@ -40,7 +41,12 @@ export interface PullDependencies {
   http?: AxiosInstance;
   timeoutMs?: number;
   metrics?: SyncMetrics;
+  /** A shared quota (quota/open-quota.ts); default: an in-process limiter with PULL_PACING. */
+  limiter?: Limiter;
 }
+
+/** Pull may burst up to --rate at once (the source counts per second; there is no batch to build). */
+export const PULL_PACING = { smooth: false, marginMs: 0, leadMs: 0 } as const;
 
 /**
  * The `--json` summary; the spec's keys, plus `skipped`. Each count means one thing:
@@ -77,7 +83,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
   const started = clock.now();
   const executor = new Executor({
     clock,
-    limiter: RateLimiter.perSecond(options.rate, clock),
+    limiter: deps.limiter ?? RateLimiter.perSecond(options.rate, clock, PULL_PACING),
     policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
   });
   const client = new CustomerAPIClient({

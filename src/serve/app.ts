@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import type { Delivery } from '../downstream/delivery.js';
+import type { Quota } from '../quota/open-quota.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
@@ -22,6 +23,8 @@ export interface AppDependencies {
   metrics: SyncMetrics;
   logger: Logger;
   verbose?: boolean;
+  /** The rate limit's backend, for /healthz (default: in-process). */
+  quota?: Quota['describe'];
 }
 
 /** A result for one profile: what POST /profiles answers, and each element of /profiles/batch. */
@@ -148,8 +151,12 @@ export class ServeApp {
 
   private health(): [number, object] {
     const breaker = this.deps.delivery.breaker.state;
-    if (breaker === 'open') return [503, { status: 'unavailable', breaker }];
-    return [200, { status: 'ok', breaker, queued: this.deps.delivery.engine.queued }];
+    const quota = this.deps.quota?.();
+    const backend = quota ? { quota } : {};
+    if (breaker === 'open') return [503, { status: 'unavailable', breaker, ...backend }];
+    // Nothing can be sent while the shared quota is away: not ready, like an open breaker.
+    if (quota && 'state' in quota && quota.state === 'unavailable') return [503, { status: 'unavailable', breaker, ...backend }];
+    return [200, { status: 'ok', breaker, queued: this.deps.delivery.engine.queued, ...backend }];
   }
 
   private async single(input: unknown): Promise<Answer> {

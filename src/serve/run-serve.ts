@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { createDelivery, type Delivery } from '../downstream/delivery.js';
+import { createDelivery, DELIVERY_PACING, type Delivery } from '../downstream/delivery.js';
+import { openQuota } from '../quota/open-quota.js';
 import type { Logger } from '../logging/logger.js';
 import { close, listen } from '../http/server.js';
 import { SyncMetrics } from '../telemetry/metrics.js';
@@ -19,6 +20,9 @@ export interface ServeOptions {
   /** Not flags: the documented 10 s / 30 s unless a test needs them short. */
   headersTimeoutMs?: number;
   requestBodyTimeoutMs?: number;
+  /** Share the rate limit through this Redis (fail closed: while it is away nothing is sent). */
+  redisUrl?: string;
+  quotaKey?: string;
 }
 
 export interface RunningServe {
@@ -53,8 +57,18 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
     queueDepth: () => delivery.engine.queued,
     breakerState: () => delivery.breaker.state,
   });
-  const delivery = createDelivery(options, { logger, metrics });
-  const app = new ServeApp({ rate: options.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: options.batchSize }, { delivery, metrics, logger, verbose: deps.verbose });
+  // Before listening: an unreachable Redis is exit 2, and nothing has been accepted yet. serve
+  // never gives up on a lost Redis: callers time out (504) and their profiles wait in the queue.
+  const quota = await openQuota(
+    { ...DELIVERY_PACING, rate: options.rate, redisUrl: options.redisUrl, quotaKey: options.quotaKey, remoteUrl: options.downstreamUrl, giveUpAfterMs: Infinity },
+    { logger },
+  );
+  const delivery = createDelivery(options, { logger, metrics, limiter: quota.limiter });
+  const app = new ServeApp(
+    { rate: options.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: options.batchSize },
+    // /healthz reports a shared quota's state; an in-process limit has none to report.
+    { delivery, metrics, logger, verbose: deps.verbose, quota: options.redisUrl ? () => quota.describe() : undefined },
+  );
   const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const server = createServer(
     {
@@ -91,6 +105,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
       clearTimeout(timer);
       server.closeAllConnections();
       await closed;
+      await quota.close();
       logger.info({ stage: 'serve', ...delivery.executor.stats }, 'stopped');
     })());
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExportDocumentSchema } from '../../src/pull/schemas.js';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { startDripServer } from '../helpers/drip-server.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const SUMMARY_KEYS = ['pages', 'requests', 'retries', 'rateLimited', 'fetched', 'skipped', 'duplicatesRemoved', 'exported', 'qualitySummary', 'out', 'durationMs'];
@@ -66,6 +67,23 @@ describe('sync pull against sync mock reqres (spawned)', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('--request-timeout ends a source that drips its body one byte every 2 s: a timeout (exit 1), not a hang', async () => {
+    const drip = await startDripServer(JSON.stringify({ page: 1, per_page: 1, total: 1, total_pages: 1, data: [{ id: 1 }] }), 2000);
+    try {
+      const out = join(tmp(), 'customers.json');
+      const started = performance.now();
+      const result = await runCli(['pull', '--base-url', `${drip.url}/api`, '--max-retries', '0', '--request-timeout', '500ms', '--out', out]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(performance.now() - started).toBeLessThan(8000);
+      const errors = result.stderr.trim().split('\n').map((line) => JSON.parse(line)).filter((line) => line.level === 'error');
+      expect(errors.at(-1)).toMatchObject({ errorClass: 'server', exitCode: 1 });
+      expect(errors.at(-1).msg).toMatch(/page 1: timed out \(no complete answer within 500 ms\)/);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      await drip.close();
+    }
+  });
+
   it('exits 130 on SIGINT with the previous export untouched', async () => {
     const out = join(tmp(), 'customers.json');
     writeFileSync(out, 'previous export');
@@ -90,6 +108,7 @@ describe('sync pull: bad input exits 2 with one line', () => {
     [['pull', '--base-url', 'not a url'], /--base-url/],
     [['pull', '--no-such-flag'], /unknown option/],
     [['pull', '--out', '-', '--json'], /--out - and --json/],
+    [['pull', '--request-timeout', 'soon'], /--request-timeout/],
   ])('%j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

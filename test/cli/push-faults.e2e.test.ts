@@ -163,6 +163,7 @@ describe('sync push under faults (spawned)', () => {
     const disk = join(tmp(), 'small-disk');
     mkdirSync(disk);
     if (!tryMountTmpfs(disk, '16k')) {
+      // eslint-disable-next-line no-console -- the skip must be visible in the test output
       console.warn('skipped: mounting a small tmpfs needs root (CI runs as root)');
       context.skip();
     }
@@ -205,6 +206,7 @@ describe('sync push under faults (spawned)', () => {
     const disk = join(tmp(), 'state-disk');
     mkdirSync(disk);
     if (!tryMountTmpfs(disk, '16k')) {
+      // eslint-disable-next-line no-console -- the skip must be visible in the test output
       console.warn('skipped: mounting a small tmpfs needs root (CI runs as root)');
       context.skip();
     }

@@ -1,8 +1,10 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
-import { AuthError, HttpStatusError, UnexpectedResponseError } from '../../src/errors.js';
+import { AuthError, HttpStatusError, InterruptedError, NetworkError, UnexpectedResponseError } from '../../src/errors.js';
+import { isTransient } from '../../src/engine/retry-policy.js';
 import { DownstreamClient } from '../../src/downstream/client.js';
 import type { Profile } from '../../src/profiles/schemas.js';
+import { startDripServer } from '../helpers/drip-server.js';
 
 const URL_BASE = 'http://platform.test';
 const profiles: Profile[] = [
@@ -76,5 +78,39 @@ describe('DownstreamClient: refusals', () => {
     nock(URL_BASE).post('/profiles/batch').reply(400, { error: 'malformed batch: email must be a string' });
     const error = await new DownstreamClient({ baseUrl: URL_BASE }).send('b-1', profiles).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ status: 400, detail: 'malformed batch: email must be a string', message: 'batch b-1: HTTP 400: malformed batch: email must be a string' });
+  });
+});
+
+describe('DownstreamClient request deadline (real server on 127.0.0.1: nock delays do not fire socket timeouts)', () => {
+  const answer = JSON.stringify({ batchId: 'b-1', results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) });
+
+  it('ends a response whose body drips one byte every 2 s as a retryable timeout, at the deadline', async () => {
+    const drip = await startDripServer(answer, 2000);
+    try {
+      const started = performance.now();
+      const error = await new DownstreamClient({ baseUrl: drip.url, timeoutMs: 300 }).send('b-1', profiles).catch((e) => e);
+      const took = performance.now() - started;
+      expect(error).toBeInstanceOf(NetworkError);
+      expect(error).toMatchObject({ code: 'ETIMEDOUT', errorClass: 'server' });
+      expect(error.message).toMatch(/batch b-1: timed out \(no complete answer within 300 ms\)/);
+      expect(isTransient(error)).toBe(true);
+      // The headers came at once and a byte arrives every 2 s: only a whole-response deadline ends it this early.
+      expect(took).toBeGreaterThanOrEqual(290);
+      expect(took).toBeLessThan(1900);
+    } finally {
+      await drip.close();
+    }
+  });
+
+  it('still reports an interrupted run as interrupted, not as a timeout', async () => {
+    const drip = await startDripServer(answer, 2000);
+    try {
+      const run = new AbortController();
+      setTimeout(() => run.abort(), 50);
+      const error = await new DownstreamClient({ baseUrl: drip.url, timeoutMs: 5000 }).send('b-1', profiles, run.signal).catch((e) => e);
+      expect(error).toBeInstanceOf(InterruptedError);
+    } finally {
+      await drip.close();
+    }
   });
 });

@@ -62,7 +62,9 @@ function setup({
     key: (item) => item.email,
     newBatchId: () => `b-${++ids}`,
     now: () => clock.now(),
-    send: async (batchId, items) => {
+    send: async (batchId, items, _signal, hooks) => {
+      // Leaves at once, as the real transport reports it: the window follows this moment.
+      hooks?.departed?.();
       calls.push({ batchId, emails: items.map((i) => i.email), versions: items.map((i) => i.version), at: clock.now() });
       return behaviour(items, calls.length, clock);
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, InterruptedError, UnavailableError } from '../../src/errors.js';
 import { Executor, type RetryEvent } from '../../src/engine/executor.js';
-import { RateLimiter } from '../../src/engine/rate-limiter.js';
+import { CATCH_UP, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
 import { RetryPolicy } from '../../src/engine/retry-policy.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -87,5 +87,30 @@ describe('Executor', () => {
       { signal: controller.signal },
     );
     await expect(run).rejects.toBeInstanceOf(InterruptedError);
+  });
+
+  it('on 429 from a platform whose limit is known: pauses and widens the window margin instead of halving', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 50, smooth: true });
+    const executor = new Executor({ clock, limiter, slowDownOn429: false, policy: new RetryPolicy({ maxRetries: 3, random: () => 1 }) });
+    const { attempt } = failing(new HttpStatusError(429, 'slow down', '1'));
+    await expect(executor.run(attempt)).resolves.toBe('ok');
+    expect(limiter.currentLimit).toBe(5);
+    expect(limiter.windowMs).toBe(1050 + WIDEN_STEP_MS);
+  });
+
+  it('hands the attempt its slot and counts the slot as gone when the attempt did not say so', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
+    const executor = new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) });
+    const seen: (number | undefined)[] = [];
+    await executor.run(async (_n, slot) => {
+      seen.push(slot?.grantedAt);
+      await clock.sleep(300); // never calls slot.depart(): counted as leaving when it settles
+      return 'ok';
+    });
+    await executor.run(async (_n, slot) => (seen.push(slot?.grantedAt), 'ok'));
+    // CATCH_UP of a spacing after the moment it settled (300 ms), not on the 200 ms plan.
+    expect(seen).toEqual([0, 300 + 200 * CATCH_UP]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
-import { RateLimiter } from '../../src/engine/rate-limiter.js';
+import { CATCH_UP, MAX_WIDENING_MS, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
 
@@ -10,7 +10,7 @@ describe('RateLimiter', () => {
     const clock = new VirtualClock(0);
     const limiter = new RateLimiter({ limit: 5, clock });
     const grants: number[] = [];
-    await Promise.all(Array.from({ length: 12 }, () => limiter.acquire().then(() => grants.push(clock.now()))));
+    await Promise.all(Array.from({ length: 12 }, () => limiter.acquire().then((slot) => (slot.depart(), grants.push(clock.now())))));
     expect(grants).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000, 2000]);
   });
 
@@ -23,7 +23,7 @@ describe('RateLimiter', () => {
       const grants: number[] = [];
       const callers = Array.from({ length: 40 }, async () => {
         await clock.sleep(Math.floor(random() * 3000));
-        await limiter.acquire();
+        (await limiter.acquire()).depart();
         grants.push(clock.now());
         if (random() < 0.1) limiter.pauseUntil(clock.now() + Math.floor(random() * 1500));
         if (random() < 0.1) limiter.slowDown();
@@ -39,7 +39,7 @@ describe('RateLimiter', () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { marginMs: 25, smooth: true });
     const grants: number[] = [];
-    await Promise.all(Array.from({ length: 7 }, () => limiter.acquire().then(() => grants.push(clock.now()))));
+    await Promise.all(Array.from({ length: 7 }, () => limiter.acquire().then((slot) => (slot.depart(), grants.push(clock.now())))));
     expect(grants).toEqual([0, 205, 410, 615, 820, 1025, 1230]);
     expect(maxInAnyWindow(grants, 1025)).toBe(5);
   });
@@ -86,15 +86,15 @@ describe('RateLimiter', () => {
   it('turns a fractional rate into one request per longer window', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(0.5, clock);
-    await limiter.acquire();
-    await limiter.acquire();
+    (await limiter.acquire()).depart();
+    (await limiter.acquire()).depart();
     expect(clock.now()).toBe(2000);
   });
 
   it('lets an aborted waiter go without blocking the ones behind it', async () => {
     const clock = new VirtualClock(0);
     const limiter = new RateLimiter({ limit: 1, clock });
-    await limiter.acquire();
+    (await limiter.acquire()).depart();
     const controller = new AbortController();
     const aborted = limiter.acquire(controller.signal);
     const next = limiter.acquire();
@@ -102,5 +102,98 @@ describe('RateLimiter', () => {
     await expect(aborted).rejects.toThrow('stop');
     await next;
     expect(clock.now()).toBe(1000);
+  });
+
+  it('follows departures, not grants: the next request waits for a late one, then keeps to the plan or to CATCH_UP of a spacing after it', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
+    const spacing = 200;
+    const first = await limiter.acquire();
+    expect(first.grantedAt).toBe(0);
+    const departures: number[] = [];
+    const next = async (): Promise<void> => {
+      const slot = await limiter.acquire();
+      departures.push(clock.now());
+      slot.depart();
+    };
+    // The granted request stalls 20 ms before it reaches the socket (a busy event loop, a handshake).
+    const second = next();
+    await clock.sleep(20);
+    first.depart();
+    await second;
+    // Not granted while the first had not left; then on the plan (200 ms): the late one left
+    // more than CATCH_UP of a spacing before it.
+    expect(departures).toEqual([Math.max(spacing, 20 + spacing * CATCH_UP)]);
+    const third = await limiter.acquire();
+    const planned = clock.now();
+    expect(planned).toBe(departures[0]! + spacing);
+    await clock.sleep(150); // but it leaves 150 ms late
+    third.depart();
+    await next();
+    // CATCH_UP of a spacing after the late departure, later than the plan.
+    expect(departures[1]).toBe(planned + 150 + spacing * CATCH_UP);
+    expect(departures[1]).toBeGreaterThan(planned + spacing);
+  });
+
+  it('counts actual departures in the window: five requests never land within it, however late some left', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true });
+    const departures: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const slot = await limiter.acquire();
+      if (i % 4 === 1) await clock.sleep(30 + ((i * 37) % 90)); // some leave late
+      departures.push(clock.now());
+      slot.depart();
+    }
+    expect(maxInAnyWindow(departures, 1000)).toBeLessThanOrEqual(5);
+  });
+
+  it('counts a granted slot that has not left yet as leaving now, in the sliding window too', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 2, clock });
+    const a = await limiter.acquire();
+    const b = await limiter.acquire();
+    let thirdAt: number | undefined;
+    const third = limiter.acquire().then((slot) => (thirdAt = clock.now(), slot.depart()));
+    await clock.sleep(1500);
+    expect(thirdAt).toBeUndefined(); // a and b are still "leaving now": no room
+    a.depart();
+    b.depart();
+    await third;
+    // Both left at 1500: the third may go once one of them is a whole window old.
+    expect(thirdAt).toBe(2500);
+  });
+
+  it('forgets a cancelled slot: nothing was sent on it', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 1, clock });
+    (await limiter.acquire()).cancel();
+    (await limiter.acquire()).depart();
+    expect(clock.now()).toBe(0);
+  });
+
+  it('widens the window by a step per 429 from a known limit, up to a cap', () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 40 });
+    expect(limiter.windowMs).toBe(1040);
+    expect(limiter.widenMargin()).toBe(1040 + WIDEN_STEP_MS);
+    for (let i = 0; i < 100; i++) limiter.widenMargin();
+    expect(limiter.windowMs).toBe(1040 + MAX_WIDENING_MS);
+  });
+
+  it('widens the window while departures run late (a busy machine), and narrows it back when they do not', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 50, smooth: true, leadMs: 60 });
+    expect(limiter.windowMs).toBe(1050);
+    const slot = await limiter.acquire();
+    await clock.sleep(slot.notBefore + 80 - clock.now()); // left 80 ms after its instant
+    slot.depart();
+    expect(limiter.windowMs).toBe(1050 + 80);
+    for (let i = 0; i < 10; i++) {
+      const next = await limiter.acquire();
+      await clock.sleep(next.notBefore - clock.now());
+      next.depart(); // on time
+    }
+    expect(limiter.windowMs).toBe(1050);
   });
 });

@@ -1,0 +1,51 @@
+import { systemClock, type Clock } from '../engine/clock.js';
+import type { Limiter } from '../engine/limiter.js';
+import { RateLimiter } from '../engine/rate-limiter.js';
+import type { Logger } from '../logging/logger.js';
+import { RedisQuota } from './redis-quota.js';
+import { checkRedisUrl, redactRedisUrl } from './redis-url.js';
+
+/** How a command paces its requests (the same numbers in-process and through Redis). */
+export interface Pacing {
+  rate: number;
+  smooth: boolean;
+  marginMs: number;
+  leadMs: number;
+}
+
+export interface QuotaOptions extends Pacing {
+  /** `--redis-url` / SYNC_REDIS_URL; without it the limit is kept in this process. */
+  redisUrl?: string;
+  /** `--quota-key`; default: the remote's origin. */
+  quotaKey?: string;
+  /** The remote the quota protects (its origin names the default key). */
+  remoteUrl: string;
+  /** How long a caller may wait for a lost Redis before its request fails. */
+  giveUpAfterMs: number;
+}
+
+export interface Quota {
+  limiter: Limiter;
+  /** For /healthz and logs. */
+  describe(): { backend: 'in-process' } | { backend: 'redis'; key: string; state: 'connected' | 'unavailable' };
+  close(): Promise<void>;
+}
+
+/**
+ * The rate limit a run uses: in-process by default (Redis is never needed), or shared through
+ * Redis when a URL is given. Opening a Redis quota connects first, so an unreachable Redis is a
+ * one-line exit 2 before anything is sent.
+ */
+export async function openQuota(options: QuotaOptions, deps: { logger: Logger; clock?: Clock }): Promise<Quota> {
+  const clock = deps.clock ?? systemClock;
+  const { rate, smooth, marginMs, leadMs } = options;
+  if (!options.redisUrl) {
+    const limiter = RateLimiter.perSecond(rate, clock, { smooth, marginMs, leadMs });
+    return { limiter, describe: () => ({ backend: 'in-process' }), close: async () => undefined };
+  }
+  const url = checkRedisUrl(options.redisUrl);
+  const key = options.quotaKey ?? new URL(options.remoteUrl).origin;
+  const quota = await RedisQuota.open({ url, key, rate, smooth, marginMs, leadMs, giveUpAfterMs: options.giveUpAfterMs, clock, logger: deps.logger });
+  deps.logger.info({ stage: 'run', quota: 'redis', quotaKey: key }, `rate limit shared through Redis at ${redactRedisUrl(url)}, key ${key}`);
+  return { limiter: quota, describe: () => ({ backend: 'redis', key, state: quota.state }), close: () => quota.close() };
+}
