@@ -130,7 +130,7 @@ async function deliveryRun(dir, { busy }) {
     const stopBusy = busy ? busyCore() : undefined;
     const mock = await startMock(['--rate', String(rate), '--max-batch', String(batch), '--latency', String(latency)]);
     try {
-      const result = await timed(['push', file, '--downstream-url', mock.url, '--batch-size', String(batch), '--rate', String(rate), '--json', '--verbose', '--log-format', 'json', '--dead-letter', join(dir, 'dl.ndjson')]);
+      const result = await timed(['push', file, '--downstream-url', mock.url, '--batch-size', String(batch), '--rate', String(rate), '--json', '--verbose', '--log-format', 'json', '--dead-letter', join(dir, 'dl.ndjson'), '--state', mkdtempSync(join(dir, 'state-'))]);
       const summary = JSON.parse(result.stdout);
       const stats = await (await fetch(`${mock.url}/stats`)).json();
       const t = timeline(result.stderr, mock.arrivals());

@@ -59,7 +59,7 @@ export async function quotaBenchmarks() {
     {
       const mock = await startMock(['--rate', String(rate)]);
       await writeProfiles(join(dir, 'warm.ndjson'), 1, 'warm');
-      await timed(['push', join(dir, 'warm.ndjson'), '--downstream-url', mock.url, '--redis-url', redis.url, '--quota-key', 'bench', '--quiet', '--dead-letter', join(dir, 'dl-warm')]);
+      await timed(['push', join(dir, 'warm.ndjson'), '--downstream-url', mock.url, '--redis-url', redis.url, '--quota-key', 'bench', '--quiet', '--dead-letter', join(dir, 'dl-warm'), '--state', mkdtempSync(join(dir, 'state-'))]);
       await mock.stop();
     }
     const efficiencies = [];
@@ -69,7 +69,7 @@ export async function quotaBenchmarks() {
         const started = performance.now();
         const results = await Promise.all(
           files.map((file, p) =>
-            timed(['push', file, '--downstream-url', mock.url, '--batch-size', String(batch), '--rate', String(rate), '--redis-url', redis.url, '--quota-key', 'bench', '--json', '--log-format', 'json', '--dead-letter', join(dir, `dl${p}`)]),
+            timed(['push', file, '--downstream-url', mock.url, '--batch-size', String(batch), '--rate', String(rate), '--redis-url', redis.url, '--quota-key', 'bench', '--json', '--log-format', 'json', '--dead-letter', join(dir, `dl${p}`), '--state', mkdtempSync(join(dir, 'state-'))]),
           ),
         );
         const wallMs = performance.now() - started;
