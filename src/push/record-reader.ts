@@ -279,6 +279,9 @@ class ArraySplitter implements Splitter {
   private elementLine = 0;
   /** The element being read had a string left open at the end of a line. */
   private broken = false;
+  /** The last byte outside strings that was not blank, and whether the element is an object. */
+  private lastToken = 0;
+  private elementIsObject = false;
   /** After the array closes, whatever follows is read line by line, so nothing after it is lost. */
   private after: LineSplitter | undefined;
 
@@ -327,15 +330,32 @@ class ArraySplitter implements Splitter {
       if (c === QUOTE) {
         this.markStart();
         this.inString = true;
+        this.lastToken = c;
       } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+        // Inside an element object, a `{` right after a comma is no JSON (a key must come): the
+        // element above lacks its `}`. Cut before this `{`, which starts the next element.
+        if (c === OPEN_BRACE && this.depth === 2 && this.elementIsObject && this.lastToken === COMMA) {
+          this.element.add(chunk, from, i);
+          const cut = this.flush();
+          if (cut) yield cut;
+          this.depth = 1;
+          from = i;
+        }
         this.depth += 1;
+        this.lastToken = c;
         if (this.depth === 1) {
           from = i + 1;
           continue;
         }
+        if (this.depth === 2) this.elementIsObject = c === OPEN_BRACE;
         this.markStart();
+      } else if (c === CLOSE_BRACE && this.depth === 1) {
+        // Only `]` closes the array: a stray `}` (a `{` missing above) is part of a broken element.
+        this.markStart();
+        this.lastToken = c;
       } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
         this.depth -= 1;
+        this.lastToken = c;
         if (this.depth <= 0) {
           this.element.add(chunk, from, i);
           const last = this.flush();
@@ -349,7 +369,9 @@ class ArraySplitter implements Splitter {
         const record = this.flush();
         if (record) yield record;
         from = i + 1;
+        this.lastToken = c;
       } else if (!isBlank(c)) {
+        this.lastToken = c;
         this.markStart();
       }
     }

@@ -154,7 +154,12 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   /** Failed profiles by class: the first reason seen and how many. */
   const failures = new Map<ErrorClass, [string, number]>();
 
-  const settle = (line: number, recordJson: string, profile: Profile, outcome: DeliveryOutcome): void => {
+  const settle = (line: number, recordJson: string, profile: Profile, delivered: DeliveryOutcome): void => {
+    // A failed record whose email has a later record on its way is superseded by it: the later one
+    // carries what the platform should end with. Dead-lettering this one would let a replay roll the
+    // platform back to it after the later one was accepted.
+    const superseded = delivered.status === 'failed' && (unsettled.get(profile.email) ?? 0) > 1;
+    const outcome: DeliveryOutcome = superseded ? { status: 'duplicate', batchId: delivered.batchId ?? '' } : delivered;
     const release = (): void => {
       const left = (unsettled.get(profile.email) ?? 1) - 1;
       if (left > 0) unsettled.set(profile.email, left);
@@ -163,7 +168,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
     const errorClass = 'errorClass' in outcome ? outcome.errorClass : undefined;
     deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: errorClass ?? '' });
-    outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId, class: errorClass, reason: 'reason' in outcome ? outcome.reason : undefined });
+    const reason = superseded ? 'superseded by a later record for the same email' : 'reason' in outcome ? outcome.reason : undefined;
+    outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId || undefined, class: errorClass, reason });
     // An accepted profile stays "on its way" until the state holds it: a later record for the same
     // email read in between must not be compared with what the state held before.
     if (outcome.status === 'delivered') remember.add({ email: profile.email, digest: profileDigest(profile), textDigest: textDigest(recordJson) }, release);

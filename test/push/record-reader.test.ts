@@ -163,20 +163,24 @@ describe('readRecords: JSON array', () => {
     expect(records.map((r) => r.text)).toEqual(['{"a":"x},', '{"b":2}', '{"c":3}']);
   });
 
-  it('a missing closing brace in a pretty-printed array: the runaway element is cut where a line starts a new object', async () => {
+  it('a missing closing brace, one element per line: only that element is lost, cut before the next `{`', async () => {
     const element = (i: number) => `  {"email":"u${i}@example.com","firstName":"A","lastName":"B"}`;
-    const lines = ['['];
-    for (let i = 0; i < 60; i++) lines.push(`${i === 1 ? element(i).slice(0, -1) : element(i)},`);
-    lines.push(`${element(60)}`, ']');
-    // maxBytes 200: the broken element swallows lines until it is over the limit, then is cut.
-    const records = await read(lines.join('\n') + '\n', { chunk: 97, maxBytes: 200 });
-    const problem = records.filter((r) => r.problem);
-    expect(problem).toHaveLength(1);
-    expect(problem[0]!.problem).toMatch(/closing bracket is probably missing/);
-    const good = records.filter((r) => !r.problem).map((r) => JSON.parse(r.text).email);
-    // Only the elements swallowed before the cut are lost to the problem record (and kept in its text).
-    expect(good.length).toBeGreaterThan(55);
-    expect(good.at(-1)).toBe('u60@example.com');
-    expect(problem[0]!.text).toContain('u1@example.com');
+    const lines = ['[', ...Array.from({ length: 50 }, (_, i) => `${i === 1 ? element(i).slice(0, -1) : element(i)}${i < 49 ? ',' : ''}`), ']'];
+    const records = await read(lines.join('\n') + '\n', { chunk: 61 });
+    expect(records).toHaveLength(50);
+    expect(records.filter((r) => { try { JSON.parse(r.text); return false; } catch { return true; } }).map((r) => r.line)).toEqual([3]);
+  });
+
+  it('a missing closing brace in a multi-line pretty print, and a missing opening brace: one element each', async () => {
+    const pretty = (i: number) => JSON.stringify({ email: `y${i}@example.com`, firstName: 'A', lastName: 'B' }, null, 2);
+    const missingClose = `[\n${Array.from({ length: 30 }, (_, i) => (i === 1 ? pretty(i).replace(/\n}$/, '') : pretty(i))).join(',\n')}\n]\n`;
+    const parsed = (records: RawRecord[]) => records.filter((r) => { try { JSON.parse(r.text); return true; } catch { return false; } }).length;
+    const a = await read(missingClose, { chunk: 77 });
+    expect([a.length, parsed(a)]).toEqual([30, 29]);
+    const flat = (i: number) => JSON.stringify({ email: `v${i}@example.com`, firstName: 'A', lastName: 'B' });
+    const missingOpen = `[\n${Array.from({ length: 30 }, (_, i) => `  ${i === 1 ? flat(i).slice(1) : flat(i)}`).join(',\n')}\n]\n`;
+    // The stray fields at the array's level split at their commas: three invalid records, no valid one lost.
+    const b = await read(missingOpen, { chunk: 77 });
+    expect([b.length, parsed(b)]).toEqual([32, 29]);
   });
 });

@@ -317,4 +317,20 @@ describe('runPush with a state', () => {
     expect(result.summary).toMatchObject({ unchanged: 0, delivered: 3 });
     expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Late', lastName: 'Lee', metadata: {} }]);
   });
+
+  it('a failed record superseded by a later one for the same email is not dead-lettered (a replay must not roll it back)', async () => {
+    const state = new MemoryStateStore();
+    // The batch holding Early fails for good; the later batch holding Late is accepted.
+    const scope = nock(DOWNSTREAM)
+      .post('/profiles/batch', (body: WireBatch) => body.profiles[0]!.firstName === 'Early')
+      .times(10)
+      .reply(503, { error: 'down' })
+      .post('/profiles/batch')
+      .times(10)
+      .reply(200, (_uri, body) => ({ batchId: (body as WireBatch).batchId, results: (body as WireBatch).profiles.map((p) => ({ email: p.email, status: 'accepted' })) }));
+    const result = await push(lines({ ...ann, firstName: 'Early' }, { ...ann, firstName: 'Late' }), state, { batchSize: 1, maxRetries: 0 });
+    expect(scope.pendingMocks().length).toBeGreaterThan(0);
+    expect(result.summary).toMatchObject({ delivered: 1, duplicates: 1, failed: 0, deadLettered: 0 });
+    expect(existsSync(join(tmp(), 'dl.ndjson'))).toBe(false);
+  });
 });
