@@ -1,7 +1,7 @@
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { WriteError } from '../errors.js';
-import { streamDigest } from '../state/digest.js';
+import { streamDigest } from '../hash/xxhash.js';
 import { isAlive } from './atomic-write.js';
 
 /** Whole lines per write(2): small enough that a writer never holds the file for long. */
