@@ -14,6 +14,8 @@ export default {
     'src/push/record-reader.ts',
     'src/push/checked-record.ts',
     'src/state/**/*.ts',
+    'src/hash/**/*.ts',
+    'src/quota/**/*.ts',
   ],
   // A mutant that turns a loop endless (the batch engine's dispatch, a limiter wait) must fail
   // fast as a timeout, not hold the run for the default minutes.
