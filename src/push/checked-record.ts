@@ -118,7 +118,7 @@ function deadLetterPrefix(line: number, errorClass: string, reason: string): str
  * we wrote have a known prefix. A line edited by hand (other spacing or key order) is re-serialized
  * when its depth allows, else the whole line is kept as text: never a stack overflow.
  */
-export function recordTextOf(lineText: string, letter: DeadLetter): string {
+function recordTextOf(lineText: string, letter: DeadLetter): string {
   const trimmed = lineText.trim();
   const prefix = deadLetterPrefix(letter.line, letter.class, letter.reason);
   if (trimmed.startsWith(prefix) && trimmed.endsWith('}')) return trimmed.slice(prefix.length, -1);

@@ -1,6 +1,6 @@
 import { createReadStream, fstat, type Stats } from 'node:fs';
 import { identityOf } from '../io/output-paths.js';
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { describeFsError, UsageError } from '../errors.js';
 
 /** The file push reads. */
@@ -8,8 +8,6 @@ export interface Input {
   stream: AsyncIterable<Buffer | string>;
   /** Bytes that will be read (for progress and ETA); absent for stdin. */
   size?: number;
-  /** Resolved path: tells a replay of the dead-letter file from a fresh run. */
-  path?: string;
 }
 
 /**
@@ -21,11 +19,10 @@ export async function openInput(file: string, stdin: AsyncIterable<Buffer | stri
   try {
     const info = await stat(file);
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
-    const path = await realpath(file);
-    if (bounded && info.size === 0) return { stream: (async function* () {})(), size: 0, path };
+    if (bounded && info.size === 0) return { stream: (async function* () {})(), size: 0 };
     // Default 64 KB reads: bigger chunks keep more records alive at once and cost RSS (1 MiB: +50 MB).
     const stream = createReadStream(file, bounded ? { end: info.size - 1 } : {});
-    return { stream, size: info.size, path };
+    return { stream, size: info.size };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;

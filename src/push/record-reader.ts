@@ -26,7 +26,7 @@ export interface ReadOptions {
  * How much of an oversized record is kept in memory: enough to recognize a dead-letter line that
  * carries a 1 MiB record (escaping makes it longer), never more, however long the line.
  */
-export const KEPT_RECORD_BYTES = 4 * 1024 * 1024;
+const KEPT_RECORD_BYTES = 4 * 1024 * 1024;
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -118,7 +118,7 @@ function firstNonBlank(bytes: Buffer, from: number): number {
  * ambiguous case (`[...]` on line 1, then more lines) is decided the same way however the input is
  * chunked.
  */
-export function decideFormat(bytes: Buffer, ended: boolean, maxBytes: number): Format | undefined {
+function decideFormat(bytes: Buffer, ended: boolean, maxBytes: number): Format | undefined {
   // A read may end in the middle of the byte-order mark.
   if (!ended && bytes.length < BOM.length && BOM.subarray(0, bytes.length).equals(bytes)) return undefined;
   const start = firstNonBlank(bytes, bytes.subarray(0, 3).equals(BOM) ? 3 : 0);
@@ -203,7 +203,7 @@ class Pieces {
   }
 }
 
-export const sizeText = (bytes: number): string => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} bytes`);
+const sizeText = (bytes: number): string => (bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} bytes`);
 
 /** Decode one record's bytes, naming what is wrong with them if anything. */
 function toRecord(line: number, bytes: Buffer, total: number, { maxBytes }: Limits, problem?: string): RawRecord {
