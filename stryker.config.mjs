@@ -22,8 +22,12 @@ export default {
   timeoutMS: 5000,
   timeoutFactor: 1.5,
   concurrency: 2,
-  reporters: ['clear-text', 'progress', 'html'],
+  reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
+  // Survivors per file for scripts: jq '.files["src/…"].mutants[] | select(.status == "Survived")'
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  // `npm run test:mutation -- --incremental` re-tests only mutants whose code or covering tests changed.
+  incrementalFile: 'reports/stryker-incremental.json',
   tempDirName: '.stryker-tmp',
   thresholds: { high: 90, low: 85, break: null },
 };
