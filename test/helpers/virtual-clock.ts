@@ -9,6 +9,12 @@ interface Timer {
 /** Turns with no clock use before time may move on; and the most busy turns tolerated before it moves anyway. */
 const QUIET_TURNS = 2;
 const MAX_BUSY_TURNS = 10_000;
+/**
+ * No test needs more sleeps than this on one clock. A bug (or a mutant under `npm run
+ * test:mutation`) that retries or polls forever would otherwise spin through virtual time until the
+ * test's timeout; past the cap every sleep rejects, so such a test fails in milliseconds instead.
+ */
+const MAX_SLEEPS = 100_000;
 
 /**
  * Discrete-event time for tests: `sleep` never waits for real. Time moves to the next pending sleep
@@ -42,6 +48,7 @@ export class VirtualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.activity += 1;
     this.sleeps.push(ms);
+    if (this.sleeps.length > MAX_SLEEPS) return Promise.reject(new Error(`VirtualClock: more than ${MAX_SLEEPS} sleeps: a loop that never ends?`));
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
       const timer: Timer = { at: this.time + Math.max(0, ms), seq: this.seq++, resolve };
