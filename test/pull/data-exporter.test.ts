@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { DataExporter } from '../../src/pull/data-exporter.js';
 import { ExportDocumentSchema, type Customer } from '../../src/pull/schemas.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 function customer(id: number, score: number): Customer {
   return {
@@ -39,5 +42,47 @@ describe('DataExporter', () => {
       seed: 0,
     });
     expect(Object.keys(document)).toEqual(['metadata', 'customers']);
+  });
+});
+
+describe('DataExporter.write', () => {
+  const exporter = new DataExporter();
+  const dir = useTempDir();
+  const document = exporter.build([customer(1, 100), customer(2, 60)], { now: new Date('2026-01-20T15:30:00.000Z') });
+
+  it('writes the document as indented JSON with a final newline, replacing the old file', async () => {
+    const out = join(dir(), 'customers.json');
+    writeFileSync(out, 'old');
+    await exporter.write(document, out);
+    const written = readFileSync(out, 'utf8');
+    expect(written).toBe(`${JSON.stringify(document, null, 2)}\n`);
+    expect(JSON.parse(written)).toEqual(document);
+    expect(readdirSync(dir())).toEqual(['customers.json']);
+  });
+
+  it('a stopped run leaves the old file as it was', async () => {
+    const out = join(dir(), 'customers.json');
+    writeFileSync(out, 'old');
+    await expect(exporter.write(document, out, AbortSignal.abort())).rejects.toThrow();
+    expect(readFileSync(out, 'utf8')).toBe('old');
+  });
+
+  it('"-" writes the same text to stdout, and no file', async () => {
+    const chunks: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string, callback?: (error?: Error | null) => void) => {
+      chunks.push(chunk);
+      callback?.();
+      return true;
+    }) as typeof process.stdout.write);
+    await exporter.write(document, '-');
+    expect(chunks).toEqual([`${JSON.stringify(document, null, 2)}\n`]);
+  });
+
+  it('a failed write to stdout is an error, not a silent success', async () => {
+    vi.spyOn(process.stdout, 'write').mockImplementation(((_chunk: string, callback?: (error?: Error | null) => void) => {
+      callback?.(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      return false;
+    }) as typeof process.stdout.write);
+    await expect(exporter.write(document, '-')).rejects.toThrow('EPIPE');
   });
 });
