@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { HttpStatusError, InterruptedError, UnavailableError } from '../../src/errors.js';
+import { CircuitOpenError, HttpStatusError, InterruptedError, UnavailableError } from '../../src/errors.js';
+import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor, type RetryEvent } from '../../src/engine/executor.js';
+import type { Limiter, Slot } from '../../src/engine/limiter.js';
+import { RetryBudget } from '../../src/engine/retry-budget.js';
 import { CATCH_UP, RateLimiter, WIDEN_STEP_MS } from '../../src/engine/rate-limiter.js';
 import { RetryPolicy } from '../../src/engine/retry-policy.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
@@ -112,5 +115,201 @@ describe('Executor', () => {
     await executor.run(async (_n, slot) => (seen.push(slot?.grantedAt), 'ok'));
     // CATCH_UP of a spacing after the moment it settled (300 ms), not on the 200 ms plan.
     expect(seen).toEqual([0, 300 + 200 * CATCH_UP]);
+  });
+});
+
+/** A limiter that grants at once and writes down what the executor asked of it. */
+class RecordingLimiter implements Limiter {
+  readonly windowMs = 1000;
+  readonly calls: string[] = [];
+  readonly slots: { departed: number; cancelled: number }[] = [];
+
+  acquire(): Promise<Slot> {
+    this.calls.push('acquire');
+    return Promise.resolve(this.slot());
+  }
+
+  slot(): Slot {
+    const seen = { departed: 0, cancelled: 0 };
+    this.slots.push(seen);
+    return { grantedAt: 0, notBefore: 0, depart: () => void seen.departed++, cancel: () => void seen.cancelled++ };
+  }
+
+  pauseUntil(time: number): void {
+    this.calls.push(`pauseUntil ${time}`);
+  }
+
+  slowDown(): void {
+    this.calls.push('slowDown');
+  }
+
+  recover(): void {
+    this.calls.push('recover');
+  }
+
+  widenMargin(): number {
+    this.calls.push('widenMargin');
+    return 1025;
+  }
+}
+
+describe('Executor with a breaker, a budget and a limiter', () => {
+  const policy = (maxRetries = 3, more: { maxRateLimitRetries?: number } = {}) => new RetryPolicy({ maxRetries, random: () => 1, ...more });
+
+  it('an open circuit fails at once: no slot taken, the held one given back, nothing sent', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RecordingLimiter();
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 5000 });
+    breaker.failure();
+    const executor = new Executor({ clock, limiter, breaker, policy: policy() });
+    const held = limiter.slot();
+    let calls = 0;
+    const run = executor.run(async () => ++calls, { slot: held });
+    await expect(run).rejects.toBeInstanceOf(CircuitOpenError);
+    await expect(run).rejects.toMatchObject({ retryAt: 5000 });
+    expect(calls).toBe(0);
+    expect(limiter.calls).toEqual([]);
+    expect(limiter.slots[0]).toEqual({ departed: 0, cancelled: 1 });
+    expect(executor.stats.requests).toBe(0);
+  });
+
+  it('half-open lets one probe through; a second attempt meanwhile gives its slot back and leaves the probe in charge', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RecordingLimiter();
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 5000 });
+    breaker.failure();
+    clock.advance(5000);
+    const executor = new Executor({ clock, limiter, breaker, policy: policy() });
+    let finishProbe!: (value: string) => void;
+    const probe = executor.run(() => new Promise<string>((resolve) => (finishProbe = resolve)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(breaker.state).toBe('half-open');
+    let calls = 0;
+    await expect(executor.run(async () => ++calls)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(calls).toBe(0);
+    expect(limiter.slots[1]).toEqual({ departed: 0, cancelled: 1 });
+    // Refused by the breaker is not news about the remote: the probe still decides.
+    expect(breaker.state).toBe('half-open');
+    finishProbe('ok');
+    await expect(probe).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('only transient failures count towards opening the circuit; a 404 says the remote is alive', async () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1 });
+    const executor = new Executor({ clock, breaker, policy: policy(0) });
+    await expect(executor.run(failing(new HttpStatusError(404, 'missing')).attempt)).rejects.toThrow('missing');
+    expect(breaker.state).toBe('closed');
+    await expect(executor.run(failing(new HttpStatusError(503, 'down')).attempt)).rejects.toThrow('down');
+    expect(breaker.state).toBe('open');
+  });
+
+  it('the first attempt uses the slot it was handed; a retry takes a new one; every slot is marked gone', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RecordingLimiter();
+    const executor = new Executor({ clock, limiter, policy: policy() });
+    const held = limiter.slot();
+    const seen: (Slot | undefined)[] = [];
+    const { attempt } = failing(new HttpStatusError(503, 'x'));
+    await expect(executor.run(async (n, slot) => (seen.push(slot), attempt()), { slot: held })).resolves.toBe('ok');
+    expect(seen[0]).toBe(held);
+    expect(seen[1]).not.toBe(held);
+    expect(limiter.calls).toEqual(['acquire', 'recover']);
+    expect(limiter.slots).toEqual([
+      { departed: 1, cancelled: 0 },
+      { departed: 1, cancelled: 0 },
+    ]);
+  });
+
+  it('works with no limiter at all (pull without a rate), 429s and transient failures included', async () => {
+    const clock = new VirtualClock(0);
+    for (const slowDownOn429 of [true, false]) {
+      const executor = new Executor({ clock, policy: policy(), slowDownOn429 });
+      const { attempt, calls } = failing(new HttpStatusError(429, 'slow', '1'), new HttpStatusError(503, 'x'));
+      await expect(executor.run(attempt)).resolves.toBe('ok');
+      expect(calls()).toBe(3);
+    }
+  });
+
+  it('a 429 pauses the limiter until Retry-After and either slows it or widens its margin', async () => {
+    for (const [slowDownOn429, expected] of [
+      [true, 'slowDown'],
+      [false, 'widenMargin'],
+    ] as const) {
+      const clock = new VirtualClock(100);
+      const limiter = new RecordingLimiter();
+      const executor = new Executor({ clock, limiter, policy: policy(), slowDownOn429 });
+      await expect(executor.run(failing(new HttpStatusError(429, 'slow', '2')).attempt)).resolves.toBe('ok');
+      expect(limiter.calls).toEqual(['acquire', 'pauseUntil 2100', expected, 'acquire', 'recover']);
+    }
+  });
+
+  it('first attempts fund the retry budget, retries spend it, and a spent budget ends the request saying why', async () => {
+    const clock = new VirtualClock(0);
+    // One token per first attempt and none in reserve: exactly one retry, funded by the first try.
+    const budget = new RetryBudget({ ratio: 1, reserve: 0 });
+    const executor = new Executor({ clock, budget, policy: policy() });
+    const first = new HttpStatusError(503, 'HTTP 503');
+    const second = new HttpStatusError(503, 'HTTP 503 again');
+    const { attempt, calls } = failing(first, second);
+    const run = executor.run(attempt);
+    await expect(run).rejects.toBeInstanceOf(UnavailableError);
+    await expect(run).rejects.toThrow('HTTP 503 again (retry budget spent: the downstream is failing too often to retry)');
+    await expect(run).rejects.toMatchObject({ cause: second });
+    expect(calls()).toBe(2);
+    expect(budget.available).toBe(0);
+  });
+
+  it('429 retries do not spend the budget', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, budget: new RetryBudget({ ratio: 0, reserve: 0 }), policy: policy() });
+    const { attempt, calls } = failing(new HttpStatusError(429, 'slow', '1'), new HttpStatusError(429, 'slow', '1'));
+    await expect(executor.run(attempt)).resolves.toBe('ok');
+    expect(calls()).toBe(3);
+  });
+
+  it('429s have their own cap, and giving up counts every retry of both kinds', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy(3, { maxRateLimitRetries: 2 }) });
+    const limited = failing(...Array.from({ length: 5 }, () => new HttpStatusError(429, 'slow', '1')));
+    await expect(executor.run(limited.attempt)).rejects.toThrow('slow (gave up after 2 retries)');
+    expect(limited.calls()).toBe(3);
+
+    const last = new HttpStatusError(503, 'down');
+    const mixed = failing(new HttpStatusError(429, 'slow', '1'), new HttpStatusError(503, 'down'), new HttpStatusError(503, 'down'), new HttpStatusError(503, 'down'), last);
+    const run = executor.run(mixed.attempt);
+    await expect(run).rejects.toThrow('down (gave up after 4 retries)');
+    await expect(run).rejects.toMatchObject({ cause: last });
+  });
+
+  it('says "1 retry", not "1 retries"', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy(1) });
+    await expect(executor.run(failing(new HttpStatusError(503, 'x'), new HttpStatusError(503, 'x')).attempt)).rejects.toThrow('x (gave up after 1 retry)');
+  });
+
+  it('an abort while an attempt fails is an interruption, whatever the failure', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy() });
+    const controller = new AbortController();
+    const run = executor.run(
+      async () => {
+        controller.abort(new Error('SIGINT'));
+        throw new HttpStatusError(404, 'missing');
+      },
+      { signal: controller.signal },
+    );
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+  });
+
+  it('an abort during the backoff ends the request without another attempt', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy() });
+    const controller = new AbortController();
+    const { attempt, calls } = failing(new HttpStatusError(503, 'x'));
+    const run = executor.run(attempt, { signal: controller.signal, onRetry: () => controller.abort(new Error('SIGINT')) });
+    await expect(run).rejects.toBeInstanceOf(InterruptedError);
+    expect(calls()).toBe(1);
   });
 });
