@@ -197,3 +197,61 @@ describe('RateLimiter', () => {
     expect(limiter.windowMs).toBe(1050);
   });
 });
+
+describe('RateLimiter configuration', () => {
+  it('refuses a limit below one (or not a number) and floors a fractional one', () => {
+    const clock = new VirtualClock(0);
+    expect(() => new RateLimiter({ limit: 0, clock })).toThrow(new RangeError('rate limit must be at least 1'));
+    expect(() => new RateLimiter({ limit: 0.99, clock })).toThrow(RangeError);
+    expect(() => new RateLimiter({ limit: Number.NaN, clock })).toThrow(RangeError);
+    expect(new RateLimiter({ limit: 1, clock }).limit).toBe(1);
+    expect(new RateLimiter({ limit: 2.7, clock }).limit).toBe(2);
+  });
+
+  it('perSecond: a rate of one or more is that many a second, a fractional one a longer window, the margin on top of either', () => {
+    const clock = new VirtualClock(0);
+    const cases = [
+      [5, 0, 5, 1000],
+      [2.7, 0, 2, 1000],
+      [1, 0, 1, 1000],
+      [0.5, 0, 1, 2000],
+      [0.5, 25, 1, 2025],
+      [0.3, 0, 1, 3334],
+      [5, 40, 5, 1040],
+    ] as const;
+    for (const [rate, marginMs, limit, windowMs] of cases) {
+      const limiter = RateLimiter.perSecond(rate, clock, { marginMs });
+      expect([limiter.limit, limiter.windowMs], `rate ${rate}, margin ${marginMs}`).toEqual([limit, windowMs]);
+    }
+  });
+
+  it('remembers only the departures inside the window: a long-running serve does not grow with its history', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RateLimiter({ limit: 5, clock });
+    const remembered = (): number => (limiter as unknown as { departures: number[] }).departures.length;
+    for (let i = 0; i < 500; i++) (await limiter.acquire()).depart();
+    expect(clock.now()).toBe(99_000);
+    expect(remembered()).toBe(5);
+    // A departure exactly one window old no longer counts, and is dropped.
+    clock.advance(1000);
+    expect(limiter.tryAcquire()).toBe(0);
+    expect(remembered()).toBe(1);
+  });
+
+  it('with a lead, grants that long before the instant a request may leave, and says when that is', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 100 });
+    const granted: number[] = [];
+    const notBefore: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const slot = await limiter.acquire();
+      granted.push(slot.grantedAt);
+      notBefore.push(slot.notBefore);
+      // The transport holds the request until its instant, then it leaves.
+      await clock.sleep(slot.notBefore - clock.now());
+      slot.depart();
+    }
+    expect(granted).toEqual([0, 100, 300, 500]);
+    expect(notBefore).toEqual([0, 200, 400, 600]);
+  });
+});
