@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, NetworkError, UnexpectedResponseError } from '../../src/errors.js';
-import { backoffDelay, parseRetryAfter, RetryPolicy } from '../../src/engine/retry-policy.js';
+import { backoffDelay, isTransient, parseRetryAfter, retryScheduleMs, RetryPolicy } from '../../src/engine/retry-policy.js';
 
 const NOW = Date.parse('2026-01-20T15:30:00.000Z');
 const none = { transient: 0, rateLimited: 0 };
@@ -36,6 +36,9 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('', NOW)).toBe(1000);
     expect(parseRetryAfter('soon', NOW)).toBe(1000);
     expect(parseRetryAfter('-5', NOW)).toBe(1000);
+    // Digits followed by words are neither delta-seconds nor a date.
+    expect(parseRetryAfter('5 seconds', NOW)).toBe(1000);
+    expect(parseRetryAfter('soon', NOW, { defaultMs: 2500 })).toBe(2500);
   });
 
   it('caps a hostile value', () => {
@@ -80,6 +83,38 @@ describe('RetryPolicy.decide', () => {
       delayMs: 2000,
     });
     expect(policy.maxRateLimitRetries).toBe(10);
-    expect(policy.decide(limited, { transient: 0, rateLimited: 10 }, NOW).action).toBe('give-up');
+    expect(policy.decide(limited, { transient: 0, rateLimited: 10 }, NOW)).toEqual({ action: 'give-up', reason: 'exhausted' });
+  });
+
+  it('uses its own default and cap for Retry-After', () => {
+    const own = new RetryPolicy({ maxRetries: 3, random: () => 1, defaultRetryAfterMs: 5000, maxRetryAfterMs: 10_000 });
+    expect(own.decide(new HttpStatusError(429, 'x'), none, NOW)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 5000 });
+    expect(own.decide(new HttpStatusError(429, 'x', '3600'), none, NOW)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 10_000 });
+  });
+
+  it('allows at least ten 429 retries, more if the transient allowance is larger', () => {
+    expect(new RetryPolicy({ maxRetries: 12, random: () => 1 }).maxRateLimitRetries).toBe(12);
+    expect(new RetryPolicy({ maxRetries: 3, maxRateLimitRetries: 2, random: () => 1 }).maxRateLimitRetries).toBe(2);
+  });
+});
+
+describe('isTransient', () => {
+  it('is a strict yes or no: 5xx from the list and retryable network errors only', () => {
+    expect(isTransient(new HttpStatusError(503, 'x'))).toBe(true);
+    expect(isTransient(new HttpStatusError(501, 'x'))).toBe(false);
+    expect(isTransient(new NetworkError('ECONNRESET', 'x'))).toBe(true);
+    expect(isTransient(new NetworkError('ENOTFOUND', 'x', { retryable: false }))).toBe(false);
+    expect(isTransient(new UnexpectedResponseError('x'))).toBe(false);
+  });
+});
+
+describe('retryScheduleMs', () => {
+  it('is the sum of the backoff ceilings: how long a request can spend between its attempts', () => {
+    expect(retryScheduleMs(0)).toBe(0);
+    expect(retryScheduleMs(1)).toBe(1000);
+    expect(retryScheduleMs(3)).toBe(7000);
+    // Capped per retry: 1 + 2 + 4 + 8 + 8 + 8 seconds.
+    expect(retryScheduleMs(6, 1000, 8000)).toBe(31_000);
+    expect(retryScheduleMs(2, 500)).toBe(1500);
   });
 });
