@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuthError, HttpStatusError } from '../../src/errors.js';
+import { AuthError, HttpStatusError, NetworkError } from '../../src/errors.js';
 import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor } from '../../src/engine/executor.js';
@@ -22,7 +22,7 @@ interface Call {
   at: number;
 }
 
-type Behaviour = (items: readonly Item[], call: number, clock: VirtualClock) => Promise<ItemResult[]> | ItemResult[];
+type Behaviour = (items: readonly Item[], call: number, clock: VirtualClock, signal?: AbortSignal) => Promise<ItemResult[]> | ItemResult[];
 
 const acceptAll: Behaviour = (items) => items.map(() => ({ status: 'accepted' }));
 
@@ -62,11 +62,11 @@ function setup({
     key: (item) => item.email,
     newBatchId: () => `b-${++ids}`,
     now: () => clock.now(),
-    send: async (batchId, items, _signal, hooks) => {
+    send: async (batchId, items, signal, hooks) => {
       // Leaves at once, as the real transport reports it: the window follows this moment.
       hooks?.departed?.();
       calls.push({ batchId, emails: items.map((i) => i.email), versions: items.map((i) => i.version), at: clock.now() });
-      return behaviour(items, calls.length, clock);
+      return behaviour(items, calls.length, clock, signal);
     },
   });
   const submitAll = (emails: string[]): Promise<DeliveryOutcome[]> => Promise.all(emails.map((email) => engine.submit({ email })));
@@ -347,5 +347,206 @@ describe('BatchEngine', () => {
     await stopped.engine.abort();
     const outcomes = await queued;
     expect(outcomes.filter((o) => o.status === 'failed' && /interrupted/.test(o.reason)).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('BatchEngine: the edges of a run', () => {
+  it('after close(), a new item fails at once as interrupted, and nothing is sent for it', async () => {
+    const { engine, calls } = setup();
+    await engine.close();
+    expect(await engine.submit({ email: 'late@example.com' })).toEqual({ status: 'failed', errorClass: 'unexpected', reason: 'engine is shutting down' });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('while the circuit is open, a new item fails at once naming it', async () => {
+    const { engine, breaker, calls } = setup({ breaker: { failureThreshold: 1, cooldownMs: 5000 } });
+    breaker.failure();
+    const outcome = await engine.submit({ email: 'a@example.com' });
+    expect(outcome).toMatchObject({ status: 'failed', errorClass: 'server', reason: expect.stringMatching(/^downstream circuit open/) });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('abort() fails what is queued as "interrupted before delivery" and cancels what is in flight', async () => {
+    const { engine, calls } = setup({
+      rate: 1,
+      batchSize: 1,
+      behaviour: (items, _call, c, signal) => c.sleep(60_000, signal).then(() => acceptAll(items, 0, c)),
+    });
+    const outcomes = Promise.all(emails(3).map((email) => engine.submit({ email })));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(engine.batchesInFlight).toBe(1);
+    expect(engine.queued).toBe(2);
+    await engine.abort();
+    const [inFlight, ...queued] = await outcomes;
+    expect(inFlight).toMatchObject({ status: 'failed', errorClass: 'unexpected', reason: 'interrupted', batchId: 'b-1' });
+    expect(queued).toEqual([
+      { status: 'failed', errorClass: 'unexpected', reason: 'interrupted before delivery' },
+      { status: 'failed', errorClass: 'unexpected', reason: 'interrupted before delivery' },
+    ]);
+    expect(calls).toHaveLength(1);
+    expect(engine.batchesInFlight).toBe(0);
+  });
+
+  it('whenQueueBelow: at once when there is room, else once a batch has taken items', async () => {
+    const { engine } = setup({ rate: 1, batchSize: 2 });
+    await engine.whenQueueBelow(1);
+    const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
+    expect(engine.queued).toBe(6);
+    let room = false;
+    const waiting = engine.whenQueueBelow(5).then(() => (room = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(room).toBe(false);
+    await waiting;
+    expect(engine.queued).toBeLessThan(5);
+    await outcomes;
+  });
+
+  it('with autoStart off, starts by itself once startWhenQueued items wait', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const sizes: number[] = [];
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 10,
+      key: (item) => item.email,
+      autoStart: false,
+      startWhenQueued: 3,
+      send: async (_id, items) => (sizes.push(items.length), items.map(() => ({ status: 'accepted' as const }))),
+    });
+    const first = [engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sizes).toEqual([]);
+    await Promise.all([...first, engine.submit({ email: 'c@x.io' })]);
+    expect(sizes).toEqual([3]);
+  });
+
+  it('a random batch id by default: "b-" and 16 hex digits, a new one per batch', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const ids: string[] = [];
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 1,
+      key: (item) => item.email,
+      send: async (id, items) => (ids.push(id), items.map(() => ({ status: 'accepted' as const }))),
+    });
+    await Promise.all([engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })]);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect(id).toMatch(/^b-[0-9a-f]{16}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it('a lost shared quota fails what is queued, and the engine goes on once it is back', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    let lost = true;
+    const quota = Object.create(limiter) as RateLimiter;
+    quota.acquire = (signal) => (lost ? Promise.reject(new Error('shared quota unavailable: Redis did not answer')) : limiter.acquire(signal));
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter: quota, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter: quota,
+      batchSize: 5,
+      key: (item) => item.email,
+      send: async (_id, items) => items.map(() => ({ status: 'accepted' as const })),
+    });
+    const failedOutcomes = await Promise.all([engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })]);
+    expect(failedOutcomes).toEqual([
+      { status: 'failed', errorClass: 'unexpected', reason: 'shared quota unavailable: Redis did not answer' },
+      { status: 'failed', errorClass: 'unexpected', reason: 'shared quota unavailable: Redis did not answer' },
+    ]);
+    lost = false;
+    expect(await engine.submit({ email: 'c@x.io' })).toMatchObject({ status: 'delivered' });
+    await engine.close();
+  });
+
+  it('a 413 for a single profile, and a 400 for a single profile, reject it as the client’s', async () => {
+    for (const status of [413, 400]) {
+      const { submitAll, calls } = setup({
+        behaviour: () => {
+          throw new HttpStatusError(status, `batch: HTTP ${status}`);
+        },
+      });
+      expect(await submitAll(['a@example.com'])).toEqual([{ status: 'rejected', batchId: 'b-1', errorClass: 'client', reason: `batch: HTTP ${status}` }]);
+      expect(calls).toHaveLength(1);
+    }
+  });
+
+  it('a 413 halves an odd batch with the larger half first, and never sets the size below one', async () => {
+    const { engine, calls, submitAll } = setup({
+      batchSize: 3,
+      behaviour: (items) => {
+        if (items.length > 1) throw new HttpStatusError(413, 'too large');
+        return acceptAll(items, 0, undefined as never);
+      },
+    });
+    const outcomes = await submitAll(emails(3));
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'delivered', 'delivered']);
+    expect(calls.map((c) => [c.batchId, c.emails.length])).toEqual([
+      ['b-1', 3],
+      ['b-1.1', 2],
+      ['b-1.2', 1],
+      ['b-1.1.1', 1],
+      ['b-1.1.2', 1],
+    ]);
+    expect(engine.currentBatchSize).toBe(1);
+    expect(engine.stats).toEqual({ batches: 5, splits: 2 });
+  });
+
+  it('tells what happened to each batch and each request: ids, parents, tallies, statuses, attempts, times', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const log: unknown[] = [];
+    let call = 0;
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 1, random: () => 1 }) }),
+      limiter,
+      batchSize: 4,
+      key: (item) => item.email,
+      newBatchId: () => 'b-1',
+      now: () => clock.now(),
+      events: {
+        onBatch: (batch) => log.push(['batch', batch]),
+        onBatchDone: (batch) => log.push(['done', batch]),
+        onRetry: (batchId, event) => log.push(['retry', batchId, event.attempt, event.delayMs]),
+        onRequest: (request) => log.push(['request', request]),
+      },
+      send: async (_id, items, _signal, hooks) => {
+        call += 1;
+        hooks?.bodyReady?.();
+        await clock.sleep(10);
+        hooks?.departed?.();
+        await clock.sleep(40);
+        if (call === 1) throw new NetworkError('ECONNRESET', 'socket hang up');
+        if (call === 2) throw new HttpStatusError(400, 'HTTP 400');
+        return items.map((item) => (item.email === 'b@x.io' ? { status: 'rejected' as const } : { status: 'accepted' as const }));
+      },
+    });
+    const outcomes = await Promise.all(['a@x.io', 'b@x.io'].map((email) => engine.submit({ email })));
+    await engine.close();
+    expect(outcomes).toEqual([
+      { status: 'delivered', batchId: 'b-1.1' },
+      { status: 'rejected', batchId: 'b-1.2', errorClass: 'client', reason: 'rejected by the downstream' },
+    ]);
+    expect(log.slice(0, 4)).toEqual([
+      ['batch', { batchId: 'b-1', size: 2, parent: undefined, reason: undefined }],
+      ['request', { batchId: 'b-1', attempt: 1, status: 'ECONNRESET', durationMs: 50, grantedAt: 0, notBefore: 0, bodyReadyAt: 0, departedAt: 10 }],
+      ['retry', 'b-1', 1, 1000],
+      ['request', { batchId: 'b-1', attempt: 2, status: '400', durationMs: 50, grantedAt: 1050, notBefore: 1050, bodyReadyAt: 1050, departedAt: 1060 }],
+    ]);
+    expect(log.filter((entry) => (entry as unknown[])[0] === 'batch').map((entry) => (entry as [string, unknown])[1])).toEqual([
+      { batchId: 'b-1', size: 2, parent: undefined, reason: undefined },
+      { batchId: 'b-1.1', size: 1, parent: 'b-1', reason: 'bisect' },
+      { batchId: 'b-1.2', size: 1, parent: 'b-1', reason: 'bisect' },
+    ]);
+    // The bisected parent settles nothing itself; its halves report what they settled.
+    const done = log.filter((entry) => (entry as unknown[])[0] === 'done').map((entry) => (entry as [string, Record<string, unknown>])[1]);
+    expect(done.map(({ durationMs: _, ...rest }) => rest)).toEqual([
+      { batchId: 'b-1.1', size: 1, delivered: 1, rejected: 0, failed: 0 },
+      { batchId: 'b-1.2', size: 1, delivered: 0, rejected: 1, failed: 0 },
+      { batchId: 'b-1', size: 2, delivered: 0, rejected: 0, failed: 0 },
+    ]);
   });
 });
