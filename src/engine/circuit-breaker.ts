@@ -56,7 +56,7 @@ export class CircuitBreaker {
   success(): void {
     this.failures = 0;
     this.probing = false;
-    if (this.stateValue !== 'closed') this.transition('closed');
+    this.transition('closed');
   }
 
   failure(): void {
@@ -70,10 +70,7 @@ export class CircuitBreaker {
 
   /** An attempt ended without telling us anything about the remote's health (4xx, 429, abort). */
   neutral(): void {
-    if (this.probing) {
-      this.probing = false;
-      this.success();
-    }
+    if (this.probing) this.success();
   }
 
   private transition(state: BreakerState): void {

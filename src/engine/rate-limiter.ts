@@ -154,8 +154,10 @@ export class RateLimiter implements Limiter {
     // Slots are granted in order of their notBefore except when the window narrowed between two
     // grants (lateness margin dropping), and unsorted, the rule would then pick a later time: only
     // ever slower, never over the limit. The comparator's mutants (which leave the order as is) do not matter.
-    // Stryker disable next-line ArrowFunction,ArithmeticOperator: see above
-    const times = this.departures.concat([...this.pending].map((slot) => Math.max(now, slot.notBefore)).sort((a, b) => a - b));
+    const leaving = [...this.pending].map((slot) => Math.max(now, slot.notBefore));
+    // Stryker disable next-line ArrowFunction,ArithmeticOperator,MethodExpression: see above
+    leaving.sort((a, b) => a - b);
+    const times = this.departures.concat(leaving);
     let windowWait = 0;
     // The `current`-th most recent request must be a whole window old.
     if (times.length >= this.current) windowWait = times[times.length - this.current]! + window - now;

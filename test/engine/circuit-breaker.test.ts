@@ -80,6 +80,17 @@ describe('CircuitBreaker', () => {
     expect(states).toEqual(['open', 'half-open', 'open']);
   });
 
+  it('failures arriving while it is open (requests already in flight) do not push the cool-down back', () => {
+    const { clock, breaker, states } = setup();
+    for (let i = 0; i < 3; i++) breaker.failure();
+    expect(breaker.reopensAt).toBe(5000);
+    clock.advance(1000);
+    breaker.failure();
+    breaker.failure();
+    expect(breaker.reopensAt).toBe(5000);
+    expect(states).toEqual(['open']);
+  });
+
   it('defaults: 10 consecutive failures open it for 15 s', () => {
     const clock = new VirtualClock(0);
     const breaker = new CircuitBreaker({ clock });

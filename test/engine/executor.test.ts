@@ -173,6 +173,27 @@ describe('Executor with a breaker, a budget and a limiter', () => {
     expect(executor.stats.requests).toBe(0);
   });
 
+  it('an open circuit is checked before waiting for a rate slot: an outage costs no slots', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RecordingLimiter();
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 5000 });
+    breaker.failure();
+    const executor = new Executor({ clock, limiter, breaker, policy: policy() });
+    await expect(executor.run(async () => 'sent')).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(limiter.calls).toEqual([]);
+    expect(limiter.slots).toEqual([]);
+  });
+
+  it('without a limiter, a refusal by the half-open breaker is still a CircuitOpenError', async () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 5000 });
+    breaker.failure();
+    clock.advance(5000);
+    expect(breaker.allow()).toBe(true); // a probe is out
+    const executor = new Executor({ clock, breaker, policy: policy() });
+    await expect(executor.run(async () => 'sent')).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
   it('half-open lets one probe through; a second attempt meanwhile gives its slot back and leaves the probe in charge', async () => {
     const clock = new VirtualClock(0);
     const limiter = new RecordingLimiter();
