@@ -17,6 +17,8 @@ const MIN_FREE_BYTES = 4 * 1024 * 1024;
  */
 export class LmdbStateStore implements StateStore {
   private readonly key = Buffer.alloc(8);
+  /** A commit failed: the environment waits for it forever, so closing must not. */
+  private failed = false;
 
   private constructor(
     private readonly db: RootDatabase<Buffer, Buffer>,
@@ -48,7 +50,10 @@ export class LmdbStateStore implements StateStore {
           throw new UsageError(`--state ${dir}: not enough free space (${Math.floor((bavail * bsize) / 1024)} KB free; at least ${MIN_FREE_BYTES / 1024 / 1024} MB needed)`);
         }
       }
-      const db = open<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, readOnly });
+      // Not lmdb's event-turn batching: after a failed commit (a disk filled by someone else) it
+      // rejects a promise of its own that nothing handles, which ends the process with a stack
+      // instead of the one-line WriteError. Without it, puts of one turn still share a commit.
+      const db = open<Buffer, Buffer>({ path, encoding: 'binary', keyEncoding: 'binary', compression: false, readOnly, eventTurnBatching: false });
       // Opening is lazy about some failures (a read-only filesystem): touch it now, before any send.
       db.getBinaryFast(Buffer.alloc(8));
       return new LmdbStateStore(db, platform, dir);
@@ -85,11 +90,14 @@ export class LmdbStateStore implements StateStore {
       // lmdb rejects each put with "Commit failed" and the real cause on a promise of its own,
       // which must be handled too (else it is an unhandled rejection that ends the process).
       const cause = await (error as { commitError?: Promise<unknown> }).commitError?.catch((reason: unknown) => reason);
+      this.failed = true;
       throw new WriteError(join(this.dir, ENVIRONMENT), cause ?? error);
     }
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    const closed = this.db.close();
+    // After a failed commit lmdb never finishes closing; what was committed before is on disk.
+    if (!this.failed) await closed;
   }
 }
