@@ -211,8 +211,11 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
   it('with a lead, a departure later than its notBefore widens the window by its lateness', async () => {
     await running();
     const { limiter, clock } = await quota({ leadMs: 50 });
+    const unsent = await limiter.acquire();
     const slot = await limiter.acquire();
     clock.advance(120);
+    unsent.cancel();
+    expect(limiter.windowMs).toBe(1000);
     slot.depart();
     expect(limiter.windowMs).toBe(1120);
     const { limiter: noLead, clock: noLeadClock } = await quota({ key: 'other' });
@@ -234,6 +237,32 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
     expect(clock.sleeps[0]).toBeGreaterThan(500 + 1.5 - 50);
     expect(clock.sleeps[0]).toBeLessThanOrEqual(500 + 1.5);
     expect(clock.sleeps.every((ms) => ms >= 1 + 1.5)).toBe(true);
+  });
+
+  it('a grant within the lead is early: its notBefore is the wait Redis gave after the grant', async () => {
+    await running();
+    const { limiter, clock } = await quota({ leadMs: 1000 });
+    await observer.set('sync:quota:{test}:pause', String(Date.now() + 600), 'PX', 5000);
+    const slot = await limiter.acquire();
+    expect(clock.sleeps).toEqual([]);
+    expect(slot.notBefore - slot.grantedAt).toBeGreaterThan(600 - 100);
+    expect(slot.notBefore - slot.grantedAt).toBeLessThanOrEqual(600 + 1);
+    slot.cancel();
+  });
+
+  it('close ends the connection for good, once, without calling it a loss, even when Redis is already gone', async () => {
+    const { limiter, lines } = await quota();
+    await limiter.close();
+    await limiter.close();
+    const dead = await quota();
+    await redis.kill();
+    for (let i = 0; i < 60 && dead.limiter.state !== 'unavailable'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    await dead.limiter.close();
+    await redis.restart();
+    // Long enough for a reconnect (its retries are at most a second apart).
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(String(await observer.client('LIST')).trim().split('\n')).toHaveLength(1);
+    expect(lines()).toEqual([]);
   });
 
   it('pauseUntil pauses everyone through Redis until that time, and a time past is no pause', async () => {
