@@ -111,6 +111,19 @@ describe('LmdbStateStore', () => {
     await store.close();
   });
 
+  it('close waits for the commits still in flight: the last batch of a run is not lost', async () => {
+    const dir = tmp();
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    let committed = false;
+    const recording = store.recordAccepted([{ email: ann.email, digest: 3n, textDigest: 4n }]).then(() => (committed = true));
+    await store.close();
+    expect(committed).toBe(true);
+    await recording;
+    const again = (await LmdbStateStore.open(dir, 'http://a'))!;
+    expect(again.lookup(ann.email)).toStrictEqual({ digest: 3n, textDigest: 4n });
+    await again.close();
+  });
+
   it('read-only (dry run): no state yet is undefined and creates nothing', async () => {
     const dir = join(tmp(), 'state');
     expect(await LmdbStateStore.open(dir, 'http://a', { readOnly: true })).toBeUndefined();
