@@ -1,9 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QuotaUnavailableError, UsageError } from '../../src/errors.js';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { InterruptedError, QuotaUnavailableError, UsageError } from '../../src/errors.js';
 import { systemClock } from '../../src/engine/clock.js';
 import { RedisQuota, type RedisQuotaOptions } from '../../src/quota/redis-quota.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 import { maxInAnyWindow } from '../helpers/windows.js';
 
 // Real Redis (its TIME is the quota's clock), so these wait for real; each is bounded to a few seconds.
@@ -119,5 +121,249 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota against a real redis-server${REDIS_SE
     expect(error).toBeInstanceOf(UsageError);
     expect(error.message).toMatch(new RegExp(`cannot reach Redis at redis://:\\*\\*\\*@127.0.0.1:${redis.port}`));
     expect(error.message).not.toContain('s3cret');
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The same quota on a virtual clock: Redis still decides the grants (its own TIME), but every
+// wait, retry and lateness this process measures is exact.
+describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, () => {
+  let redis: TestRedis;
+  let observer: Redis;
+  let pid = 0;
+  const open: RedisQuota[] = [];
+  beforeEach(async () => {
+    redis = await startRedis();
+    observer = new Redis(redis.url);
+    pid = Number(/process_id:(\d+)/.exec(await observer.info('server'))![1]);
+    // It outlives the kills below; it reconnects on its own.
+    observer.on('error', () => undefined);
+  });
+  afterEach(async () => {
+    // A stopped server must run again to be stopped for good (a killed one is already gone).
+    if (isAlive(pid)) process.kill(pid, 'SIGCONT');
+    await Promise.all(open.splice(0).map((quota) => quota.close()));
+    observer.disconnect();
+    await redis.stop();
+  });
+
+  async function quota(overrides: Partial<RedisQuotaOptions> = {}): Promise<{ limiter: RedisQuota; clock: VirtualClock; lines: () => Record<string, unknown>[] }> {
+    const { logger, lines } = await memoryLogger();
+    const clock = new VirtualClock();
+    const limiter = await RedisQuota.open({ url: redis.url, key: 'test', rate: 5, marginMs: 0, smooth: false, leadMs: 0, giveUpAfterMs: 60_000, clock, logger, ...overrides });
+    open.push(limiter);
+    return { limiter, clock, lines };
+  }
+
+  /** Past the fresh-store window: the store has been running. */
+  const running = (key = 'test'): Promise<unknown> => observer.set(`sync:quota:{${key}}:epoch`, '1', 'PX', 60_000);
+
+  it('the limit and window follow the rate: a fractional rate is one request per longer window, plus the margin', async () => {
+    const cases: [number, number, number, number][] = [
+      [5, 0, 5, 1000],
+      [7.9, 40, 7, 1040],
+      [1, 0, 1, 1000],
+      [0.3, 10, 1, 3344],
+    ];
+    for (const [rate, marginMs, limit, windowMs] of cases) {
+      const { limiter } = await quota({ rate, marginMs });
+      expect([limiter.limit, limiter.currentLimit, limiter.windowMs]).toEqual([limit, limit, windowMs]);
+    }
+  });
+
+  it('keeps its log under sync:quota:{key}:…, one hash slot per key', async () => {
+    await running('shop');
+    const { limiter } = await quota({ key: 'shop' });
+    const slot = await limiter.acquire();
+    expect((await observer.keys('sync:quota:*')).sort()).toEqual(['sync:quota:{shop}:epoch', 'sync:quota:{shop}:pending', 'sync:quota:{shop}:plan']);
+    slot.depart();
+    for (let i = 0; i < 40 && (await observer.exists('sync:quota:{shop}:log')) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect((await observer.keys('sync:quota:*')).sort()).toEqual(['sync:quota:{shop}:epoch', 'sync:quota:{shop}:log', 'sync:quota:{shop}:plan']);
+  });
+
+  it('a slot is granted on the clock of this process; depart logs it once, cancel forgets it', async () => {
+    await running();
+    const { limiter, clock } = await quota();
+    const start = clock.now();
+    const sent = await limiter.acquire();
+    expect(sent).toMatchObject({ grantedAt: start, notBefore: start });
+    const unsent = await limiter.acquire();
+    const [pendingBefore] = await Promise.all([observer.zcard('sync:quota:{test}:pending')]);
+    expect(pendingBefore).toBe(2);
+    sent.depart();
+    sent.depart();
+    sent.cancel();
+    unsent.cancel();
+    unsent.depart();
+    for (let i = 0; i < 40 && (await observer.zcard('sync:quota:{test}:pending')) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(await observer.zcard('sync:quota:{test}:pending')).toBe(0);
+    expect(await observer.zcard('sync:quota:{test}:log')).toBe(1);
+  });
+
+  it('with a lead, a departure later than its notBefore widens the window by its lateness', async () => {
+    await running();
+    const { limiter, clock } = await quota({ leadMs: 50 });
+    const unsent = await limiter.acquire();
+    const slot = await limiter.acquire();
+    clock.advance(120);
+    unsent.cancel();
+    expect(limiter.windowMs).toBe(1000);
+    slot.depart();
+    expect(limiter.windowMs).toBe(1120);
+    const { limiter: noLead, clock: noLeadClock } = await quota({ key: 'other' });
+    await running('other');
+    const other = await noLead.acquire();
+    noLeadClock.advance(120);
+    other.depart();
+    expect(noLead.windowMs).toBe(1000);
+  });
+
+  it('a refused grant asks again after the wait less the lead, with a few ms of jitter', async () => {
+    await running();
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const { limiter, clock } = await quota({ rate: 1, leadMs: 100 });
+    await observer.set('sync:quota:{test}:pause', String(Date.now() + 600), 'PX', 5000);
+    const slot = await limiter.acquire();
+    slot.cancel();
+    // Redis said "about 600 ms": asked again 500 ms (+1.5 ms jitter) later, then as often as told.
+    expect(clock.sleeps[0]).toBeGreaterThan(500 + 1.5 - 50);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(500 + 1.5);
+    expect(clock.sleeps.every((ms) => ms >= 1 + 1.5)).toBe(true);
+  });
+
+  it('a grant within the lead is early: its notBefore is the wait Redis gave after the grant', async () => {
+    await running();
+    const { limiter, clock } = await quota({ leadMs: 1000 });
+    await observer.set('sync:quota:{test}:pause', String(Date.now() + 600), 'PX', 5000);
+    const slot = await limiter.acquire();
+    expect(clock.sleeps).toEqual([]);
+    expect(slot.notBefore - slot.grantedAt).toBeGreaterThan(600 - 100);
+    expect(slot.notBefore - slot.grantedAt).toBeLessThanOrEqual(600 + 1);
+    slot.cancel();
+  });
+
+  it('close ends the connection for good, once, without calling it a loss, even when Redis is already gone', async () => {
+    const { limiter, lines } = await quota();
+    await limiter.close();
+    await limiter.close();
+    const dead = await quota();
+    await redis.kill();
+    for (let i = 0; i < 60 && dead.limiter.state !== 'unavailable'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    await dead.limiter.close();
+    await redis.restart();
+    // Long enough for a reconnect (its retries are at most a second apart).
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(String(await observer.client('LIST')).trim().split('\n')).toHaveLength(1);
+    expect(lines()).toEqual([]);
+  });
+
+  it('pauseUntil pauses everyone through Redis until that time, and a time past is no pause', async () => {
+    const { limiter, clock } = await quota();
+    limiter.pauseUntil(clock.now() + 1500);
+    for (let i = 0; i < 40 && (await observer.exists('sync:quota:{test}:pause')) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    // Kept a second beyond the pause.
+    expect(await observer.pttl('sync:quota:{test}:pause')).toBeGreaterThan(2500 - 100);
+    expect(await observer.pttl('sync:quota:{test}:pause')).toBeLessThanOrEqual(2500);
+
+    await observer.del('sync:quota:{test}:pause');
+    limiter.pauseUntil(clock.now() - 5000);
+    for (let i = 0; i < 40 && (await observer.exists('sync:quota:{test}:pause')) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(await observer.pttl('sync:quota:{test}:pause')).toBeLessThanOrEqual(1000);
+  });
+
+  it('slowDown halves the limit down to 1; recover adds one back per window, up to the rate', async () => {
+    const { limiter, clock } = await quota({ rate: 5 });
+    limiter.recover();
+    expect(limiter.currentLimit).toBe(5);
+    limiter.slowDown();
+    expect(limiter.currentLimit).toBe(2);
+    limiter.slowDown();
+    limiter.slowDown();
+    expect(limiter.currentLimit).toBe(1);
+    clock.advance(999);
+    limiter.recover();
+    expect(limiter.currentLimit).toBe(1);
+    clock.advance(1);
+    limiter.recover();
+    expect(limiter.currentLimit).toBe(2);
+    limiter.recover();
+    expect(limiter.currentLimit).toBe(2);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      limiter.recover();
+    }
+    expect(limiter.currentLimit).toBe(5);
+  });
+
+  it('widenMargin widens the window 25 ms a time, by 250 ms at most', async () => {
+    const { limiter } = await quota({ marginMs: 40 });
+    expect(limiter.widenMargin()).toBe(1065);
+    expect(limiter.windowMs).toBe(1065);
+    for (let i = 0; i < 20; i++) limiter.widenMargin();
+    expect(limiter.widenMargin()).toBe(1290);
+  });
+
+  it('Redis lost: logged once, retried every 250 ms of its clock, then a QuotaUnavailableError naming how long', async () => {
+    await running();
+    const { limiter, clock, lines } = await quota({ giveUpAfterMs: 1600 });
+    (await limiter.acquire()).depart();
+    await redis.kill();
+    for (let i = 0; i < 60 && limiter.state !== 'unavailable'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(limiter.state).toBe('unavailable');
+    const error = await limiter.acquire().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(QuotaUnavailableError);
+    expect((error as Error).message).toBe(`rate quota unavailable: Redis at ${redis.url} unreachable for 2 s; nothing was sent`);
+    expect(clock.sleeps).toEqual([250, 250, 250, 250, 250, 250, 100]);
+    expect(lines()).toMatchObject([{ level: 'error', stage: 'send', quota: 'unavailable', msg: `rate quota lost (Redis at ${redis.url}): nothing is sent until it is back` }]);
+
+    // A failed turn does not hold up the next one; the recovery is logged once, with how long it took.
+    clock.advance(400);
+    await redis.restart();
+    for (let i = 0; i < 60 && limiter.state !== 'connected'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(limiter.state).toBe('connected');
+    expect(lines().slice(1)).toMatchObject([{ level: 'warn', stage: 'send', quota: 'connected', downMs: 2000, msg: 'rate quota back after 2000 ms: sending again' }]);
+  });
+
+  it('a Redis that stops answering counts as lost after 2 s, and the loss says so', async () => {
+    await running();
+    const { limiter, lines } = await quota({ giveUpAfterMs: 0 });
+    process.kill(pid, 'SIGSTOP');
+    const started = Date.now();
+    const error = await limiter.acquire().catch((caught: unknown) => caught);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1950);
+    expect((error as Error).message).toBe(`rate quota unavailable: Redis at ${redis.url} unreachable for 0 s; nothing was sent`);
+    expect(((error as Error).cause as Error).message).toBe('no answer within 2000 ms');
+    expect(lines()).toMatchObject([{ level: 'error', msg: `rate quota lost (Redis at ${redis.url}: no answer within 2000 ms): nothing is sent until it is back` }]);
+  });
+
+  it('an abort while waiting for Redis ends the wait as an interruption', async () => {
+    await running();
+    const { limiter } = await quota();
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(limiter.acquire(aborted.signal)).rejects.toMatchObject({ name: 'AbortError' });
+
+    process.kill(pid, 'SIGSTOP');
+    const aborting = new AbortController();
+    const waiting = limiter.acquire(aborting.signal).catch((caught: unknown) => caught);
+    setTimeout(() => aborting.abort(), 50);
+    expect(await waiting).toBeInstanceOf(InterruptedError);
+    expect(limiter.state).toBe('connected');
+  });
+
+  it('unreachable at start: the usage error gives the socket error, and nothing is logged', async () => {
+    await redis.kill();
+    const { logger, lines } = await memoryLogger();
+    const error = await RedisQuota.open({ url: redis.url, key: 'test', rate: 5, marginMs: 0, smooth: false, leadMs: 0, giveUpAfterMs: 0, clock: new VirtualClock(), logger }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toBe(`cannot reach Redis at ${redis.url} (--redis-url): connect ECONNREFUSED 127.0.0.1:${redis.port}`);
+    expect(lines()).toEqual([]);
   });
 });
