@@ -550,3 +550,70 @@ describe('BatchEngine: the edges of a run', () => {
     ]);
   });
 });
+
+describe('BatchEngine: one at a time where it matters', () => {
+  it('while the circuit is half-open, one batch (the probe) is on the wire and the rest wait for its answer', async () => {
+    const { engine, calls, clock, breaker } = setup({
+      rate: 100,
+      batchSize: 1,
+      maxRetries: 0,
+      breaker: { failureThreshold: 1, cooldownMs: 1000 },
+      behaviour: async (items, call, c) => {
+        if (call === 1) throw new HttpStatusError(503, 'down');
+        await c.sleep(300);
+        return acceptAll(items, call, c);
+      },
+    });
+    expect(await engine.submit({ email: 'first@x.io' })).toMatchObject({ status: 'failed' });
+    expect(breaker.state).toBe('open');
+    await clock.sleep(1000);
+    const outcomes = await Promise.all(['a@x.io', 'b@x.io', 'c@x.io'].map((email) => engine.submit({ email })));
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'delivered', 'delivered']);
+    // The probe went alone at 1000; only its success (at 1300) let the others go, together.
+    expect(calls.map((c) => [c.emails[0], c.at])).toEqual([
+      ['first@x.io', 0],
+      ['a@x.io', 1000],
+      ['b@x.io', 1300],
+      ['c@x.io', 1300],
+    ]);
+  });
+
+  it('a key stays in flight until the split halves that carry it are done, and no longer', async () => {
+    const { engine, calls } = setup({
+      batchSize: 2,
+      behaviour: async (items, _call, c) => {
+        if (items.length > 1) throw new HttpStatusError(413, 'too large');
+        await c.sleep(100);
+        return acceptAll(items, 0, c);
+      },
+    });
+    const first = [engine.submit({ email: 'a@x.io', version: 1 }), engine.submit({ email: 'b@x.io', version: 1 })];
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = engine.submit({ email: 'a@x.io', version: 2 });
+    await Promise.all([...first, later]);
+    expect(calls.map((c) => [c.batchId, c.emails.join(','), c.versions.join(','), c.at])).toEqual([
+      ['b-1', 'a@x.io,b@x.io', '1,1', 0],
+      ['b-1.1', 'a@x.io', '1', 0],
+      ['b-1.2', 'b@x.io', '1', 0],
+      ['b-2', 'a@x.io', '2', 100],
+    ]);
+  });
+
+  it('a request that failed without a status or code is reported as "error"', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const statuses: string[] = [];
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 1,
+      key: (item) => item.email,
+      events: { onRequest: (request) => statuses.push(request.status) },
+      send: async () => {
+        throw new Error('something odd');
+      },
+    });
+    expect(await engine.submit({ email: 'a@x.io' })).toMatchObject({ status: 'failed', errorClass: 'unexpected' });
+    expect(statuses).toEqual(['error']);
+  });
+});
