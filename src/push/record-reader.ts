@@ -277,6 +277,8 @@ class ArraySplitter implements Splitter {
   private line = 1;
   private readonly element: Pieces;
   private elementLine = 0;
+  /** How many of the element's bytes are blanks before its first byte (they are trimmed off). */
+  private elementStart = 0;
   /** The element being read had a string left open at the end of a line. */
   private broken = false;
   /** The last byte outside strings that was not blank, and whether the element is an object. */
@@ -311,7 +313,8 @@ class ArraySplitter implements Splitter {
         // A malformed element, or one already past the record limit, is invalid whatever follows;
         // when a line then starts a new object, a quote or bracket was probably left open: cut
         // there and read on, so one typo costs one record, not the rest of the file.
-        const hopeless = this.broken || this.element.total + (i - from) > this.limits.maxBytes;
+        // Counted from the element's first byte: the indentation before it is trimmed off.
+        const hopeless = this.broken || this.element.total + (i - from) - this.elementStart > this.limits.maxBytes;
         if (this.depth > 1 && hopeless && chunk[firstNonBlank(chunk, i + 1)] === OPEN_BRACE) {
           this.element.add(chunk, from, i);
           const cut = this.flush(`cut where line ${this.line} starts a new object: a closing bracket is probably missing`);
@@ -328,7 +331,7 @@ class ArraySplitter implements Splitter {
         continue;
       }
       if (c === QUOTE) {
-        this.markStart();
+        this.markStart(i - from);
         this.inString = true;
         this.lastToken = c;
       } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
@@ -348,10 +351,10 @@ class ArraySplitter implements Splitter {
           continue;
         }
         if (this.depth === 2) this.elementIsObject = c === OPEN_BRACE;
-        this.markStart();
+        this.markStart(i - from);
       } else if (c === CLOSE_BRACE && this.depth === 1) {
         // Only `]` closes the array: a stray `}` (a `{` missing above) is part of a broken element.
-        this.markStart();
+        this.markStart(i - from);
         this.lastToken = c;
       } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
         this.depth -= 1;
@@ -372,7 +375,7 @@ class ArraySplitter implements Splitter {
         this.lastToken = c;
       } else if (!isBlank(c)) {
         this.lastToken = c;
-        this.markStart();
+        this.markStart(i - from);
       }
     }
     this.element.add(chunk, from, chunk.length);
@@ -388,9 +391,11 @@ class ArraySplitter implements Splitter {
     yield toRecord(line, trimBytes(bytes), total, this.limits, 'the JSON array is not closed (file truncated?)');
   }
 
-  /** Note where the current element starts (its first non-blank byte). */
-  private markStart(): void {
-    if (this.elementLine === 0) this.elementLine = this.line;
+  /** Note where the current element starts (its first non-blank byte, `held` bytes into this read's part). */
+  private markStart(held: number): void {
+    if (this.elementLine !== 0) return;
+    this.elementLine = this.line;
+    this.elementStart = this.element.total + held;
   }
 
   private flush(note?: string): RawRecord | undefined {

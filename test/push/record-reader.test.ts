@@ -183,4 +183,10 @@ describe('readRecords: JSON array', () => {
     const b = await read(missingOpen, { chunk: 77 });
     expect([b.length, parsed(b)]).toEqual([32, 29]);
   });
+
+  it('a valid element within maxBytes is not cut for the indentation before it, in whatever read it starts', async () => {
+    // 15 bytes under a 16-byte limit: counting the 10 blanks before it made it "past the limit", and it was cut in two.
+    const text = '[\n          {\n"a":\n{"b":1}}\n]\n';
+    for (const chunk of [1, 7, 100]) expect(await read(text, { chunk, maxBytes: 16 })).toEqual([{ line: 2, text: '{\n"a":\n{"b":1}}' }]);
+  });
 });
