@@ -331,7 +331,7 @@ class ArraySplitter implements Splitter {
         continue;
       }
       if (c === QUOTE) {
-        this.markStart(i - from);
+        this.markStart(i, from);
         this.inString = true;
         this.lastToken = c;
       } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
@@ -351,10 +351,10 @@ class ArraySplitter implements Splitter {
           continue;
         }
         if (this.depth === 2) this.elementIsObject = c === OPEN_BRACE;
-        this.markStart(i - from);
+        this.markStart(i, from);
       } else if (c === CLOSE_BRACE && this.depth === 1) {
         // Only `]` closes the array: a stray `}` (a `{` missing above) is part of a broken element.
-        this.markStart(i - from);
+        this.markStart(i, from);
         this.lastToken = c;
       } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
         this.depth -= 1;
@@ -375,7 +375,7 @@ class ArraySplitter implements Splitter {
         this.lastToken = c;
       } else if (!isBlank(c)) {
         this.lastToken = c;
-        this.markStart(i - from);
+        this.markStart(i, from);
       }
     }
     this.element.add(chunk, from, chunk.length);
@@ -391,11 +391,11 @@ class ArraySplitter implements Splitter {
     yield toRecord(line, trimBytes(bytes), total, this.limits, 'the JSON array is not closed (file truncated?)');
   }
 
-  /** Note where the current element starts (its first non-blank byte, `held` bytes into this read's part). */
-  private markStart(held: number): void {
+  /** Note where the current element starts: its first non-blank byte, `at` in a read whose part of it begins at `from`. */
+  private markStart(at: number, from: number): void {
     if (this.elementLine !== 0) return;
     this.elementLine = this.line;
-    this.elementStart = this.element.total + held;
+    this.elementStart = this.element.total + (at - from);
   }
 
   private flush(note?: string): RawRecord | undefined {

@@ -142,6 +142,8 @@ describe('checkRecord: exact results', () => {
   it('a hand-edited dead letter of a shallow record is re-serialized; one 1,000 levels deep still is, 1,001 is kept as the line', () => {
     const edited = ` { "line": 4, "class": "server", "reason": "r", "record": { "email": "a@b.co", "firstName": "A", "lastName": "B" } } `;
     expect(checkRecord({ line: 1, text: edited })).toMatchObject({ line: 4, recordJson: '{"email":"a@b.co","firstName":"A","lastName":"B"}' });
+    const withNull = `{ "line": 4, "class": "server", "reason": "r", "record": { "email": "a@b.co", "metadata": null } }`;
+    expect(checkRecord({ line: 1, text: withNull })).toMatchObject({ line: 4, recordJson: '{"email":"a@b.co","metadata":null}' });
     const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
     const at1000 = `{ "line": 4, "class": "server", "reason": "r", "record": ${nested(1000)} }`;
     expect(checkRecord({ line: 1, text: at1000 })).toMatchObject({ line: 4, recordJson: nested(1000) });

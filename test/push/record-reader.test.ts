@@ -220,9 +220,11 @@ describe('readRecords: format', () => {
     ]);
   });
 
-  it('a string left open at the end of line 1 makes it an array file', async () => {
-    // As NDJSON it would be two records, `["ab` and `"]`.
+  it('a string left open at the end of line 1 makes it an array file, whatever follows', async () => {
     expect(await read('["ab\n"]\n')).toEqual([{ line: 1, text: '"ab\n"]', problem: 'the JSON array is not closed (file truncated?)' }]);
+    // Read as NDJSON (the array closing on line 2, then a line), the first record would be `["ab`.
+    const [first] = await read('["ab\n"]\n{"a":1}\n');
+    expect(first).toMatchObject({ line: 1, text: expect.stringMatching(/^"ab\n"\]/) });
   });
 
   it('a one-line array cut short is reported, not dropped', async () => {
@@ -360,6 +362,20 @@ describe('readRecords: JSON array details', () => {
     expect(await read(`[\n${big}\n{"b":2}\n]\n`, { maxBytes: 30 })).toEqual([
       { line: 2, text: big, problem: 'record is larger than 30 bytes (48 bytes); cut where line 3 starts a new object: a closing bracket is probably missing' },
       { line: 3, text: '{"b":2}' },
+    ]);
+  });
+
+  it('an oversized element is cut only where a line starts a new object: otherwise it stays one record', async () => {
+    const element = `{\n"a": "${'y'.repeat(40)}",\n"b": 1\n}`;
+    expect(await read(`[\n${element}\n]\n`, { maxBytes: 30 })).toEqual([{ line: 2, text: element, problem: 'record is larger than 30 bytes (59 bytes)' }]);
+  });
+
+  it('an oversized element left open after others in the same read is still cut, and says so', async () => {
+    const big = `{"a":"${'x'.repeat(40)}",`;
+    const records = await read(`[\n${'{"z":0},\n'.repeat(5)}${big}\n{"b":2}\n]\n`, { maxBytes: 30 });
+    expect(records.slice(5)).toEqual([
+      { line: 7, text: big, problem: 'record is larger than 30 bytes (48 bytes); cut where line 8 starts a new object: a closing bracket is probably missing' },
+      { line: 8, text: '{"b":2}' },
     ]);
   });
 
