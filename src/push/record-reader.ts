@@ -67,10 +67,12 @@ export async function* readRecordChunks(
   let head: Buffer[] = [];
   let headBytes = 0;
   for await (const piece of input) {
+    // Stryker disable next-line ConditionalExpression: Buffer.from of a Buffer is a copy of the same bytes.
     const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
     if (!splitter) {
       head.push(chunk);
       headBytes += chunk.length;
+      // Stryker disable next-line ConditionalExpression: concatenating one buffer copies the same bytes; skipping it only saves the copy.
       const joined = head.length === 1 ? chunk : Buffer.concat(head, headBytes);
       const format = decideFormat(joined, false, maxBytes);
       if (format === undefined) {
@@ -78,6 +80,7 @@ export async function* readRecordChunks(
         continue;
       }
       splitter = createSplitter(format, joined, limits);
+      // Stryker disable next-line ArrayDeclaration: head is not read again once the format is decided; this only lets it go.
       head = [];
       const records = [...splitter.push(joined)];
       if (records.length > 0) yield records;
@@ -89,6 +92,7 @@ export async function* readRecordChunks(
   if (!splitter) {
     const joined = Buffer.concat(head, headBytes);
     const format = decideFormat(joined, true, maxBytes);
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: at the end decideFormat never answers undefined, and a blank input read as lines yields nothing too: returning only skips that.
     if (format === undefined || format === 'empty') return;
     splitter = createSplitter(format, joined, limits);
     const records = [...splitter.push(joined)];
@@ -109,6 +113,7 @@ const isBlank = (byte: number): boolean => byte === 0x20 || byte === NEWLINE || 
 
 function firstNonBlank(bytes: Buffer, from: number): number {
   let i = from;
+  // Stryker disable next-line EqualityOperator: past the end a byte reads undefined, which is not blank, so the loop stops there anyway (the bound's ConditionalExpression `true` survives for the same reason; left enabled for the line's other conditions).
   while (i < bytes.length && isBlank(bytes[i]!)) i += 1;
   return i;
 }
@@ -120,10 +125,13 @@ function firstNonBlank(bytes: Buffer, from: number): number {
  */
 function decideFormat(bytes: Buffer, ended: boolean, maxBytes: number): Format | undefined {
   // A read may end in the middle of the byte-order mark.
+  // Stryker disable next-line EqualityOperator: 3 or more bytes equal the BOM's prefix only when they are the whole BOM, and then the next line waits for more all the same (the length test's ConditionalExpression `true` survives for the same reason; left enabled for the line's other conditions).
   if (!ended && bytes.length < BOM.length && BOM.subarray(0, bytes.length).equals(bytes)) return undefined;
   const start = firstNonBlank(bytes, bytes.subarray(0, 3).equals(BOM) ? 3 : 0);
+  // Stryker disable next-line StringLiteral: 'empty' and an unnamed format end the same (no records; see readRecordChunks).
   if (start === bytes.length) return ended ? 'empty' : undefined;
   const first = bytes[start]!;
+  // Stryker disable next-line StringLiteral: every format but 'array' is read as lines; the name is for the reader of the code.
   if (first === OPEN_BRACE) return 'ndjson';
   if (first !== OPEN_BRACKET) {
     const shown = bytes.subarray(start, start + 12).toString('utf8');
@@ -132,6 +140,7 @@ function decideFormat(bytes: Buffer, ended: boolean, maxBytes: number): Format |
   let depth = 0;
   let inString = false;
   let escaped = false;
+  // Stryker disable next-line EqualityOperator: the byte past the end reads undefined, which matches no branch.
   for (let i = start; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (inString) {
@@ -149,9 +158,11 @@ function decideFormat(bytes: Buffer, ended: boolean, maxBytes: number): Format |
       if (depth === 0) {
         // Closed on line 1: an array file if nothing but blanks follows, NDJSON if more lines do.
         let j = i + 1;
+        // Stryker disable next-line EqualityOperator: the byte past the end reads undefined, which is not blank (the bound's ConditionalExpression `true` survives for the same reason; left enabled for the line's other conditions).
         while (j < bytes.length && bytes[j] !== NEWLINE && isBlank(bytes[j]!)) j += 1;
         if (j < bytes.length && bytes[j] !== NEWLINE) return 'array'; // `[1] x`: trailing content on the same line
         const next = firstNonBlank(bytes, j);
+        // Stryker disable next-line StringLiteral: every format but 'array' is read as lines; the name is for the reader of the code.
         if (next < bytes.length) return 'ndjson';
         return ended || bytes.length > maxBytes ? 'array' : undefined;
       }
@@ -184,9 +195,11 @@ class Pieces {
 
   add(bytes: Buffer, start: number, end: number): void {
     const length = end - start;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: adding nothing (lengths are never negative) changes no count and no bytes; this only skips an empty part.
     if (length <= 0) return;
     this.total += length;
     const room = this.cap - this.kept;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with no room, take is 0 and an empty part is kept: the same bytes.
     if (room <= 0) return;
     const take = Math.min(room, length);
     this.parts.push(bytes.subarray(start, start + take));
@@ -194,6 +207,7 @@ class Pieces {
   }
 
   take(): { bytes: Buffer; total: number } {
+    // Stryker disable next-line ConditionalExpression: concatenating one part copies the same bytes; skipping it only saves the copy.
     const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.kept);
     const { total } = this;
     this.parts = [];
@@ -245,6 +259,7 @@ class LineSplitter implements Splitter {
   }
 
   *end(): Generator<RawRecord> {
+    // Stryker disable next-line ConditionalExpression: completing an empty partial finds a blank record and yields nothing; this only skips that.
     if (this.partial.empty) return;
     const record = this.complete(Buffer.alloc(0), 0, 0);
     if (record) yield record;
@@ -261,6 +276,7 @@ class LineSplitter implements Splitter {
       this.partial.add(chunk, start, end);
       ({ bytes, total } = this.partial.take());
     }
+    // Stryker disable next-line EqualityOperator: bytes[-1] of an empty record is undefined, not CR (the length test's ConditionalExpression `true` survives for the same reason; left enabled for the line's other conditions).
     if (bytes.length > 0 && bytes[bytes.length - 1] === CR) {
       bytes = bytes.subarray(0, -1);
       total -= 1;
@@ -277,10 +293,13 @@ class ArraySplitter implements Splitter {
   private line = 1;
   private readonly element: Pieces;
   private elementLine = 0;
+  /** How many of the element's bytes are blanks before its first byte (they are trimmed off). */
+  private elementStart = 0;
   /** The element being read had a string left open at the end of a line. */
   private broken = false;
   /** The last byte outside strings that was not blank, and whether the element is an object. */
   private lastToken = 0;
+  // Stryker disable next-line BooleanLiteral: read only at depth 2, which is reached by a `{` or `[` that sets it first.
   private elementIsObject = false;
   /** After the array closes, whatever follows is read line by line, so nothing after it is lost. */
   private after: LineSplitter | undefined;
@@ -311,10 +330,12 @@ class ArraySplitter implements Splitter {
         // A malformed element, or one already past the record limit, is invalid whatever follows;
         // when a line then starts a new object, a quote or bracket was probably left open: cut
         // there and read on, so one typo costs one record, not the rest of the file.
-        const hopeless = this.broken || this.element.total + (i - from) > this.limits.maxBytes;
+        // Counted from the element's first byte: the indentation before it is trimmed off.
+        const hopeless = this.broken || this.element.total + (i - from) - this.elementStart > this.limits.maxBytes;
         if (this.depth > 1 && hopeless && chunk[firstNonBlank(chunk, i + 1)] === OPEN_BRACE) {
           this.element.add(chunk, from, i);
           const cut = this.flush(`cut where line ${this.line} starts a new object: a closing bracket is probably missing`);
+          // Stryker disable next-line ConditionalExpression: a cut at depth 2 or more holds at least the element's opening bracket, never nothing.
           if (cut) yield cut;
           this.depth = 1;
           from = i + 1;
@@ -328,7 +349,7 @@ class ArraySplitter implements Splitter {
         continue;
       }
       if (c === QUOTE) {
-        this.markStart();
+        this.markStart(i, from);
         this.inString = true;
         this.lastToken = c;
       } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
@@ -337,6 +358,7 @@ class ArraySplitter implements Splitter {
         if (c === OPEN_BRACE && this.depth === 2 && this.elementIsObject && this.lastToken === COMMA) {
           this.element.add(chunk, from, i);
           const cut = this.flush();
+          // Stryker disable next-line ConditionalExpression: a cut at depth 2 or more holds at least the element's opening bracket, never nothing.
           if (cut) yield cut;
           this.depth = 1;
           from = i;
@@ -348,10 +370,10 @@ class ArraySplitter implements Splitter {
           continue;
         }
         if (this.depth === 2) this.elementIsObject = c === OPEN_BRACE;
-        this.markStart();
+        this.markStart(i, from);
       } else if (c === CLOSE_BRACE && this.depth === 1) {
         // Only `]` closes the array: a stray `}` (a `{` missing above) is part of a broken element.
-        this.markStart();
+        this.markStart(i, from);
         this.lastToken = c;
       } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
         this.depth -= 1;
@@ -372,7 +394,7 @@ class ArraySplitter implements Splitter {
         this.lastToken = c;
       } else if (!isBlank(c)) {
         this.lastToken = c;
-        this.markStart();
+        this.markStart(i, from);
       }
     }
     this.element.add(chunk, from, chunk.length);
@@ -388,9 +410,11 @@ class ArraySplitter implements Splitter {
     yield toRecord(line, trimBytes(bytes), total, this.limits, 'the JSON array is not closed (file truncated?)');
   }
 
-  /** Note where the current element starts (its first non-blank byte). */
-  private markStart(): void {
-    if (this.elementLine === 0) this.elementLine = this.line;
+  /** Note where the current element starts: its first non-blank byte, `at` in a read whose part of it begins at `from`. */
+  private markStart(at: number, from: number): void {
+    if (this.elementLine !== 0) return;
+    this.elementLine = this.line;
+    this.elementStart = this.element.total + (at - from);
   }
 
   private flush(note?: string): RawRecord | undefined {
@@ -408,7 +432,9 @@ class ArraySplitter implements Splitter {
 function trimBytes(bytes: Buffer): Buffer {
   let start = 0;
   let end = bytes.length;
+  // Stryker disable next-line EqualityOperator: past the end a byte reads undefined, which is not blank (the bound's ConditionalExpression `true` survives for the same reason; left enabled for the line's other conditions).
   while (start < end && isBlank(bytes[start]!)) start += 1;
+  // Stryker disable next-line EqualityOperator: the byte before `start` is blank only when all are, and then the slice is empty either way (the bound's ConditionalExpression `true` survives for the same reason; left enabled for the line's other conditions).
   while (end > start && isBlank(bytes[end - 1]!)) end -= 1;
   return bytes.subarray(start, end);
 }

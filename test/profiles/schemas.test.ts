@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeErrors, validateProfile } from '../../src/profiles/schemas.js';
+import { BatchResponseSchema, DeadLetterSchema, describeErrors, PROFILE_FIELDS, toWire, validateProfile } from '../../src/profiles/schemas.js';
 
 const valid = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
 
@@ -50,5 +50,114 @@ describe('validateProfile', () => {
     let deep: unknown = {};
     for (let i = 0; i < 40; i++) deep = { d: deep };
     expect(errorsOf({ ...valid, metadata: { preferences: deep } })).toMatch(/nested more than 32 levels/);
+  });
+});
+
+describe('validateProfile: limits', () => {
+  // A valid address of exactly `length` characters (the regex sets no limit of its own).
+  const emailOf = (length: number) => `${'a'.repeat(length - '@example.com'.length)}@example.com`;
+
+  it('accepts a 254-character email, trimmed and lower-cased first, and refuses 255', () => {
+    expect(validateProfile({ ...valid, email: ` ${emailOf(254).toUpperCase()}  ` })).toMatchObject({ ok: true, profile: { email: emailOf(254) } });
+    expect(errorsOf({ ...valid, email: emailOf(255) })).toBe('email: must be at most 254 characters');
+  });
+
+  it('accepts 200-character names and refuses 201, counted before the name is normalized', () => {
+    expect(validateProfile({ ...valid, firstName: 'a'.repeat(200), lastName: 'b'.repeat(200) })).toMatchObject({ ok: true, profile: { firstName: `A${'a'.repeat(199)}` } });
+    expect(errorsOf({ ...valid, firstName: 'a'.repeat(201) })).toBe('firstName: must be at most 200 characters');
+    expect(errorsOf({ ...valid, lastName: ` ${'b'.repeat(200)}` })).toBe('lastName: must be at most 200 characters');
+  });
+
+  it('accepts 100 tags of 100 characters, and refuses a 101st tag or a 101st character', () => {
+    const tags = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(100, 't'));
+    expect(validateProfile({ ...valid, metadata: { tags } })).toMatchObject({ ok: true, profile: { metadata: { tags } } });
+    expect(errorsOf({ ...valid, metadata: { tags: [...tags, 'x'] } })).toBe('metadata.tags: must have at most 100 tags');
+    expect(errorsOf({ ...valid, metadata: { tags: ['ok', 'u'.repeat(101)] } })).toBe('metadata.tags.1: must be at most 100 characters');
+  });
+
+  it('accepts nesting 32 levels below the profile and refuses 33, naming where', () => {
+    const nest = (levels: number): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = { d: value };
+      return value;
+    };
+    // metadata and preferences are two of the levels.
+    expect(validateProfile({ ...valid, metadata: { preferences: nest(31) } })).toMatchObject({ ok: true });
+    const result = validateProfile({ ...valid, metadata: { preferences: nest(32) } });
+    expect(result).toEqual({ ok: false, errors: [{ path: `metadata.preferences${'.d'.repeat(31)}`, message: 'is nested more than 32 levels deep' }] });
+  });
+
+  it('counts arrays as levels too', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 32; i++) deep = [deep];
+    expect(errorsOf({ ...valid, metadata: { preferences: { x: deep } } })).toBe(`metadata.preferences.x${'.0'.repeat(30)}: is nested more than 32 levels deep`);
+  });
+
+  it('rejects a forbidden key with exactly its path, prototype included, and lets a harmless lookalike through', () => {
+    expect(validateProfile(JSON.parse('{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"prototype":1}}'))).toEqual({
+      ok: false,
+      errors: [{ path: 'metadata.prototype', message: 'is a forbidden key' }],
+    });
+    expect(errorsOf(JSON.parse('{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"tags":[{"constructor":1}]}}'))).toBe('metadata.tags.0.constructor: is a forbidden key');
+    expect(validateProfile({ ...valid, metadata: { preferences: { proto: { constructors: null } } } })).toMatchObject({ ok: true });
+  });
+});
+
+describe('validateProfile: messages', () => {
+  it.each([
+    [{ ...valid, email: 5 }, 'email: must be a string'],
+    [{ ...valid, email: null }, 'email: must be a string'],
+    [{ email: 'a@b.co', lastName: 'B' }, 'firstName: is required'],
+    [{ ...valid, firstName: null }, 'firstName: must be a string'],
+    [{ ...valid, lastName: '' }, 'lastName: must not be empty'],
+    [{ ...valid, metadata: 'x' }, 'metadata: must be an object'],
+    [{ ...valid, metadata: { preferences: 'x' } }, 'metadata.preferences: must be an object'],
+    [{ ...valid, plan: 1, zone: 2 }, 'plan,zone: is not an accepted field'],
+    [null, 'must be a JSON object'],
+  ])('%j → %s', (input, message) => {
+    expect(errorsOf(input)).toBe(message);
+  });
+
+  it('lets metadata be absent, and keeps unknown keys inside it', () => {
+    expect(validateProfile(valid)).toEqual({ ok: true, profile: valid });
+    expect(validateProfile({ ...valid, metadata: { plan: { tier: 1 } } })).toEqual({ ok: true, profile: { ...valid, metadata: { plan: { tier: 1 } } } });
+  });
+});
+
+describe('describeErrors', () => {
+  it('prefixes each message with its path, when it has one, and joins them with "; "', () => {
+    expect(describeErrors([{ path: '', message: 'must be a JSON object' }, { path: 'a.b', message: 'is wrong' }])).toBe('must be a JSON object; a.b: is wrong');
+    expect(describeErrors([])).toBe('');
+  });
+});
+
+describe('PROFILE_FIELDS, DeadLetterSchema, BatchResponseSchema, toWire', () => {
+  it('lists the top-level fields in order', () => {
+    expect(PROFILE_FIELDS).toEqual(['email', 'firstName', 'lastName', 'metadata']);
+  });
+
+  it('a dead letter has an integer line, a known class, a reason and any record', () => {
+    const letter = { line: 3, class: 'client', reason: 'r', record: null };
+    expect(DeadLetterSchema.safeParse(letter).success).toBe(true);
+    for (const cls of ['server', 'unexpected']) expect(DeadLetterSchema.safeParse({ ...letter, class: cls }).success).toBe(true);
+    expect(DeadLetterSchema.safeParse({ ...letter, line: 1.5 }).success).toBe(false);
+    expect(DeadLetterSchema.safeParse({ ...letter, line: '3' }).success).toBe(false);
+    expect(DeadLetterSchema.safeParse({ ...letter, class: 'other' }).success).toBe(false);
+    expect(DeadLetterSchema.safeParse({ ...letter, reason: 1 }).success).toBe(false);
+  });
+
+  it('a batch response has a batchId and results of accepted or rejected emails, with an optional error', () => {
+    const response = { batchId: 'b1', results: [{ email: 'a@b.co', status: 'accepted' }, { email: 'c@d.co', status: 'rejected', error: 'bad' }] };
+    expect(BatchResponseSchema.parse(response)).toEqual(response);
+    expect(BatchResponseSchema.safeParse({ ...response, batchId: 1 }).success).toBe(false);
+    expect(BatchResponseSchema.safeParse({ batchId: 'b1', results: [{ email: 'a@b.co', status: 'pending' }] }).success).toBe(false);
+    expect(BatchResponseSchema.safeParse({ batchId: 'b1', results: [{ email: 1, status: 'accepted' }] }).success).toBe(false);
+    expect(BatchResponseSchema.safeParse({ batchId: 'b1', results: [{ email: 'a@b.co', status: 'rejected', error: 2 }] }).success).toBe(false);
+    expect(BatchResponseSchema.safeParse({ batchId: 'b1', results: {} }).success).toBe(false);
+  });
+
+  it('toWire always carries metadata, keeping what is there', () => {
+    expect(toWire(valid)).toEqual({ ...valid, metadata: {} });
+    expect(toWire({ ...valid, metadata: { tags: ['a'] } })).toEqual({ ...valid, metadata: { tags: ['a'] } });
   });
 });

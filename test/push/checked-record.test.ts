@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRecord, deadLetterLine } from '../../src/push/checked-record.js';
+import { checkRecord, deadLetterLine, emailOf, parseRecord, validateParsed } from '../../src/push/checked-record.js';
 
 const ann = '{"email":"ANN@example.com ","firstName":"ann","lastName":"lee"}';
 
@@ -62,5 +62,176 @@ describe('checkRecord', () => {
     const checked = checkRecord({ line: 4, text: huge, problem: 'record is larger than 100 KB (2048 KB)' });
     expect(checked).toMatchObject({ line: 4, reason: 'record is larger than 100 KB (2048 KB); only its first 1024 KB are kept in "record"' });
     expect(JSON.parse(checked.recordJson)).toHaveLength(1024 * 1024);
+  });
+});
+
+/** The message JSON.parse gives for this text, as the reason quotes it. */
+function parseError(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected invalid JSON');
+}
+
+describe('checkRecord: exact results', () => {
+  // How a dead letter reads when it is validated as a profile instead of unwrapped.
+  const missing = 'email: is required; firstName: is required; lastName: is required';
+
+  it('a record not JSON: the reason quotes the parser, and it is the only error, at no path', () => {
+    expect(checkRecord({ line: 2, text: '{"a":' })).toEqual({
+      line: 2,
+      recordJson: '"{\\"a\\":"',
+      reason: `not valid JSON (${parseError('{"a":')})`,
+      errors: [{ path: '', message: `not valid JSON (${parseError('{"a":')})` }],
+    });
+  });
+
+  it('a valid record keeps its text trimmed, and an invalid one lists every field error', () => {
+    expect(checkRecord({ line: 1, text: `  ${ann}\t` })).toMatchObject({ recordJson: ann });
+    expect(checkRecord({ line: 6, text: ' {"email":"x","firstName":"A"} ' })).toEqual({
+      line: 6,
+      recordJson: '{"email":"x","firstName":"A"}',
+      reason: 'email: must be a valid email address; lastName: is required',
+      errors: [
+        { path: 'email', message: 'must be a valid email address' },
+        { path: 'lastName', message: 'is required' },
+      ],
+    });
+    expect(checkRecord({ line: 1, text: 'null' })).toMatchObject({ recordJson: 'null', reason: 'must be a JSON object' });
+  });
+
+  it('only an object of exactly the four dead-letter keys, well typed, is a dead letter', () => {
+    const fifth = `{"line":2,"class":"client","reason":"r","record":${ann},"note":1}`;
+    expect(checkRecord({ line: 8, text: fifth })).toMatchObject({ line: 8, recordJson: fifth, reason: `${missing}; line,class,reason,record,note: is not an accepted field` });
+    const badClass = `{"line":2,"class":"other","reason":"r","record":${ann}}`;
+    expect(checkRecord({ line: 8, text: badClass })).toMatchObject({ line: 8, recordJson: badClass, reason: `${missing}; line,class,reason,record: is not an accepted field` });
+  });
+
+  it('a dead letter holding text: the text is trimmed, and a bad one is reported with the letter\'s line', () => {
+    expect(checkRecord({ line: 1, text: deadLetterLine(9, 'client', 'r', JSON.stringify(` ${ann} `)) })).toMatchObject({ line: 9, recordJson: ann });
+    const still = deadLetterLine(9, 'client', 'r', JSON.stringify('{"a":'));
+    expect(checkRecord({ line: 1, text: still })).toEqual({
+      line: 9,
+      recordJson: '"{\\"a\\":"',
+      reason: `not valid JSON (${parseError('{"a":')})`,
+      errors: [{ path: '', message: `not valid JSON (${parseError('{"a":')})` }],
+    });
+  });
+
+  it('a dead letter is unwrapped once only: one holding another as text is not a profile', () => {
+    const inner = deadLetterLine(3, 'server', 'HTTP 503', ann);
+    const outer = deadLetterLine(7, 'client', 'r', JSON.stringify(inner));
+    expect(checkRecord({ line: 1, text: outer })).toMatchObject({ line: 7, recordJson: inner, reason: `${missing}; line,class,reason,record: is not an accepted field` });
+  });
+
+  it('U+FFFD holds a replay back only when the reason is the reader\'s UTF-8 one, and is kept as the letter\'s text', () => {
+    const reason = 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")';
+    const text = '{"email":"a@b.co","firstName":"Jo\uFFFDe","lastName":"L"}';
+    expect(checkRecord({ line: 1, text: deadLetterLine(12, 'client', reason, JSON.stringify(text)) })).toEqual({
+      line: 12,
+      recordJson: JSON.stringify(text),
+      reason,
+      errors: [{ path: '', message: reason }],
+    });
+    // Another reason: the character is the record's own (a user may type U+FFFD).
+    expect(checkRecord({ line: 1, text: deadLetterLine(12, 'client', 'HTTP 503', JSON.stringify(text)) })).toMatchObject({ line: 12, profile: { firstName: 'Jo\uFFFDe' } });
+  });
+
+  it('a hand-edited dead letter of a shallow record is re-serialized; one 1,000 levels deep still is, 1,001 is kept as the line', () => {
+    const edited = ` { "line": 4, "class": "server", "reason": "r", "record": { "email": "a@b.co", "firstName": "A", "lastName": "B" } } `;
+    expect(checkRecord({ line: 1, text: edited })).toMatchObject({ line: 4, recordJson: '{"email":"a@b.co","firstName":"A","lastName":"B"}' });
+    const withNull = `{ "line": 4, "class": "server", "reason": "r", "record": { "email": "a@b.co", "metadata": null } }`;
+    expect(checkRecord({ line: 1, text: withNull })).toMatchObject({ line: 4, recordJson: '{"email":"a@b.co","metadata":null}' });
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    const at1000 = `{ "line": 4, "class": "server", "reason": "r", "record": ${nested(1000)} }`;
+    expect(checkRecord({ line: 1, text: at1000 })).toMatchObject({ line: 4, recordJson: nested(1000) });
+    const at1001 = `{ "line": 4, "class": "server", "reason": "r", "record": ${nested(1001)} }`;
+    expect(checkRecord({ line: 1, text: at1001 })).toMatchObject({ line: 4, recordJson: JSON.stringify(at1001) });
+  });
+
+  it('a dead letter written by us, surrounded by blanks, still has its record cut out of the line', () => {
+    const letter = deadLetterLine(5, 'server', 'HTTP 503', '{ "email":"a@b.co", "firstName":"A", "lastName":"B" }');
+    expect(checkRecord({ line: 1, text: `\t${letter}  ` })).toMatchObject({ line: 5, recordJson: '{ "email":"a@b.co", "firstName":"A", "lastName":"B" }' });
+  });
+});
+
+describe('checkRecord: problem records', () => {
+  it('a problem record is its text as a JSON string, with the reader\'s reason, even when it parses', () => {
+    expect(checkRecord({ line: 3, text: ann, problem: 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")' })).toEqual({
+      line: 3,
+      recordJson: JSON.stringify(ann),
+      reason: 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")',
+      errors: [{ path: '', message: 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")' }],
+    });
+  });
+
+  it('keeps a problem record of exactly 1 MiB whole; one character more is cut, and a cut one says so', () => {
+    const exact = 'y'.repeat(1024 * 1024);
+    expect(checkRecord({ line: 1, text: exact, problem: 'p' })).toMatchObject({ recordJson: JSON.stringify(exact), reason: 'p' });
+    expect(checkRecord({ line: 1, text: `${exact}z`, problem: 'p' })).toMatchObject({ recordJson: JSON.stringify(exact), reason: 'p; only its first 1024 KB are kept in "record"' });
+    expect(checkRecord({ line: 1, text: 'abc', problem: 'p', cut: true })).toMatchObject({ recordJson: '"abc"', reason: 'p; only its first 1024 KB are kept in "record"' });
+  });
+
+  it('unwraps only a too-large dead letter: not one the reader cut, not one with another problem, not one holding an object', () => {
+    const letter = deadLetterLine(10, 'client', 'HTTP 503', JSON.stringify(ann));
+    expect(checkRecord({ line: 3, text: letter, problem: 'record is larger than 100 KB (101 KB)', cut: true })).toMatchObject({ line: 3, recordJson: JSON.stringify(letter) });
+    expect(checkRecord({ line: 3, text: letter, problem: 'the JSON array is not closed (file truncated?)' })).toMatchObject({ line: 3, recordJson: JSON.stringify(letter) });
+    const holdingObject = deadLetterLine(10, 'client', 'HTTP 503', ann);
+    expect(checkRecord({ line: 3, text: holdingObject, problem: 'record is larger than 100 KB (101 KB)' })).toMatchObject({ line: 3, recordJson: JSON.stringify(holdingObject) });
+    expect(checkRecord({ line: 3, text: '{"a":', problem: 'record is larger than 100 KB (101 KB)' })).toMatchObject({ line: 3, recordJson: '"{\\"a\\":"' });
+  });
+
+  it('a too-large dead letter whose text is exactly 100 KB (in bytes, not characters) is read again; a byte more is not', () => {
+    const withNote = (bytes: number) => {
+      const base = `{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"note":""}}`;
+      // Two-byte characters: a character count would let the over-size text through.
+      const note = 'é'.repeat(Math.floor((bytes - base.length) / 2)) + 'x'.repeat((bytes - base.length) % 2);
+      return `{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"note":"${note}"}}`;
+    };
+    const fits = withNote(100 * 1024);
+    expect(Buffer.byteLength(fits)).toBe(100 * 1024);
+    expect(checkRecord({ line: 3, text: deadLetterLine(10, 'client', 'r', JSON.stringify(fits)), problem: 'record is larger than 100 KB (101 KB)' })).toMatchObject({
+      line: 10,
+      recordJson: fits,
+      profile: { email: 'a@b.co' },
+    });
+    const over = withNote(100 * 1024 + 1);
+    expect(checkRecord({ line: 3, text: deadLetterLine(10, 'client', 'r', JSON.stringify(over)), problem: 'record is larger than 100 KB (101 KB)' })).toEqual({
+      line: 10,
+      recordJson: JSON.stringify(over),
+      reason: 'r',
+      errors: [{ path: '', message: 'r' }],
+    });
+  });
+});
+
+describe('parseRecord and validateParsed', () => {
+  it('parses without validating, then validates', () => {
+    const parsed = parseRecord({ line: 2, text: '{"email":"x"}' });
+    expect(parsed).toEqual({ line: 2, recordJson: '{"email":"x"}', value: { email: 'x' } });
+    expect(validateParsed({ line: 2, recordJson: 'j', value: { email: 'x' } })).toMatchObject({ line: 2, recordJson: 'j', reason: expect.stringMatching(/^email: must be a valid email address; /) });
+    expect(validateParsed({ line: 2, recordJson: 'j', value: JSON.parse(ann) })).toEqual({
+      line: 2,
+      recordJson: 'j',
+      profile: { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' },
+    });
+  });
+});
+
+describe('emailOf', () => {
+  it('is the trimmed, lower-cased email of an object that has a string one', () => {
+    expect(emailOf({ email: ' Ann@Example.COM ' })).toBe('ann@example.com');
+    expect(emailOf({ email: 5 })).toBeUndefined();
+    expect(emailOf({})).toBeUndefined();
+    expect(emailOf(null)).toBeUndefined();
+    expect(emailOf('a@b.co')).toBeUndefined();
+  });
+});
+
+describe('deadLetterLine', () => {
+  it('writes line, class, reason, then the record text as is', () => {
+    expect(deadLetterLine(3, 'client', 'a "quoted" reason', '{ "x": 1 }')).toBe('{"line":3,"class":"client","reason":"a \\"quoted\\" reason","record":{ "x": 1 }}');
   });
 });
