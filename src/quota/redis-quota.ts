@@ -32,6 +32,11 @@ export interface RedisQuotaOptions {
   leaseMs?: number;
   /** How long to wait for Redis at start before giving up (exit 2). */
   connectTimeoutMs?: number;
+  /**
+   * How long a grant may wait for Redis's answer before Redis counts as lost (default 2 s; tests
+   * pass a short one so that a silent Redis does not cost them seconds).
+   */
+  grantTimeoutMs?: number;
 }
 
 /** How often a waiting caller asks again while Redis is away. */
@@ -211,7 +216,7 @@ export class RedisQuota implements Limiter {
             id,
             CATCH_UP,
           ),
-          GRANT_TIMEOUT_MS,
+          this.options.grantTimeoutMs ?? GRANT_TIMEOUT_MS,
         );
         this.markUp();
       } catch (error) {
