@@ -138,8 +138,12 @@ export class RedisQuota implements Limiter {
   static async open(options: RedisQuotaOptions): Promise<RedisQuota> {
     const quota = new RedisQuota(options);
     try {
-      await quota.redis.connect();
-      await quota.redis.ping();
+      // ioredis's connectTimeout ends at the TCP connect: a Redis that accepts but never answers
+      // (stopped, overloaded) would otherwise hold the start forever instead of exit 2.
+      await withTimeout(
+        quota.redis.connect().then(() => quota.redis.ping()),
+        options.connectTimeoutMs ?? 2_000,
+      );
     } catch (error) {
       quota.redis.disconnect();
       // ioredis rejects with "Connection is closed"; the socket's own error says why.

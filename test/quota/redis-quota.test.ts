@@ -387,6 +387,16 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
     expect(limiter.state).toBe('connected');
   });
 
+  it('a Redis that does not answer at start is a usage error after connectTimeoutMs, not a hang', async () => {
+    process.kill(pid, 'SIGSTOP');
+    const started = Date.now();
+    const error = await RedisQuota.open({ url: redis.url, key: 'test', rate: 5, marginMs: 0, smooth: false, leadMs: 0, giveUpAfterMs: 0, clock: new VirtualClock(), logger: (await memoryLogger()).logger, connectTimeoutMs: 300 }).catch((caught: unknown) => caught);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(`cannot reach Redis at ${redis.url} (--redis-url): no answer within 300 ms`);
+  });
+
   it('unreachable at start: the usage error gives the socket error, and nothing is logged', async () => {
     await redis.kill();
     const { logger, lines } = await memoryLogger();
