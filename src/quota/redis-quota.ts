@@ -32,6 +32,11 @@ export interface RedisQuotaOptions {
   leaseMs?: number;
   /** How long to wait for Redis at start before giving up (exit 2). */
   connectTimeoutMs?: number;
+  /**
+   * How long a grant may wait for Redis's answer before Redis counts as lost (default 2 s; tests
+   * pass a short one so that a silent Redis does not cost them seconds).
+   */
+  grantTimeoutMs?: number;
 }
 
 /** How often a waiting caller asks again while Redis is away. */
@@ -88,13 +93,15 @@ export class RedisQuota implements Limiter {
   private constructor(options: RedisQuotaOptions) {
     this.options = options;
     this.limit = Math.max(1, Math.floor(options.rate));
+    // Stryker disable next-line EqualityOperator: `rate > 1` differs only at rate 1, where both branches give 1000 ms
     this.baseWindowMs = (options.rate >= 1 ? 1000 : Math.ceil(1000 / options.rate)) + options.marginMs;
     this.window = this.baseWindowMs;
     this.current = this.limit;
     // A hash tag keeps the keys in one slot, should the Redis be a cluster.
     const base = `sync:quota:{${options.key}}`;
     this.keys = [`${base}:log`, `${base}:pending`, `${base}:pause`, `${base}:epoch`, `${base}:plan`];
-    this.redis = new Redis(options.url, {
+    // Built first and cast after: Stryker leaves the whole of an `x as T` expression unmutated.
+    const client = new Redis(options.url, {
       lazyConnect: true,
       // Fail closed and fast: a command while disconnected fails at once instead of waiting in a
       // queue, and one in flight when the connection drops is not silently replayed.
@@ -108,13 +115,15 @@ export class RedisQuota implements Limiter {
       // Once running, keep reconnecting for as long as the process runs: a restarted Redis is
       // picked up again. At start, no retries: unreachable then is a usage error at once.
       retryStrategy: (times) => (this.opened ? Math.min(100 * times, 1_000) : null),
-    }) as Redis & QuotaCommands;
-    for (const [name, lua] of [
+    });
+    this.redis = client as Redis & QuotaCommands;
+    const scripts: [keyof QuotaCommands, string][] = [
       ['syncGrant', GRANT],
       ['syncDepart', DEPART],
       ['syncCancel', CANCEL],
       ['syncPause', PAUSE],
-    ] as const) {
+    ];
+    for (const [name, lua] of scripts) {
       // EVALSHA with a fallback to EVAL, so a restarted Redis (empty script cache) just works.
       this.redis.defineCommand(name, { numberOfKeys: 5, lua });
     }
@@ -129,8 +138,12 @@ export class RedisQuota implements Limiter {
   static async open(options: RedisQuotaOptions): Promise<RedisQuota> {
     const quota = new RedisQuota(options);
     try {
-      await quota.redis.connect();
-      await quota.redis.ping();
+      // ioredis's connectTimeout ends at the TCP connect: a Redis that accepts but never answers
+      // (stopped, overloaded) would otherwise hold the start forever instead of exit 2.
+      await withTimeout(
+        quota.redis.connect().then(() => quota.redis.ping()),
+        options.connectTimeoutMs ?? 2_000,
+      );
     } catch (error) {
       quota.redis.disconnect();
       // ioredis rejects with "Connection is closed"; the socket's own error says why.
@@ -187,6 +200,7 @@ export class RedisQuota implements Limiter {
   }
 
   async close(): Promise<void> {
+    // Stryker disable next-line ConditionalExpression: without it a second close repeats quit on an ended connection, which fails at once and falls back to a disconnect that does nothing
     if (this.closed) return;
     this.closed = true;
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -211,7 +225,7 @@ export class RedisQuota implements Limiter {
             id,
             CATCH_UP,
           ),
-          GRANT_TIMEOUT_MS,
+          this.options.grantTimeoutMs ?? GRANT_TIMEOUT_MS,
         );
         this.markUp();
       } catch (error) {
