@@ -112,7 +112,7 @@ describe('BatchEngine', () => {
       },
     });
     const first = engine.submit({ email: 'a@example.com' });
-    await new Promise((resolve) => setImmediate(resolve));
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
     expect(sizes).toEqual([]);
     const rest = ['b', 'c', 'd', 'e'].map((x) => engine.submit({ email: `${x}@example.com` }));
     engine.start();
@@ -293,6 +293,9 @@ describe('BatchEngine', () => {
     expect(calls).toHaveLength(1);
     expect(outcomes.every((o) => o.status === 'failed' && o.errorClass === 'client' && /SYNC_DOWNSTREAM_TOKEN/.test(o.reason))).toBe(true);
     expect(await engine.submit({ email: 'late@example.com' })).toMatchObject({ status: 'failed', errorClass: 'client' });
+    // Nothing more goes out: not the late item, not an empty request on the slot that was waiting.
+    await engine.close();
+    expect(calls).toHaveLength(1);
   });
 
   it('keeps total requests under ~1.1x first attempts when the downstream is dead (retry budget)', async () => {
@@ -378,6 +381,8 @@ describe('BatchEngine: the edges of a run', () => {
     expect(engine.batchesInFlight).toBe(1);
     expect(engine.queued).toBe(2);
     await engine.abort();
+    expect(engine.batchesInFlight).toBe(0);
+    expect(await engine.submit({ email: 'late@example.com' })).toEqual({ status: 'failed', errorClass: 'unexpected', reason: 'engine is shutting down' });
     const [inFlight, ...queued] = await outcomes;
     expect(inFlight).toMatchObject({ status: 'failed', errorClass: 'unexpected', reason: 'interrupted', batchId: 'b-1' });
     expect(queued).toEqual([
@@ -391,9 +396,10 @@ describe('BatchEngine: the edges of a run', () => {
   it('whenQueueBelow: at once when there is room, else once a batch has taken items', async () => {
     const { engine } = setup({ rate: 1, batchSize: 2 });
     await engine.whenQueueBelow(1);
-    const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
-    expect(engine.queued).toBe(6);
+    const outcomes = Promise.all(emails(5).map((email) => engine.submit({ email })));
+    expect(engine.queued).toBe(5);
     let room = false;
+    // Five queued is not below five.
     const waiting = engine.whenQueueBelow(5).then(() => (room = true));
     await new Promise((resolve) => setImmediate(resolve));
     expect(room).toBe(false);
@@ -615,5 +621,195 @@ describe('BatchEngine: one at a time where it matters', () => {
     });
     expect(await engine.submit({ email: 'a@x.io' })).toMatchObject({ status: 'failed', errorClass: 'unexpected' });
     expect(statuses).toEqual(['error']);
+  });
+});
+
+describe('BatchEngine: what it reports, and what it costs', () => {
+  /** Wraps a limiter to count how many slots were asked for. */
+  function counting(limiter: RateLimiter): { limiter: RateLimiter; acquired: () => number } {
+    let acquired = 0;
+    const wrapped = Object.create(limiter) as RateLimiter;
+    wrapped.acquire = (signal) => (acquired++, limiter.acquire(signal));
+    return { limiter: wrapped, acquired: () => acquired };
+  }
+
+  it('items waiting behind a key in flight take no rate slots while they wait', async () => {
+    const clock = new VirtualClock(0);
+    const { limiter, acquired } = counting(RateLimiter.perSecond(100, clock));
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 5,
+      key: (item) => item.email,
+      send: async (_id, items) => (await clock.sleep(2000), items.map(() => ({ status: 'accepted' as const }))),
+    });
+    const first = engine.submit({ email: 'a@x.io', version: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = engine.submit({ email: 'a@x.io', version: 2 });
+    await Promise.all([first, second]);
+    expect(clock.now()).toBe(4000);
+    expect(acquired()).toBe(2);
+  });
+
+  it('with autoStart off and the circuit open, a new item fails at once, without waiting for start()', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1 });
+    breaker.failure();
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, breaker, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      breaker,
+      batchSize: 5,
+      key: (item) => item.email,
+      autoStart: false,
+      send: async (_id, items) => items.map(() => ({ status: 'accepted' as const })),
+    });
+    expect(await engine.submit({ email: 'a@x.io' })).toMatchObject({ status: 'failed', reason: expect.stringMatching(/circuit open/) });
+  });
+
+  it('when the circuit opens, what is queued fails then, not one rate slot at a time', async () => {
+    const { engine, clock } = setup({
+      rate: 1,
+      batchSize: 1,
+      maxRetries: 0,
+      breaker: { failureThreshold: 1, cooldownMs: 60_000 },
+      behaviour: () => {
+        throw new HttpStatusError(503, 'down');
+      },
+    });
+    const settledAt: number[] = [];
+    await Promise.all(emails(4).map((email) => engine.submit({ email }).then(() => settledAt.push(clock.now()))));
+    // The dispatcher was waiting for the next slot when the circuit opened: that batch fails once the
+    // slot comes (the executor refuses it), and everything queued behind it fails with it, at once.
+    expect(settledAt).toEqual([0, 1000, 1000, 1000]);
+  });
+
+  it('runs with no event handlers at all, through retries, splits and bisection', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    let call = 0;
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 1, random: () => 1 }) }),
+      limiter,
+      batchSize: 4,
+      key: (item) => item.email,
+      events: {},
+      send: async (_id, items) => {
+        call += 1;
+        if (call === 1) throw new HttpStatusError(503, 'flaky');
+        if (items.length === 4) throw new HttpStatusError(413, 'too large');
+        if (items.some((item) => item.email === 'bad@x.io')) throw new HttpStatusError(400, 'bad');
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const outcomes = await Promise.all(['a@x.io', 'bad@x.io', 'c@x.io', 'd@x.io'].map((email) => engine.submit({ email })));
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'rejected', 'delivered', 'delivered']);
+  });
+
+  it('an executor without a limiter: retries carry no slot, and the request hooks still work', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const requests: { attempt: number; status: string; grantedAt?: number; notBefore?: number; departedAt?: number }[] = [];
+    let call = 0;
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, policy: new RetryPolicy({ maxRetries: 1, random: () => 1 }) }),
+      limiter,
+      batchSize: 1,
+      key: (item) => item.email,
+      now: () => clock.now(),
+      events: { onRequest: ({ attempt, status, grantedAt, notBefore, departedAt }) => requests.push({ attempt, status, grantedAt, notBefore, departedAt }) },
+      send: async (_id, items, _signal, hooks) => {
+        hooks?.departed?.();
+        if (++call === 1) throw new HttpStatusError(503, 'flaky');
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    expect(await engine.submit({ email: 'a@x.io' })).toMatchObject({ status: 'delivered' });
+    expect(requests).toEqual([
+      { attempt: 1, status: '503', grantedAt: 0, notBefore: 0, departedAt: 0 },
+      { attempt: 2, status: '200', grantedAt: undefined, notBefore: undefined, departedAt: 1000 },
+    ]);
+  });
+
+  it('a batch reports what it settled: failed ones counted, merged duplicates not, and how long it took', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const done: unknown[] = [];
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 5,
+      key: (item) => item.email,
+      newBatchId: () => 'b-1',
+      now: () => clock.now(),
+      events: { onBatchDone: (batch) => done.push(batch) },
+      send: async () => {
+        await clock.sleep(120);
+        throw new HttpStatusError(503, 'down');
+      },
+    });
+    const outcomes = await Promise.all([engine.submit({ email: 'a@x.io', version: 1 }), engine.submit({ email: 'a@x.io', version: 2 }), engine.submit({ email: 'b@x.io' })]);
+    await engine.close();
+    expect(outcomes.map((o) => o.status)).toEqual(['duplicate', 'failed', 'failed']);
+    expect(done).toEqual([{ batchId: 'b-1', size: 2, delivered: 0, rejected: 0, failed: 2, durationMs: 120 }]);
+  });
+
+  it('split halves name their parent and why; a bisected half that fails again reports nothing itself', async () => {
+    const { engine, submitAll } = (() => {
+      const clock = new VirtualClock(0);
+      const limiter = RateLimiter.perSecond(5, clock);
+      let ids = 0;
+      const batches: unknown[] = [];
+      const done: string[] = [];
+      const engine = new BatchEngine<Item>({
+        executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+        limiter,
+        batchSize: 8,
+        key: (item) => item.email,
+        newBatchId: () => `b-${++ids}`,
+        events: { onBatch: (batch) => batches.push(batch), onBatchDone: (batch) => done.push(batch.batchId) },
+        send: async (_id, items) => {
+          if (items.length > 4) throw new HttpStatusError(413, 'too large');
+          if (items.some((item) => item.email.startsWith('bad'))) throw new HttpStatusError(400, 'bad profile', undefined, 'bad profile');
+          return items.map(() => ({ status: 'accepted' as const }));
+        },
+      });
+      return { engine: Object.assign(engine, { batches, done }), submitAll: (list: string[]) => Promise.all(list.map((email) => engine.submit({ email }))) };
+    })();
+    const list = emails(8);
+    list[0] = 'bad@example.com';
+    const outcomes = await submitAll(list);
+    await engine.close();
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered', 'delivered']);
+    expect(engine.batches).toEqual([
+      { batchId: 'b-1', size: 8, parent: undefined, reason: undefined },
+      { batchId: 'b-1.1', size: 4, parent: 'b-1', reason: 'split' },
+      { batchId: 'b-1.2', size: 4, parent: 'b-1', reason: 'split' },
+      { batchId: 'b-1.1.1', size: 2, parent: 'b-1.1', reason: 'bisect' },
+      { batchId: 'b-1.1.2', size: 2, parent: 'b-1.1', reason: 'bisect' },
+      { batchId: 'b-1.1.1.1', size: 1, parent: 'b-1.1.1', reason: 'bisect' },
+      { batchId: 'b-1.1.1.2', size: 1, parent: 'b-1.1.1', reason: 'bisect' },
+    ]);
+    // A bisected half refused as a whole settles nothing itself (b-1.1.1, and b-1.1.1.1 whose lone
+    // profile is then rejected by the batch that bisected it): only batches that settled report.
+    expect(engine.done.sort()).toEqual(['b-1', 'b-1.1', 'b-1.1.1.2', 'b-1.1.2', 'b-1.2']);
+    expect(engine.stats).toEqual({ batches: 7, splits: 3 });
+  });
+
+  it('both halves refused the same way without details: the reason says so without quoting anything', async () => {
+    const { submitAll } = setup({
+      batchSize: 4,
+      behaviour: () => {
+        throw new HttpStatusError(400, 'HTTP 400');
+      },
+    });
+    const outcomes = await submitAll(emails(4));
+    expect(outcomes[0]).toMatchObject({
+      status: 'failed',
+      errorClass: 'server',
+      reason: "batch b-1: the downstream answered HTTP 400 to both halves the same way: not a profile's fault, so it is not split further",
+    });
   });
 });
