@@ -32,6 +32,9 @@ export type DeliveryOutcome =
   /** Merged into a later item with the same key in the same batch; the later one carries it. */
   | { status: 'duplicate'; batchId: string };
 
+/** An outcome a delivery settles (duplicates are settled when the batch is formed). */
+type Settled = Exclude<DeliveryOutcome, { status: 'duplicate' }>;
+
 export interface BatchEvents {
   onBatch?: (batch: { batchId: string; size: number; parent?: string; reason?: 'split' | 'bisect' }) => void;
   onBatchDone?: (batch: { batchId: string; size: number; delivered: number; rejected: number; failed: number; durationMs: number }) => void;
@@ -200,6 +203,7 @@ export class BatchEngine<T> {
       // Stryker disable next-line ConditionalExpression: a shortcut; after abort() the queue is empty and closing is set, so the loop ends below anyway
       if (this.stop.signal.aborted) return;
       const state = breaker?.state;
+      // Stryker disable next-line ConditionalExpression,StringLiteral,BlockStatement: a shortcut; without it each queued batch takes a slot, is refused by the executor and gives the slot back, with the same outcome at the same moment
       if (state === 'open') {
         this.failQueued(new CircuitOpenError(breaker!.reopensAt));
       }
@@ -316,8 +320,8 @@ export class BatchEngine<T> {
     if (!parent) for (const { key } of items) this.inFlightKeys.add(key);
     events?.onBatch?.({ batchId, size: items.length, parent: parent?.id, reason: parent?.reason });
     const tally = { delivered: 0, rejected: 0, failed: 0 };
-    const settle = (pending: Pending<T>, outcome: DeliveryOutcome): void => {
-      if (outcome.status === 'delivered' || outcome.status === 'rejected' || outcome.status === 'failed') tally[outcome.status] += 1;
+    const settle = (pending: Pending<T>, outcome: Settled): void => {
+      tally[outcome.status] += 1;
       pending.resolve(outcome);
     };
     try {
@@ -369,9 +373,10 @@ export class BatchEngine<T> {
       });
     } catch (caught) {
       const error = toSyncError(caught);
-      const status = error instanceof HttpStatusError ? error.status : 0;
+      const answered = error instanceof HttpStatusError ? error : undefined;
+      const status = answered?.status ?? 0;
       const aborted = this.stop.signal.aborted;
-      if (status === 400 && probe && !aborted) return error as HttpStatusError;
+      if (status === 400 && probe && !aborted) return answered;
       if (status === 413 && items.length > 1 && !aborted) {
         // Too big: halve it, and the batch size from now on.
         this.batchSize = Math.max(1, Math.min(this.batchSize, Math.floor(items.length / 2)));
@@ -411,7 +416,7 @@ export class BatchEngine<T> {
    * profile (a platform answering 400 to everything would otherwise cost two requests a profile
    * and blame the data), and the batch fails as the platform's fault.
    */
-  private async bisect(batchId: string, items: Pending<T>[], settle: (pending: Pending<T>, outcome: DeliveryOutcome) => void): Promise<void> {
+  private async bisect(batchId: string, items: Pending<T>[], settle: (pending: Pending<T>, outcome: Settled) => void): Promise<void> {
     this.stats.splits += 1;
     const middle = Math.ceil(items.length / 2);
     const halves = [items.slice(0, middle), items.slice(middle)] as const;
@@ -445,6 +450,6 @@ function describeStatus(error: unknown): string {
   return typeof code === 'string' ? code : 'error';
 }
 
-function failed(error: SyncError): DeliveryOutcome {
+function failed(error: SyncError): Extract<DeliveryOutcome, { status: 'failed' }> {
   return { status: 'failed', errorClass: error.errorClass, reason: error.message };
 }

@@ -734,7 +734,7 @@ describe('BatchEngine: what it reports, and what it costs', () => {
   });
 
   it('a batch reports what it settled: failed ones counted, merged duplicates not, and how long it took', async () => {
-    const clock = new VirtualClock(0);
+    const clock = new VirtualClock(5000);
     const limiter = RateLimiter.perSecond(5, clock);
     const done: unknown[] = [];
     const engine = new BatchEngine<Item>({
@@ -811,5 +811,43 @@ describe('BatchEngine: what it reports, and what it costs', () => {
       errorClass: 'server',
       reason: "batch b-1: the downstream answered HTTP 400 to both halves the same way: not a profile's fault, so it is not split further",
     });
+  });
+});
+
+describe('BatchEngine: backpressure and split halves, exactly', () => {
+  it('whenQueueBelow(n) waits while exactly n are queued', async () => {
+    const { engine, clock } = setup({ rate: 1, batchSize: 2 });
+    const outcomes = Promise.all(emails(5).map((email) => engine.submit({ email })));
+    let releasedAt: number | undefined;
+    // The first batch leaves three queued: not below three. The second leaves one.
+    const waiting = engine.whenQueueBelow(3).then(() => (releasedAt = clock.now()));
+    await waiting;
+    expect(releasedAt).toBe(1000);
+    await outcomes;
+  });
+
+  it('split halves that fail report their failures themselves', async () => {
+    const done: unknown[] = [];
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      batchSize: 2,
+      key: (item) => item.email,
+      newBatchId: () => 'b-1',
+      events: { onBatchDone: ({ batchId, delivered, rejected, failed }) => done.push([batchId, delivered, rejected, failed]) },
+      send: async (_id, items) => {
+        if (items.length > 1) throw new HttpStatusError(413, 'too large');
+        throw new HttpStatusError(503, 'down');
+      },
+    });
+    await Promise.all(['a@x.io', 'b@x.io'].map((email) => engine.submit({ email })));
+    await engine.close();
+    expect(done).toEqual([
+      ['b-1.1', 0, 0, 1],
+      ['b-1.2', 0, 0, 1],
+      ['b-1', 0, 0, 0],
+    ]);
   });
 });
