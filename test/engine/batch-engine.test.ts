@@ -3,6 +3,7 @@ import { AuthError, HttpStatusError, NetworkError } from '../../src/errors.js';
 import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor } from '../../src/engine/executor.js';
+import type { Limiter } from '../../src/engine/limiter.js';
 import { seededRandom } from '../../src/engine/random.js';
 import { RateLimiter } from '../../src/engine/rate-limiter.js';
 import { RetryBudget } from '../../src/engine/retry-budget.js';
@@ -75,6 +76,13 @@ function setup({
 
 const emails = (n: number, prefix = 'u'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`);
 
+/** What an engine wired by hand shares with every other (for tests that need options setup() does not give). */
+const wired = (clock: VirtualClock, limiter: Limiter, maxRetries = 0) => ({
+  executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries, random: () => 1 }) }),
+  limiter,
+  key: (item: Item) => item.email,
+});
+
 
 describe('BatchEngine', () => {
   it('forms a batch when a slot opens, from whatever is queued, up to the batch size', async () => {
@@ -101,10 +109,8 @@ describe('BatchEngine', () => {
     const limiter = RateLimiter.perSecond(5, clock);
     const sizes: number[] = [];
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 4,
-      key: (item) => item.email,
       autoStart: false,
       send: async (_id, items) => {
         sizes.push(items.length);
@@ -413,10 +419,8 @@ describe('BatchEngine: the edges of a run', () => {
     const limiter = RateLimiter.perSecond(5, clock);
     const sizes: number[] = [];
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 10,
-      key: (item) => item.email,
       autoStart: false,
       startWhenQueued: 3,
       send: async (_id, items) => (sizes.push(items.length), items.map(() => ({ status: 'accepted' as const }))),
@@ -433,10 +437,8 @@ describe('BatchEngine: the edges of a run', () => {
     const limiter = RateLimiter.perSecond(5, clock);
     const ids: string[] = [];
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 1,
-      key: (item) => item.email,
       send: async (id, items) => (ids.push(id), items.map(() => ({ status: 'accepted' as const }))),
     });
     await Promise.all([engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })]);
@@ -507,10 +509,8 @@ describe('BatchEngine: the edges of a run', () => {
     const log: unknown[] = [];
     let call = 0;
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 1, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 1),
       batchSize: 4,
-      key: (item) => item.email,
       newBatchId: () => 'b-1',
       now: () => clock.now(),
       events: {
@@ -610,10 +610,8 @@ describe('BatchEngine: one at a time where it matters', () => {
     const limiter = RateLimiter.perSecond(5, clock);
     const statuses: string[] = [];
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 1,
-      key: (item) => item.email,
       events: { onRequest: (request) => statuses.push(request.status) },
       send: async () => {
         throw new Error('something odd');
@@ -637,10 +635,8 @@ describe('BatchEngine: what it reports, and what it costs', () => {
     const clock = new VirtualClock(0);
     const { limiter, acquired } = counting(RateLimiter.perSecond(100, clock));
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 5,
-      key: (item) => item.email,
       send: async (_id, items) => (await clock.sleep(2000), items.map(() => ({ status: 'accepted' as const }))),
     });
     const first = engine.submit({ email: 'a@x.io', version: 1 });
@@ -691,10 +687,8 @@ describe('BatchEngine: what it reports, and what it costs', () => {
     const limiter = RateLimiter.perSecond(5, clock);
     let call = 0;
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 1, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 1),
       batchSize: 4,
-      key: (item) => item.email,
       events: {},
       send: async (_id, items) => {
         call += 1;
@@ -738,10 +732,8 @@ describe('BatchEngine: what it reports, and what it costs', () => {
     const limiter = RateLimiter.perSecond(5, clock);
     const done: unknown[] = [];
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 5,
-      key: (item) => item.email,
       newBatchId: () => 'b-1',
       now: () => clock.now(),
       events: { onBatchDone: (batch) => done.push(batch) },
@@ -764,10 +756,8 @@ describe('BatchEngine: what it reports, and what it costs', () => {
       const batches: unknown[] = [];
       const done: string[] = [];
       const engine = new BatchEngine<Item>({
-        executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-        limiter,
+        ...wired(clock, limiter, 0),
         batchSize: 8,
-        key: (item) => item.email,
         newBatchId: () => `b-${++ids}`,
         events: { onBatch: (batch) => batches.push(batch), onBatchDone: (batch) => done.push(batch.batchId) },
         send: async (_id, items) => {
@@ -831,10 +821,8 @@ describe('BatchEngine: backpressure and split halves, exactly', () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock);
     const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, limiter, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
+      ...wired(clock, limiter, 0),
       batchSize: 2,
-      key: (item) => item.email,
       newBatchId: () => 'b-1',
       events: { onBatchDone: ({ batchId, delivered, rejected, failed }) => done.push([batchId, delivered, rejected, failed]) },
       send: async (_id, items) => {
