@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
 /**
  * What the product promises under the faults a cron box sees: kill -9, Ctrl-C, two runs at once,
@@ -359,12 +360,3 @@ describe('sync pull: an unusable --out stops the run before the first request', 
     }
   });
 });
-
-function tryMountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

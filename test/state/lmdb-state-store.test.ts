@@ -9,6 +9,7 @@ import { emailKey, loadHasher, profileDigest, textDigest } from '../../src/state
 import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
 import { platformOf } from '../../src/state/state-store.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
 // Pass-through, so every test runs on the real filesystem; only the tests of a permission error
 // make mkdir fail: as root (CI) no real directory refuses it.
@@ -18,15 +19,6 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 const ann = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
-
-function tryMountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('LmdbStateStore', () => {
   const tmp = useTempDir();
