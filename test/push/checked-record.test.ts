@@ -235,3 +235,14 @@ describe('deadLetterLine', () => {
     expect(deadLetterLine(3, 'client', 'a "quoted" reason', '{ "x": 1 }')).toBe('{"line":3,"class":"client","reason":"a \\"quoted\\" reason","record":{ "x": 1 }}');
   });
 });
+
+describe('deadLetterLine', () => {
+  it('keeps a record that spanned several lines of a JSON array on one line, the same JSON', () => {
+    const multiLine = '{\n    "email": "nope",\r\n    "firstName": "A",\n    "lastName": "B"\n  }';
+    const letter = deadLetterLine(3, 'client', 'email: must be a valid email address', multiLine);
+    expect(letter).not.toMatch(/[\r\n]/);
+    expect(JSON.parse(letter)).toEqual({ line: 3, class: 'client', reason: 'email: must be a valid email address', record: JSON.parse(multiLine) });
+    // Replayed, it is unwrapped to the same record at its original line.
+    expect(checkRecord({ line: 1, text: letter })).toMatchObject({ line: 3, reason: 'email: must be a valid email address' });
+  });
+});
