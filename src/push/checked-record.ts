@@ -110,10 +110,11 @@ function asDeadLetter(value: unknown): DeadLetter | undefined {
 /**
  * One dead-letter line; `record` is spliced in as JSON text and comes last (see recordTextOf). A
  * record that spanned several lines of a JSON array keeps its text, on one line: in JSON text a raw
- * line break can only be whitespace between tokens, so turning it into a space changes nothing else.
+ * line break can only be whitespace between tokens that punctuation already separates, so removing
+ * it changes nothing else.
  */
 export function deadLetterLine(line: number, errorClass: string, reason: string, recordJson: string): string {
-  return `${deadLetterPrefix(line, errorClass, reason)}${recordJson.replace(LINE_BREAKS, ' ')}}`;
+  return `${deadLetterPrefix(line, errorClass, reason)}${recordJson.replace(LINE_BREAKS, '')}}`;
 }
 
 const LINE_BREAKS = /[\r\n]/g;
