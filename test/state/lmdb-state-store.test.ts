@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -189,6 +189,23 @@ describe('LmdbStateStore', () => {
     const store = (await LmdbStateStore.open(disk, 'http://a'))!;
     expect(store).toBeInstanceOf(LmdbStateStore);
     await store.close();
+  });
+
+  it('a batch is remembered whole or not at all: a disk that fills midway leaves none of it', async (context) => {
+    const disk = smallDisk('8m', () => context.skip());
+    const store = (await LmdbStateStore.open(disk, 'http://a'))!;
+    await store.recordAccepted([{ email: ann.email, digest: 1n, textDigest: 2n }]);
+    const { bavail, bsize } = await statfs(disk);
+    // Room for some pages of the batch, not for all of them.
+    writeFileSync(join(disk, 'filler'), Buffer.alloc(bavail * bsize - 64 * 1024));
+    const batch = Array.from({ length: 20_000 }, (_, i) => ({ email: `u${i}@example.com`, digest: BigInt(i), textDigest: 0n }));
+    await expect(store.recordAccepted(batch)).rejects.toBeInstanceOf(WriteError);
+    await store.close();
+    rmSync(join(disk, 'filler'));
+    const again = (await LmdbStateStore.open(disk, 'http://a'))!;
+    expect(again.lookup(ann.email)).toStrictEqual({ digest: 1n, textDigest: 2n });
+    expect([again.lookup('u0@example.com'), again.lookup('u9999@example.com'), again.lookup('u19999@example.com')]).toStrictEqual([undefined, undefined, undefined]);
+    await again.close();
   });
 
   it('a commit that fails (the disk filled up meanwhile) is a WriteError naming the environment and the real cause', async (context) => {
