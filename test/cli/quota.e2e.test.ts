@@ -130,6 +130,48 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(seen.requests).toBe(summary.requests);
   }, 40_000);
 
+  /** A push of `count` profiles, one per request, at `rate` (the shared Redis, the given downstream spelling). */
+  function pushOnePerRequest(name: string, count: number, rate: number, downstreamUrl: string, extraEnv: Record<string, string> = {}): Promise<CliResult> {
+    const dir = tmp();
+    return runCli(['push', profiles(join(dir, `${name}.ndjson`), count, name), '--batch-size', '1', '--rate', String(rate), '--json', '--dead-letter', join(dir, 'dead.ndjson')], {
+      env: { SYNC_DOWNSTREAM_URL: downstreamUrl, SYNC_REDIS_URL: redis!.url, ...extraEnv },
+      timeoutMs: 20_000,
+    });
+  }
+
+  it('a second push asking for another --rate on a key in use is exit 2 naming the key and the rate in force; the platform never sees more than 5', async () => {
+    redis = await startRedis();
+    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
+    servers.push(platform);
+    const first = pushOnePerRequest('a', 12, 5, platform.url);
+    // The first holds the key once its first request has arrived.
+    while ((await stats(platform)).requests < 1) await sleep(50);
+    const second = await pushOnePerRequest('b', 40, 20, platform.url);
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    const key = new URL(platform.url).origin;
+    expect(second.stderr).toContain(`--rate 20: the shared quota "${key}" is in use at --rate 5 by another process; use the same --rate or another --quota-key`);
+    const done = await first;
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ delivered: 12, rateLimited: 0 });
+    const seen = await stats(platform);
+    expect(seen.requests).toBe(12);
+    expect(seen.maxRequestsPerSecond).toBeLessThanOrEqual(5);
+  }, 30_000);
+
+  it('127.0.0.1 and localhost are one platform: without --quota-key both pushes share one budget', async () => {
+    redis = await startRedis();
+    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
+    servers.push(platform);
+    const port = new URL(platform.url).port;
+    const [a, b] = await Promise.all([pushOnePerRequest('a', 8, 5, `http://127.0.0.1:${port}`), pushOnePerRequest('b', 8, 5, `http://localhost:${port}`)]);
+    for (const run of [a, b]) expect(run.code, run.stderr).toBe(0);
+    const seen = await stats(platform);
+    expect(seen.accepted).toBe(16);
+    expect(seen.rateLimited).toBe(0);
+    expect(seen.maxRequestsPerSecond).toBeLessThanOrEqual(5);
+  }, 30_000);
+
   it('an unreachable Redis at start is exit 2 with one line, the password not shown (push, pull, serve)', async () => {
     redis = await startRedis();
     await redis.kill();
