@@ -30,6 +30,16 @@ export interface RateLimiterOptions {
  */
 export const CATCH_UP = 0.8;
 
+/**
+ * The window a rate of `rate` requests per second is counted in: 1000 ms, or for a fractional rate
+ * the longer window that holds one request (0.5/s: one per 2000 ms).
+ */
+export function rateWindowMs(rate: number): number {
+  // At a rate of exactly 1 both branches give 1000 ms.
+  // Stryker disable next-line EqualityOperator: equivalent at rate 1 (see above)
+  return rate >= 1 ? 1000 : Math.ceil(1000 / rate);
+}
+
 /** Each 429 from a known limit widens the window this much, up to MAX_WIDENING_MS in all. */
 export const WIDEN_STEP_MS = 25;
 export const MAX_WIDENING_MS = 250;
@@ -85,11 +95,7 @@ export class RateLimiter implements Limiter {
     clock: Clock,
     { marginMs = 0, smooth = false, leadMs = 0 }: { marginMs?: number; smooth?: boolean; leadMs?: number } = {},
   ): RateLimiter {
-    // At a rate of exactly 1 both branches give one request per 1000 ms.
-    // Stryker disable next-line EqualityOperator: equivalent at rate 1 (see above)
-    return rate >= 1
-      ? new RateLimiter({ limit: Math.floor(rate), windowMs: 1000 + marginMs, clock, smooth, leadMs })
-      : new RateLimiter({ limit: 1, windowMs: Math.ceil(1000 / rate) + marginMs, clock, smooth, leadMs });
+    return new RateLimiter({ limit: Math.max(1, Math.floor(rate)), windowMs: rateWindowMs(rate) + marginMs, clock, smooth, leadMs });
   }
 
   /** The window in force: wider than configured after 429s from a known limit, and while departures run late. */

@@ -4,10 +4,10 @@ import { InterruptedError, QuotaUnavailableError, UsageError } from '../errors.j
 import type { Clock } from '../engine/clock.js';
 import type { Limiter, Slot } from '../engine/limiter.js';
 import { LatenessMargin } from '../engine/lateness-margin.js';
-import { CATCH_UP, MAX_WIDENING_MS, WIDEN_STEP_MS } from '../engine/rate-limiter.js';
+import { CATCH_UP, MAX_WIDENING_MS, rateWindowMs, WIDEN_STEP_MS } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
 import { redactRedisUrl } from './redis-url.js';
-import { CANCEL, DEPART, GRANT, PAUSE } from './scripts.js';
+import { CANCEL, CLAIM, DEPART, GRANT, PAUSE, RELEASE } from './scripts.js';
 
 export type QuotaState = 'connected' | 'unavailable';
 
@@ -15,7 +15,7 @@ export interface RedisQuotaOptions {
   url: string;
   /** The shared budget's name: every process with the same Redis and key shares one limit. */
   key: string;
-  /** Requests per second. */
+  /** Requests per second; every process using the key must ask for the same (see scripts.ts). */
   rate: number;
   /** Added to the window, as for the in-process limiter. */
   marginMs: number;
@@ -37,6 +37,10 @@ export interface RedisQuotaOptions {
    * pass a short one so that a silent Redis does not cost them seconds).
    */
   grantTimeoutMs?: number;
+  /** How long this process's claim on the key (its rate) outlives its last renewal (default 30 s). */
+  claimTtlMs?: number;
+  /** How often an open quota renews its claim, busy or idle (default 10 s). */
+  heartbeatMs?: number;
 }
 
 /** How often a waiting caller asks again while Redis is away. */
@@ -44,6 +48,12 @@ const RETRY_WHILE_DOWN_MS = 250;
 const DEFAULT_LEASE_MS = 5_000;
 /** A Redis that accepts the connection but does not answer (stopped, overloaded) counts as gone. */
 const GRANT_TIMEOUT_MS = 2_000;
+/**
+ * A stopped fleet frees its key's rate within this long (a process that stops cleanly frees its
+ * claim at once); a few missed heartbeats (a stalled event loop, a slow Redis) do not lose it.
+ */
+const DEFAULT_CLAIM_TTL_MS = 30_000;
+const DEFAULT_HEARTBEAT_MS = 10_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -56,7 +66,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 interface QuotaCommands {
-  syncGrant(...keysAndArgs: (string | number)[]): Promise<[number, string]>;
+  syncGrant(...keysAndArgs: (string | number)[]): Promise<[number, string, string]>;
+  syncClaim(...keysAndArgs: (string | number)[]): Promise<[number, string]>;
+  syncRelease(...keysAndArgs: string[]): Promise<number>;
   syncDepart(...keysAndArgs: string[]): Promise<number>;
   syncCancel(...keysAndArgs: string[]): Promise<number>;
   syncPause(...keysAndArgs: (string | number)[]): Promise<number>;
@@ -75,7 +87,7 @@ export class RedisQuota implements Limiter {
   readonly limit: number;
   private readonly options: RedisQuotaOptions;
   private readonly redis: Redis & QuotaCommands;
-  private readonly keys: [string, string, string, string, string];
+  private readonly keys: [string, string, string, string, string, string];
   private readonly baseWindowMs: number;
   private window: number;
   private current: number;
@@ -89,17 +101,20 @@ export class RedisQuota implements Limiter {
   /** Connected once: from then on a loss is logged (a failure to connect at start is a usage error instead). */
   private opened = false;
   private lastError: Error | undefined;
+  /** The key's rate as Redis last said (the lowest any live process asked for): this one's until told. */
+  private inForce: number;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(options: RedisQuotaOptions) {
     this.options = options;
     this.limit = Math.max(1, Math.floor(options.rate));
-    // Stryker disable next-line EqualityOperator: `rate > 1` differs only at rate 1, where both branches give 1000 ms
-    this.baseWindowMs = (options.rate >= 1 ? 1000 : Math.ceil(1000 / options.rate)) + options.marginMs;
+    this.baseWindowMs = rateWindowMs(options.rate) + options.marginMs;
     this.window = this.baseWindowMs;
     this.current = this.limit;
+    this.inForce = options.rate;
     // A hash tag keeps the keys in one slot, should the Redis be a cluster.
     const base = `sync:quota:{${options.key}}`;
-    this.keys = [`${base}:log`, `${base}:pending`, `${base}:pause`, `${base}:epoch`, `${base}:plan`];
+    this.keys = [`${base}:log`, `${base}:pending`, `${base}:pause`, `${base}:epoch`, `${base}:plan`, `${base}:holders`];
     // Built first and cast after: Stryker leaves the whole of an `x as T` expression unmutated.
     const client = new Redis(options.url, {
       lazyConnect: true,
@@ -122,16 +137,22 @@ export class RedisQuota implements Limiter {
       ['syncDepart', DEPART],
       ['syncCancel', CANCEL],
       ['syncPause', PAUSE],
+      ['syncClaim', CLAIM],
+      ['syncRelease', RELEASE],
     ];
     for (const [name, lua] of scripts) {
       // EVALSHA with a fallback to EVAL, so a restarted Redis (empty script cache) just works.
-      this.redis.defineCommand(name, { numberOfKeys: 5, lua });
+      this.redis.defineCommand(name, { numberOfKeys: 6, lua });
     }
     // Connection errors surface as failed commands and as the state below; without a listener,
     // ioredis would print each one to the console.
     this.redis.on('error', (error: Error) => (this.lastError = error));
     this.redis.on('close', () => this.markDown());
-    this.redis.on('ready', () => this.markUp());
+    this.redis.on('ready', () => {
+      this.markUp();
+      // A restarted Redis has forgotten every claim: make this one count again at once.
+      if (this.opened && !this.closed) this.renew();
+    });
   }
 
   /** Connects, or fails with a one-line usage error (exit 2): a run must not start without its quota. */
@@ -150,17 +171,59 @@ export class RedisQuota implements Limiter {
       const reason = (quota.lastError ?? (error as Error)).message;
       throw new UsageError(`cannot reach Redis at ${redactRedisUrl(options.url)} (--redis-url): ${reason}`);
     }
+    await quota.claim();
     quota.downSince = undefined;
     quota.opened = true;
+    quota.heartbeat = setInterval(() => quota.renew(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    // A run that ends without close() must still be able to exit.
+    quota.heartbeat.unref();
     return quota;
+  }
+
+  /** Holds the key at this process's rate, or fails with a usage error if it is in use at another. */
+  private async claim(): Promise<void> {
+    const { key, rate } = this.options;
+    let reply: [number, string];
+    try {
+      reply = await withTimeout(this.redis.syncClaim(...this.keys, String(rate), this.idPrefix, this.claimTtlMs, 1), this.options.connectTimeoutMs ?? 2_000);
+    } catch (error) {
+      this.redis.disconnect();
+      throw new UsageError(`cannot reach Redis at ${redactRedisUrl(this.options.url)} (--redis-url): ${(error as Error).message}`);
+    }
+    const [claimed, inUse] = reply;
+    if (claimed === 1) return;
+    this.redis.disconnect();
+    throw new UsageError(`--rate ${rate}: the shared quota "${key}" is in use at --rate ${inUse} by another process; use the same --rate or another --quota-key`);
+  }
+
+  /** The heartbeat: renews the claim, and learns the rate in force. Lost if Redis is away (grants report that). */
+  private renew(): void {
+    withTimeout(this.redis.syncClaim(...this.keys, String(this.options.rate), this.idPrefix, this.claimTtlMs, 0), this.options.grantTimeoutMs ?? GRANT_TIMEOUT_MS)
+      .then(([, inForce]) => this.learnRate(inForce))
+      .catch(() => undefined);
+  }
+
+  private get claimTtlMs(): number {
+    return this.options.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
   }
 
   get state(): QuotaState {
     return this.downSince === undefined ? 'connected' : 'unavailable';
   }
 
+  /** The window of the key's rate in force, with this process's margin, widening and lateness. */
   get windowMs(): number {
-    return this.window + this.lateness.extraMs;
+    return rateWindowMs(this.inForce) + this.extraMs;
+  }
+
+  /** The rate the key is paced at: this process's, unless another live process asked for less. */
+  get rateInForce(): number {
+    return this.inForce;
+  }
+
+  /** What this process adds to its rate's window (the grant script adds it to the rate in force's). */
+  private get extraMs(): number {
+    return this.window - rateWindowMs(this.options.rate) + this.lateness.extraMs;
   }
 
   get currentLimit(): number {
@@ -196,13 +259,16 @@ export class RedisQuota implements Limiter {
 
   widenMargin(): number {
     this.window = Math.min(this.window + WIDEN_STEP_MS, this.baseWindowMs + MAX_WIDENING_MS);
-    return this.window;
+    return this.window - rateWindowMs(this.options.rate) + rateWindowMs(this.inForce);
   }
 
   async close(): Promise<void> {
     // Stryker disable next-line ConditionalExpression: without it a second close repeats quit on an ended connection, which fails at once and falls back to a disconnect that does nothing
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
+    // Free the claim now rather than when it lapses; if Redis is away it lapses on its own.
+    await withTimeout(this.redis.syncRelease(...this.keys, String(this.options.rate), this.idPrefix), this.options.grantTimeoutMs ?? GRANT_TIMEOUT_MS).catch(() => undefined);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -212,18 +278,21 @@ export class RedisQuota implements Limiter {
       signal?.throwIfAborted();
       // Stryker disable next-line UpdateOperator: counting down gives unique ids as well
       const id = `${this.idPrefix}:${++this.ids}`;
-      let reply: [number, string];
+      let reply: [number, string, string];
       try {
         reply = await withTimeout(
           this.redis.syncGrant(
             ...this.keys,
             this.current,
-            this.windowMs,
+            this.extraMs,
             this.options.smooth ? 1 : 0,
             leadMs,
             this.options.leaseMs ?? DEFAULT_LEASE_MS,
             id,
             CATCH_UP,
+            String(this.options.rate),
+            this.idPrefix,
+            this.claimTtlMs,
           ),
           this.options.grantTimeoutMs ?? GRANT_TIMEOUT_MS,
         );
@@ -241,7 +310,8 @@ export class RedisQuota implements Limiter {
         await clock.sleep(Math.min(RETRY_WHILE_DOWN_MS, giveUpAfterMs - waited), signal);
         continue;
       }
-      const [granted, waitText] = reply;
+      const [granted, waitText, inForce] = reply;
+      this.learnRate(inForce);
       const wait = Number(waitText);
       if (granted === 1) return this.slot(id, wait);
       // A few ms of jitter so processes waiting for the same instant do not ask in lock-step.
@@ -261,6 +331,22 @@ export class RedisQuota implements Limiter {
       this.redis[script](...this.keys, id).catch(() => undefined);
     };
     return { grantedAt, notBefore, depart: () => close('syncDepart'), cancel: () => close('syncCancel') };
+  }
+
+  /** Logs when the key's rate in force stops being (or is again) this process's own. */
+  private learnRate(text: string): void {
+    const rate = Number(text);
+    if (!(rate > 0) || rate === this.inForce) return;
+    this.inForce = rate;
+    const { key, rate: own } = this.options;
+    if (rate < own) {
+      this.options.logger.warn(
+        { stage: 'send', quota: 'rate', rateInForce: rate },
+        `the shared quota "${key}" is held at --rate ${text} by another process (claims were lost meanwhile, e.g. Redis restarted): pacing at that rate, not --rate ${own}`,
+      );
+    } else {
+      this.options.logger.info({ stage: 'send', quota: 'rate', rateInForce: rate }, `the shared quota "${key}" is back at --rate ${text}`);
+    }
   }
 
   private markDown(error?: unknown): void {

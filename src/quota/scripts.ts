@@ -6,7 +6,14 @@
  * Keys: log (zset: requests that left, scored by departure ms), pending (zset: granted, not yet
  * left, scored by their notBefore), pause (string: epoch ms until which nobody is granted), epoch
  * (string: present while the store remembers the recent past), plan (string: the notBefore of the
- * last grant, which smooth pacing spaces the next one from).
+ * last grant, which smooth pacing spaces the next one from), holders (zset: the processes using
+ * the key, each member `<rate>/<process id>`, scored by when its claim lapses).
+ *
+ * The key's rate is the lowest `--rate` among its live holders, never a caller's own: a process
+ * that asks for another rate is refused at start (CLAIM), and should claims have been lost
+ * meanwhile (Redis restarted, a process stalled past its claim), every grant still enforces the
+ * lowest rate any live process asked for. A claim lives as long as its process keeps renewing it
+ * (a heartbeat, and every grant); a process that stops releases it, one that crashes lets it lapse.
  */
 
 const NOW = `
@@ -14,16 +21,70 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 `;
 
+/** Functions on the holders set (KEYS[6]); the rate stays the text its process gave (no rounding). */
+const HOLDERS = `
+local holders = KEYS[6]
+
+-- Forget the claims that lapsed; the lowest rate among the others, as number and as given.
+local function rateInForce()
+  redis.call('ZREMRANGEBYSCORE', holders, '-inf', now)
+  local lowest, text = nil, nil
+  for _, member in ipairs(redis.call('ZRANGE', holders, 0, -1)) do
+    local given = string.match(member, '^([^/]+)/')
+    local rate = tonumber(given)
+    if rate and (lowest == nil or rate < lowest) then lowest, text = rate, given end
+  end
+  return lowest, text
+end
+
+-- Claim (or renew) the key for a process until now + ttl; the set lives as long as its last claim.
+local function hold(rate, holder, ttl)
+  redis.call('ZADD', holders, now + ttl, rate .. '/' .. holder)
+  local last = redis.call('ZRANGE', holders, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIRE', holders, math.ceil(tonumber(last[2]) - now))
+end
+`;
+
 /**
- * ARGV: limit, windowMs, smooth (1/0), leadMs, leaseMs, slot id, catch-up share (see
- * engine/rate-limiter.ts CATCH_UP).
- * Returns {1, waitMs} when granted (the request may leave waitMs from now: its notBefore), or
- * {0, waitMs} when the caller should ask again in about waitMs − leadMs.
+ * ARGV: rate, process id, claim ttl ms, strict (1/0).
+ * Strict (at start): if live holders are at another rate, claims nothing and returns {0, their
+ * rate}; else claims and returns {1, rate}. Not strict (the heartbeat): claims in any case and
+ * returns {1, the rate in force}, which is lower than the caller's if another process asked for less.
  */
-export const GRANT = `${NOW}
+export const CLAIM = `${NOW}${HOLDERS}
+local rate, holder, ttl, strict = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+local lowest, text = rateInForce()
+if strict and lowest ~= nil and lowest ~= tonumber(rate) then return {0, text} end
+hold(rate, holder, ttl)
+if lowest == nil or tonumber(rate) < lowest then text = rate end
+return {1, text}
+`;
+
+/** ARGV: rate, process id. The process stopped: its claim ends now. */
+export const RELEASE = `
+redis.call('ZREM', KEYS[6], ARGV[1] .. '/' .. ARGV[2])
+return 1
+`;
+
+/**
+ * ARGV: limit (the caller's, lower than its rate's after a slow-down), extraMs (what the caller
+ * adds to its rate's window: margin, widening, lateness), smooth (1/0), leadMs, leaseMs, slot id,
+ * catch-up share (see engine/rate-limiter.ts CATCH_UP), rate, process id, claim ttl ms.
+ * The limit and window are those of the rate in force (see above), at most the caller's limit.
+ * Returns {1, waitMs, rate} when granted (the request may leave waitMs from now: its notBefore),
+ * or {0, waitMs, rate} when the caller should ask again in about waitMs − leadMs.
+ */
+export const GRANT = `${NOW}${HOLDERS}
 local log, pending, pause, epoch, plan = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local limit, window, smooth = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
+local callerLimit, extra, smooth = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 local lead, lease, id, catchUp = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+
+-- Whoever asks for a slot holds the key: after Redis lost its memory, the first grant of each
+-- process makes its rate count again.
+hold(ARGV[8], ARGV[9], tonumber(ARGV[10]))
+local rate, rateText = rateInForce()
+local limit = math.min(callerLimit, math.max(1, math.floor(rate)))
+local window = (rate >= 1 and 1000 or math.ceil(1000 / rate)) + extra
 
 -- A store without its epoch marker is new, or was restarted or flushed: requests granted before
 -- it lost its memory may still be arriving, so nobody gets a slot for one window.
@@ -62,7 +123,7 @@ if smooth then
   if n > 0 then wait = math.max(wait, times[n] + spacing * catchUp - now) end
 end
 wait = math.max(wait, tonumber(redis.call('GET', pause) or '0') - now)
-if wait > lead then return {0, tostring(wait)} end
+if wait > lead then return {0, tostring(wait), rateText} end
 
 wait = math.max(wait, 0)
 redis.call('ZADD', pending, now + wait, id)
@@ -71,7 +132,7 @@ redis.call('SET', plan, tostring(now + wait), 'PX', ttl)
 redis.call('PEXPIRE', log, ttl)
 redis.call('PEXPIRE', pending, ttl)
 redis.call('PEXPIRE', epoch, 86400000)
-return {1, tostring(wait)}
+return {1, tostring(wait), rateText}
 `;
 
 /** ARGV: slot id. The request left now: move it from pending to the log (later wins, never earlier). */

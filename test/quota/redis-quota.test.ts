@@ -187,7 +187,8 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
       [0.3, 10, 1, 3344],
     ];
     for (const [rate, marginMs, limit, windowMs] of cases) {
-      const { limiter } = await quota({ rate, marginMs });
+      // A key each: one key's processes must all ask for the same rate.
+      const { limiter } = await quota({ rate, marginMs, key: `rate-${rate}` });
       expect([limiter.limit, limiter.currentLimit, limiter.windowMs]).toEqual([limit, limit, windowMs]);
     }
   });
@@ -196,10 +197,10 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
     await running('shop');
     const { limiter } = await quota({ key: 'shop' });
     const slot = await limiter.acquire();
-    expect((await observer.keys('sync:quota:*')).sort()).toEqual(['sync:quota:{shop}:epoch', 'sync:quota:{shop}:pending', 'sync:quota:{shop}:plan']);
+    expect((await observer.keys('sync:quota:*')).sort()).toEqual(['sync:quota:{shop}:epoch', 'sync:quota:{shop}:holders', 'sync:quota:{shop}:pending', 'sync:quota:{shop}:plan']);
     slot.depart();
     for (let i = 0; i < 40 && (await observer.exists('sync:quota:{shop}:log')) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-    expect((await observer.keys('sync:quota:*')).sort()).toEqual(['sync:quota:{shop}:epoch', 'sync:quota:{shop}:log', 'sync:quota:{shop}:plan']);
+    expect((await observer.keys('sync:quota:*')).sort()).toEqual(['sync:quota:{shop}:epoch', 'sync:quota:{shop}:holders', 'sync:quota:{shop}:log', 'sync:quota:{shop}:plan']);
   });
 
   it('a slot is granted on the clock of this process; depart logs it once, cancel forgets it', async () => {
@@ -403,5 +404,130 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
     const error = await RedisQuota.open({ url: redis.url, key: 'test', rate: 5, marginMs: 0, smooth: false, leadMs: 0, giveUpAfterMs: 0, clock: new VirtualClock(), logger }).catch((caught: unknown) => caught);
     expect((error as Error).message).toBe(`cannot reach Redis at ${redis.url} (--redis-url): connect ECONNREFUSED 127.0.0.1:${redis.port}`);
     expect(lines()).toEqual([]);
+  });
+});
+
+// The key's rate: one per key, held while some process uses the key (a heartbeat renews each
+// process's claim; short TTLs here, 30 s by default), enforced by every grant.
+describe.skipIf(!REDIS_SERVER)(`RedisQuota: the key's rate${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, () => {
+  let redis: TestRedis;
+  let observer: Redis;
+  const open: RedisQuota[] = [];
+  beforeEach(async () => {
+    redis = await startRedis();
+    observer = new Redis(redis.url);
+    observer.on('error', () => undefined);
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((quota) => quota.close()));
+    observer.disconnect();
+    await redis.stop();
+  });
+
+  async function quota(overrides: Partial<RedisQuotaOptions> = {}): Promise<{ limiter: RedisQuota; clock: VirtualClock; lines: () => Record<string, unknown>[] }> {
+    const { logger, lines } = await memoryLogger();
+    const clock = new VirtualClock();
+    const limiter = await RedisQuota.open({ url: redis.url, key: 'shop', rate: 5, marginMs: 0, smooth: false, leadMs: 0, giveUpAfterMs: 60_000, clock, logger, ...overrides });
+    open.push(limiter);
+    return { limiter, clock, lines };
+  }
+
+  const refusal = (asked: number, inForce: string): UsageError =>
+    new UsageError(`--rate ${asked}: the shared quota "shop" is in use at --rate ${inForce} by another process; use the same --rate or another --quota-key`);
+  const holders = async (): Promise<string[]> => (await observer.zrange('sync:quota:{shop}:holders', 0, -1)).map((member) => member.split('/')[0]!).sort();
+  const clients = async (): Promise<number> => String(await observer.client('LIST')).trim().split('\n').length;
+  const until = async (condition: () => Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 100 && !(await condition()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  it('another rate on a key in use is a usage error naming the key, the rate in force and the flag; the refused process holds nothing and leaves no connection', async () => {
+    await quota({ rate: 5 });
+    const { logger, lines } = await memoryLogger();
+    const error = await RedisQuota.open({ url: redis.url, key: 'shop', rate: 20, marginMs: 0, smooth: false, leadMs: 0, giveUpAfterMs: 0, clock: new VirtualClock(), logger }).catch((caught: unknown) => caught);
+    expect(error).toStrictEqual(refusal(20, '5'));
+    expect(error).toMatchObject({ exitCode: 2 });
+    expect(lines()).toEqual([]);
+    expect(await holders()).toEqual(['5']);
+    await until(async () => (await clients()) === 2);
+    expect(await clients()).toBe(2);
+    // The same rate is welcome; so is another rate on another key.
+    await quota({ rate: 5 });
+    await quota({ rate: 20, key: 'other' });
+    expect(await holders()).toEqual(['5', '5']);
+  });
+
+  it('fractional rates too: 0.5 and 0.25 are different rates', async () => {
+    await quota({ rate: 0.5 });
+    await expect(quota({ rate: 0.25 })).rejects.toStrictEqual(refusal(0.25, '0.5'));
+  });
+
+  it('two processes starting at the same instant with different rates: exactly one holds the key', async () => {
+    const results = await Promise.allSettled([quota({ rate: 5 }), quota({ rate: 20 })]);
+    const refused = results.filter((result) => result.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect([refusal(20, '5').message, refusal(5, '20').message]).toContain(((refused[0] as PromiseRejectedResult).reason as Error).message);
+    expect(await holders()).toHaveLength(1);
+  });
+
+  it('the heartbeat keeps an idle process\'s claim past its TTL; close frees it at once', async () => {
+    const { limiter } = await quota({ rate: 5, claimTtlMs: 150, heartbeatMs: 40 });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await expect(quota({ rate: 20 })).rejects.toStrictEqual(refusal(20, '5'));
+    await limiter.close();
+    await quota({ rate: 20 });
+    expect(await holders()).toEqual(['20']);
+  });
+
+  it('a process that stops renewing (crashed, stalled) loses its claim when the TTL runs out', async () => {
+    await quota({ rate: 5, claimTtlMs: 150, heartbeatMs: 60_000 });
+    await expect(quota({ rate: 20 })).rejects.toStrictEqual(refusal(20, '5'));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await quota({ rate: 20 });
+  });
+
+  it('the heartbeat timer does not keep the process alive', async () => {
+    const { limiter } = await quota();
+    expect((limiter as unknown as { heartbeat: NodeJS.Timeout }).heartbeat.hasRef()).toBe(false);
+  });
+
+  it('Redis restarted empty: the running process claims the key again as soon as it reconnects, so another rate is still refused', async () => {
+    const { limiter } = await quota({ rate: 5 });
+    await redis.kill();
+    await redis.restart();
+    await until(async () => limiter.state === 'connected' && (await holders()).length === 1);
+    expect(await holders()).toEqual(['5']);
+    await expect(quota({ rate: 20 })).rejects.toStrictEqual(refusal(20, '5'));
+  });
+
+  it('a lower rate in force (claims lost meanwhile): this process is paced at it, and says so once; back to its own when that holder is gone', async () => {
+    await observer.set('sync:quota:{shop}:epoch', '1', 'PX', 60_000);
+    const { limiter, clock, lines } = await quota({ rate: 5 });
+    // A process at 0.5/s that started while this one's claim was lost (a restarted Redis).
+    await observer.zadd('sync:quota:{shop}:holders', Date.now() + 60_000, '0.5/other');
+    (await limiter.acquire()).depart();
+    expect(limiter.rateInForce).toBe(0.5);
+    expect(limiter.windowMs).toBe(2000);
+    // At 5/s a second slot would be granted at once; at 0.5/s it waits about 2000 ms.
+    const aborting = new AbortController();
+    const waiting = limiter.acquire(aborting.signal).catch((caught: unknown) => caught);
+    await until(async () => clock.sleeps.length > 0);
+    aborting.abort();
+    await waiting;
+    expect(clock.sleeps[0]).toBeGreaterThan(2000 - 100);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(2000 + 3);
+    expect(lines()).toMatchObject([
+      {
+        level: 'warn',
+        quota: 'rate',
+        rateInForce: 0.5,
+        msg: 'the shared quota "shop" is held at --rate 0.5 by another process (claims were lost meanwhile, e.g. Redis restarted): pacing at that rate, not --rate 5',
+      },
+    ]);
+    await observer.zrem('sync:quota:{shop}:holders', '0.5/other');
+    await observer.del('sync:quota:{shop}:log', 'sync:quota:{shop}:pending', 'sync:quota:{shop}:plan');
+    (await limiter.acquire()).depart();
+    expect(limiter.rateInForce).toBe(5);
+    expect(limiter.windowMs).toBe(1000);
+    expect(lines().slice(1)).toMatchObject([{ level: 'info', quota: 'rate', rateInForce: 5, msg: 'the shared quota "shop" is back at --rate 5' }]);
   });
 });

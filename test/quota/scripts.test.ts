@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CANCEL, DEPART, GRANT, PAUSE } from '../../src/quota/scripts.js';
+import { CANCEL, CLAIM, DEPART, GRANT, PAUSE, RELEASE } from '../../src/quota/scripts.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis-server.js';
 
-const KEYS = ['q:log', 'q:pending', 'q:pause', 'q:epoch', 'q:plan'] as const;
-const [LOG, PENDING, PAUSED, EPOCH, PLAN] = KEYS;
+const KEYS = ['q:log', 'q:pending', 'q:pause', 'q:epoch', 'q:plan', 'q:holders'] as const;
+const [LOG, PENDING, PAUSED, EPOCH, PLAN, HOLDERS] = KEYS;
 
 // The scripts read Redis's own clock, so times are checked against TIME read around each call:
 // a few ms of slack, where a wrong formula would be off by a window or a lease. Lua's tostring
@@ -29,18 +29,39 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
   }
 
   interface GrantArgs {
+    /** The caller's --rate (its limit and window follow from it unless another holder's is lower). */
+    rate?: number;
     limit?: number;
-    windowMs?: number;
+    extraMs?: number;
     smooth?: boolean;
     leadMs?: number;
     leaseMs?: number;
     id?: string;
     catchUp?: number;
+    holder?: string;
+    claimTtlMs?: number;
   }
 
-  async function grant({ limit = 2, windowMs = 1000, smooth = false, leadMs = 0, leaseMs = 5000, id = 'slot', catchUp = 0.8 }: GrantArgs = {}): Promise<[number, number]> {
-    const [granted, wait] = (await redis.eval(GRANT, 5, ...KEYS, limit, windowMs, smooth ? 1 : 0, leadMs, leaseMs, id, catchUp)) as [number, string];
-    return [granted, Number(wait)];
+  /** GRANT as RedisQuota calls it: [granted, wait, the rate in force]. */
+  async function grantWithRate({
+    rate = 2,
+    limit = Math.max(1, Math.floor(rate)),
+    extraMs = 0,
+    smooth = false,
+    leadMs = 0,
+    leaseMs = 5000,
+    id = 'slot',
+    catchUp = 0.8,
+    holder = 'p1',
+    claimTtlMs = 30_000,
+  }: GrantArgs = {}): Promise<[number, number, string]> {
+    const [granted, wait, inForce] = (await redis.eval(GRANT, 6, ...KEYS, limit, extraMs, smooth ? 1 : 0, leadMs, leaseMs, id, catchUp, String(rate), holder, claimTtlMs)) as [number, string, string];
+    return [granted, Number(wait), inForce];
+  }
+
+  async function grant(args: GrantArgs = {}): Promise<[number, number]> {
+    const [granted, wait] = await grantWithRate(args);
+    return [granted, wait];
   }
 
   /** A store that has been running: its epoch marker is there. */
@@ -48,7 +69,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
 
   it('a fresh store grants nothing for one window, and remembers that it started', async () => {
     const before = await now();
-    const [granted, wait] = await grant({ windowMs: 1000 });
+    const [granted, wait] = await grant({ rate: 2 });
     const after = await now();
     expect(granted).toBe(0);
     expect(wait).toBeGreaterThan(1000 - SLACK);
@@ -66,7 +87,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
   it('a fresh store keeps a longer pause already in force', async () => {
     await redis.set(PAUSED, String((await now()) + 5000));
     const pause = await redis.get(PAUSED);
-    const [granted, wait] = await grant({ windowMs: 1000 });
+    const [granted, wait] = await grant({ rate: 2 });
     expect(granted).toBe(0);
     expect(wait).toBeGreaterThan(5000 - SLACK);
     expect(await redis.get(PAUSED)).toBe(pause);
@@ -75,7 +96,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
   it('a running store grants at once and holds the slot as pending, with its keys expiring after window + lease + 1 s', async () => {
     await running();
     const before = await now();
-    expect(await grant({ id: 'a', windowMs: 1000, leaseMs: 5000 })).toEqual([1, 0]);
+    expect(await grant({ id: 'a', rate: 2, leaseMs: 5000 })).toEqual([1, 0]);
     const after = await now();
     const score = Number(await redis.zscore(PENDING, 'a'));
     expect(score).toBeGreaterThanOrEqual(Math.floor(before));
@@ -91,7 +112,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     await running();
     const t = await now();
     await redis.zadd(LOG, t - 5000, 'gone', t - 300, 'x', t - 200, 'y', t - 100, 'z');
-    const [granted, wait] = await grant({ limit: 2, windowMs: 1000 });
+    const [granted, wait] = await grant({ rate: 2 });
     expect(granted).toBe(0);
     // The 2nd newest (t − 200) frees its place at t + 800; the one outside the window is dropped.
     expect(wait).toBeGreaterThan(800 - SLACK);
@@ -104,20 +125,20 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     await running();
     const t = await now();
     await redis.zadd(LOG, t - 200, 'x', t - 100, 'y');
-    expect(await grant({ limit: 3, windowMs: 1000 })).toEqual([1, 0]);
+    expect(await grant({ rate: 3 })).toEqual([1, 0]);
   });
 
   it('a pending slot counts as leaving at its notBefore, or now if that has passed', async () => {
     await running();
     const t = await now();
     await redis.zadd(PENDING, t + 300, 'later');
-    const [, waitLater] = await grant({ limit: 1, windowMs: 1000 });
+    const [, waitLater] = await grant({ rate: 1 });
     expect(waitLater).toBeGreaterThan(1300 - SLACK);
     expect(waitLater).toBeLessThanOrEqual(1300 + 1);
 
     await redis.del(PENDING);
     await redis.zadd(PENDING, t - 400, 'late');
-    const [, waitLate] = await grant({ limit: 1, windowMs: 1000 });
+    const [, waitLate] = await grant({ rate: 1 });
     expect(waitLate).toBeGreaterThan(1000 - SLACK);
     expect(waitLate).toBeLessThanOrEqual(1000 + 1);
   });
@@ -126,7 +147,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     await running();
     const t = await now();
     await redis.zadd(PENDING, t - 5300, 'crashed');
-    const [granted, wait] = await grant({ limit: 1, windowMs: 1000, leaseMs: 5000 });
+    const [granted, wait] = await grant({ rate: 1, leaseMs: 5000 });
     expect(await redis.zscore(PENDING, 'crashed')).toBeNull();
     expect(Number(await redis.zscore(LOG, 'crashed'))).toBe(t - 300);
     expect(granted).toBe(0);
@@ -138,7 +159,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     await running();
     const t = await now();
     await redis.set(PLAN, String(t + 100));
-    const [granted, wait] = await grant({ limit: 2, windowMs: 1000, smooth: true });
+    const [granted, wait] = await grant({ rate: 2, smooth: true });
     expect(granted).toBe(0);
     expect(wait).toBeGreaterThan(600 - SLACK);
     expect(wait).toBeLessThanOrEqual(600 + 1);
@@ -148,7 +169,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     await running();
     const t = await now();
     await redis.zadd(LOG, t - 100, 'x');
-    const [granted, wait] = await grant({ limit: 2, windowMs: 1000, smooth: true, catchUp: 0.8 });
+    const [granted, wait] = await grant({ rate: 2, smooth: true, catchUp: 0.8 });
     expect(granted).toBe(0);
     expect(wait).toBeGreaterThan(300 - SLACK);
     expect(wait).toBeLessThanOrEqual(300 + 1);
@@ -158,7 +179,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     await running();
     const t = await now();
     await redis.set(PLAN, String(t + 100));
-    const [granted, wait] = await grant({ id: 'early', limit: 2, windowMs: 1000, smooth: true, leadMs: 700 });
+    const [granted, wait] = await grant({ id: 'early', rate: 2, smooth: true, leadMs: 700 });
     expect(granted).toBe(1);
     expect(wait).toBeGreaterThan(600 - SLACK);
     expect(wait).toBeLessThanOrEqual(600 + 1);
@@ -169,7 +190,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
   it('DEPART moves the slot from pending to the log at now, never earlier than a later departure', async () => {
     await redis.zadd(PENDING, 1, 'a');
     const before = await now();
-    expect(await redis.eval(DEPART, 5, ...KEYS, 'a')).toBe(1);
+    expect(await redis.eval(DEPART, 6, ...KEYS, 'a')).toBe(1);
     const after = await now();
     expect(await redis.zscore(PENDING, 'a')).toBeNull();
     const departed = Number(await redis.zscore(LOG, 'a'));
@@ -177,32 +198,150 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
     expect(departed).toBeLessThanOrEqual(after);
 
     await redis.zadd(LOG, after + 10_000, 'b');
-    await redis.eval(DEPART, 5, ...KEYS, 'b');
+    await redis.eval(DEPART, 6, ...KEYS, 'b');
     expect(Number(await redis.zscore(LOG, 'b'))).toBe(after + 10_000);
   });
 
   it('CANCEL forgets the pending slot and logs nothing', async () => {
     await redis.zadd(PENDING, 1, 'a', 2, 'b');
-    expect(await redis.eval(CANCEL, 5, ...KEYS, 'a')).toBe(1);
+    expect(await redis.eval(CANCEL, 6, ...KEYS, 'a')).toBe(1);
     expect(await redis.zrange(PENDING, 0, -1)).toEqual(['b']);
     expect(await redis.exists(LOG)).toBe(0);
   });
 
   it('PAUSE holds everyone until now + delay, expiring a second after, and never shortens a longer pause', async () => {
     const before = await now();
-    expect(await redis.eval(PAUSE, 5, ...KEYS, 2000)).toBe(1);
+    expect(await redis.eval(PAUSE, 6, ...KEYS, 2000)).toBe(1);
     const after = await now();
     expect(Number(await redis.get(PAUSED))).toBeGreaterThanOrEqual(Math.floor(before) + 2000);
     expect(Number(await redis.get(PAUSED))).toBeLessThanOrEqual(after + 2000 + 1);
     expect(await redis.pttl(PAUSED)).toBeGreaterThan(3000 - SLACK);
     expect(await redis.pttl(PAUSED)).toBeLessThanOrEqual(3000 + 1);
     const longer = await redis.get(PAUSED);
-    await redis.eval(PAUSE, 5, ...KEYS, 500);
+    await redis.eval(PAUSE, 6, ...KEYS, 500);
     expect(await redis.get(PAUSED)).toBe(longer);
 
     await running();
     const [granted, wait] = await grant();
     expect(granted).toBe(0);
     expect(wait).toBeGreaterThan(2000 - SLACK);
+  });
+  describe('the key\'s rate: claimed at start, renewed, enforced by every grant', () => {
+    const claim = async (rate: string, holder: string, { ttl = 30_000, strict = true } = {}): Promise<[number, string]> =>
+      (await redis.eval(CLAIM, 6, ...KEYS, rate, holder, ttl, strict ? 1 : 0)) as [number, string];
+    const members = async (): Promise<string[]> => (await redis.zrange(HOLDERS, 0, -1)).sort();
+
+    it('the first claim holds the key at its rate until now + ttl; the set expires with its last claim', async () => {
+      const before = await now();
+      expect(await claim('5', 'a', { ttl: 30_000 })).toEqual([1, '5']);
+      const after = await now();
+      expect(await members()).toEqual(['5/a']);
+      const lapses = Number(await redis.zscore(HOLDERS, '5/a'));
+      expect(lapses).toBeGreaterThanOrEqual(Math.floor(before) + 30_000);
+      expect(lapses).toBeLessThanOrEqual(after + 30_000 + 1);
+      expect(await redis.pttl(HOLDERS)).toBeGreaterThan(30_000 - SLACK);
+      expect(await redis.pttl(HOLDERS)).toBeLessThanOrEqual(30_000 + 1);
+      // A shorter claim after a longer one does not cut the longer one's life.
+      expect(await claim('5', 'b', { ttl: 1_000 })).toEqual([1, '5']);
+      expect(await redis.pttl(HOLDERS)).toBeGreaterThan(30_000 - SLACK);
+    });
+
+    it('at start, another rate on a key in use is refused with the rate in force, and claims nothing; the same rate (however written) is welcome', async () => {
+      await claim('5', 'a');
+      expect(await claim('20', 'b')).toEqual([0, '5']);
+      expect(await claim('4.5', 'c')).toEqual([0, '5']);
+      expect(await claim('5.0', 'd')).toEqual([1, '5']);
+      expect(await members()).toEqual(['5.0/d', '5/a']);
+    });
+
+    it('a lapsed claim holds nothing: the key is free for another rate', async () => {
+      await redis.zadd(HOLDERS, (await now()) - 1, '5/gone');
+      expect(await claim('20', 'b')).toEqual([1, '20']);
+      expect(await members()).toEqual(['20/b']);
+    });
+
+    it('the heartbeat (not strict) renews in any case and answers the lowest rate any live holder asked for', async () => {
+      await claim('5', 'a');
+      expect(await claim('20', 'b', { strict: false })).toEqual([1, '5']);
+      expect(await claim('0.5', 'c', { strict: false })).toEqual([1, '0.5']);
+      const before = Number(await redis.zscore(HOLDERS, '5/a'));
+      expect(await claim('5', 'a', { strict: false, ttl: 60_000 })).toEqual([1, '0.5']);
+      expect(Number(await redis.zscore(HOLDERS, '5/a'))).toBeGreaterThan(before + 29_000);
+      expect(await members()).toEqual(['0.5/c', '20/b', '5/a']);
+    });
+
+    it('RELEASE ends one claim; the last one gone, the key is free', async () => {
+      await claim('5', 'a');
+      await claim('5', 'b');
+      expect(await redis.eval(RELEASE, 6, ...KEYS, '5', 'a')).toBe(1);
+      expect(await members()).toEqual(['5/b']);
+      expect(await claim('20', 'c')).toEqual([0, '5']);
+      await redis.eval(RELEASE, 6, ...KEYS, '5', 'b');
+      expect(await redis.exists(HOLDERS)).toBe(0);
+      expect(await claim('20', 'c')).toEqual([1, '20']);
+    });
+
+    it('a caller asking for a higher rate than the key\'s still gets at most the key\'s rate of grants', async () => {
+      await running();
+      await claim('5', 'a');
+      const t = await now();
+      await redis.zadd(LOG, t - 500, 'x1', t - 400, 'x2', t - 300, 'x3', t - 200, 'x4', t - 100, 'x5');
+      const [granted, wait, inForce] = await grantWithRate({ rate: 20, holder: 'b' });
+      expect([granted, inForce]).toEqual([0, '5']);
+      // The 5th newest (t − 500) frees its place at t + 500: a limit of 20 would have granted at once.
+      expect(wait).toBeGreaterThan(500 - SLACK);
+      expect(wait).toBeLessThanOrEqual(500 + 1);
+      await redis.zrem(LOG, 'x5');
+      expect(await grantWithRate({ rate: 20, holder: 'b' })).toEqual([1, 0, '5']);
+    });
+
+    it('a fractional rate in force is one request per longer window (0.5/s: 2000 ms) for everyone, plus the caller\'s extra', async () => {
+      await running();
+      await claim('0.5', 'a');
+      const t = await now();
+      await redis.zadd(LOG, t - 1500, 'x');
+      const [granted, wait, inForce] = await grantWithRate({ rate: 5, holder: 'b', extraMs: 50 });
+      expect([granted, inForce]).toEqual([0, '0.5']);
+      expect(wait).toBeGreaterThan(550 - SLACK);
+      expect(wait).toBeLessThanOrEqual(550 + 1);
+      // The log is kept for the longer window, not cut to the caller's own 1000 ms.
+      expect(await redis.zscore(LOG, 'x')).not.toBeNull();
+    });
+
+    it('a caller that slowed down (a lower limit than its rate) keeps its lower limit', async () => {
+      await running();
+      const t = await now();
+      await redis.zadd(LOG, t - 200, 'x', t - 100, 'y');
+      expect(await grant({ rate: 5, limit: 2 })).toEqual([0, expect.any(Number)]);
+      expect((await grant({ rate: 5, limit: 3 }))[0]).toBe(1);
+    });
+
+    it('every grant renews its caller\'s claim: after Redis lost the claims, the first grant makes its rate count again', async () => {
+      await running();
+      expect(await redis.exists(HOLDERS)).toBe(0);
+      const before = await now();
+      expect(await grantWithRate({ rate: 5, holder: 'a', claimTtlMs: 30_000 })).toEqual([1, 0, '5']);
+      expect(Number(await redis.zscore(HOLDERS, '5/a'))).toBeGreaterThanOrEqual(Math.floor(before) + 30_000);
+      expect(await claim('20', 'b')).toEqual([0, '5']);
+    });
+
+    it('after lost claims, two rates on one key: the lower one paces everyone as soon as its holder is back', async () => {
+      await running();
+      // b started at 20 while a's claim was lost (Redis restarted); a (at 5) then renews.
+      expect(await grantWithRate({ rate: 20, holder: 'b', id: 's1' })).toEqual([1, 0, '20']);
+      expect(await claim('5', 'a', { strict: false })).toEqual([1, '5']);
+      const t = await now();
+      await redis.zadd(LOG, t - 400, 'x1', t - 300, 'x2', t - 200, 'x3', t - 100, 'x4');
+      // s1 is pending too: 5 in the window.
+      const [granted, , inForce] = await grantWithRate({ rate: 20, holder: 'b', id: 's2' });
+      expect([granted, inForce]).toEqual([0, '5']);
+    });
+
+    it('a lapsed claim no longer lowers the rate', async () => {
+      await running();
+      await redis.zadd(HOLDERS, (await now()) - 1, '1/gone');
+      expect(await grantWithRate({ rate: 5, holder: 'a' })).toEqual([1, 0, '5']);
+      expect(await members()).toEqual(['5/a']);
+    });
   });
 });
