@@ -38,7 +38,7 @@ export function registerPull(program: Command): void {
         .argParser(duration),
     )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
-    .option('--quota-key <name>', "the shared rate limit's name (default: the source's origin)", nonEmpty)
+    .option('--quota-key <name>', "the shared rate limit's name (default: the source's address)", nonEmpty)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
     .option('--max-pages <n>', 'refuse a source that announces more pages than this', positiveInt, 1000)
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")

@@ -32,7 +32,7 @@ export function registerPush(program: Command): void {
         .argParser(duration),
     )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
-    .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
+    .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason (appended to)', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record (appended to)')
     .addOption(
@@ -74,6 +74,7 @@ Examples:
                   redisUrl: flags.redisUrl,
                   quotaKey: flags.quotaKey,
                   remoteUrl: flags.downstreamUrl,
+                  credential: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
                   giveUpAfterMs: retryScheduleMs(flags.maxRetries),
                 },
                 { logger: context.logger },

@@ -27,7 +27,7 @@ export function registerServe(program: Command): void {
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
     .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds)', duration, 10_000)
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL'))
-    .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
+    .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .addHelpText(
       'after',
       `

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import type { Limiter } from '../engine/limiter.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
+import { defaultQuotaKey, type LookupAll } from './quota-key.js';
 import { RedisQuota } from './redis-quota.js';
 import { checkRedisUrl, redactRedisUrl } from './redis-url.js';
 
@@ -16,10 +17,12 @@ export interface Pacing {
 export interface QuotaOptions extends Pacing {
   /** `--redis-url` / SYNC_REDIS_URL; without it the limit is kept in this process. */
   redisUrl?: string;
-  /** `--quota-key`; default: the remote's origin. */
+  /** `--quota-key`; default: see defaultQuotaKey. */
   quotaKey?: string;
-  /** The remote the quota protects (its origin names the default key). */
+  /** The remote the quota protects (its canonical origin names the default key). */
   remoteUrl: string;
+  /** The run's credential for the remote: when given, the default key is its fingerprint. */
+  credential?: string;
   /** How long a caller may wait for a lost Redis before its request fails. */
   giveUpAfterMs: number;
 }
@@ -36,7 +39,7 @@ export interface Quota {
  * Redis when a URL is given. Opening a Redis quota connects first, so an unreachable Redis is a
  * one-line exit 2 before anything is sent.
  */
-export async function openQuota(options: QuotaOptions, deps: { logger: Logger; clock?: Clock }): Promise<Quota> {
+export async function openQuota(options: QuotaOptions, deps: { logger: Logger; clock?: Clock; lookup?: LookupAll }): Promise<Quota> {
   const clock = deps.clock ?? systemClock;
   const { rate, smooth, marginMs, leadMs } = options;
   if (!options.redisUrl) {
@@ -44,7 +47,7 @@ export async function openQuota(options: QuotaOptions, deps: { logger: Logger; c
     return { limiter, describe: () => ({ backend: 'in-process' }), close: async () => undefined };
   }
   const url = checkRedisUrl(options.redisUrl);
-  const key = options.quotaKey ?? new URL(options.remoteUrl).origin;
+  const key = options.quotaKey ?? (await defaultQuotaKey({ remoteUrl: options.remoteUrl, credential: options.credential, lookup: deps.lookup }));
   const quota = await RedisQuota.open({ url, key, rate, smooth, marginMs, leadMs, giveUpAfterMs: options.giveUpAfterMs, clock, logger: deps.logger });
   deps.logger.info({ stage: 'run', quota: 'redis', quotaKey: key }, `rate limit shared through Redis at ${redactRedisUrl(url)}, key ${key}`);
   return { limiter: quota, describe: () => ({ backend: 'redis', key, state: quota.state }), close: () => quota.close() };

@@ -60,7 +60,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
   // Before listening: an unreachable Redis is exit 2, and nothing has been accepted yet. serve
   // never gives up on a lost Redis: callers time out (504) and their profiles wait in the queue.
   const quota = await openQuota(
-    { ...DELIVERY_PACING, rate: options.rate, redisUrl: options.redisUrl, quotaKey: options.quotaKey, remoteUrl: options.downstreamUrl, giveUpAfterMs: Infinity },
+    { ...DELIVERY_PACING, rate: options.rate, redisUrl: options.redisUrl, quotaKey: options.quotaKey, remoteUrl: options.downstreamUrl, credential: options.token, giveUpAfterMs: Infinity },
     { logger },
   );
   const delivery = createDelivery(options, { logger, metrics, limiter: quota.limiter });

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startServer, type CliResult, type RunningServer } from '../helpers/cli.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis-server.js';
@@ -143,19 +145,25 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     redis = await startRedis();
     const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
     servers.push(platform);
-    const first = pushOnePerRequest('a', 12, 5, platform.url);
+    // 20 requests at 5/s: about 4 s for the second to start and be refused while the first runs.
+    const first = pushOnePerRequest('a', 20, 5, platform.url);
     // The first holds the key once its first request has arrived.
     while ((await stats(platform)).requests < 1) await sleep(50);
     const second = await pushOnePerRequest('b', 40, 20, platform.url);
     expect(second.code, second.stderr).toBe(2);
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
     const key = new URL(platform.url).origin;
-    expect(second.stderr).toContain(`--rate 20: the shared quota "${key}" is in use at --rate 5 by another process; use the same --rate or another --quota-key`);
+    // --json: the one line is the JSON error record.
+    expect(JSON.parse(second.stderr)).toMatchObject({
+      level: 'error',
+      exitCode: 2,
+      msg: `--rate 20: the shared quota "${key}" is in use at --rate 5 by another process; use the same --rate or another --quota-key`,
+    });
     const done = await first;
     expect(done.code, done.stderr).toBe(0);
-    expect(JSON.parse(done.stdout)).toMatchObject({ delivered: 12, rateLimited: 0 });
+    expect(JSON.parse(done.stdout)).toMatchObject({ delivered: 20, rateLimited: 0 });
     const seen = await stats(platform);
-    expect(seen.requests).toBe(12);
+    expect(seen.requests).toBe(20);
     expect(seen.maxRequestsPerSecond).toBeLessThanOrEqual(5);
   }, 30_000);
 
@@ -164,12 +172,42 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
     servers.push(platform);
     const port = new URL(platform.url).port;
-    const [a, b] = await Promise.all([pushOnePerRequest('a', 8, 5, `http://127.0.0.1:${port}`), pushOnePerRequest('b', 8, 5, `http://localhost:${port}`)]);
+    const [a, b] = await Promise.all([pushOnePerRequest('a', 6, 5, `http://127.0.0.1:${port}`), pushOnePerRequest('b', 6, 5, `http://localhost:${port}`)]);
     for (const run of [a, b]) expect(run.code, run.stderr).toBe(0);
     const seen = await stats(platform);
-    expect(seen.accepted).toBe(16);
+    expect(seen.accepted).toBe(12);
     expect(seen.rateLimited).toBe(0);
     expect(seen.maxRequestsPerSecond).toBeLessThanOrEqual(5);
+  }, 30_000);
+
+  it('an idle serve holds its key and rate (named after its token, not the host); a push with that token at another rate is refused; stopping serve frees the key', async () => {
+    redis = await startRedis();
+    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
+    servers.push(platform);
+    const token = 'pat-s3cret-t0ken';
+    const fingerprint = `token:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+    const serve = await startServer(['serve', '--port', '0', '--rate', '5'], { SYNC_DOWNSTREAM_URL: platform.url, SYNC_DOWNSTREAM_TOKEN: token, SYNC_REDIS_URL: redis.url });
+    servers.push(serve);
+    const health = await (await fetch(`${serve.url}/healthz`)).json();
+    expect(health).toMatchObject({ quota: { backend: 'redis', key: fingerprint, state: 'connected' } });
+
+    // Another spelling of the platform, the same account: the same budget, so the same rate.
+    const port = new URL(platform.url).port;
+    const refused = await pushOnePerRequest('p', 3, 20, `http://localhost:${port}`, { SYNC_DOWNSTREAM_TOKEN: token });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(JSON.parse(refused.stderr).msg).toBe(`--rate 20: the shared quota "${fingerprint}" is in use at --rate 5 by another process; use the same --rate or another --quota-key`);
+    expect((await stats(platform)).requests).toBe(0);
+
+    const observer = new Redis(redis.url);
+    try {
+      expect(await observer.exists(`sync:quota:{${fingerprint}}:holders`)).toBe(1);
+      const stopped = await serve.stop();
+      expect(stopped.code).toBe(0);
+      expect(stopped.stderr).not.toContain(token);
+      expect(await observer.exists(`sync:quota:{${fingerprint}}:holders`)).toBe(0);
+    } finally {
+      observer.disconnect();
+    }
   }, 30_000);
 
   it('an unreachable Redis at start is exit 2 with one line, the password not shown (push, pull, serve)', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
@@ -8,7 +9,9 @@ import { memoryLogger } from '../helpers/logger.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
-const options: QuotaOptions = { rate: 2, smooth: true, marginMs: 50, leadMs: 20, remoteUrl: 'https://api.example:8443/v1/profiles', giveUpAfterMs: 0 };
+const options: QuotaOptions = { rate: 2, smooth: true, marginMs: 50, leadMs: 20, remoteUrl: 'https://API.example:8443/v1/profiles', giveUpAfterMs: 0 };
+/** No DNS in tests: api.example is one address of the documentation range. */
+const lookup = async (hostname: string) => (hostname === 'api.example' ? [{ address: '203.0.113.9' }] : []);
 
 describe('openQuota without a Redis URL', () => {
   it('keeps the limit in this process, with the given rate, margin, smoothing and lead, on the given clock', async () => {
@@ -47,15 +50,15 @@ describe.skipIf(!REDIS_SERVER)(`openQuota with a Redis URL${REDIS_SERVER ? '' : 
 
   const clients = async (): Promise<number> => String(await observer.client('LIST')).trim().split('\n').length;
 
-  it('shares the limit through Redis under the remote origin, says so once, and closes its connection', async () => {
+  it('shares the limit through Redis under the remote\'s canonical origin (its addresses), says so once, and closes its connection', async () => {
     const { logger, lines } = await memoryLogger();
-    const quota = await openQuota({ ...options, redisUrl: redis.url }, { logger, clock: new VirtualClock() });
+    const quota = await openQuota({ ...options, redisUrl: redis.url }, { logger, clock: new VirtualClock(), lookup });
     expect(quota.limiter).toBeInstanceOf(RedisQuota);
     expect((quota.limiter as RedisQuota).limit).toBe(2);
     expect(quota.limiter.windowMs).toBe(1050);
-    expect(quota.describe()).toStrictEqual({ backend: 'redis', key: 'https://api.example:8443', state: 'connected' });
+    expect(quota.describe()).toStrictEqual({ backend: 'redis', key: 'https://203.0.113.9:8443', state: 'connected' });
     expect(lines()).toMatchObject([
-      { level: 'info', stage: 'run', quota: 'redis', quotaKey: 'https://api.example:8443', msg: `rate limit shared through Redis at ${redis.url}, key https://api.example:8443` },
+      { level: 'info', stage: 'run', quota: 'redis', quotaKey: 'https://203.0.113.9:8443', msg: `rate limit shared through Redis at ${redis.url}, key https://203.0.113.9:8443` },
     ]);
     expect(await clients()).toBe(2);
     await quota.close();
@@ -63,11 +66,31 @@ describe.skipIf(!REDIS_SERVER)(`openQuota with a Redis URL${REDIS_SERVER ? '' : 
     expect(await clients()).toBe(1);
   });
 
-  it('--quota-key names the shared budget instead of the origin', async () => {
+  it('--quota-key names the shared budget instead of the origin or the credential', async () => {
     const { logger } = await memoryLogger();
-    const quota = await openQuota({ ...options, redisUrl: redis.url, quotaKey: 'team-a' }, { logger });
+    const quota = await openQuota({ ...options, redisUrl: redis.url, quotaKey: 'team-a', credential: 's3cret-token' }, { logger, lookup });
     expect(quota.describe()).toStrictEqual({ backend: 'redis', key: 'team-a', state: 'connected' });
     await quota.close();
+  });
+
+  it('with a credential for the remote, the budget is named after its fingerprint, never the credential itself', async () => {
+    const { logger, lines } = await memoryLogger();
+    const quota = await openQuota({ ...options, redisUrl: redis.url, credential: 's3cret-token' }, { logger, lookup });
+    const key = `token:${createHash('sha256').update('s3cret-token').digest('hex').slice(0, 16)}`;
+    expect(quota.describe()).toStrictEqual({ backend: 'redis', key, state: 'connected' });
+    expect(lines()).toMatchObject([{ quotaKey: key }]);
+    expect(JSON.stringify(lines())).not.toContain('s3cret');
+    expect((await observer.keys('*')).join(' ')).not.toContain('s3cret');
+    await quota.close();
+  });
+
+  it('another --rate on a key in use is a usage error before anything is sent', async () => {
+    const { logger } = await memoryLogger();
+    const first = await openQuota({ ...options, redisUrl: redis.url }, { logger, lookup });
+    await expect(openQuota({ ...options, rate: 3, remoteUrl: 'https://203.0.113.9:8443', redisUrl: redis.url }, { logger, lookup })).rejects.toThrow(
+      new UsageError('--rate 3: the shared quota "https://203.0.113.9:8443" is in use at --rate 2 by another process; use the same --rate or another --quota-key'),
+    );
+    await first.close();
   });
 
   it('a URL that is not a Redis URL is a usage error before any connection', async () => {
