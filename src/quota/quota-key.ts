@@ -31,10 +31,14 @@ export function credentialFingerprint(credential: string): string {
 /**
  * The shared budget's name when `--quota-key` is not given. Processes that reach one platform must
  * agree on it however the platform is spelled: with a credential it is `token:<fingerprint>`;
- * without, the origin with the scheme and host lower-cased, the port explicit, and the host name
- * replaced by its addresses (sorted, `::1` counted as `127.0.0.1`), so `http://localhost:4020`,
- * `HTTP://127.0.0.1:4020/` and `http://[::1]:4020` are one budget. A name that does not resolve
- * keeps its name: the run fails on it soon enough.
+ * without, the origin with the scheme lower-case, the port explicit, and the host replaced by one
+ * address, the first of all it resolves to in a fixed order (IPv4 first; `::1` counted as
+ * `127.0.0.1`), so `http://localhost:4020`, `HTTP://127.0.0.1:4020/` and `http://[::1]:4020` are one
+ * budget. One address rather than the whole list: machines whose resolvers return different
+ * subsets (one drops IPv6 answers, a pool rotates) still agree whenever their first address does,
+ * and a name and its address written out agree. Two budgets where there is one platform would
+ * exceed its limit; one budget for two platforms on the same address only shares their pace. A
+ * name that does not resolve keeps its (lower-case) name: the run fails on it soon enough.
  */
 export async function defaultQuotaKey({ remoteUrl, credential, namespace, lookup = systemLookup }: QuotaKeyInput): Promise<string> {
   const key = credential ? `token:${credentialFingerprint(credential)}` : await canonicalOrigin(remoteUrl, lookup);
@@ -44,22 +48,22 @@ export async function defaultQuotaKey({ remoteUrl, credential, namespace, lookup
 async function canonicalOrigin(remoteUrl: string, lookup: LookupAll): Promise<string> {
   const url = new URL(remoteUrl);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  const hosts = (await addresses(url.hostname, lookup)).map((address) => (isIP(address) === 6 ? `[${address}]` : address));
-  return `${url.protocol}//${hosts.join(',')}:${port}`;
+  const host = await firstAddress(url.hostname, lookup);
+  return `${url.protocol}//${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
-async function addresses(hostname: string, lookup: LookupAll): Promise<string[]> {
+async function firstAddress(hostname: string, lookup: LookupAll): Promise<string> {
   const host = hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
-  if (isIP(host)) return [canonicalAddress(host)];
+  if (isIP(host)) return canonicalAddress(host);
   let found: readonly { address: string }[];
   try {
     found = await lookup(host);
   } catch {
-    return [host];
+    return host;
   }
-  if (found.length === 0) return [host];
-  // Each address once, in a fixed order: IPv4 first, then by code units (not the locale's collation).
-  return [...new Set(found.map(({ address }) => canonicalAddress(address)))].sort((a, b) => isIP(a) - isIP(b) || (a < b ? -1 : a > b ? 1 : 0));
+  // A fixed order: IPv4 first, then by code units (not the locale's collation).
+  const sorted = found.map(({ address }) => canonicalAddress(address)).sort((a, b) => isIP(a) - isIP(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return sorted[0] ?? host;
 }
 
 /**

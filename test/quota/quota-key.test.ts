@@ -14,7 +14,15 @@ function hosts(table: Record<string, string[]>): LookupAll & { asked: string[] }
   return Object.assign(lookup, { asked });
 }
 
-const dualStack = hosts({ localhost: ['::1', '127.0.0.1'], 'api.example': ['203.0.113.7', '203.0.113.5', '2001:db8::5'], 'mirror.example': ['203.0.113.5', '2001:db8::5', '203.0.113.7'] });
+const dualStack = hosts({
+  localhost: ['::1', '127.0.0.1'],
+  'api.example': ['2001:db8::5', '203.0.113.7', '203.0.113.5'],
+  // The same platform as its resolver answers elsewhere: another order, no IPv6, part of a pool.
+  'mirror.example': ['203.0.113.5', '2001:db8::5', '203.0.113.7'],
+  'ipv4-only.example': ['203.0.113.7', '203.0.113.5'],
+  'ipv4-subset.example': ['203.0.113.5'],
+  'v6.example': ['2001:db8::9', '2001:db8::5'],
+});
 
 describe('defaultQuotaKey without a credential: one budget per platform, however it is spelled', () => {
   it.each([
@@ -37,12 +45,15 @@ describe('defaultQuotaKey without a credential: one budget per platform, however
     expect(await defaultQuotaKey({ remoteUrl: 'https://127.0.0.1:443', lookup: dualStack })).toBe('https://127.0.0.1:443');
   });
 
-  it('a host name becomes all its addresses, sorted and each once: two names for the same addresses agree', async () => {
-    const a = await defaultQuotaKey({ remoteUrl: 'https://API.example/v1', lookup: dualStack });
-    const b = await defaultQuotaKey({ remoteUrl: 'https://mirror.example:443', lookup: dualStack });
-    expect(a).toBe('https://203.0.113.5,203.0.113.7,[2001:db8::5]:443');
-    expect(b).toBe(a);
+  it('a host name becomes the first of its addresses in a fixed order (IPv4 first): names and written-out addresses agree', async () => {
+    const keys = await Promise.all(
+      ['https://API.example/v1', 'https://mirror.example:443', 'https://203.0.113.5', 'https://ipv4-only.example', 'https://ipv4-subset.example'].map((remoteUrl) =>
+        defaultQuotaKey({ remoteUrl, lookup: dualStack }),
+      ),
+    );
+    expect(keys).toEqual(Array(5).fill('https://203.0.113.5:443'));
     expect(dualStack.asked).toEqual(expect.arrayContaining(['api.example', 'mirror.example']));
+    expect(await defaultQuotaKey({ remoteUrl: 'https://v6.example', lookup: dualStack })).toBe('https://[2001:db8::5]:443');
   });
 
   it('what still tells platforms apart: the scheme, the port, another address', async () => {
@@ -53,11 +64,12 @@ describe('defaultQuotaKey without a credential: one budget per platform, however
     expect(keys[4]).toBe('http://[::2]:4020');
   });
 
-  it('an address is not looked up; a name that does not resolve keeps its (lower-case) name', async () => {
-    const lookup = hosts({});
+  it('an address is not looked up; a name that does not resolve (or resolves to nothing) keeps its (lower-case) name', async () => {
+    const lookup = hosts({ 'empty.example': [] });
     expect(await defaultQuotaKey({ remoteUrl: 'http://192.0.2.1:8080', lookup })).toBe('http://192.0.2.1:8080');
     expect(await defaultQuotaKey({ remoteUrl: 'https://Nowhere.Example.:8443/x', lookup })).toBe('https://nowhere.example:8443');
-    expect(lookup.asked).toEqual(['nowhere.example']);
+    expect(await defaultQuotaKey({ remoteUrl: 'https://empty.example', lookup })).toBe('https://empty.example:443');
+    expect(lookup.asked).toEqual(['nowhere.example', 'empty.example']);
   });
 
   it('by default it asks the system resolver (localhost, from the hosts file)', async () => {
