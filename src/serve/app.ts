@@ -136,9 +136,10 @@ export class ServeApp {
       status = problem.status;
       if (!(error instanceof HttpProblem)) this.deps.logger.error({ stage: 'serve', requestId, err: error }, 'unexpected error');
       const unread = bodyPending(req);
+      // Set up before the answer goes out: Node closes a `Connection: close` socket as it finishes.
+      if (unread && invited) discardRest(req);
       // A caller still waiting for 100 Continue sends no body: the connection cannot carry another request.
       send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(unread && !invited ? { connection: 'close' } : {}) });
-      if (unread && invited) discardRest(req);
     } finally {
       const durationMs = performance.now() - started;
       if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe({ status: String(status) }, durationMs / 1000);

@@ -5,7 +5,7 @@ import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
 import { checkingIntervalMs, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
-import { exchange, slowClient } from '../helpers/raw-http.js';
+import { exchange, postFromThread, slowClient } from '../helpers/raw-http.js';
 
 const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
 
@@ -174,6 +174,24 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toMatch(/^sync_caller_wait_seconds_count\{status="499"\} 1$/m);
     expect(metrics).not.toMatch(/status="500"/);
+  });
+
+  it('413 reaches Node clients that send Connection: close while still sending: 20 of 20, Content-Length and chunked, 2 MiB and 20 MiB', async () => {
+    const { running, log } = await setup();
+    // Before the fix (Node destroyed the socket once the 413 was written) 3 of 20 got it at 2 MiB
+    // with a Content-Length, 4–6 of 20 at 20 MiB; the rest saw EPIPE.
+    const tally: Record<string, string> = {};
+    for (const size of [2 * 1024 * 1024, 20 * 1024 * 1024]) {
+      for (const chunked of [false, true]) {
+        const outcomes = await postFromThread(`${running.url}/profiles`, { size, chunked, tries: 20 });
+        const answered = outcomes.filter((o) => o.status === 413 && o.body?.includes('body larger than 1048576 bytes'));
+        const lost = outcomes.filter((o) => !answered.includes(o)).map((o) => o.error ?? `${o.status}`);
+        tally[`${size / 1024 / 1024} MiB ${chunked ? 'chunked' : 'content-length'}`] = `${answered.length}/20 ${lost.join(' ')}`.trim();
+      }
+    }
+    expect(tally).toEqual({ '2 MiB content-length': '20/20', '2 MiB chunked': '20/20', '20 MiB content-length': '20/20', '20 MiB chunked': '20/20' });
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    expect(log.lines().filter((l) => l.status === 413)).toHaveLength(80);
   });
 
   it('Expect: 100-continue over the limit gets 413 before any body is sent; within it, 100 Continue then the answer', async () => {
