@@ -122,6 +122,8 @@ export function discardRest(req: IncomingMessage, limit: { bytes: number; ms: nu
     req.off('data', onData);
     req.off('end', onEnd);
     req.off('close', done);
+    // A caller gone mid-body: Node has already let go of this request (it is not aborted), so the socket tells.
+    socket.off('close', done);
     // Back to the prototype's destroySoon.
     delete (socket as Partial<Socket>).destroySoon;
   };
@@ -132,6 +134,7 @@ export function discardRest(req: IncomingMessage, limit: { bytes: number; ms: nu
   req.on('data', onData);
   req.on('end', onEnd);
   req.on('close', done);
+  socket.on('close', done);
   req.resume();
 }
 
