@@ -6,6 +6,7 @@ import type { Quota } from '../quota/open-quota.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
+import { unlessCallerLeaves } from './hang-up.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut } from './request-body.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
@@ -120,14 +121,14 @@ export class ServeApp {
         acceptBody(req, res);
         invited = true;
         const input = await readJson(req);
-        const answer = path === '/profiles' ? await this.single(input) : await this.batch(input);
+        const answer = path === '/profiles' ? await this.single(input, req) : await this.batch(input, req);
         ({ status, body, headers = {} } = answer);
         batchId = answer.batchId;
       }
       send(res, status, body, { 'x-request-id': requestId, ...headers });
     } catch (error) {
       if (error instanceof RequestCut) {
-        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500.
+        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500 (nor the 200 nobody received).
         status = error.status;
         reason = error.message;
         return;
@@ -160,11 +161,11 @@ export class ServeApp {
     return [200, { status: 'ok', breaker, queued: this.deps.delivery.engine.queued, ...backend }];
   }
 
-  private async single(input: unknown): Promise<Answer> {
+  private async single(input: unknown, caller: IncomingMessage): Promise<Answer> {
     const profile = this.validate(input);
     if ('errors' in profile) return { status: 400, body: profile };
     this.admit(1);
-    const result = await this.submit(profile);
+    const result = await unlessCallerLeaves(caller, this.submit(profile));
     return {
       status: HTTP_STATUS[result.status],
       body: result,
@@ -173,7 +174,7 @@ export class ServeApp {
     };
   }
 
-  private async batch(input: unknown): Promise<Answer> {
+  private async batch(input: unknown, caller: IncomingMessage): Promise<Answer> {
     if (!Array.isArray(input)) {
       throw new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
     }
@@ -187,7 +188,7 @@ export class ServeApp {
     }
     const checked = input.map((element) => this.validate(element));
     this.admit(checked.filter((c) => !('errors' in c)).length);
-    const results = await Promise.all(checked.map((c) => ('errors' in c ? c : this.submit(c))));
+    const results = await unlessCallerLeaves(caller, Promise.all(checked.map((c) => ('errors' in c ? c : this.submit(c)))));
     return { status: 200, body: results };
   }
 

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
@@ -192,6 +193,32 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(tally).toEqual({ '2 MiB content-length': '20/20', '2 MiB chunked': '20/20', '20 MiB content-length': '20/20', '20 MiB chunked': '20/20' });
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
     expect(log.lines().filter((l) => l.status === 413)).toHaveLength(80);
+  });
+
+  it.each([
+    ['/profiles', ann, 1],
+    ['/profiles/batch', [ann, { ...ann, email: 'bob@example.com' }], 2],
+  ] as const)('a caller that hangs up while waiting on %s is 499 with a reason (log line and metric, not 200); its profiles are still delivered', async (path, payload, count) => {
+    const { running, log, mock } = await setup({ latencyMs: 1000 });
+    const body = JSON.stringify(payload);
+    const client = request(`${running.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': 'left-1' } });
+    client.on('error', () => undefined);
+    client.end(body);
+    // Hang up once the batch is at the platform, whose answer takes a second.
+    while (mock.stats().requests === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    client.destroy();
+    await running.app.settled();
+    const lines = log.lines().filter((l) => l.requestId === 'left-1');
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', status: 499, reason: expect.stringMatching(/closed the connection while waiting/) })]);
+    expect(lines[0]!.durationMs).toBeLessThan(1000); // written when the caller left, not when the outcome came
+    const metrics = async () => (await fetch(`${running.url}/metrics`)).text();
+    expect(await metrics()).toMatch(/^sync_caller_wait_seconds_count\{status="499"\} 1$/m);
+    expect(await metrics()).not.toMatch(/^sync_caller_wait_seconds_count\{status="200"\}/m);
+    // The engine still carries them through: the platform has them and the outcome is counted.
+    expect(mock.stats().accepted).toBe(count);
+    const delivered = new RegExp(`^sync_submissions_total\\{outcome="delivered",error_class=""\\} ${count}$`, 'm');
+    for (let i = 0; i < 100 && !delivered.test(await metrics()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await metrics()).toMatch(delivered);
   });
 
   it('Expect: 100-continue over the limit gets 413 before any body is sent; within it, 100 Continue then the answer', async () => {
