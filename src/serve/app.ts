@@ -12,6 +12,9 @@ import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
 
+/** How long /healthz waits for the shared quota's Redis to answer before calling it unavailable. */
+export const QUOTA_PROBE_MS = 500;
+
 export interface AppOptions {
   rate: number;
   requestTimeoutMs: number;
@@ -24,8 +27,8 @@ export interface AppDependencies {
   metrics: SyncMetrics;
   logger: Logger;
   verbose?: boolean;
-  /** The rate limit's backend, for /healthz (default: in-process). */
-  quota?: Quota['describe'];
+  /** The rate limit's backend, for /healthz (default: in-process, nothing to report). */
+  quota?: Pick<Quota, 'describe' | 'probe'>;
 }
 
 /** A result for one profile: what POST /profiles answers, and each element of /profiles/batch. */
@@ -108,7 +111,7 @@ export class ServeApp {
       if (!allowed.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: allowed.join(', ') });
       let body: object;
       let headers: Record<string, string> = {};
-      if (path === '/healthz') [status, body] = this.health();
+      if (path === '/healthz') [status, body] = await this.health();
       else if (path === '/livez') [status, body] = [200, { status: 'ok' }];
       else if (path === '/metrics') {
         status = 200;
@@ -151,14 +154,22 @@ export class ServeApp {
     }
   }
 
-  private health(): [number, object] {
+  private async health(): Promise<[number, object]> {
     const breaker = this.deps.delivery.breaker.state;
-    const quota = this.deps.quota?.();
+    const quota = await this.quotaHealth();
     const backend = quota ? { quota } : {};
     if (breaker === 'open') return [503, { status: 'unavailable', breaker, ...backend }];
     // Nothing can be sent while the shared quota is away: not ready, like an open breaker.
     if (quota && 'state' in quota && quota.state === 'unavailable') return [503, { status: 'unavailable', breaker, ...backend }];
     return [200, { status: 'ok', breaker, queued: this.deps.delivery.engine.queued, ...backend }];
+  }
+
+  /** The quota as last seen, unless its Redis does not answer now: a stopped one still looks connected. */
+  private async quotaHealth(): Promise<ReturnType<Quota['describe']> | undefined> {
+    const { quota } = this.deps;
+    const described = quota?.describe();
+    if (!quota || !described || !('state' in described) || described.state === 'unavailable') return described;
+    return (await quota.probe(QUOTA_PROBE_MS)) ? described : { ...described, state: 'unavailable' };
   }
 
   private async single(input: unknown, caller: IncomingMessage): Promise<Answer> {

@@ -7,6 +7,7 @@ import { close, listen } from '../../src/http/server.js';
 import { checkingIntervalMs, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { exchange, postFromThread, slowClient } from '../helpers/raw-http.js';
+import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis } from '../helpers/redis-server.js';
 
 const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
 
@@ -280,6 +281,41 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: 'unavailable', breaker: 'open' });
     expect((await fetch(`${running.url}/livez`)).status).toBe(200);
+  });
+
+  it.skipIf(!REDIS_SERVER)(`healthz asks the shared quota's Redis itself: stopped, 503 unavailable within a second; running again, 200${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const { running } = await setup({}, { redisUrl: redis.url, quotaKey: 'health' });
+    // Runs first: a server closing its quota waits for a stopped Redis.
+    cleanup.push(async () => redis.thaw());
+    const health = async () => {
+      const started = performance.now();
+      const res = await fetch(`${running.url}/healthz`);
+      return { status: res.status, body: (await res.json()) as unknown, ms: performance.now() - started };
+    };
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await health()).toMatchObject({ status: 200, body: { status: 'ok', quota: { backend: 'redis', key: 'health', state: 'connected' } } });
+
+    redis.freeze();
+    const frozenAt = performance.now();
+    let answer = await health();
+    for (let i = 0; i < 20 && answer.status === 200; i++) answer = await pause().then(health);
+    expect(answer).toEqual({ status: 503, body: { status: 'unavailable', breaker: 'closed', quota: { backend: 'redis', key: 'health', state: 'unavailable' } }, ms: expect.any(Number) });
+    expect(answer.ms).toBeLessThan(1000); // the PING's deadline is 500 ms
+    expect(performance.now() - frozenAt).toBeLessThan(1500);
+    for (let i = 0; i < 5; i++) {
+      // A load balancer polling meanwhile: 503 at once, not another 500 ms each.
+      const polled = await pause().then(health);
+      expect(polled.status).toBe(503);
+      expect(polled.ms).toBeLessThan(250);
+    }
+
+    redis.thaw();
+    const thawedAt = performance.now();
+    for (let i = 0; i < 20 && answer.status === 503; i++) answer = await pause().then(health);
+    expect(answer).toMatchObject({ status: 200, body: { status: 'ok', quota: { state: 'connected' } } });
+    expect(performance.now() - thawedAt).toBeLessThan(1500);
   });
 
   it('HEAD /healthz and HEAD /livez answer like GET without a body', async () => {
