@@ -31,6 +31,8 @@ export interface Quota {
   limiter: Limiter;
   /** For /healthz and logs. */
   describe(): { backend: 'in-process' } | { backend: 'redis'; key: string; state: 'connected' | 'unavailable' };
+  /** For /healthz: whether the backend answers within `timeoutMs` now (in-process: always). */
+  probe(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -44,11 +46,11 @@ export async function openQuota(options: QuotaOptions, deps: { logger: Logger; c
   const { rate, smooth, marginMs, leadMs } = options;
   if (!options.redisUrl) {
     const limiter = RateLimiter.perSecond(rate, clock, { smooth, marginMs, leadMs });
-    return { limiter, describe: () => ({ backend: 'in-process' }), close: async () => undefined };
+    return { limiter, describe: () => ({ backend: 'in-process' }), probe: async () => true, close: async () => undefined };
   }
   const url = checkRedisUrl(options.redisUrl);
   const key = options.quotaKey ?? (await defaultQuotaKey({ remoteUrl: options.remoteUrl, credential: options.credential, lookup: deps.lookup }));
   const quota = await RedisQuota.open({ url, key, rate, smooth, marginMs, leadMs, giveUpAfterMs: options.giveUpAfterMs, clock, logger: deps.logger });
   deps.logger.info({ stage: 'run', quota: 'redis', quotaKey: key }, `rate limit shared through Redis at ${redactRedisUrl(url)}, key ${key}`);
-  return { limiter: quota, describe: () => ({ backend: 'redis', key, state: quota.state }), close: () => quota.close() };
+  return { limiter: quota, describe: () => ({ backend: 'redis', key, state: quota.state }), probe: (timeoutMs) => quota.probe(timeoutMs), close: () => quota.close() };
 }

@@ -230,6 +230,37 @@ export class RedisQuota implements Limiter {
     return this.current;
   }
 
+  /** How long a health probe's answer is reused: pollers every second (or several at once) share a PING. */
+  static readonly PROBE_CACHE_MS = 250;
+  /** The PING in flight, if any, and when it left (on `clock`). */
+  private ping: { sentAt: number; answered: Promise<boolean> } | undefined;
+  private lastProbe: { at: number; answered: boolean } | undefined;
+
+  /**
+   * Whether Redis answers a PING within `timeoutMs`, for /healthz. `state` cannot tell: a stopped
+   * or stuck Redis keeps its connection open, so it stays "connected" until a grant times out (and
+   * with nothing to send, none is asked for). One PING at a time: while one is unanswered later
+   * probes wait for it, and once it is `timeoutMs` old they answer false at once, so a frozen
+   * Redis does not collect a PING per health check. An answer is reused for PROBE_CACHE_MS.
+   */
+  async probe(timeoutMs: number): Promise<boolean> {
+    const { clock } = this.options;
+    const now = clock.now();
+    if (this.lastProbe && now - this.lastProbe.at < RedisQuota.PROBE_CACHE_MS) return this.lastProbe.answered;
+    if (!this.ping) {
+      const answered = this.redis.ping().then(
+        () => true,
+        () => false,
+      );
+      this.ping = { sentAt: now, answered };
+      void answered.then(() => (this.ping = undefined));
+    }
+    const left = this.ping.sentAt + timeoutMs - now;
+    const answered = left > 0 && (await withTimeout(this.ping.answered, left).catch(() => false));
+    this.lastProbe = { at: clock.now(), answered };
+    return answered;
+  }
+
   acquire(signal?: AbortSignal): Promise<Slot> {
     // One request at a time per process, in order; other processes interleave through Redis.
     const turn = this.queue.then(() => this.waitForSlot(signal));

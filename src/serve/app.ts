@@ -6,10 +6,14 @@ import type { Quota } from '../quota/open-quota.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
+import { unlessCallerLeaves } from './hang-up.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut } from './request-body.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
+
+/** How long /healthz waits for the shared quota's Redis to answer before calling it unavailable. */
+export const QUOTA_PROBE_MS = 500;
 
 export interface AppOptions {
   rate: number;
@@ -23,8 +27,8 @@ export interface AppDependencies {
   metrics: SyncMetrics;
   logger: Logger;
   verbose?: boolean;
-  /** The rate limit's backend, for /healthz (default: in-process). */
-  quota?: Quota['describe'];
+  /** The rate limit's backend, for /healthz (default: in-process, nothing to report). */
+  quota?: Pick<Quota, 'describe' | 'probe'>;
 }
 
 /** A result for one profile: what POST /profiles answers, and each element of /profiles/batch. */
@@ -107,7 +111,7 @@ export class ServeApp {
       if (!allowed.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: allowed.join(', ') });
       let body: object;
       let headers: Record<string, string> = {};
-      if (path === '/healthz') [status, body] = this.health();
+      if (path === '/healthz') [status, body] = await this.health();
       else if (path === '/livez') [status, body] = [200, { status: 'ok' }];
       else if (path === '/metrics') {
         status = 200;
@@ -120,14 +124,14 @@ export class ServeApp {
         acceptBody(req, res);
         invited = true;
         const input = await readJson(req);
-        const answer = path === '/profiles' ? await this.single(input) : await this.batch(input);
+        const answer = path === '/profiles' ? await this.single(input, req) : await this.batch(input, req);
         ({ status, body, headers = {} } = answer);
         batchId = answer.batchId;
       }
       send(res, status, body, { 'x-request-id': requestId, ...headers });
     } catch (error) {
       if (error instanceof RequestCut) {
-        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500.
+        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500 (nor the 200 nobody received).
         status = error.status;
         reason = error.message;
         return;
@@ -136,9 +140,10 @@ export class ServeApp {
       status = problem.status;
       if (!(error instanceof HttpProblem)) this.deps.logger.error({ stage: 'serve', requestId, err: error }, 'unexpected error');
       const unread = bodyPending(req);
+      // Set up before the answer goes out: Node closes a `Connection: close` socket as it finishes.
+      if (unread && invited) discardRest(req);
       // A caller still waiting for 100 Continue sends no body: the connection cannot carry another request.
       send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(unread && !invited ? { connection: 'close' } : {}) });
-      if (unread && invited) discardRest(req);
     } finally {
       const durationMs = performance.now() - started;
       if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe({ status: String(status) }, durationMs / 1000);
@@ -149,9 +154,9 @@ export class ServeApp {
     }
   }
 
-  private health(): [number, object] {
+  private async health(): Promise<[number, object]> {
     const breaker = this.deps.delivery.breaker.state;
-    const quota = this.deps.quota?.();
+    const quota = await this.quotaHealth();
     const backend = quota ? { quota } : {};
     if (breaker === 'open') return [503, { status: 'unavailable', breaker, ...backend }];
     // Nothing can be sent while the shared quota is away: not ready, like an open breaker.
@@ -159,11 +164,19 @@ export class ServeApp {
     return [200, { status: 'ok', breaker, queued: this.deps.delivery.engine.queued, ...backend }];
   }
 
-  private async single(input: unknown): Promise<Answer> {
+  /** The quota as last seen, unless its Redis does not answer now: a stopped one still looks connected. */
+  private async quotaHealth(): Promise<ReturnType<Quota['describe']> | undefined> {
+    const { quota } = this.deps;
+    const described = quota?.describe();
+    if (!quota || !described || !('state' in described) || described.state === 'unavailable') return described;
+    return (await quota.probe(QUOTA_PROBE_MS)) ? described : { ...described, state: 'unavailable' };
+  }
+
+  private async single(input: unknown, caller: IncomingMessage): Promise<Answer> {
     const profile = this.validate(input);
     if ('errors' in profile) return { status: 400, body: profile };
     this.admit(1);
-    const result = await this.submit(profile);
+    const result = await unlessCallerLeaves(caller, this.submit(profile));
     return {
       status: HTTP_STATUS[result.status],
       body: result,
@@ -172,7 +185,7 @@ export class ServeApp {
     };
   }
 
-  private async batch(input: unknown): Promise<Answer> {
+  private async batch(input: unknown, caller: IncomingMessage): Promise<Answer> {
     if (!Array.isArray(input)) {
       throw new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
     }
@@ -186,7 +199,7 @@ export class ServeApp {
     }
     const checked = input.map((element) => this.validate(element));
     this.admit(checked.filter((c) => !('errors' in c)).length);
-    const results = await Promise.all(checked.map((c) => ('errors' in c ? c : this.submit(c))));
+    const results = await unlessCallerLeaves(caller, Promise.all(checked.map((c) => ('errors' in c ? c : this.submit(c)))));
     return { status: 200, body: results };
   }
 

@@ -67,7 +67,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
   const app = new ServeApp(
     { rate: options.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: options.batchSize },
     // /healthz reports a shared quota's state; an in-process limit has none to report.
-    { delivery, metrics, logger, verbose: deps.verbose, quota: options.redisUrl ? () => quota.describe() : undefined },
+    { delivery, metrics, logger, verbose: deps.verbose, quota: options.redisUrl ? quota : undefined },
   );
   const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const server = createServer(

@@ -37,12 +37,16 @@ describe('sync serve against sync mock downstream (spawned)', () => {
       const size = 4 * 1024 * 1024;
       const body = Buffer.alloc(size, 0x20);
       // Before the fix, most of these ended in EPIPE/ECONNRESET with nothing received.
-      for (const announce of [`content-length: ${size}`, 'transfer-encoding: chunked']) {
-        for (let attempt = 0; attempt < 5; attempt++) {
-          const payload = announce.startsWith('transfer') ? Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
-          const result = await exchange(running.url, `POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${announce}\r\n\r\n`, payload, /\r\n\r\n[^]*\}\]\}/);
-          expect(result.received, `attempt ${attempt}: ${result.error ?? 'no error'}`).toMatch(/^HTTP\/1\.1 413 /);
-          expect(result.received).toContain('body larger than 1048576 bytes');
+      // Keep-alive, and `Connection: close` (which Node's server used to destroy as soon as the 413 was written).
+      for (const connection of ['', 'connection: close\r\n']) {
+        for (const announce of [`content-length: ${size}`, 'transfer-encoding: chunked']) {
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const payload = announce.startsWith('transfer') ? Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
+            const head = `POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${connection}${announce}\r\n\r\n`;
+            const result = await exchange(running.url, head, payload, /\r\n\r\n[^]*\}\]\}/);
+            expect(result.received, `${connection}${announce}, attempt ${attempt}: ${result.error ?? 'no error'}`).toMatch(/^HTTP\/1\.1 413 /);
+            expect(result.received).toContain('body larger than 1048576 bytes');
+          }
         }
       }
       expect((await fetch(`${running.url}/healthz`)).status).toBe(200);

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { Worker } from 'node:worker_threads';
 
 export interface Exchange {
   received: string;
@@ -53,4 +54,29 @@ export function slowClient(url: string, head: string, drip: string, everyMs: num
     socket.on('close', () => end(performance.now() - started));
     socket.write(head);
   });
+}
+
+export interface PostOutcome {
+  status?: number;
+  body?: string;
+  /** The client's error (EPIPE, ECONNRESET) when the answer was lost. */
+  error?: string;
+}
+
+/**
+ * `tries` POSTs of `size` bytes, one after another, from Node's own HTTP client with `agent: false`
+ * (which sends `Connection: close`), Content-Length or chunked, running in a worker thread so that
+ * the client and the server race as they do across processes (test/helpers/node-post-worker.mjs).
+ */
+export async function postFromThread(url: string, job: { size: number; chunked: boolean; tries: number }): Promise<PostOutcome[]> {
+  const worker = new Worker(new URL('./node-post-worker.mjs', import.meta.url), { workerData: { url, ...job } });
+  try {
+    return await new Promise<PostOutcome[]>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`client thread exited (${code}) before reporting`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
 }

@@ -38,6 +38,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Start it again on the same port, empty. */
   restart(): Promise<void>;
+  /** SIGSTOP: its connections stay open, nothing is answered (a stuck Redis). */
+  freeze(): void;
+  /** SIGCONT: it answers again, what was sent meanwhile included. */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -68,6 +72,7 @@ export async function startRedis(): Promise<TestRedis> {
       running.kill('SIGKILL');
     });
   };
+  const signal = (name: 'SIGSTOP' | 'SIGCONT') => (): void => void child?.kill(name);
   await launch();
-  return { url: `redis://127.0.0.1:${port}`, port, kill, restart: launch, stop: kill };
+  return { url: `redis://127.0.0.1:${port}`, port, kill, restart: launch, stop: kill, freeze: signal('SIGSTOP'), thaw: signal('SIGCONT') };
 }

@@ -22,6 +22,7 @@ describe('openQuota without a Redis URL', () => {
     expect((quota.limiter as RateLimiter).limit).toBe(2);
     expect(quota.limiter.windowMs).toBe(1050);
     expect(quota.describe()).toStrictEqual({ backend: 'in-process' });
+    expect(await quota.probe(0)).toBe(true); // nothing to wait for
 
     const start = clock.now();
     const first = await quota.limiter.acquire();

@@ -388,6 +388,41 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
     expect(limiter.state).toBe('connected');
   });
 
+  it('probe: a PING answered within the timeout, kept PROBE_CACHE_MS; a stopped Redis is false within the timeout and gets one PING however often probed', async () => {
+    const { limiter, clock } = await quota();
+    const pings = async (): Promise<number> => Number(/cmdstat_ping:calls=(\d+)/.exec(await observer.info('commandstats'))?.[1] ?? 0);
+    const before = await pings();
+    expect(await limiter.probe(300)).toBe(true);
+    expect(await limiter.probe(300)).toBe(true);
+    expect(await pings()).toBe(before + 1); // the second answer was the first's
+
+    process.kill(pid, 'SIGSTOP');
+    clock.advance(RedisQuota.PROBE_CACHE_MS);
+    let started = performance.now();
+    expect(await limiter.probe(300)).toBe(false);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(performance.now() - started).toBeLessThan(1500);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(RedisQuota.PROBE_CACHE_MS);
+      started = performance.now();
+      // Its PING is still unanswered and older than the timeout: false at once, no second PING.
+      expect(await limiter.probe(300)).toBe(false);
+      expect(performance.now() - started).toBeLessThan(100);
+    }
+    // A probe is not a grant: the loss is the grants' to declare (and log).
+    expect(limiter.state).toBe('connected');
+
+    process.kill(pid, 'SIGCONT');
+    let answered = false;
+    for (let i = 0; i < 50 && !answered; i++) {
+      clock.advance(RedisQuota.PROBE_CACHE_MS);
+      answered = await limiter.probe(300);
+      if (!answered) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(answered).toBe(true);
+    expect(await pings()).toBe(before + 3); // the one the stopped Redis held, then one more
+  });
+
   it('a Redis that does not answer at start is a usage error after connectTimeoutMs, not a hang', async () => {
     process.kill(pid, 'SIGSTOP');
     const started = Date.now();

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
@@ -5,7 +6,8 @@ import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
 import { checkingIntervalMs, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
 import { memoryLogger } from '../helpers/logger.js';
-import { exchange, slowClient } from '../helpers/raw-http.js';
+import { exchange, postFromThread, slowClient } from '../helpers/raw-http.js';
+import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis } from '../helpers/redis-server.js';
 
 const ann = { email: 'Ann@Example.com', firstName: 'ann', lastName: 'lee' };
 
@@ -176,6 +178,51 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(metrics).not.toMatch(/status="500"/);
   });
 
+  it('413 reaches Node clients that send Connection: close while still sending: 20 of 20, Content-Length and chunked, 2 MiB and 20 MiB', async () => {
+    const { running, log } = await setup();
+    // Before the fix (Node destroyed the socket once the 413 was written), measured here: with a
+    // Content-Length 3 to 20 of 20 got it at 2 MiB (it depends on the load), 3–9 at 20 MiB;
+    // chunked, 20 at 2 MiB and 10–14 at 20 MiB. The others saw EPIPE.
+    const tally: Record<string, string> = {};
+    for (const size of [2 * 1024 * 1024, 20 * 1024 * 1024]) {
+      for (const chunked of [false, true]) {
+        const outcomes = await postFromThread(`${running.url}/profiles`, { size, chunked, tries: 20 });
+        const answered = outcomes.filter((o) => o.status === 413 && o.body?.includes('body larger than 1048576 bytes'));
+        const lost = outcomes.filter((o) => !answered.includes(o)).map((o) => o.error ?? `${o.status}`);
+        tally[`${size / 1024 / 1024} MiB ${chunked ? 'chunked' : 'content-length'}`] = `${answered.length}/20 ${lost.join(' ')}`.trim();
+      }
+    }
+    expect(tally).toEqual({ '2 MiB content-length': '20/20', '2 MiB chunked': '20/20', '20 MiB content-length': '20/20', '20 MiB chunked': '20/20' });
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    expect(log.lines().filter((l) => l.status === 413)).toHaveLength(80);
+  }, 60_000); // 80 uploads, 880 MiB read and dropped: 2–4 s here, 8 s on a busy machine
+
+  it.each([
+    ['/profiles', ann, 1],
+    ['/profiles/batch', [ann, { ...ann, email: 'bob@example.com' }], 2],
+  ] as const)('a caller that hangs up while waiting on %s is 499 with a reason (log line and metric, not 200); its profiles are still delivered', async (path, payload, count) => {
+    const { running, log, mock } = await setup({ latencyMs: 1000 });
+    const body = JSON.stringify(payload);
+    const client = request(`${running.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': 'left-1' } });
+    client.on('error', () => undefined);
+    client.end(body);
+    // Hang up once the batch is at the platform, whose answer takes a second.
+    while (mock.stats().requests === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    client.destroy();
+    await running.app.settled();
+    const lines = log.lines().filter((l) => l.requestId === 'left-1');
+    expect(lines).toEqual([expect.objectContaining({ level: 'info', status: 499, reason: expect.stringMatching(/closed the connection while waiting/) })]);
+    expect(lines[0]!.durationMs).toBeLessThan(1000); // written when the caller left, not when the outcome came
+    const metrics = async () => (await fetch(`${running.url}/metrics`)).text();
+    expect(await metrics()).toMatch(/^sync_caller_wait_seconds_count\{status="499"\} 1$/m);
+    expect(await metrics()).not.toMatch(/^sync_caller_wait_seconds_count\{status="200"\}/m);
+    // The engine still carries them through: the platform has them and the outcome is counted.
+    expect(mock.stats().accepted).toBe(count);
+    const delivered = new RegExp(`^sync_submissions_total\\{outcome="delivered",error_class=""\\} ${count}$`, 'm');
+    for (let i = 0; i < 100 && !delivered.test(await metrics()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await metrics()).toMatch(delivered);
+  });
+
   it('Expect: 100-continue over the limit gets 413 before any body is sent; within it, 100 Continue then the answer', async () => {
     const { running } = await setup();
     const refused = await exchange(running.url, 'POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 3145728\r\n\r\n', undefined);
@@ -235,6 +282,41 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: 'unavailable', breaker: 'open' });
     expect((await fetch(`${running.url}/livez`)).status).toBe(200);
+  });
+
+  it.skipIf(!REDIS_SERVER)(`healthz asks the shared quota's Redis itself: stopped, 503 unavailable within a second; running again, 200${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const { running } = await setup({}, { redisUrl: redis.url, quotaKey: 'health' });
+    // Runs first: a server closing its quota waits for a stopped Redis.
+    cleanup.push(async () => redis.thaw());
+    const health = async () => {
+      const started = performance.now();
+      const res = await fetch(`${running.url}/healthz`);
+      return { status: res.status, body: (await res.json()) as unknown, ms: performance.now() - started };
+    };
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await health()).toMatchObject({ status: 200, body: { status: 'ok', quota: { backend: 'redis', key: 'health', state: 'connected' } } });
+
+    redis.freeze();
+    const frozenAt = performance.now();
+    let answer = await health();
+    for (let i = 0; i < 20 && answer.status === 200; i++) answer = await pause().then(health);
+    expect(answer).toEqual({ status: 503, body: { status: 'unavailable', breaker: 'closed', quota: { backend: 'redis', key: 'health', state: 'unavailable' } }, ms: expect.any(Number) });
+    expect(answer.ms).toBeLessThan(1000); // the PING's deadline is 500 ms
+    expect(performance.now() - frozenAt).toBeLessThan(1500);
+    for (let i = 0; i < 5; i++) {
+      // A load balancer polling meanwhile: 503 at once, not another 500 ms each.
+      const polled = await pause().then(health);
+      expect(polled.status).toBe(503);
+      expect(polled.ms).toBeLessThan(250);
+    }
+
+    redis.thaw();
+    const thawedAt = performance.now();
+    for (let i = 0; i < 20 && answer.status === 503; i++) answer = await pause().then(health);
+    expect(answer).toMatchObject({ status: 200, body: { status: 'ok', quota: { state: 'connected' } } });
+    expect(performance.now() - thawedAt).toBeLessThan(1500);
   });
 
   it('HEAD /healthz and HEAD /livez answer like GET without a body', async () => {
