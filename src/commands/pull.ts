@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { duration, httpUrl, integer, nonEmpty, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
+import { baseUrl, duration, integer, nonEmpty, nonNegativeInt, positiveInt, positiveNumber, probability, redisUrl } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { retryScheduleMs } from '../engine/retry-policy.js';
@@ -24,7 +24,7 @@ export function registerPull(program: Command): void {
     .command('pull')
     .description('fetch every page of the reqres users API, enrich, score, deduplicate and export JSON')
     .addOption(
-      new Option('--base-url <url>', 'source API base URL').env('SYNC_SOURCE_URL').default(DEFAULT_SOURCE_URL).argParser(httpUrl),
+      new Option('--base-url <url>', 'source API base URL').env('SYNC_SOURCE_URL').default(DEFAULT_SOURCE_URL).argParser(baseUrl('--base-url', 'SYNC_SOURCE_URL')),
     )
     .option('--out <file>', 'export file, - for stdout', 'customers.json')
     .option('--max-retries <n>', 'retries per request for 5xx, timeouts and resets (1 s, 2 s, 4 s… with jitter)', nonNegativeInt, 3)
@@ -37,7 +37,7 @@ export function registerPull(program: Command): void {
         .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
         .argParser(duration),
     )
-    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the source's origin)", nonEmpty)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
     .option('--max-pages <n>', 'refuse a source that announces more pages than this', positiveInt, 1000)

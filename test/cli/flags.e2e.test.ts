@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { close, listen } from '../../src/http/server.js';
+import { seededRandom } from '../../src/engine/random.js';
+import { createReqresMock, loadUsers } from '../../src/mock/reqres-server.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+const PROFILES = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
+
+/** The one JSON error line a refused run prints (stderr is no TTY: JSON logs). */
+function refusal(result: CliResult): string {
+  expect(result.code, result.stderr).toBe(2);
+  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+  expect(lines, result.stderr).toHaveLength(1);
+  const line = JSON.parse(lines[0]!) as { exitCode: number; msg: string };
+  expect(line.exitCode).toBe(2);
+  expect(result.stdout).toBe('');
+  return line.msg;
+}
+
+describe('a base URL with a query or fragment is refused before anything is read or sent (spawned)', () => {
+  const tmp = useTempDir();
+  let server: Server;
+  let url: string;
+  let requests = 0;
+  beforeAll(async () => {
+    // Answers every request 404, as a platform does to `/?x=1/profiles/batch`; counts them.
+    server = createServer((req, res) => {
+      requests += 1;
+      res.writeHead(404).end();
+    });
+    url = await listen(server, 0);
+  });
+  afterAll(() => close(server));
+
+  const QUERY = 'a base URL takes no query (?…) or fragment (#…): every request path is added to it';
+
+  it.each([
+    { command: 'push', args: (base: string, dir: string) => ['push', PROFILES, '--dead-letter', join(dir, 'dl.ndjson'), '--downstream-url', `${base}?x=1`], env: () => ({}), name: '--downstream-url' },
+    { command: 'push', args: (_base: string, dir: string) => ['push', PROFILES, '--dead-letter', join(dir, 'dl.ndjson')], env: (base: string) => ({ SYNC_DOWNSTREAM_URL: `${base}/#frag` }), name: 'SYNC_DOWNSTREAM_URL (--downstream-url)' },
+    { command: 'serve', args: (base: string) => ['serve', '--port', '0', '--downstream-url', `${base}/#frag`], env: () => ({}), name: '--downstream-url' },
+    { command: 'serve', args: () => ['serve', '--port', '0'], env: (base: string) => ({ SYNC_DOWNSTREAM_URL: `${base}?x=1` }), name: 'SYNC_DOWNSTREAM_URL (--downstream-url)' },
+    { command: 'pull', args: (base: string, dir: string) => ['pull', '--out', join(dir, 'out.json'), '--base-url', `${base}/api?x=1`], env: () => ({}), name: '--base-url' },
+    { command: 'pull', args: (_base: string, dir: string) => ['pull', '--out', join(dir, 'out.json')], env: (base: string) => ({ SYNC_SOURCE_URL: `${base}/api#frag` }), name: 'SYNC_SOURCE_URL (--base-url)' },
+  ])('$command, $name', async ({ args, env, name }) => {
+    const dir = tmp();
+    const before = requests;
+    const result = await runCli(args(url, dir), { env: env(url) });
+    expect(refusal(result)).toBe(`${name}: ${QUERY}`);
+    expect(requests - before).toBe(0);
+    expect(existsSync(join(dir, 'dl.ndjson'))).toBe(false);
+    expect(existsSync(join(dir, 'out.json'))).toBe(false);
+  });
+
+  it('a trailing slash is still fine: it is dropped', async () => {
+    const mock = createReqresMock({ users: loadUsers(), random: seededRandom(1) });
+    const source = await listen(mock, 0);
+    try {
+      const result = await runCli(['pull', '--base-url', `${source}/api/`, '--out', join(tmp(), 'out.json'), '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(mock.stats.requests).toBeGreaterThan(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ pages: expect.any(Number), exported: expect.any(Number) });
+    } finally {
+      await close(mock);
+    }
+  });
+});
