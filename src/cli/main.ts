@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { ExitCode } from '../errors.js';
+import { ExitCode, UsageError } from '../errors.js';
 import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
 import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
@@ -31,6 +31,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (error instanceof CommanderError) {
       // Commander has already printed its one-line message.
       process.exitCode = HELP_CODES.has(error.code) ? ExitCode.ok : ExitCode.usage;
+      return;
+    }
+    if (error instanceof UsageError) {
+      // A parser that must not let commander echo the value (a URL that may hold a password) names the flag itself.
+      usageError(redactCredentials(error.message));
+      process.exitCode = error.exitCode;
       return;
     }
     // Actions report their own errors; reaching here is a bug, still one line.

@@ -1,16 +1,47 @@
 import { InvalidArgumentError } from 'commander';
+import { UsageError } from '../errors.js';
+import { checkRedisUrl } from '../quota/redis-url.js';
 
-/** Commander argument parsers: a bad value becomes a one-line usage error (exit 2). */
+/**
+ * Commander argument parsers: a bad value becomes a one-line usage error (exit 2) naming the flag.
+ *
+ * Numbers are bounded where an absurd value would hang a run, overflow a timer (Node runs a
+ * `setTimeout` above 2^31−1 ms after 1 ms instead) or exhaust memory; the bounds are here, in one
+ * place, for the messages, the help and the README.
+ */
+export const BOUNDS = {
+  /** Requests per second (pull, push, serve). Below: one request per 100 s is already a trickle; a retry at 1e-9/s waits for ever. */
+  rate: { min: 0.01, max: 10_000 },
+  /** Profiles per request (push, serve): push reads ahead a few batches, so this bounds its memory. */
+  batchSize: { min: 1, max: 10_000 },
+  /** Retries per request: the schedule is summed at start (a loop), and 100 backoffs capped at 30 s are ~50 min. */
+  maxRetries: { min: 0, max: 100 },
+  /** Pages in flight (pull): one socket each. */
+  concurrency: { min: 1, max: 100 },
+  /** Pages a source may announce (pull): the guard against a source that claims millions. */
+  maxPages: { min: 1, max: 1_000_000 },
+  /** Request deadlines (pull, push, serve), ms: far below the 2^31−1 ms where timers break. */
+  requestTimeoutMs: { min: 1, max: 3_600_000 },
+  /** The mocks' --rate: requests in any 1000 ms (reqres: 0 = unlimited). */
+  mockRate: { min: 1, max: 10_000 },
+  /** The downstream mock's --latency, ms. */
+  latencyMs: { min: 0, max: 3_600_000 },
+} as const;
+
+/** A whole number within [min, max]; `what` says what it counts. */
+export function wholeNumber(min: number, max: number, what = 'a whole number'): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected ${what} from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
 
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1.');
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number ≥ 0.');
   return n;
 }
 
@@ -20,11 +51,25 @@ export function integer(value: string): number {
   return n;
 }
 
-export function positiveNumber(value: string): number {
+/** `--rate` of pull, push and serve: requests per second, fractions allowed (0.5 = one every 2 s). */
+export function rate(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0.');
+  const { min, max } = BOUNDS.rate;
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected requests per second from ${min} (one every ${1 / min} s) to ${max}.`);
+  }
   return n;
 }
+
+export const batchSize = wholeNumber(BOUNDS.batchSize.min, BOUNDS.batchSize.max, 'profiles per request');
+export const maxRetries = wholeNumber(BOUNDS.maxRetries.min, BOUNDS.maxRetries.max, 'a number of retries');
+export const concurrency = wholeNumber(BOUNDS.concurrency.min, BOUNDS.concurrency.max, 'pages in flight');
+export const maxPages = wholeNumber(BOUNDS.maxPages.min, BOUNDS.maxPages.max, 'a number of pages');
+/** The downstream mock's --rate: requests allowed in any 1000 ms. */
+export const mockRate = wholeNumber(BOUNDS.mockRate.min, BOUNDS.mockRate.max, 'requests per 1000 ms');
+/** The reqres mock's --rate: the same, where 0 turns the limit off. */
+export const mockRateOrUnlimited = wholeNumber(0, BOUNDS.mockRate.max, 'requests per 1000 ms (0 = unlimited)');
+export const latency = wholeNumber(BOUNDS.latencyMs.min, BOUNDS.latencyMs.max, 'milliseconds');
 
 export function probability(value: string): number {
   const n = Number(value);
@@ -38,24 +83,14 @@ export function port(value: string): number {
   return n;
 }
 
-export function httpUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError('expected an absolute http(s) URL.');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an http(s) URL.');
-  if (url.username || url.password) throw new InvalidArgumentError('credentials in the URL are not allowed; use the environment.');
-  return value.replace(/\/+$/, '');
-}
-
-/** `10s`, `500ms`, or a bare number of milliseconds. */
+/** `10s`, `500ms`, or a bare number of milliseconds; a request deadline, so bounded (see BOUNDS). */
 export function duration(value: string): number {
+  const { min, max } = BOUNDS.requestTimeoutMs;
+  const range = `from ${min}ms to ${max / 1000}s`;
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(value);
-  if (!match) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 10000 (milliseconds).');
+  if (!match) throw new InvalidArgumentError(`expected a duration ${range}, such as 10s, 500ms or 10000 (milliseconds).`);
   const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
-  if (ms <= 0) throw new InvalidArgumentError('expected a duration > 0.');
+  if (!(ms >= min && ms <= max)) throw new InvalidArgumentError(`expected a duration ${range}.`);
   return ms;
 }
 
@@ -63,4 +98,46 @@ export function duration(value: string): number {
 export function nonEmpty(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('expected a non-empty name.');
   return value;
+}
+
+/*
+ * URL flags. Commander puts a refused value in its message, and a URL is where a password hides
+ * (one with an unencoded `#`, `/` or `?` even hides from redaction that parses the URL). So these
+ * parsers throw a UsageError of their own, which names the flag (or the variable the value came
+ * from) and never holds the value; the top level prints it as one line, exit 2.
+ */
+
+/**
+ * What a refusal names: the variable when the value is the variable's (commander parses the
+ * variable only when the flag is absent), else the flag.
+ */
+function origin(flag: string, variable: string, value: string, env: NodeJS.ProcessEnv): string {
+  return env[variable] === value ? `${variable} (${flag})` : flag;
+}
+
+/**
+ * A base URL requests are built on (`{base}/users?page=N`, `{base}/profiles/batch`): http(s), no
+ * credentials (they come from the environment), no query or fragment (every path would land
+ * inside them: each request a 404). A trailing slash is dropped.
+ */
+export function checkBaseUrl(value: string, name: string): string {
+  // Before parsing: a password holding `#`, `/` or `?` makes a parser see no credentials at all.
+  if (value.includes('@')) throw new UsageError(`${name}: credentials in the URL are not allowed (it holds an @); secrets come from the environment, see --help`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${name}: expected an absolute http(s) URL such as https://host:port/path`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${name}: expected an http:// or https:// URL`);
+  if (/[?#]/.test(value)) throw new UsageError(`${name}: a base URL takes no query (?…) or fragment (#…): every request path is added to it`);
+  return value.replace(/\/+$/, '');
+}
+
+export function baseUrl(flag: string, variable: string, env: NodeJS.ProcessEnv = process.env): (value: string) => string {
+  return (value) => checkBaseUrl(value, origin(flag, variable, value, env));
+}
+
+export function redisUrl(env: NodeJS.ProcessEnv = process.env): (value: string) => string {
+  return (value) => checkRedisUrl(value, origin('--redis-url', 'SYNC_REDIS_URL', value, env));
 }

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { action, type CommandOutcome } from '../cli/action.js';
 import type { RunContext } from '../cli/context.js';
-import { integer, nonNegativeInt, port, positiveInt, probability } from '../cli/parsers.js';
+import { BOUNDS, integer, latency, mockRate, mockRateOrUnlimited, port, positiveInt, probability } from '../cli/parsers.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { seededRandom } from '../engine/random.js';
 
@@ -53,7 +53,7 @@ export function registerMock(program: Command): void {
     .description('serve the fixture users in reqres.in format (GET /api/users?page=N)')
     .option('--port <n>', 'port (0 = any free port)', port, 4010)
     .option('--fail-rate <p>', 'share of requests answered 500/503 or reset', probability, 0)
-    .option('--rate <n>', 'requests allowed in any 1000 ms before 429 (0 = unlimited)', nonNegativeInt, 10)
+    .option('--rate <n>', `requests allowed in any 1000 ms before 429 (0 = unlimited; at most ${BOUNDS.mockRate.max})`, mockRateOrUnlimited, 10)
     .option('--per-page <n>', 'users per page', positiveInt, 6)
     .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
     .option('--fixture <file>', 'JSON array of users to serve (default: fixtures/reqres/users.json)')
@@ -84,10 +84,10 @@ export function registerMock(program: Command): void {
     .command('downstream')
     .description('serve the marketing platform contract (POST /profiles/batch), enforcing its rate limit with 429s')
     .option('--port <n>', 'port (0 = any free port)', port, 4020)
-    .option('--rate <n>', 'requests allowed to arrive in any 1000 ms', positiveInt, 5)
+    .option('--rate <n>', `requests allowed to arrive in any 1000 ms (at most ${BOUNDS.mockRate.max})`, mockRate, 5)
     .option('--max-batch <n>', 'most profiles per request (more: 413)', positiveInt, 1000)
     .option('--fail-rate <p>', 'share of requests answered 500/502/503/504 or reset (some 500s after processing)', probability, 0)
-    .option('--latency <ms>', 'delay before each answer', nonNegativeInt, 0)
+    .option('--latency <ms>', `delay before each answer, in ms (at most ${BOUNDS.latencyMs.max})`, latency, 0)
     .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
     .addHelpText(
       'after',

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { duration, httpUrl, integer, nonEmpty, nonNegativeInt, positiveInt, positiveNumber, probability } from '../cli/parsers.js';
+import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { retryScheduleMs } from '../engine/retry-policy.js';
@@ -24,23 +24,23 @@ export function registerPull(program: Command): void {
     .command('pull')
     .description('fetch every page of the reqres users API, enrich, score, deduplicate and export JSON')
     .addOption(
-      new Option('--base-url <url>', 'source API base URL').env('SYNC_SOURCE_URL').default(DEFAULT_SOURCE_URL).argParser(httpUrl),
+      new Option('--base-url <url>', 'source API base URL').env('SYNC_SOURCE_URL').default(DEFAULT_SOURCE_URL).argParser(baseUrl('--base-url', 'SYNC_SOURCE_URL')),
     )
     .option('--out <file>', 'export file, - for stdout', 'customers.json')
-    .option('--max-retries <n>', 'retries per request for 5xx, timeouts and resets (1 s, 2 s, 4 s… with jitter)', nonNegativeInt, 3)
-    .option('--rate <n>', 'requests per second to the source', positiveNumber, 10)
-    .option('--concurrency <n>', 'pages in flight', positiveInt, 4)
+    .option('--max-retries <n>', `retries per request for 5xx, timeouts and resets (1 s, 2 s, 4 s… with jitter; at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
+    .option('--rate <n>', `requests per second to the source (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 10)
+    .option('--concurrency <n>', `pages in flight (at most ${BOUNDS.concurrency.max})`, concurrency, 4)
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)')
+      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
         .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
         .argParser(duration),
     )
-    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the source's address)", nonEmpty)
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
-    .option('--max-pages <n>', 'refuse a source that announces more pages than this', positiveInt, 1000)
+    .option('--max-pages <n>', `refuse a source that announces more pages than this (at most ${BOUNDS.maxPages.max})`, maxPages, 1000)
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addHelpText(
       'after',

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { duration, httpUrl, nonEmpty, nonNegativeInt, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, rate, redisUrl } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../downstream/delivery.js';
 import { retryScheduleMs } from '../engine/retry-policy.js';
@@ -22,16 +22,16 @@ export function registerPush(program: Command): void {
     .command('push')
     .description('validate a JSON/NDJSON file of profiles and deliver the changed ones in rate-limited batches')
     .argument('<file>', 'JSON array or NDJSON of profiles, a dead-letter file to replay, or - for stdin')
-    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL (required unless --dry-run)').env('SYNC_DOWNSTREAM_URL').argParser(httpUrl))
-    .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
-    .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
-    .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
+    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL (required unless --dry-run)').env('SYNC_DOWNSTREAM_URL').argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')))
+    .option('--rate <n>', `downstream requests per second, retries included (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 5)
+    .option('--batch-size <n>', `most profiles per request (at most ${BOUNDS.batchSize.max})`, batchSize, 500)
+    .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds)')
+      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
         .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
         .argParser(duration),
     )
-    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL'))
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason (appended to)', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record (appended to)')

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { duration, httpUrl, nonEmpty, nonNegativeInt, port, positiveInt, positiveNumber } from '../cli/parsers.js';
+import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, port, rate, redisUrl } from '../cli/parsers.js';
 import { ExitCode } from '../errors.js';
 
 interface ServeFlags {
@@ -21,12 +21,12 @@ export function registerServe(program: Command): void {
     .description('HTTP front door: POST /profiles waits for its own downstream outcome')
     .addOption(new Option('--port <n>', 'port (0 = any free port)').env('PORT').default(3000).argParser(port))
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL').env('SYNC_DOWNSTREAM_URL').argParser(httpUrl).makeOptionMandatory())
-    .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
-    .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
-    .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
-    .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds)', duration, 10_000)
-    .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL'))
+    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL').env('SYNC_DOWNSTREAM_URL').argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')).makeOptionMandatory())
+    .option('--rate <n>', `downstream requests per second, retries included (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 5)
+    .option('--batch-size <n>', `most profiles per request (at most ${BOUNDS.batchSize.max})`, batchSize, 500)
+    .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
+    .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds; at most 3600s)', duration, 10_000)
+    .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .addHelpText(
       'after',

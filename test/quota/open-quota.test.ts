@@ -97,7 +97,7 @@ describe.skipIf(!REDIS_SERVER)(`openQuota with a Redis URL${REDIS_SERVER ? '' : 
   it('a URL that is not a Redis URL is a usage error before any connection', async () => {
     const { logger } = await memoryLogger();
     await expect(openQuota({ ...options, redisUrl: `http://127.0.0.1:${redis.port}` }, { logger })).rejects.toThrow(
-      new UsageError(`--redis-url http://127.0.0.1:${redis.port}/: expected a redis:// or rediss:// URL`),
+      new UsageError('--redis-url: expected a redis:// or rediss:// URL'),
     );
     expect(await clients()).toBe(1);
   });

@@ -132,7 +132,7 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota against a real redis-server${REDIS_SE
       logger: (await memoryLogger()).logger,
     }).catch((caught) => caught);
     expect(error).toBeInstanceOf(UsageError);
-    expect(error.message).toMatch(new RegExp(`cannot reach Redis at redis://:\\*\\*\\*@127.0.0.1:${redis.port}`));
+    expect(error.message).toMatch(new RegExp(`cannot reach Redis at redis://\\*\\*\\*@127.0.0.1:${redis.port}`));
     expect(error.message).not.toContain('s3cret');
   });
 });
