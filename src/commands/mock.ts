@@ -14,6 +14,7 @@ interface CommonFlags {
 
 interface ReqresFlags extends CommonFlags {
   rate: number;
+  shift?: boolean;
   perPage: number;
   fixture?: string;
 }
@@ -57,6 +58,7 @@ export function registerMock(program: Command): void {
     .option('--per-page <n>', 'users per page', positiveInt, 6)
     .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
     .option('--fixture <file>', 'JSON array of users to serve (default: fixtures/reqres/users.json)')
+    .option('--shift', 'a listing that moves: before each page served, one new user arrives first and the oldest drops off the end')
     .addHelpText('after', '\nExample:\n  $ sync mock reqres --port 4010 --fail-rate 0.2\n  $ sync pull --base-url http://127.0.0.1:4010/api')
     .action(
       action<ReqresFlags>(async (flags, context) => {
@@ -73,6 +75,7 @@ export function registerMock(program: Command): void {
           perPage: flags.perPage,
           failRate: flags.failRate,
           rate: flags.rate,
+          shift: Boolean(flags.shift),
           random: randomFor(flags.seed),
           logger: context.logger,
         });
