@@ -3,7 +3,8 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import type { Limiter, Slot } from './limiter.js';
 import type { RetryBudget } from './retry-budget.js';
-import { isTransient, type RetryKind, type RetryPolicy } from './retry-policy.js';
+import { formatDuration } from './duration.js';
+import { isTransient, type RetryCounts, type RetryKind, type RetryPolicy } from './retry-policy.js';
 
 export interface RetryEvent {
   /** The attempt that failed (1 = first try). */
@@ -65,7 +66,7 @@ export class Executor {
 
   async run<T>(attempt: Attempt<T>, { signal, onRetry, slot: held }: RunOptions = {}): Promise<T> {
     const { policy, clock, limiter, budget, breaker } = this.options;
-    const counts = { transient: 0, rateLimited: 0 };
+    const counts: Required<RetryCounts> = { transient: 0, rateLimited: 0, rateLimitedMs: 0 };
     for (let n = 1; ; n++) {
       try {
         let slot = n === 1 ? held : undefined;
@@ -103,6 +104,11 @@ export class Executor {
         const verdict = policy.decide(error, counts, now);
         if (verdict.action === 'give-up') {
           if (verdict.reason === 'not-retryable') throw error;
+          if (verdict.reason === 'rate-limited-too-long') {
+            throw new UnavailableError(`${error.message} (rate-limited for ${formatDuration(verdict.waitedMs)} in all, the most a request waits on 429s unless --retry-for allows more; gave up)`, {
+              cause: error,
+            });
+          }
           throw this.exhausted(error, counts.transient + counts.rateLimited);
         }
         // Being told to slow down is cooperation, not a failure: 429 retries do not spend the budget.
@@ -113,6 +119,7 @@ export class Executor {
         }
         if (verdict.kind === 'rate-limited') {
           counts.rateLimited += 1;
+          counts.rateLimitedMs += verdict.delayMs;
           this.stats.rateLimited += 1;
           limiter?.pauseUntil(now + verdict.delayMs);
           if (this.options.slowDownOn429 ?? true) limiter?.slowDown();

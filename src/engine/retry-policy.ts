@@ -21,6 +21,12 @@ export interface RetryPolicyOptions {
   defaultRetryAfterMs?: number;
   /** A hostile or broken Retry-After (say 3600) must not park a cron job for an hour. */
   maxRetryAfterMs?: number;
+  /**
+   * The most one request waits on 429s in all (the sum of its Retry-After waits): past it, the
+   * request fails as unavailable. Without it the cap above still let 10 retries park a run for 10
+   * minutes. Default RATE_LIMIT_WAIT_MS.
+   */
+  maxRateLimitWaitMs?: number;
   /** Jitter source in [0, 1]; inject a constant in tests to get exact delays. */
   random: Random;
 }
@@ -29,13 +35,25 @@ export type RetryKind = 'transient' | 'rate-limited';
 
 export type Verdict =
   | { action: 'retry'; kind: RetryKind; delayMs: number }
-  | { action: 'give-up'; reason: 'not-retryable' | 'exhausted' };
+  | { action: 'give-up'; reason: 'not-retryable' | 'exhausted' }
+  /** Waiting once more on a 429 would take the request's 429 waits past `limitMs`. */
+  | { action: 'give-up'; reason: 'rate-limited-too-long'; waitedMs: number; limitMs: number };
 
 /** How many retries of each kind a request has used so far. */
 export interface RetryCounts {
   transient: number;
   rateLimited: number;
+  /** The 429 waits so far, summed (ms). */
+  rateLimitedMs?: number;
 }
+
+/**
+ * Two minutes of 429s per request, then it fails. Two waits at the 60 s cap: enough for a
+ * platform that counts per minute to let us back in (its window turns over once, with room to
+ * spare), and well inside a 5-minute cron interval, so a hostile `Retry-After` cannot make one
+ * run overlap the next. A longer outage is what `--retry-for` is for.
+ */
+export const RATE_LIMIT_WAIT_MS = 120_000;
 
 /** Full jitter: uniform in [0, min(cap, base·2^(n−1))], which spreads a herd of clients apart. */
 /**
@@ -104,6 +122,11 @@ export class RetryPolicy {
         defaultMs: this.options.defaultRetryAfterMs,
         maxMs: this.options.maxRetryAfterMs,
       });
+      // Given up before the wait that would cross the limit, not after it: retrying before
+      // Retry-After is over would only earn another 429, and waiting to fail anyway wastes the run.
+      const waitedMs = counts.rateLimitedMs ?? 0;
+      const limitMs = this.options.maxRateLimitWaitMs ?? RATE_LIMIT_WAIT_MS;
+      if (waitedMs + delayMs > limitMs) return { action: 'give-up', reason: 'rate-limited-too-long', waitedMs, limitMs };
       return { action: 'retry', kind: 'rate-limited', delayMs };
     }
     if (!isTransient(error)) return { action: 'give-up', reason: 'not-retryable' };

@@ -304,6 +304,30 @@ describe('Executor with a breaker, a budget and a limiter', () => {
     await expect(run).rejects.toMatchObject({ cause: last });
   });
 
+  it('429 forever with Retry-After: 3600 waits the 60 s cap twice (2 min in all), then fails as unavailable saying how long it waited', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy() });
+    const { attempt, calls } = failing(...Array.from({ length: 20 }, () => new HttpStatusError(429, 'page 1: HTTP 429', '3600')));
+    const run = executor.run(attempt);
+    await expect(run).rejects.toBeInstanceOf(UnavailableError);
+    await expect(run).rejects.toMatchObject({
+      errorClass: 'server',
+      message: 'page 1: HTTP 429 (rate-limited for 2 min in all, the most a request waits on 429s unless --retry-for allows more; gave up)',
+    });
+    expect(clock.sleeps).toEqual([60_000, 60_000]);
+    expect(calls()).toBe(3);
+    expect(clock.now()).toBe(120_000);
+  });
+
+  it('gives up before a 429 wait that would take the total past 2 min, rather than wait and then fail', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy() });
+    const { attempt, calls } = failing(...Array.from({ length: 20 }, () => new HttpStatusError(429, 'slow', '50')));
+    await expect(executor.run(attempt)).rejects.toThrow('slow (rate-limited for 1 min 40 s in all, the most a request waits on 429s unless --retry-for allows more; gave up)');
+    expect(clock.sleeps).toEqual([50_000, 50_000]);
+    expect(calls()).toBe(3);
+  });
+
   it('says "1 retry", not "1 retries"', async () => {
     const clock = new VirtualClock(0);
     const executor = new Executor({ clock, policy: policy(1) });

@@ -92,6 +92,21 @@ describe('RetryPolicy.decide', () => {
     expect(own.decide(new HttpStatusError(429, 'x', '3600'), none, NOW)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 10_000 });
   });
 
+  it('bounds the 429 waits of one request: 2 min in all by default, given up before the wait that would cross it', () => {
+    const limited = new HttpStatusError(429, 'x', '3600');
+    expect(policy.decide(limited, { transient: 0, rateLimited: 1, rateLimitedMs: 60_000 }, NOW)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 60_000 });
+    expect(policy.decide(limited, { transient: 0, rateLimited: 2, rateLimitedMs: 120_000 }, NOW)).toEqual({
+      action: 'give-up',
+      reason: 'rate-limited-too-long',
+      waitedMs: 120_000,
+      limitMs: 120_000,
+    });
+    expect(policy.decide(new HttpStatusError(429, 'x', '21'), { transient: 0, rateLimited: 1, rateLimitedMs: 100_000 }, NOW)).toMatchObject({ reason: 'rate-limited-too-long' });
+    expect(policy.decide(new HttpStatusError(429, 'x', '20'), { transient: 0, rateLimited: 1, rateLimitedMs: 100_000 }, NOW)).toMatchObject({ action: 'retry', delayMs: 20_000 });
+    const own = new RetryPolicy({ maxRetries: 3, random: () => 1, maxRateLimitWaitMs: 5000 });
+    expect(own.decide(new HttpStatusError(429, 'x', '6'), none, NOW)).toEqual({ action: 'give-up', reason: 'rate-limited-too-long', waitedMs: 0, limitMs: 5000 });
+  });
+
   it('allows at least ten 429 retries, more if the transient allowance is larger', () => {
     expect(new RetryPolicy({ maxRetries: 12, random: () => 1 }).maxRateLimitRetries).toBe(12);
     expect(new RetryPolicy({ maxRetries: 3, maxRateLimitRetries: 2, random: () => 1 }).maxRateLimitRetries).toBe(2);
