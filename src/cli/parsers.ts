@@ -50,12 +50,17 @@ export function httpUrl(value: string): string {
   return value.replace(/\/+$/, '');
 }
 
-/** `10s`, `500ms`, or a bare number of milliseconds. */
+/**
+ * `500ms`, `10s`, `30m`, `2h`, or a bare number of milliseconds; at most 24 h (a longer wait is
+ * a typo, or a job that should be scheduled rather than left retrying).
+ */
 export function duration(value: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(value);
-  if (!match) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 10000 (milliseconds).');
-  const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+  const unitMs = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 } as const;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected a duration such as 500ms, 10s, 30m, 2h or 10000 (milliseconds).');
+  const ms = Math.round(Number(match[1]) * unitMs[(match[2] ?? 'ms') as keyof typeof unitMs]);
   if (ms <= 0) throw new InvalidArgumentError('expected a duration > 0.');
+  if (ms > 24 * unitMs.h) throw new InvalidArgumentError('expected a duration of at most 24h.');
   return ms;
 }
 
