@@ -31,13 +31,16 @@ interface DownstreamFlags extends CommonFlags {
  */
 async function serveUntilSignal(server: Server, flags: CommonFlags, context: RunContext, describe: () => object): Promise<CommandOutcome> {
   const { close, listen } = await import('../http/server.js');
-  const url = await listen(server, flags.port);
-  process.stdout.write(`listening ${url}\n`);
-  context.logger.info({ stage: 'mock', url, failRate: flags.failRate }, 'mock ready');
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening for the signals before saying `listening`: a script that reads the line and stops
+  // the mock at once must not find Node's default action (death by signal) still in place.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  const url = await listen(server, flags.port);
+  process.stdout.write(`listening ${url}\n`);
+  context.logger.info({ stage: 'mock', url, failRate: flags.failRate }, 'mock ready');
+  const signal = await stopped;
   await close(server);
   const summary = describe();
   context.logger.info({ stage: 'mock', signal, ...summary }, 'mock stopped');
