@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, NetworkError, UnexpectedResponseError } from '../../src/errors.js';
-import { backoffDelay, isTransient, parseRetryAfter, retryScheduleMs, RetryPolicy } from '../../src/engine/retry-policy.js';
+import { backoffDelay, isTransient, parseRetryAfter, quotaWaitMs, retryScheduleMs, RetryPolicy } from '../../src/engine/retry-policy.js';
 
 const NOW = Date.parse('2026-01-20T15:30:00.000Z');
 const none = { transient: 0, rateLimited: 0 };
@@ -113,6 +113,35 @@ describe('RetryPolicy.decide', () => {
   });
 });
 
+describe('RetryPolicy.decide with --retry-for', () => {
+  const policy = new RetryPolicy({ maxRetries: 3, random: () => 1, retryForMs: 600_000 });
+  const at = (firstFailureAt: number, transient = 0) => ({ transient, rateLimited: 0, firstFailureAt });
+
+  it('ignores --max-retries, doubles the backoff up to 60 s, and cuts the last wait to the deadline', () => {
+    const error = new HttpStatusError(503, 'x');
+    expect(policy.decide(error, at(NOW, 3), NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 8000 });
+    expect(policy.decide(error, at(NOW, 40), NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 60_000 });
+    expect(policy.decide(error, at(NOW, 40), NOW + 590_000)).toEqual({ action: 'retry', kind: 'transient', delayMs: 10_000 });
+    expect(policy.decide(error, at(NOW, 40), NOW + 600_000)).toEqual({ action: 'give-up', reason: 'out-of-time', failingForMs: 600_000, limitMs: 600_000 });
+    // Without a first failure yet, it starts now.
+    expect(policy.decide(error, { transient: 0, rateLimited: 0 }, NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 1000 });
+  });
+
+  it('counts 429 waits against the same deadline, and gives up before a wait that would pass it', () => {
+    const limited = new HttpStatusError(429, 'x', '60');
+    expect(policy.decide(limited, { ...at(NOW), rateLimited: 50 }, NOW + 540_000)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 60_000 });
+    expect(policy.decide(limited, at(NOW), NOW + 540_001)).toEqual({ action: 'give-up', reason: 'out-of-time', failingForMs: 540_001, limitMs: 600_000 });
+    // A --retry-for shorter than the 2 min 429 allowance does not shorten it.
+    const short = new RetryPolicy({ maxRetries: 3, random: () => 1, retryForMs: 30_000 });
+    expect(short.decide(limited, at(NOW), NOW + 60_000)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 60_000 });
+    expect(short.decide(limited, at(NOW), NOW + 60_001)).toMatchObject({ action: 'give-up', reason: 'out-of-time', limitMs: 120_000 });
+  });
+
+  it('still never retries what cannot succeed', () => {
+    expect(policy.decide(new HttpStatusError(404, 'x'), at(NOW), NOW)).toEqual({ action: 'give-up', reason: 'not-retryable' });
+  });
+});
+
 describe('isTransient', () => {
   it('is a strict yes or no: 5xx from the list and retryable network errors only', () => {
     expect(isTransient(new HttpStatusError(503, 'x'))).toBe(true);
@@ -120,6 +149,13 @@ describe('isTransient', () => {
     expect(isTransient(new NetworkError('ECONNRESET', 'x'))).toBe(true);
     expect(isTransient(new NetworkError('ENOTFOUND', 'x', { retryable: false }))).toBe(false);
     expect(isTransient(new UnexpectedResponseError('x'))).toBe(false);
+  });
+});
+
+describe('quotaWaitMs', () => {
+  it('waits for a lost shared quota as long as a request is retried: the backoff schedule, or --retry-for', () => {
+    expect(quotaWaitMs(3, undefined)).toBe(7000);
+    expect(quotaWaitMs(3, 1_800_000)).toBe(1_800_000);
   });
 });
 
