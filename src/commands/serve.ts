@@ -10,6 +10,7 @@ interface ServeFlags {
   rate: number;
   batchSize: number;
   maxRetries: number;
+  retryFor?: number;
   requestTimeout: number;
   redisUrl?: string;
   quotaKey?: string;
@@ -25,6 +26,7 @@ export function registerServe(program: Command): void {
     .option('--rate <n>', 'downstream requests per second, retries included', positiveNumber, 5)
     .option('--batch-size <n>', 'most profiles per request', positiveInt, 500)
     .option('--max-retries <n>', 'retries per batch for 5xx, timeouts and resets', nonNegativeInt, 3)
+    .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', duration)
     .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds)', duration, 10_000)
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL'))
     .option('--quota-key <name>', "the shared rate limit's name (default: the downstream's origin)", nonEmpty)
@@ -53,6 +55,7 @@ Example:
             rate: flags.rate,
             batchSize: flags.batchSize,
             maxRetries: flags.maxRetries,
+            retryForMs: flags.retryFor,
             requestTimeoutMs: flags.requestTimeout,
             redisUrl: flags.redisUrl,
             quotaKey: flags.quotaKey,

@@ -23,6 +23,8 @@ export interface PullOptions {
   apiKey: string;
   out: string;
   maxRetries: number;
+  /** --retry-for (ms): instead of --max-retries, retry a failing page until this long after its first failure. */
+  retryForMs?: number;
   rate: number;
   concurrency: number;
   faultRate: number;
@@ -85,7 +87,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
   const executor = new Executor({
     clock,
     limiter: deps.limiter ?? RateLimiter.perSecond(options.rate, clock, PULL_PACING),
-    policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
+    policy: new RetryPolicy({ maxRetries: options.maxRetries, retryForMs: options.retryForMs, random: deps.jitter ?? Math.random }),
   });
   const client = new CustomerAPIClient({
     baseUrl: options.baseUrl,

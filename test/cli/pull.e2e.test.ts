@@ -139,6 +139,8 @@ describe('sync pull: bad input exits 2 with one line', () => {
     [['pull', '--no-such-flag'], /unknown option/],
     [['pull', '--out', '-', '--json'], /--out - and --json/],
     [['pull', '--request-timeout', 'soon'], /--request-timeout/],
+    [['pull', '--retry-for', '25h'], /--retry-for.*at most 24h/],
+    [['pull', '--retry-for', 'forever'], /--retry-for/],
   ])('%j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

@@ -124,6 +124,29 @@ describe('runPull', () => {
     expect(summary.exported).toBe(document.metadata.total_customers);
   });
 
+  it('with --retry-for 10m rides out a source that is down for 5 minutes; without it the run fails', async () => {
+    const downFor = (clock: VirtualClock) =>
+      nock(BASE).get('/users').query(true).times(100).reply((uri) => {
+        if (clock.now() - T0 < 300_000) return [503, {}];
+        return [200, body(Number(new URL(uri, BASE).searchParams.get('page')))];
+      });
+    const T0 = Date.parse('2026-11-22T12:00:00.000Z');
+
+    const patient = await deps();
+    downFor(patient.clock);
+    const ok = await runPull(options({ retryForMs: 600_000 }), patient.deps);
+    expect(ok.error).toBeUndefined();
+    expect(ok.summary.exported).toBe(24);
+    expect(patient.clock.now() - T0).toBeGreaterThanOrEqual(300_000);
+    nock.cleanAll();
+
+    const plain = await deps();
+    downFor(plain.clock);
+    const failed = await runPull(options(), plain.deps);
+    expect(failed.error?.message).toMatch(/page 1: HTTP 503 \(gave up after 3 retries\)/);
+    expect(failed.summary.out).toBeNull();
+  });
+
   it('injects seeded faults with --fault-rate and still completes', async () => {
     nock(BASE).get('/users').query(true).times(100).reply((uri) => {
       const page = Number(new URL(uri, BASE).searchParams.get('page'));
