@@ -68,6 +68,17 @@ export class UnexpectedResponseError extends SyncError {
   }
 }
 
+/**
+ * The source's listing changed while it was being paged (its page count moved, or records moved
+ * between pages so that some never arrived): the pages fetched belong to different moments, and
+ * the export would miss customers. The data is fine and a rerun, on a listing at rest, works.
+ */
+export class SourceChangedError extends SyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'server', ExitCode.failed, options);
+  }
+}
+
 /** The source refused our credentials: retrying cannot help, the operator must fix the key. */
 export class AuthError extends SyncError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -22,6 +22,8 @@ export const BOUNDS = {
   maxPages: { min: 1, max: 1_000_000 },
   /** Request deadlines (pull, push, serve), ms: far below the 2^31−1 ms where timers break. */
   requestTimeoutMs: { min: 1, max: 3_600_000 },
+  /** `--retry-for`, ms: up to a day. */
+  retryForMs: { min: 1000, max: 86_400_000 },
   /** The mocks' --rate: requests in any 1000 ms (reqres: 0 = unlimited). */
   mockRate: { min: 1, max: 10_000 },
   /** The downstream mock's --latency, ms. */
@@ -83,16 +85,25 @@ export function port(value: string): number {
   return n;
 }
 
-/** `10s`, `500ms`, or a bare number of milliseconds; a request deadline, so bounded (see BOUNDS). */
-export function duration(value: string): number {
-  const { min, max } = BOUNDS.requestTimeoutMs;
-  const range = `from ${min}ms to ${max / 1000}s`;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(value);
-  if (!match) throw new InvalidArgumentError(`expected a duration ${range}, such as 10s, 500ms or 10000 (milliseconds).`);
-  const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1);
-  if (!(ms >= min && ms <= max)) throw new InvalidArgumentError(`expected a duration ${range}.`);
-  return ms;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 } as const;
+
+/** `500ms`, `10s`, `30m`, `2h`, or a bare number of milliseconds, within [min, max] ms. */
+export function durationWithin({ min, max }: { min: number; max: number }): (value: string) => number {
+  const say = (ms: number): string => (ms >= 24 * UNIT_MS.h && ms % UNIT_MS.h === 0 ? `${ms / UNIT_MS.h}h` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+  const range = `from ${say(min)} to ${say(max)}`;
+  return (value) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$/.exec(value);
+    if (!match) throw new InvalidArgumentError(`expected a duration ${range}, such as 10s, 500ms, 30m, 2h or 10000 (milliseconds).`);
+    const ms = Math.round(Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS]);
+    if (!(ms >= min && ms <= max)) throw new InvalidArgumentError(`expected a duration ${range}.`);
+    return ms;
+  };
 }
+
+/** A request deadline (`--request-timeout`): bounded far below where timers break. */
+export const duration = durationWithin(BOUNDS.requestTimeoutMs);
+/** `--retry-for`: at most a day (a longer wait is a typo, or a job to schedule rather than leave retrying). */
+export const retryFor = durationWithin(BOUNDS.retryForMs);
 
 /** A name that must not be empty (e.g. --quota-key). */
 export function nonEmpty(value: string): string {

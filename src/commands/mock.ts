@@ -14,6 +14,7 @@ interface CommonFlags {
 
 interface ReqresFlags extends CommonFlags {
   rate: number;
+  shift?: boolean;
   perPage: number;
   fixture?: string;
 }
@@ -30,13 +31,16 @@ interface DownstreamFlags extends CommonFlags {
  */
 async function serveUntilSignal(server: Server, flags: CommonFlags, context: RunContext, describe: () => object): Promise<CommandOutcome> {
   const { close, listen } = await import('../http/server.js');
-  const url = await listen(server, flags.port);
-  process.stdout.write(`listening ${url}\n`);
-  context.logger.info({ stage: 'mock', url, failRate: flags.failRate }, 'mock ready');
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening for the signals before saying `listening`: a script that reads the line and stops
+  // the mock at once must not find Node's default action (death by signal) still in place.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  const url = await listen(server, flags.port);
+  process.stdout.write(`listening ${url}\n`);
+  context.logger.info({ stage: 'mock', url, failRate: flags.failRate }, 'mock ready');
+  const signal = await stopped;
   await close(server);
   const summary = describe();
   context.logger.info({ stage: 'mock', signal, ...summary }, 'mock stopped');
@@ -57,6 +61,7 @@ export function registerMock(program: Command): void {
     .option('--per-page <n>', 'users per page', positiveInt, 6)
     .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
     .option('--fixture <file>', 'JSON array of users to serve (default: fixtures/reqres/users.json)')
+    .option('--shift', 'a listing that moves: before each page served, one new user arrives first and the oldest drops off the end')
     .addHelpText('after', '\nExample:\n  $ sync mock reqres --port 4010 --fail-rate 0.2\n  $ sync pull --base-url http://127.0.0.1:4010/api')
     .action(
       action<ReqresFlags>(async (flags, context) => {
@@ -73,6 +78,7 @@ export function registerMock(program: Command): void {
           perPage: flags.perPage,
           failRate: flags.failRate,
           rate: flags.rate,
+          shift: Boolean(flags.shift),
           random: randomFor(flags.seed),
           logger: context.logger,
         });

@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl } from '../cli/parsers.js';
+import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
-import { retryScheduleMs } from '../engine/retry-policy.js';
+import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PullOptions, PullSummary } from '../pull/run-pull.js';
 
@@ -15,6 +15,7 @@ type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & {
   allowPartial?: boolean;
   metricsFile?: string;
   requestTimeout: number;
+  retryFor?: number;
   redisUrl?: string;
   quotaKey?: string;
 };
@@ -28,6 +29,7 @@ export function registerPull(program: Command): void {
     )
     .option('--out <file>', 'export file, - for stdout', 'customers.json')
     .option('--max-retries <n>', `retries per request for 5xx, timeouts and resets (1 s, 2 s, 4 s… with jitter; at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
+    .option('--retry-for <duration>', 'keep retrying a failing request until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .option('--rate <n>', `requests per second to the source (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 10)
     .option('--concurrency <n>', `pages in flight (at most ${BOUNDS.concurrency.max})`, concurrency, 4)
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
@@ -71,7 +73,7 @@ Example:
                 redisUrl: flags.redisUrl,
                 quotaKey: flags.quotaKey,
                 remoteUrl: flags.baseUrl,
-                giveUpAfterMs: retryScheduleMs(flags.maxRetries),
+                giveUpAfterMs: quotaWaitMs(flags.maxRetries, flags.retryFor),
               },
               { logger: context.logger },
             )
@@ -80,7 +82,7 @@ Example:
         const progress = context.terminal.progress('Fetching pages');
         try {
           const outcome = await runPull(
-            { ...flags, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
+            { ...flags, retryForMs: flags.retryFor, apiKey: process.env.SYNC_API_KEY || DEFAULT_API_KEY, allowPartial: Boolean(flags.allowPartial) },
             { logger: context.logger, signal: interruption.signal, progress, metrics, timeoutMs: flags.requestTimeout, limiter: quota?.limiter },
           );
           const { summary } = outcome;

@@ -1,9 +1,9 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, rate, redisUrl } from '../cli/parsers.js';
+import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, rate, redisUrl, retryFor } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../downstream/delivery.js';
-import { retryScheduleMs } from '../engine/retry-policy.js';
+import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 import { defaultStateDir } from '../state/state-dir.js';
@@ -13,6 +13,7 @@ type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'state
   full?: boolean;
   state: string;
   requestTimeout: number;
+  retryFor?: number;
   redisUrl?: string;
   quotaKey?: string;
 };
@@ -26,6 +27,7 @@ export function registerPush(program: Command): void {
     .option('--rate <n>', `downstream requests per second, retries included (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 5)
     .option('--batch-size <n>', `most profiles per request (at most ${BOUNDS.batchSize.max})`, batchSize, 500)
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
+    .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .addOption(
       new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
         .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
@@ -58,7 +60,9 @@ After a crash or Ctrl-C, run the same command again: it continues where it stopp
 Examples:
   $ sync push profiles.ndjson --downstream-url http://127.0.0.1:4020
   $ sync push dead-letter.ndjson --dead-letter dead-letter.ndjson --downstream-url http://127.0.0.1:4020
-                                       # replay after an outage: the file keeps only what failed again`,
+                                       # replay after an outage: the file keeps only what failed again
+  $ sync push profiles.ndjson --downstream-url https://platform.example --retry-for 30m
+                                       # from cron: ride out an outage of up to 30 minutes`,
     )
     .action(
       action<PushFlags>(async (flags, context, [file]) => {
@@ -75,7 +79,7 @@ Examples:
                   quotaKey: flags.quotaKey,
                   remoteUrl: flags.downstreamUrl,
                   credential: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
-                  giveUpAfterMs: retryScheduleMs(flags.maxRetries),
+                  giveUpAfterMs: quotaWaitMs(flags.maxRetries, flags.retryFor),
                 },
                 { logger: context.logger },
               )
@@ -87,6 +91,7 @@ Examples:
             {
               ...flags,
               file: file!,
+              retryForMs: flags.retryFor,
               token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
               dryRun: Boolean(flags.dryRun),
               full: Boolean(flags.full),

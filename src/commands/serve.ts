@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, port, rate, redisUrl } from '../cli/parsers.js';
+import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, port, rate, redisUrl, retryFor } from '../cli/parsers.js';
 import { ExitCode } from '../errors.js';
 
 interface ServeFlags {
@@ -10,6 +10,7 @@ interface ServeFlags {
   rate: number;
   batchSize: number;
   maxRetries: number;
+  retryFor?: number;
   requestTimeout: number;
   redisUrl?: string;
   quotaKey?: string;
@@ -25,6 +26,7 @@ export function registerServe(program: Command): void {
     .option('--rate <n>', `downstream requests per second, retries included (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 5)
     .option('--batch-size <n>', `most profiles per request (at most ${BOUNDS.batchSize.max})`, batchSize, 500)
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
+    .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds; at most 3600s)', duration, 10_000)
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
@@ -53,6 +55,7 @@ Example:
             rate: flags.rate,
             batchSize: flags.batchSize,
             maxRetries: flags.maxRetries,
+            retryForMs: flags.retryFor,
             requestTimeoutMs: flags.requestTimeout,
             redisUrl: flags.redisUrl,
             quotaKey: flags.quotaKey,

@@ -39,6 +39,8 @@ export interface DeliveryOptions {
   rate: number;
   batchSize: number;
   maxRetries: number;
+  /** --retry-for: keep retrying a failing batch this long after its first failure (see RetryPolicy). */
+  retryForMs?: number;
   /** false: hold sending until `engine.start()`. */
   autoStart?: boolean;
 }
@@ -84,7 +86,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     budget: new RetryBudget(),
     // The platform's limit is known: pause on 429, do not halve the rate.
     slowDownOn429: false,
-    policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
+    policy: new RetryPolicy({ maxRetries: options.maxRetries, retryForMs: options.retryForMs, random: deps.jitter ?? Math.random }),
   });
   const client = new DownstreamClient({ baseUrl: options.downstreamUrl, token: options.token, timeoutMs: deps.timeoutMs, http: deps.http });
   const engine = new BatchEngine<Profile>({

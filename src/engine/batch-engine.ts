@@ -153,8 +153,9 @@ export class BatchEngine<T> {
   submit(item: T): Promise<DeliveryOutcome> {
     if (this.refused) return Promise.resolve(failed(this.refused));
     if (this.closing) return Promise.resolve(failed(new InterruptedError('engine is shutting down')));
-    const { breaker } = this.options;
-    if (breaker?.state === 'open') return Promise.resolve(failed(new CircuitOpenError(breaker.reopensAt)));
+    const { breaker, executor } = this.options;
+    // With --retry-for, an outage younger than that is waited out in the queue instead.
+    if (breaker?.state === 'open' && executor.breakerWaitUntil() === undefined) return Promise.resolve(failed(new CircuitOpenError(breaker.reopensAt)));
     return new Promise((resolve) => {
       this.queue.push({ item, key: this.options.key(item), resolve });
       if (!this.dispatching && this.queue.length >= (this.options.startWhenQueued ?? Infinity)) this.start();
@@ -198,14 +199,28 @@ export class BatchEngine<T> {
   }
 
   private async dispatch(): Promise<void> {
-    const { limiter, breaker } = this.options;
+    const { limiter, breaker, executor } = this.options;
     for (;;) {
       // Stryker disable next-line ConditionalExpression: a shortcut; after abort() the queue is empty and closing is set, so the loop ends below anyway
       if (this.stop.signal.aborted) return;
       const state = breaker?.state;
-      // Stryker disable next-line ConditionalExpression,StringLiteral,BlockStatement: a shortcut; without it each queued batch takes a slot, is refused by the executor and gives the slot back, with the same outcome at the same moment
       if (state === 'open') {
-        this.failQueued(new CircuitOpenError(breaker!.reopensAt));
+        const until = executor.breakerWaitUntil();
+        if (until === undefined) {
+          this.failQueued(new CircuitOpenError(breaker!.reopensAt));
+        } else if (this.queue.length > 0) {
+          // --retry-for: no batch is formed while the circuit is open (the queue stays bounded, and
+          // the reader waits for room); the queue waits for the next probe, or for the outage to
+          // outlast --retry-for, when it fails as without.
+          try {
+            await executor.waitForProbe(until, this.stop.signal);
+          } catch (error) {
+            // Interrupted: abort() has already failed the queue.
+            if (this.stop.signal.aborted) return;
+            throw error;
+          }
+          continue;
+        }
       }
       const sendable = this.queue.length > 0 && !(state === 'half-open' && this.inFlight > 0) && this.hasSendable();
       if (!sendable) {

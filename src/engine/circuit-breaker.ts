@@ -21,6 +21,9 @@ export class CircuitBreaker {
   private failures = 0;
   private openedAt = 0;
   private probing = false;
+  /** When the current run of failures began (undefined after a success). */
+  private streakStart: number | undefined;
+  private changeWaiters: (() => void)[] = [];
   private readonly clock: Clock;
   private readonly threshold: number;
   readonly cooldownMs: number;
@@ -43,6 +46,24 @@ export class CircuitBreaker {
     return this.openedAt + this.cooldownMs;
   }
 
+  /**
+   * Epoch ms of the first failure since the last success: how long the remote has been failing
+   * (undefined while it is not). `--retry-for` counts an outage from here.
+   */
+  get failingSince(): number | undefined {
+    return this.streakStart;
+  }
+
+  /** A probe is out and has not answered yet: nothing else may go. */
+  get probeOut(): boolean {
+    return this.probing;
+  }
+
+  /** Resolves at the next change of state (a probe's answer closes or reopens the circuit). */
+  whenChanged(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve));
+  }
+
   /** May an attempt go out now? In half-open, only one at a time. */
   allow(): boolean {
     const state = this.state;
@@ -55,11 +76,13 @@ export class CircuitBreaker {
 
   success(): void {
     this.failures = 0;
+    this.streakStart = undefined;
     this.probing = false;
     this.transition('closed');
   }
 
   failure(): void {
+    if (this.failures === 0) this.streakStart = this.clock.now();
     this.failures += 1;
     if (this.probing || (this.stateValue === 'closed' && this.failures >= this.threshold)) {
       this.probing = false;
@@ -77,5 +100,8 @@ export class CircuitBreaker {
     if (this.stateValue === state) return;
     this.stateValue = state;
     this.onStateChange?.(state);
+    const waiters = this.changeWaiters;
+    this.changeWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

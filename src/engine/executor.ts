@@ -3,7 +3,8 @@ import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import type { Limiter, Slot } from './limiter.js';
 import type { RetryBudget } from './retry-budget.js';
-import { isTransient, type RetryKind, type RetryPolicy } from './retry-policy.js';
+import { formatDuration } from './duration.js';
+import { isTransient, type RetryCounts, type RetryKind, type RetryPolicy, type Verdict } from './retry-policy.js';
 
 export interface RetryEvent {
   /** The attempt that failed (1 = first try). */
@@ -65,20 +66,18 @@ export class Executor {
 
   async run<T>(attempt: Attempt<T>, { signal, onRetry, slot: held }: RunOptions = {}): Promise<T> {
     const { policy, clock, limiter, budget, breaker } = this.options;
-    const counts = { transient: 0, rateLimited: 0 };
+    const counts: RetryCounts & Required<Pick<RetryCounts, 'rateLimitedMs'>> = { transient: 0, rateLimited: 0, rateLimitedMs: 0 };
     for (let n = 1; ; n++) {
+      // Getting through (breaker, rate slot) is not an attempt: its failures say nothing about the
+      // remote, so they end the request as they are, without touching the breaker.
+      let slot: Slot | undefined;
       try {
-        let slot = n === 1 ? held : undefined;
-        // Checked before and after the slot wait: an open circuit should not cost a rate slot.
-        if (breaker?.state === 'open') {
-          slot?.cancel();
-          throw new CircuitOpenError(breaker.reopensAt);
-        }
-        slot ??= await limiter?.acquire(signal);
-        if (breaker && !breaker.allow()) {
-          slot?.cancel();
-          throw new CircuitOpenError(breaker.reopensAt);
-        }
+        slot = await this.admit(n === 1 ? held : undefined, counts, signal);
+      } catch (caught) {
+        if (signal?.aborted) throw new InterruptedError();
+        throw caught;
+      }
+      try {
         this.stats.requests += 1;
         if (n === 1) budget?.deposit();
         let result: T;
@@ -95,24 +94,27 @@ export class Executor {
       } catch (caught) {
         if (signal?.aborted) throw new InterruptedError();
         const error = toSyncError(caught);
-        if (error instanceof CircuitOpenError) throw error;
         if (isTransient(error)) breaker?.failure();
         else breaker?.neutral();
 
         const now = clock.now();
+        counts.firstFailureAt ??= this.failureStart(now);
         const verdict = policy.decide(error, counts, now);
-        if (verdict.action === 'give-up') {
-          if (verdict.reason === 'not-retryable') throw error;
-          throw this.exhausted(error, counts.transient + counts.rateLimited);
-        }
+        if (verdict.action === 'give-up') throw this.giveUp(error, verdict, counts);
         // Being told to slow down is cooperation, not a failure: 429 retries do not spend the budget.
-        if (verdict.kind === 'transient' && budget && !budget.withdraw()) {
+        // With --retry-for a spent budget does not end the request either: the budget only decides
+        // whether a failing request gives up, and the user asked it not to. The load stays bounded
+        // without it: every retry takes a rate slot (the remote never sees more than --rate), an
+        // open breaker lets one probe through per cool-down, and backoff grows to 60 s with full
+        // jitter, so waiting requests do not come back in step.
+        if (verdict.kind === 'transient' && budget && policy.retryForMs === undefined && !budget.withdraw()) {
           throw new UnavailableError(`${error.message} (retry budget spent: the downstream is failing too often to retry)`, {
             cause: error,
           });
         }
         if (verdict.kind === 'rate-limited') {
           counts.rateLimited += 1;
+          counts.rateLimitedMs += verdict.delayMs;
           this.stats.rateLimited += 1;
           limiter?.pauseUntil(now + verdict.delayMs);
           if (this.options.slowDownOn429 ?? true) limiter?.slowDown();
@@ -131,9 +133,112 @@ export class Executor {
     }
   }
 
+  /**
+   * With --retry-for, how long work refused by the open breaker may wait for its next probe:
+   * until the remote has been failing for --retry-for (epoch ms). Undefined: fail now, as without
+   * --retry-for. Counted from the outage's first failure, not from each refusal: a run facing a
+   * remote that stays down ends about --retry-for into the outage, not --retry-for per batch.
+   */
+  breakerWaitUntil(): number | undefined {
+    const { breaker, clock, policy } = this.options;
+    if (!breaker || policy.retryForMs === undefined) return undefined;
+    const now = clock.now();
+    const until = (breaker.failingSince ?? now) + policy.retryForMs;
+    return now < until ? until : undefined;
+  }
+
+  /**
+   * Until the open breaker lets a probe through (at most until `until`), or the probe that is out
+   * answers. Returns at once when an attempt may go now.
+   */
+  async waitForProbe(until: number, signal?: AbortSignal): Promise<void> {
+    const { breaker, clock } = this.options;
+    const now = clock.now();
+    if (!breaker || now >= until) return;
+    if (breaker.state === 'open') return clock.sleep(Math.min(breaker.reopensAt, until) - now, signal);
+    if (breaker.probeOut) await untilAborted(breaker.whenChanged(), signal);
+  }
+
+  /**
+   * Through the breaker and the rate limit. An open breaker refuses at once (CircuitOpenError);
+   * with --retry-for the request waits for the breaker's next probe instead, for as long as its
+   * retry time lasts. Checked before and after the slot wait: an open circuit should not cost a
+   * rate slot.
+   */
+  private async admit(held: Slot | undefined, counts: RetryCounts, signal?: AbortSignal): Promise<Slot | undefined> {
+    const { limiter, breaker } = this.options;
+    let slot = held;
+    for (;;) {
+      if (breaker?.state !== 'open') {
+        slot ??= await limiter?.acquire(signal);
+        if (!breaker || breaker.allow()) return slot;
+      }
+      slot?.cancel();
+      slot = undefined;
+      await this.waitForBreaker(breaker!, counts, signal);
+    }
+  }
+
+  private async waitForBreaker(breaker: CircuitBreaker, counts: RetryCounts, signal?: AbortSignal): Promise<void> {
+    const { clock, policy } = this.options;
+    const refused = new CircuitOpenError(breaker.reopensAt);
+    if (policy.retryForMs === undefined) throw refused;
+    const now = clock.now();
+    counts.firstFailureAt ??= this.failureStart(now);
+    const until = counts.firstFailureAt + policy.retryForMs;
+    if (now >= until) throw this.outOfTime(refused, now - counts.firstFailureAt, counts);
+    await this.waitForProbe(until, signal);
+  }
+
+  /** A request caught in an outage counts its --retry-for from the outage's first failure. */
+  private failureStart(now: number): number {
+    return Math.min(now, this.options.breaker?.failingSince ?? now);
+  }
+
+  private giveUp(error: SyncError, verdict: Extract<Verdict, { action: 'give-up' }>, counts: RetryCounts): SyncError {
+    switch (verdict.reason) {
+      case 'not-retryable':
+        return error;
+      case 'rate-limited-too-long':
+        return new UnavailableError(
+          `${error.message} (rate-limited for ${formatDuration(verdict.waitedMs)} in all, the most a request waits on 429s unless --retry-for allows more; gave up)`,
+          { cause: error },
+        );
+      case 'out-of-time':
+        return this.outOfTime(error, verdict.failingForMs, counts);
+      default:
+        return this.exhausted(error, counts.transient + counts.rateLimited);
+    }
+  }
+
+  private outOfTime(error: SyncError, failingForMs: number, counts: RetryCounts): UnavailableError {
+    const tries = counts.transient + counts.rateLimited;
+    return new UnavailableError(
+      `${error.message} (still failing ${formatDuration(failingForMs)} after the first failure, all the time --retry-for allows; gave up after ${tries} ${tries === 1 ? 'retry' : 'retries'})`,
+      { cause: error },
+    );
+  }
+
   private exhausted(error: SyncError, tries: number): UnavailableError {
     return new UnavailableError(`${error.message} (gave up after ${tries} ${tries === 1 ? 'retry' : 'retries'})`, {
       cause: error,
     });
   }
+}
+
+/**
+ * `promise`, or the signal's reason once it aborts. No timer on the side: a probe always answers
+ * (success, failure, or neutral; its request has its own deadline), or the run is being stopped.
+ */
+function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }

@@ -15,6 +15,11 @@ export interface ReqresMockOptions {
   failRate?: number;
   /** Requests allowed in any 1000 ms before answering 429; 0 = unlimited. */
   rate?: number;
+  /**
+   * Before each page it serves, add one user at the front and drop the oldest: a newest-first
+   * listing that moves while a client pages through it (total and page count stay the same).
+   */
+  shift?: boolean;
   random: Random;
   clock?: Clock;
   logger?: Logger;
@@ -36,7 +41,9 @@ export function loadUsers(path: URL | string = DEFAULT_USERS_FIXTURE): unknown[]
  * rate limit.
  */
 export function createReqresMock(options: ReqresMockOptions): Server & { stats: ReqresMockStats } {
-  const { users, perPage = 6, failRate = 0, rate = 0, random, logger } = options;
+  const { perPage = 6, failRate = 0, rate = 0, shift = false, random, logger } = options;
+  let users = options.users;
+  const arrivals = newUsers(users);
   const clock = options.clock ?? systemClock;
   const window = rate > 0 ? RateLimiter.perSecond(rate, clock) : undefined;
   const stats: ReqresMockStats = { requests: 0, failures: 0, rateLimited: 0 };
@@ -63,6 +70,7 @@ export function createReqresMock(options: ReqresMockOptions): Server & { stats: 
       return sendJson(res, draw < 0.6 ? 500 : 503, { error: 'simulated failure' });
     }
 
+    if (shift) users = [arrivals(), ...users.slice(0, -1)];
     const page = Math.max(1, Number.parseInt(url.searchParams.get('page') ?? '1', 10) || 1);
     const data = users.slice((page - 1) * perPage, page * perPage);
     sendJson(res, 200, {
@@ -75,4 +83,13 @@ export function createReqresMock(options: ReqresMockOptions): Server & { stats: 
     });
   });
   return Object.assign(server, { stats });
+}
+
+/** Users that "sign up" while the mock runs (`shift`): ids after the largest in the fixture. */
+function newUsers(users: readonly unknown[]): () => unknown {
+  let id = Math.max(0, ...users.map((user) => Number((user as { id?: unknown } | null)?.id)).filter(Number.isSafeInteger));
+  return () => {
+    id += 1;
+    return { id, email: `new.user.${id}@reqres.in`, first_name: 'New', last_name: `User ${id}`, avatar: `https://reqres.in/img/faces/${id}-image.jpg` };
+  };
 }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import axios, { type AxiosInstance } from 'axios';
-import { AuthError, HttpStatusError, InterruptedError, UnexpectedResponseError, type SyncError } from '../errors.js';
+import { AuthError, HttpStatusError, InterruptedError, SourceChangedError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { Executor, RetryEvent } from '../engine/executor.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
 import { departureTransport } from '../http/departure.js';
@@ -125,6 +125,7 @@ export class CustomerAPIClient {
               `the source changed during the run: page 1 said ${totalPages} pages, page ${page} says ${body.total_pages}; nothing exported, run again`,
             );
           }
+          // Not fatal by itself (pull's listing check decides whether every record arrived), but worth a line.
           if (first.total !== undefined && body.total !== undefined && body.total !== first.total) {
             this.options.onWarning?.(page, `page 1 said ${first.total} users in all, page ${page} says ${body.total}: the source changed during the run`);
           }
@@ -148,9 +149,6 @@ export class CustomerAPIClient {
     return { totalPages, pages, failures };
   }
 }
-
-/** The page count moved under us: every page fetched so far may belong to another snapshot. */
-class SourceChangedError extends UnexpectedResponseError {}
 
 /** Turn the statuses an operator can act on into messages that say what to do. */
 function explain(error: SyncError): SyncError {

@@ -1,5 +1,5 @@
 import type { AxiosInstance } from 'axios';
-import { UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import { SourceChangedError, UnavailableError, toSyncError, type SyncError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { Executor } from '../engine/executor.js';
 import { seededRandom, type Random } from '../engine/random.js';
@@ -11,7 +11,8 @@ import type { Logger } from '../logging/logger.js';
 import { logRetry } from '../logging/retry-log.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import type { Progress } from '../ui/terminal.js';
-import { CustomerAPIClient } from './customer-api-client.js';
+import { CustomerAPIClient, type FetchAllResult } from './customer-api-client.js';
+import { checkListing } from './listing-check.js';
 import { CustomerDataProcessor } from './customer-data-processor.js';
 import { recordPull } from './pull-metrics.js';
 import { DataExporter } from './data-exporter.js';
@@ -22,6 +23,8 @@ export interface PullOptions {
   apiKey: string;
   out: string;
   maxRetries: number;
+  /** --retry-for (ms): instead of --max-retries, retry a failing page until this long after its first failure. */
+  retryForMs?: number;
   rate: number;
   concurrency: number;
   faultRate: number;
@@ -84,7 +87,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
   const executor = new Executor({
     clock,
     limiter: deps.limiter ?? RateLimiter.perSecond(options.rate, clock, PULL_PACING),
-    policy: new RetryPolicy({ maxRetries: options.maxRetries, random: deps.jitter ?? Math.random }),
+    policy: new RetryPolicy({ maxRetries: options.maxRetries, retryForMs: options.retryForMs, random: deps.jitter ?? Math.random }),
   });
   const client = new CustomerAPIClient({
     baseUrl: options.baseUrl,
@@ -134,13 +137,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
     });
     const raws = collectUsers(fetched.pages, logger);
     summary.skipped = summary.fetched - raws.length;
-    const missing = [...fetched.failures.keys()].sort((a, b) => a - b);
-    const failure =
-      missing.length > 0
-        ? new UnavailableError(
-            `${missing.length} of ${fetched.totalPages} pages stayed unavailable (${missing.map((page) => fetched.failures.get(page)?.message).join('; ')})`,
-          )
-        : undefined;
+    const { failure, incomplete } = await completeness(fetched, options.allowPartial, (page) => client.fetchPage(page, signal), logger);
     if (failure && !options.allowPartial) {
       logger.error({ stage: 'export', out: options.out }, 'export not written; the previous file is untouched');
       return finish(failure);
@@ -160,7 +157,7 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
         total_pages: fetched.totalPages,
         pages_fetched: fetched.pages.size,
         records_skipped: summary.skipped,
-        ...(failure ? { incomplete: true, missing_pages: missing } : {}),
+        ...incomplete,
       },
     });
     await exporter.write(document, options.out, signal);
@@ -172,6 +169,40 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
   } catch (error) {
     return finish(toSyncError(error));
   }
+}
+
+/**
+ * Is what was fetched the whole listing? No, when a page stayed unavailable, or when fewer
+ * different records arrived than the source announced (the listing moved while it was paged: see
+ * listing-check.ts). Returns the run's failure, if any, and what `metadata` says about it.
+ */
+async function completeness(
+  fetched: FetchAllResult,
+  allowPartial: boolean,
+  refetch: (page: number) => Promise<ReqresPage>,
+  logger: Logger,
+): Promise<{ failure?: SyncError; incomplete: Record<string, unknown> }> {
+  const missing = [...fetched.failures.keys()].sort((a, b) => a - b);
+  if (missing.length > 0) {
+    const reasons = missing.map((page) => fetched.failures.get(page)?.message).join('; ');
+    return {
+      failure: new UnavailableError(`${missing.length} of ${fetched.totalPages} pages stayed unavailable (${reasons})`),
+      incomplete: { incomplete: true, missing_pages: missing },
+    };
+  }
+  const verdict = await checkListing(fetched.pages, refetch);
+  if (verdict.complete) {
+    if (verdict.duplicateRows > 0) {
+      const rows = verdict.duplicateRows === 1 ? '1 row' : `${verdict.duplicateRows} rows`;
+      logger.info({ stage: 'fetch', duplicateRows: verdict.duplicateRows }, `the source holds ${rows} twice, word for word (checked: its pages did not move)`);
+    }
+    return { incomplete: {} };
+  }
+  const outcome = allowPartial ? 'exported what arrived, marked incomplete' : 'nothing exported';
+  return {
+    failure: new SourceChangedError(`the source changed while paging: ${verdict.reason}; ${outcome}, run again`),
+    incomplete: { incomplete: true, source_changed: true, source_total: verdict.count.announced, missing_pages: [] },
+  };
 }
 
 /** Users in source order (page, then position); records without a usable id are logged and skipped. */

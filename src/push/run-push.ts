@@ -29,6 +29,8 @@ export interface PushOptions {
   rate: number;
   batchSize: number;
   maxRetries: number;
+  /** --retry-for (ms): instead of --max-retries, retry a failing batch until this long after its first failure. */
+  retryForMs?: number;
   deadLetter: string;
   report?: string;
   /** Only checked before the run (the command writes it at the end). */

@@ -14,6 +14,8 @@ export interface ServeOptions {
   rate: number;
   batchSize: number;
   maxRetries: number;
+  /** --retry-for (ms): instead of --max-retries, retry a failing batch until this long after its first failure. */
+  retryForMs?: number;
   requestTimeoutMs: number;
   /** Longest a shutdown waits for the queue to flush before failing what is left. */
   shutdownGraceMs?: number;

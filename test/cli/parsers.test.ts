@@ -15,6 +15,7 @@ import {
   port,
   rate,
   redisUrl,
+  retryFor,
 } from '../../src/cli/parsers.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -94,8 +95,28 @@ describe('duration (--request-timeout)', () => {
 
   it.each(['1e15', '10 minutes', '-5s', ''])('refuses %j as no duration at all', (value) => {
     expect(refusal(() => duration(value))).toStrictEqual(
-      new InvalidArgumentError('expected a duration from 1ms to 3600s, such as 10s, 500ms or 10000 (milliseconds).'),
+      new InvalidArgumentError('expected a duration from 1ms to 3600s, such as 10s, 500ms, 30m, 2h or 10000 (milliseconds).'),
     );
+  });
+
+  it('reads minutes and hours too', () => {
+    expect([duration('1m'), duration('1min'), duration('1h')]).toEqual([60_000, 60_000, 3_600_000]);
+  });
+});
+
+describe('retryFor (--retry-for)', () => {
+  it('reads milliseconds, seconds, minutes and hours, up to a day', () => {
+    expect([retryFor('30s'), retryFor('1.5s'), retryFor('30m'), retryFor('10min'), retryFor('2h'), retryFor(' 24h '), retryFor('86400000')]).toEqual([
+      30_000, 1500, 1_800_000, 600_000, 7_200_000, 86_400_000, 86_400_000,
+    ]);
+  });
+
+  it.each(['25h', '1441m', '0', '500ms'])('refuses %j, saying the range', (value) => {
+    expect(refusal(() => retryFor(value))).toStrictEqual(new InvalidArgumentError('expected a duration from 1s to 24h.'));
+  });
+
+  it.each(['soon', '10d', '-5s'])('refuses %j as no duration at all', (value) => {
+    expect(refusal(() => retryFor(value))).toStrictEqual(new InvalidArgumentError('expected a duration from 1s to 24h, such as 10s, 500ms, 30m, 2h or 10000 (milliseconds).'));
   });
 });
 

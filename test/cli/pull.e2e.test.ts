@@ -99,6 +99,36 @@ describe('sync pull against sync mock reqres (spawned)', () => {
   });
 });
 
+describe('sync pull against a listing that moves while it is paged (sync mock reqres --shift)', () => {
+  const tmp = useTempDir();
+
+  it('exits 1 with one line saying the source changed while paging, and leaves the previous export untouched', async () => {
+    // 30 users, newest first; the mock adds one before each page and drops the oldest.
+    const fixture = join(tmp(), 'users.json');
+    const users = Array.from({ length: 30 }, (_, i) => ({ id: 30 - i, email: `user${30 - i}@example.com`, first_name: 'User', last_name: `N${30 - i}` }));
+    writeFileSync(fixture, JSON.stringify(users));
+    const moving = await startServer(['mock', 'reqres', '--port', '0', '--shift', '--fixture', fixture, '--rate', '0']);
+    try {
+      const out = join(tmp(), 'customers.json');
+      writeFileSync(out, 'previous export');
+      const result = await runCli(['pull', '--base-url', `${moving.url}/api`, '--concurrency', '1', '--out', out, '--json']);
+      expect(result.code, result.stderr).toBe(1);
+      expect(readFileSync(out, 'utf8')).toBe('previous export');
+      const summary = JSON.parse(result.stdout);
+      // Five pages of six, each starting with the record the page before ended with; page 1 fetched again to be sure.
+      expect(summary).toMatchObject({ pages: 5, requests: 6, fetched: 30, exported: 0, out: null });
+      const errors = result.stderr.trim().split('\n').map((line) => JSON.parse(line)).filter((line) => line.level === 'error');
+      expect(errors.at(-1)).toMatchObject({
+        errorClass: 'server',
+        exitCode: 1,
+        msg: 'the source changed while paging: it announced 30 users, 26 different ones arrived (4 seen again on a later page); nothing exported, run again',
+      });
+    } finally {
+      expect((await moving.stop()).code).toBe(0);
+    }
+  });
+});
+
 describe('sync pull: bad input exits 2 with one line', () => {
   it.each([
     [['pull', '--rate', 'fast'], /--rate/],
@@ -109,6 +139,8 @@ describe('sync pull: bad input exits 2 with one line', () => {
     [['pull', '--no-such-flag'], /unknown option/],
     [['pull', '--out', '-', '--json'], /--out - and --json/],
     [['pull', '--request-timeout', 'soon'], /--request-timeout/],
+    [['pull', '--retry-for', '25h'], /--retry-for.*at most 24h/],
+    [['pull', '--retry-for', 'forever'], /--retry-for/],
   ])('%j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

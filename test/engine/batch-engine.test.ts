@@ -34,6 +34,7 @@ function setup({
   behaviour = acceptAll,
   breaker,
   budget,
+  retryForMs,
 }: {
   rate?: number;
   batchSize?: number;
@@ -41,6 +42,7 @@ function setup({
   behaviour?: Behaviour;
   breaker?: { failureThreshold: number; cooldownMs: number };
   budget?: RetryBudget;
+  retryForMs?: number;
 } = {}) {
   const clock = new VirtualClock(0);
   const limiter = RateLimiter.perSecond(rate, clock);
@@ -51,7 +53,7 @@ function setup({
     breaker: circuit,
     budget,
     slowDownOn429: false,
-    policy: new RetryPolicy({ maxRetries, random: () => 1 }),
+    policy: new RetryPolicy({ maxRetries, retryForMs, random: () => 1 }),
   });
   const calls: Call[] = [];
   let ids = 0;
@@ -342,6 +344,51 @@ describe('BatchEngine', () => {
     const recovered = await engine.submit({ email: 'late@example.com' });
     expect(recovered.status).toBe('delivered');
     expect(breaker.state).toBe('closed');
+  });
+
+  it('with --retry-for the same outage is waited out: nothing fails, the queue forms no batch while open, one probe per cool-down', async () => {
+    const { calls, breaker, submitAll } = setup({
+      rate: 100,
+      batchSize: 1,
+      maxRetries: 0,
+      retryForMs: 60_000,
+      breaker: { failureThreshold: 3, cooldownMs: 5000 },
+      behaviour: (items, _call, c) => {
+        if (c.now() < 12_000) throw new HttpStatusError(503, 'down');
+        return acceptAll(items, 0, c);
+      },
+    });
+    const outcomes = await submitAll(emails(10));
+    expect(outcomes.map((o) => o.status)).toEqual(Array.from({ length: 10 }, () => 'delivered'));
+    expect(breaker.state).toBe('closed');
+    const during = calls.filter((c) => c.at < 12_000);
+    // Three batches fail and open the circuit; then only probes go, a cool-down apart (the rest wait).
+    expect(during.slice(0, 3).map((c) => c.batchId)).toEqual(['b-1', 'b-2', 'b-3']);
+    const probes = during.slice(3).map((c) => c.at);
+    expect(probes).toEqual([during[2]!.at + 5000, during[2]!.at + 10_000]);
+    // The queued items became batches only after the circuit closed: b-4 onwards went out at once.
+    expect(calls.length).toBe(during.length + 10);
+  });
+
+  it('with --retry-for, a new item waits in the queue while the circuit is open, and goes with the probe', async () => {
+    const { engine, breaker, calls, clock } = setup({ breaker: { failureThreshold: 1, cooldownMs: 5000 }, retryForMs: 60_000 });
+    breaker.failure();
+    const outcome = await engine.submit({ email: 'a@example.com' });
+    expect(outcome).toMatchObject({ status: 'delivered' });
+    expect(calls.map((c) => c.at)).toEqual([5000]);
+    expect(clock.now()).toBe(5000);
+  });
+
+  it('with --retry-for, once the outage has lasted longer, queued and new items fail at once as without', async () => {
+    const { engine, breaker, calls, clock } = setup({ breaker: { failureThreshold: 1, cooldownMs: 5000 }, retryForMs: 3000 });
+    breaker.failure();
+    const waiting = engine.submit({ email: 'a@example.com' });
+    // It waits until the outage is 3 s old (before the 5 s cool-down ends), then fails.
+    expect(await waiting).toMatchObject({ status: 'failed', errorClass: 'server', reason: expect.stringMatching(/^downstream circuit open/) });
+    expect(clock.now()).toBe(3000);
+    expect(await engine.submit({ email: 'b@example.com' })).toMatchObject({ status: 'failed' });
+    expect(clock.now()).toBe(3000);
+    expect(calls).toHaveLength(0);
   });
 
   it('close() delivers everything queued; abort() fails what is queued as interrupted', async () => {

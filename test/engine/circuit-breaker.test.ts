@@ -104,4 +104,48 @@ describe('CircuitBreaker', () => {
     clock.advance(1);
     expect(breaker.state).toBe('half-open');
   });
+
+  it('knows since when the remote has been failing, through open and failed probes, until a success', () => {
+    const { clock, breaker } = setup();
+    expect(breaker.failingSince).toBeUndefined();
+    clock.advance(100);
+    breaker.failure();
+    clock.advance(100);
+    breaker.failure();
+    breaker.failure();
+    expect(breaker.state).toBe('open');
+    clock.advance(5000);
+    expect(breaker.allow()).toBe(true);
+    expect(breaker.probeOut).toBe(true);
+    breaker.failure();
+    expect(breaker.failingSince).toBe(100);
+    // A 429 or 4xx outside a probe says nothing: the streak goes on.
+    breaker.neutral();
+    expect(breaker.failingSince).toBe(100);
+    clock.advance(5000);
+    breaker.allow();
+    breaker.success();
+    expect(breaker.failingSince).toBeUndefined();
+    expect(breaker.probeOut).toBe(false);
+  });
+
+  it('whenChanged resolves at the next change of state, once', async () => {
+    const { clock, breaker } = setup();
+    let changes = 0;
+    const count = () => void breaker.whenChanged().then(() => (changes += 1));
+    count();
+    breaker.failure();
+    breaker.failure();
+    await Promise.resolve();
+    expect(changes).toBe(0);
+    breaker.failure();
+    await Promise.resolve();
+    expect(changes).toBe(1);
+    count();
+    clock.advance(5000);
+    breaker.allow(); // open → half-open
+    breaker.success(); // → closed
+    await Promise.resolve();
+    expect(changes).toBe(2);
+  });
 });

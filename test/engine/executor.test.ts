@@ -304,6 +304,30 @@ describe('Executor with a breaker, a budget and a limiter', () => {
     await expect(run).rejects.toMatchObject({ cause: last });
   });
 
+  it('429 forever with Retry-After: 3600 waits the 60 s cap twice (2 min in all), then fails as unavailable saying how long it waited', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy() });
+    const { attempt, calls } = failing(...Array.from({ length: 20 }, () => new HttpStatusError(429, 'page 1: HTTP 429', '3600')));
+    const run = executor.run(attempt);
+    await expect(run).rejects.toBeInstanceOf(UnavailableError);
+    await expect(run).rejects.toMatchObject({
+      errorClass: 'server',
+      message: 'page 1: HTTP 429 (rate-limited for 2 min in all, the most a request waits on 429s unless --retry-for allows more; gave up)',
+    });
+    expect(clock.sleeps).toEqual([60_000, 60_000]);
+    expect(calls()).toBe(3);
+    expect(clock.now()).toBe(120_000);
+  });
+
+  it('gives up before a 429 wait that would take the total past 2 min, rather than wait and then fail', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy() });
+    const { attempt, calls } = failing(...Array.from({ length: 20 }, () => new HttpStatusError(429, 'slow', '50')));
+    await expect(executor.run(attempt)).rejects.toThrow('slow (rate-limited for 1 min 40 s in all, the most a request waits on 429s unless --retry-for allows more; gave up)');
+    expect(clock.sleeps).toEqual([50_000, 50_000]);
+    expect(calls()).toBe(3);
+  });
+
   it('says "1 retry", not "1 retries"', async () => {
     const clock = new VirtualClock(0);
     const executor = new Executor({ clock, policy: policy(1) });
@@ -332,5 +356,143 @@ describe('Executor with a breaker, a budget and a limiter', () => {
     const run = executor.run(attempt, { signal: controller.signal, onRetry: () => controller.abort(new Error('SIGINT')) });
     await expect(run).rejects.toBeInstanceOf(InterruptedError);
     expect(calls()).toBe(1);
+  });
+});
+
+describe('Executor with --retry-for', () => {
+  const policy = (retryForMs: number, more: { maxRetries?: number } = {}) => new RetryPolicy({ maxRetries: 3, random: () => 1, retryForMs, ...more });
+
+  it('retries past --max-retries until --retry-for after the first failure: backoff doubles to 60 s, the last wait is cut to the deadline', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy(300_000) });
+    const { attempt, calls } = failing(...Array.from({ length: 100 }, () => new HttpStatusError(503, 'HTTP 503')));
+    const run = executor.run(attempt);
+    await expect(run).rejects.toBeInstanceOf(UnavailableError);
+    await expect(run).rejects.toThrow('HTTP 503 (still failing 5 min after the first failure, all the time --retry-for allows; gave up after 10 retries)');
+    expect(clock.sleeps).toEqual([1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000, 57_000]);
+    expect(calls()).toBe(11);
+    expect(clock.now()).toBe(300_000);
+  });
+
+  it('delivers once the remote recovers, however many retries that took', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy(600_000, { maxRetries: 0 }) });
+    const attempt = async () => {
+      if (clock.now() < 300_000) throw new HttpStatusError(503, 'down');
+      return 'ok';
+    };
+    await expect(executor.run(attempt)).resolves.toBe('ok');
+    expect(executor.stats.retries).toBe(10);
+  });
+
+  it('429 waits count against it: Retry-After 60 s forever ends 10 min after the first 429 with --retry-for 10m', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy(600_000) });
+    const { attempt, calls } = failing(...Array.from({ length: 100 }, () => new HttpStatusError(429, 'slow', '60')));
+    await expect(executor.run(attempt)).rejects.toThrow('slow (still failing 10 min after the first failure, all the time --retry-for allows; gave up after 10 retries)');
+    expect(clock.sleeps).toEqual(Array.from({ length: 10 }, () => 60_000));
+    expect(calls()).toBe(11);
+  });
+
+  it('a --retry-for shorter than 2 min never ends 429 waits sooner than a run without it', async () => {
+    const clock = new VirtualClock(0);
+    const executor = new Executor({ clock, policy: policy(30_000) });
+    const { attempt } = failing(...Array.from({ length: 100 }, () => new HttpStatusError(429, 'slow', '3600')));
+    await expect(executor.run(attempt)).rejects.toBeInstanceOf(UnavailableError);
+    expect(clock.sleeps).toEqual([60_000, 60_000]);
+  });
+
+  it('a spent retry budget does not end the request (the rate limit, the breaker and the 60 s cap bound the load instead)', async () => {
+    const clock = new VirtualClock(0);
+    const budget = new RetryBudget({ ratio: 0, reserve: 0 });
+    const executor = new Executor({ clock, budget, policy: policy(60_000) });
+    const { attempt, calls } = failing(new HttpStatusError(503, 'x'), new HttpStatusError(503, 'x'), new HttpStatusError(503, 'x'));
+    await expect(executor.run(attempt)).resolves.toBe('ok');
+    expect(calls()).toBe(4);
+  });
+
+  it('an open breaker makes the request wait for its next probe instead of failing at once; the request is that probe', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = new RecordingLimiter();
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 15_000 });
+    breaker.failure();
+    clock.advance(1000);
+    const executor = new Executor({ clock, limiter, breaker, policy: policy(600_000) });
+    const sentAt: number[] = [];
+    await expect(executor.run(async () => (sentAt.push(clock.now()), 'sent'))).resolves.toBe('sent');
+    // No slot taken while open; the wait ends when the cool-down does.
+    expect(sentAt).toEqual([15_000]);
+    expect(clock.sleeps).toEqual([14_000]);
+    expect(limiter.calls).toEqual(['acquire', 'recover']);
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('while a probe is out, others wait for its answer, then go', async () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 5000 });
+    breaker.failure();
+    clock.advance(5000);
+    const executor = new Executor({ clock, breaker, policy: policy(600_000) });
+    let finishProbe!: (value: string) => void;
+    const probe = executor.run(() => new Promise<string>((resolve) => (finishProbe = resolve)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(breaker.probeOut).toBe(true);
+    let calls = 0;
+    const other = executor.run(async () => ++calls);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(0);
+    finishProbe('ok');
+    await expect(probe).resolves.toBe('ok');
+    await expect(other).resolves.toBe(1);
+    // It waited on the probe's answer, not on a timer.
+    expect(clock.now()).toBe(5000);
+  });
+
+  it('a probe that fails reopens the circuit: the waiting request waits for the next cool-down', async () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 15_000 });
+    const executor = new Executor({ clock, breaker, policy: policy(600_000) });
+    // The remote is down for the first 40 s.
+    const sentAt: number[] = [];
+    const attempt = async () => {
+      sentAt.push(clock.now());
+      if (clock.now() < 40_000) throw new HttpStatusError(503, 'down');
+      return 'ok';
+    };
+    await expect(executor.run(attempt)).resolves.toBe('ok');
+    // Fails at 0 (opens), waits out its 1 s backoff and then the cool-down: probes at 15 s, 30 s, 45 s.
+    expect(sentAt).toEqual([0, 15_000, 30_000, 45_000]);
+  });
+
+  it('does not wait for the breaker once the outage has outlasted --retry-for: fails as unavailable, saying so', async () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 1, cooldownMs: 15_000 });
+    breaker.failure();
+    clock.advance(10_000);
+    const executor = new Executor({ clock, breaker, policy: policy(5000) });
+    expect(executor.breakerWaitUntil()).toBeUndefined();
+    let calls = 0;
+    const run = executor.run(async () => ++calls);
+    await expect(run).rejects.toBeInstanceOf(UnavailableError);
+    await expect(run).rejects.toThrow(/^downstream circuit open .*\(still failing 10 s after the first failure, all the time --retry-for allows; gave up after 0 retries\)$/);
+    expect(calls).toBe(0);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('breakerWaitUntil counts from the outage\'s first failure, and is undefined without --retry-for or while closed with no failure', () => {
+    const clock = new VirtualClock(0);
+    const breaker = new CircuitBreaker({ clock, failureThreshold: 2, cooldownMs: 15_000 });
+    const waiting = new Executor({ clock, breaker, policy: policy(60_000) });
+    const plain = new Executor({ clock, breaker, policy: new RetryPolicy({ maxRetries: 3, random: () => 1 }) });
+    clock.advance(1000);
+    breaker.failure();
+    clock.advance(5000);
+    breaker.failure();
+    expect(breaker.state).toBe('open');
+    expect(breaker.failingSince).toBe(1000);
+    expect(waiting.breakerWaitUntil()).toBe(61_000);
+    expect(plain.breakerWaitUntil()).toBeUndefined();
+    breaker.success();
+    expect(breaker.failingSince).toBeUndefined();
   });
 });

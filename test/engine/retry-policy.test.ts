@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpStatusError, NetworkError, UnexpectedResponseError } from '../../src/errors.js';
-import { backoffDelay, isTransient, parseRetryAfter, retryScheduleMs, RetryPolicy } from '../../src/engine/retry-policy.js';
+import { backoffDelay, isTransient, parseRetryAfter, quotaWaitMs, retryScheduleMs, RetryPolicy } from '../../src/engine/retry-policy.js';
 
 const NOW = Date.parse('2026-01-20T15:30:00.000Z');
 const none = { transient: 0, rateLimited: 0 };
@@ -92,9 +92,53 @@ describe('RetryPolicy.decide', () => {
     expect(own.decide(new HttpStatusError(429, 'x', '3600'), none, NOW)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 10_000 });
   });
 
+  it('bounds the 429 waits of one request: 2 min in all by default, given up before the wait that would cross it', () => {
+    const limited = new HttpStatusError(429, 'x', '3600');
+    expect(policy.decide(limited, { transient: 0, rateLimited: 1, rateLimitedMs: 60_000 }, NOW)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 60_000 });
+    expect(policy.decide(limited, { transient: 0, rateLimited: 2, rateLimitedMs: 120_000 }, NOW)).toEqual({
+      action: 'give-up',
+      reason: 'rate-limited-too-long',
+      waitedMs: 120_000,
+      limitMs: 120_000,
+    });
+    expect(policy.decide(new HttpStatusError(429, 'x', '21'), { transient: 0, rateLimited: 1, rateLimitedMs: 100_000 }, NOW)).toMatchObject({ reason: 'rate-limited-too-long' });
+    expect(policy.decide(new HttpStatusError(429, 'x', '20'), { transient: 0, rateLimited: 1, rateLimitedMs: 100_000 }, NOW)).toMatchObject({ action: 'retry', delayMs: 20_000 });
+    const own = new RetryPolicy({ maxRetries: 3, random: () => 1, maxRateLimitWaitMs: 5000 });
+    expect(own.decide(new HttpStatusError(429, 'x', '6'), none, NOW)).toEqual({ action: 'give-up', reason: 'rate-limited-too-long', waitedMs: 0, limitMs: 5000 });
+  });
+
   it('allows at least ten 429 retries, more if the transient allowance is larger', () => {
     expect(new RetryPolicy({ maxRetries: 12, random: () => 1 }).maxRateLimitRetries).toBe(12);
     expect(new RetryPolicy({ maxRetries: 3, maxRateLimitRetries: 2, random: () => 1 }).maxRateLimitRetries).toBe(2);
+  });
+});
+
+describe('RetryPolicy.decide with --retry-for', () => {
+  const policy = new RetryPolicy({ maxRetries: 3, random: () => 1, retryForMs: 600_000 });
+  const at = (firstFailureAt: number, transient = 0) => ({ transient, rateLimited: 0, firstFailureAt });
+
+  it('ignores --max-retries, doubles the backoff up to 60 s, and cuts the last wait to the deadline', () => {
+    const error = new HttpStatusError(503, 'x');
+    expect(policy.decide(error, at(NOW, 3), NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 8000 });
+    expect(policy.decide(error, at(NOW, 40), NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 60_000 });
+    expect(policy.decide(error, at(NOW, 40), NOW + 590_000)).toEqual({ action: 'retry', kind: 'transient', delayMs: 10_000 });
+    expect(policy.decide(error, at(NOW, 40), NOW + 600_000)).toEqual({ action: 'give-up', reason: 'out-of-time', failingForMs: 600_000, limitMs: 600_000 });
+    // Without a first failure yet, it starts now.
+    expect(policy.decide(error, { transient: 0, rateLimited: 0 }, NOW)).toEqual({ action: 'retry', kind: 'transient', delayMs: 1000 });
+  });
+
+  it('counts 429 waits against the same deadline, and gives up before a wait that would pass it', () => {
+    const limited = new HttpStatusError(429, 'x', '60');
+    expect(policy.decide(limited, { ...at(NOW), rateLimited: 50 }, NOW + 540_000)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 60_000 });
+    expect(policy.decide(limited, at(NOW), NOW + 540_001)).toEqual({ action: 'give-up', reason: 'out-of-time', failingForMs: 540_001, limitMs: 600_000 });
+    // A --retry-for shorter than the 2 min 429 allowance does not shorten it.
+    const short = new RetryPolicy({ maxRetries: 3, random: () => 1, retryForMs: 30_000 });
+    expect(short.decide(limited, at(NOW), NOW + 60_000)).toEqual({ action: 'retry', kind: 'rate-limited', delayMs: 60_000 });
+    expect(short.decide(limited, at(NOW), NOW + 60_001)).toMatchObject({ action: 'give-up', reason: 'out-of-time', limitMs: 120_000 });
+  });
+
+  it('still never retries what cannot succeed', () => {
+    expect(policy.decide(new HttpStatusError(404, 'x'), at(NOW), NOW)).toEqual({ action: 'give-up', reason: 'not-retryable' });
   });
 });
 
@@ -105,6 +149,13 @@ describe('isTransient', () => {
     expect(isTransient(new NetworkError('ECONNRESET', 'x'))).toBe(true);
     expect(isTransient(new NetworkError('ENOTFOUND', 'x', { retryable: false }))).toBe(false);
     expect(isTransient(new UnexpectedResponseError('x'))).toBe(false);
+  });
+});
+
+describe('quotaWaitMs', () => {
+  it('waits for a lost shared quota as long as a request is retried: the backoff schedule, or --retry-for', () => {
+    expect(quotaWaitMs(3, undefined)).toBe(7000);
+    expect(quotaWaitMs(3, 1_800_000)).toBe(1_800_000);
   });
 });
 

@@ -78,6 +78,18 @@ describe('CustomerAPIClient.fetchPage', () => {
     expect(clock.sleeps).toEqual([5000]);
   });
 
+  it('429 forever with Retry-After: 3600 ends the page after 2 min of waiting (the 60 s cap twice), as unavailable', async () => {
+    const scope = nock(BASE).get('/users').query({ page: 1 }).times(3).reply(429, {}, { 'Retry-After': '3600' });
+    const { client, clock } = setup();
+    const started = clock.now();
+    const result = client.fetchPage(1);
+    await expect(result).rejects.toBeInstanceOf(UnavailableError);
+    await expect(result).rejects.toThrow('page 1: HTTP 429 (rate-limited for 2 min in all, the most a request waits on 429s unless --retry-for allows more; gave up)');
+    expect(clock.sleeps.filter((ms) => ms > 1000)).toEqual([60_000, 60_000]);
+    expect(clock.now() - started).toBe(120_000);
+    expect(scope.isDone()).toBe(true);
+  });
+
   it('waits 1 s on a 429 without Retry-After, and slows the whole source down', async () => {
     nock(BASE).get('/users').query({ page: 1 }).reply(429).get('/users').query({ page: 1 }).reply(200, page(1, 1, [1]));
     const { client, clock, limiter } = setup();

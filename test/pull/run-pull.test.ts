@@ -124,6 +124,29 @@ describe('runPull', () => {
     expect(summary.exported).toBe(document.metadata.total_customers);
   });
 
+  it('with --retry-for 10m rides out a source that is down for 5 minutes; without it the run fails', async () => {
+    const downFor = (clock: VirtualClock) =>
+      nock(BASE).get('/users').query(true).times(100).reply((uri) => {
+        if (clock.now() - T0 < 300_000) return [503, {}];
+        return [200, body(Number(new URL(uri, BASE).searchParams.get('page')))];
+      });
+    const T0 = Date.parse('2026-11-22T12:00:00.000Z');
+
+    const patient = await deps();
+    downFor(patient.clock);
+    const ok = await runPull(options({ retryForMs: 600_000 }), patient.deps);
+    expect(ok.error).toBeUndefined();
+    expect(ok.summary.exported).toBe(24);
+    expect(patient.clock.now() - T0).toBeGreaterThanOrEqual(300_000);
+    nock.cleanAll();
+
+    const plain = await deps();
+    downFor(plain.clock);
+    const failed = await runPull(options(), plain.deps);
+    expect(failed.error?.message).toMatch(/page 1: HTTP 503 \(gave up after 3 retries\)/);
+    expect(failed.summary.out).toBeNull();
+  });
+
   it('injects seeded faults with --fault-rate and still completes', async () => {
     nock(BASE).get('/users').query(true).times(100).reply((uri) => {
       const page = Number(new URL(uri, BASE).searchParams.get('page'));
@@ -182,6 +205,69 @@ describe('runPull', () => {
       ['ECONNRESET', undefined],
       [undefined, 500],
     ]);
+  });
+
+  describe('a listing that moves while it is paged', () => {
+    const user = (id: number) => ({ id, email: `user${id}@example.com`, first_name: 'User', last_name: `N${id}` });
+
+    /**
+     * A newest-first source that gains one user before each request and drops its oldest, so its
+     * total and page count never change: every later page starts with the record the page before
+     * ended with, and the oldest records fall off the end before they are reached.
+     */
+    function shiftingSource({ size = 30, perPage = 6 } = {}) {
+      let newest = size;
+      let listing = Array.from({ length: size }, (_, i) => user(size - i));
+      const scope = nock(BASE)
+        .get('/users')
+        .query(true)
+        .times(100)
+        .reply((uri) => {
+          newest += 1;
+          listing = [user(newest), ...listing.slice(0, -1)];
+          const page = Number(new URL(uri, BASE).searchParams.get('page'));
+          return [200, { page, per_page: perPage, total: size, total_pages: Math.ceil(size / perPage), data: listing.slice((page - 1) * perPage, page * perPage) }];
+        });
+      return scope;
+    }
+
+    it('exits 1, says the source changed while paging, and leaves the previous export untouched', async () => {
+      shiftingSource();
+      const out = options().out;
+      writeFileSync(out, '{"previous":true}');
+      const { log, deps: d } = await deps();
+      const { summary, error } = await runPull(options({ concurrency: 1 }), d);
+      expect(error?.exitCode).toBe(ExitCode.failed);
+      expect(error?.errorClass).toBe('server');
+      expect(error?.message).toMatch(/^the source changed while paging: it announced 30 users, 26 different ones arrived \(4 seen again on a later page\); nothing exported, run again$/);
+      expect(readFileSync(out, 'utf8')).toBe('{"previous":true}');
+      expect(summary).toMatchObject({ pages: 5, fetched: 30, exported: 0, out: null });
+      expect(log.lines().some((line) => line.level === 'error' && line.stage === 'export')).toBe(true);
+    });
+
+    it('with --allow-partial writes what arrived, marked incomplete and source_changed, and still exits 1', async () => {
+      shiftingSource();
+      const { deps: d } = await deps();
+      const { summary, error } = await runPull(options({ concurrency: 1, allowPartial: true }), d);
+      expect(error?.exitCode).toBe(ExitCode.failed);
+      expect(error?.message).toMatch(/; exported what arrived, marked incomplete, run again$/);
+      const document = ExportDocumentSchema.parse(JSON.parse(readFileSync(options().out, 'utf8')));
+      expect(document.metadata).toMatchObject({ incomplete: true, source_changed: true, source_total: 30, missing_pages: [], total_customers: 26 });
+      expect(summary).toMatchObject({ fetched: 30, duplicatesRemoved: 4, exported: 26, out: options().out });
+    });
+
+    it('a source at rest that holds one row twice, word for word, is exported (exit 0) after page 1 is fetched once more', async () => {
+      const rows = [user(1), user(2), user(2), user(3)];
+      const scope = nock(BASE)
+        .get('/users').query({ page: 1 }).times(2).reply(200, { page: 1, total: 4, total_pages: 2, data: rows.slice(0, 2) })
+        .get('/users').query({ page: 2 }).reply(200, { page: 2, total: 4, total_pages: 2, data: rows.slice(2) });
+      const { log, deps: d } = await deps();
+      const { summary, error } = await runPull(options(), d);
+      expect(error).toBeUndefined();
+      expect(scope.isDone()).toBe(true);
+      expect(summary).toMatchObject({ pages: 2, requests: 3, fetched: 4, duplicatesRemoved: 1, exported: 3 });
+      expect(log.lines().find((line) => line.duplicateRows === 1)?.msg).toBe('the source holds 1 row twice, word for word (checked: its pages did not move)');
+    });
   });
 
   it('reports an interruption as exit 130 and writes nothing', async () => {

@@ -57,7 +57,11 @@ const sup = { email: 'x@suppressed.example', firstName: 'Sup', lastName: 'Presse
 describe('runPush', () => {
   const tmp = useTempDir();
 
-  async function run(input: string, overrides: Partial<PushOptions> = {}, extra: { verbose?: boolean; stdout?: PassThrough; signal?: AbortSignal } = {}) {
+  async function run(
+    input: string,
+    overrides: Partial<PushOptions> = {},
+    extra: { verbose?: boolean; stdout?: PassThrough; signal?: AbortSignal; clock?: VirtualClock } = {},
+  ) {
     const file = overrides.file ?? join(tmp(), 'profiles.ndjson');
     if (!overrides.file) writeFileSync(file, input);
     const log = await memoryLogger();
@@ -138,6 +142,58 @@ describe('runPush', () => {
       ['send', 'b-1', 2, 503, 2000],
       ['send', 'b-1', 3, 503, 4000],
     ]);
+  });
+
+  describe('a downstream down for 5 minutes, then back', () => {
+    const profiles = Array.from({ length: 20 }, (_, i) => ({ email: `p${i}@example.com`, firstName: 'P', lastName: `N${i}` }));
+    const OUTAGE_MS = 300_000;
+
+    function outage(clock: VirtualClock) {
+      const sentAt: number[] = [];
+      const { calls } = platform({
+        fail: () => {
+          sentAt.push(clock.now());
+          return clock.now() < OUTAGE_MS ? 503 : 0;
+        },
+      });
+      return { calls, sentAt };
+    }
+
+    it('with --retry-for 10m every profile is delivered (exit 0), the breaker probing meanwhile instead of failing the queue', async () => {
+      const clock = new VirtualClock(0);
+      const { sentAt } = outage(clock);
+      const { summary, exitCode, deadLetter, log } = await run(lines(...profiles), { batchSize: 2, retryForMs: 600_000 }, { clock });
+      expect(exitCode).toBe(ExitCode.ok);
+      expect(summary).toMatchObject({ total: 20, delivered: 20, failed: 0, deadLettered: 0 });
+      expect(existsSync(deadLetter)).toBe(false);
+      expect(log.lines().some((l) => l.breaker === 'open')).toBe(true);
+      // The circuit opens at the 10th failure in a row; from then on one probe per 15 s cool-down
+      // (give or take a request that was already on its way), not every batch retrying on its own.
+      const during = sentAt.filter((t) => t < OUTAGE_MS);
+      const afterOpen = during.filter((t) => t > during[9]!);
+      expect(afterOpen.length).toBeLessThanOrEqual(Math.ceil((OUTAGE_MS - during[9]!) / 15_000) + 2);
+      // Delivered once the platform is back: within a cool-down and the longest backoff (60 s).
+      expect(Math.max(...sentAt)).toBeLessThan(OUTAGE_MS + 15_000 + 60_000 + 5_000);
+    });
+
+    it('without --retry-for the same outage fails them (exit 1), dead-lettered as server', async () => {
+      const clock = new VirtualClock(0);
+      outage(clock);
+      const { summary, exitCode, deadLetter } = await run(lines(...profiles), { batchSize: 2 }, { clock });
+      expect(exitCode).toBe(ExitCode.failed);
+      expect(summary).toMatchObject({ total: 20, delivered: 0, failed: 20, deadLettered: 20 });
+      expect(readNdjson(deadLetter).every((d) => d.class === 'server')).toBe(true);
+    });
+
+    it('with --retry-for shorter than the outage, the run ends about --retry-for into it, not --retry-for per batch', async () => {
+      const clock = new VirtualClock(0);
+      outage(clock);
+      const { summary, exitCode, error } = await run(lines(...profiles), { batchSize: 2, retryForMs: 60_000 }, { clock });
+      expect(exitCode).toBe(ExitCode.failed);
+      expect(summary).toMatchObject({ delivered: 0, failed: 20 });
+      expect(error?.message).toMatch(/20 profiles could not be delivered/);
+      expect(clock.now()).toBeLessThan(60_000 + 15_000 + 5_000);
+    });
   });
 
   it('replays a dead-letter file: the records go out again and the delivered file is consumed', async () => {
