@@ -292,7 +292,7 @@ describe('runPush with a state', () => {
     let releaseCommit!: () => void;
     const held = new Promise<void>((resolve) => (releaseCommit = resolve));
     class SlowState extends MemoryStateStore {
-      override async recordAccepted(accepted: Parameters<MemoryStateStore['recordAccepted']>[0]): Promise<void> {
+      override async recordAccepted(accepted: Parameters<MemoryStateStore['recordAccepted']>[0]) {
         commitStarted();
         await held;
         return super.recordAccepted(accepted);
@@ -302,7 +302,7 @@ describe('runPush with a state', () => {
     await loadHasher();
     const lateProfile = validateProfile(late);
     if (!lateProfile.ok) throw new Error('fixture is invalid');
-    state.entries.set('ann@example.com', { digest: profileDigest(lateProfile.profile), textDigest: textDigest(JSON.stringify(late)) });
+    state.entries.set('ann@example.com', { digest: profileDigest(lateProfile.profile), textDigest: textDigest(JSON.stringify(late)), acceptedAt: -1, repeated: false });
     async function* input() {
       yield `${JSON.stringify({ ...ann, firstName: 'Early' })}\n${JSON.stringify(bob)}\n`;
       await committing; // Early's batch is answered; its commit is on its way
