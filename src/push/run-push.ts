@@ -5,7 +5,7 @@ import { systemClock } from '../engine/clock.js';
 import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
 import { recoverConsumed, removeHead } from '../io/append-log.js';
 import { checkOutputPaths, fileIdentity } from '../io/output-paths.js';
-import { maskEmail } from '../logging/logger.js';
+import { maskEmail, type Logger } from '../logging/logger.js';
 import { toWire, type Profile } from '../profiles/schemas.js';
 import { loadHasher, profileDigest, streamDigest, textDigest, type StreamDigest } from '../state/digest.js';
 import { LmdbStateStore } from '../state/lmdb-state-store.js';
@@ -132,8 +132,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   await loadHasher();
   const consumed = replaying ? streamDigest() : undefined;
   const platform = options.downstreamUrl ? platformOf(options.downstreamUrl) : undefined;
-  const state: StateStore | undefined =
-    deps.state ?? (platform ? await LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun }) : undefined);
+  const state: StateStore | undefined = deps.state ?? (platform ? await openState(options.stateDir, platform, dryRun, logger) : undefined);
 
   let fatal: SyncError | undefined;
   // Accepted in this run and not yet committed: what the platform holds now, as far as we know.
@@ -331,6 +330,15 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     return { summary, exitCode: ExitCode.failed, error: new SyncError(message, errorClass, ExitCode.failed) };
   }
   return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
+}
+
+/** The state on disk, saying which one and how much it holds: a mistyped directory must not silently resend everything. */
+async function openState(dir: string, platform: string, dryRun: boolean, logger: Logger): Promise<StateStore | undefined> {
+  const store = await LmdbStateStore.open(dir, platform, { readOnly: dryRun });
+  if (!store) logger.info({ stage: 'run', state: dir, platform, remembered: 0 }, `no state in ${dir} yet: every valid profile would be sent`);
+  else if (store.created) logger.warn({ stage: 'run', state: dir, platform, remembered: 0 }, `new state created in ${dir}: nothing remembered for ${platform} yet, so every valid profile is sent`);
+  else logger.info({ stage: 'run', state: dir, platform, remembered: store.count() }, `state ${dir}: ${store.count()} profiles remembered for ${platform}`);
+  return store;
 }
 
 /**

@@ -62,6 +62,10 @@ export class KeeperClient {
     return new KeeperClient(child);
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   request(request: Request, onEntries?: (data: Uint8Array) => void): Promise<Done> {
     if (this.ended) return Promise.reject(this.ended);
     const id = ++this.ids;

@@ -1,5 +1,6 @@
-import { mkdir, rename, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, stat, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describeFsError, UsageError, WriteError } from '../errors.js';
 import { loadHasher, platformKey } from './digest.js';
 import { LoadedEntries } from './entry-index.js';
@@ -118,6 +119,11 @@ export class LmdbStateStore implements StateStore {
     return this.index.size;
   }
 
+  /** The process that holds the LMDB files (for diagnostics and fault tests). */
+  get keeperPid(): number | undefined {
+    return this.keeper.pid;
+  }
+
   async forget(emails: readonly string[]): Promise<number> {
     const bytes = Buffer.allocUnsafe(emails.length * EMAIL_BYTES);
     const ids = emails.map((email, i) => {
@@ -162,13 +168,29 @@ async function prepareDirectory(dir: string, path: string): Promise<void> {
   try {
     await mkdir(path, { recursive: true });
   } catch (error) {
-    throw new UsageError(`--state ${dir}: cannot create the state (${fsFailure(error)})`, { cause: error });
+    const cause = (error as NodeJS.ErrnoException).code === 'ENOENT' ? await whyNotCreated(path, error) : error;
+    throw new UsageError(`--state ${dir}: cannot create the state (${fsFailure(cause)})`, { cause });
   }
   // A write through LMDB's map on a full disk is a SIGBUS (in the keeper); refuse at the start
   // instead, with room for a run's worth of new entries.
   const { bavail, bsize } = await statfs(path);
   if (bavail * bsize < MIN_FREE_BYTES) {
     throw new UsageError(`--state ${dir}: not enough free space (${Math.floor((bavail * bsize) / 1024)} KB free; at least ${MIN_FREE_BYTES / 1024 / 1024} MB needed)`);
+  }
+}
+
+/**
+ * Node's recursive mkdir says ENOENT for a folder it could not create on a read-only filesystem
+ * (Node 20): the nearest folder that exists says what is really wrong.
+ */
+async function whyNotCreated(path: string, error: unknown): Promise<unknown> {
+  for (let folder = dirname(path); ; folder = dirname(folder)) {
+    const exists = await stat(folder).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return access(folder, constants.W_OK).then(() => error, (refused: unknown) => refused);
+    if (dirname(folder) === folder) return error;
   }
 }
 

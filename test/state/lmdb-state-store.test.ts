@@ -251,6 +251,32 @@ describe('LmdbStateStore', () => {
     await store.close();
   });
 
+  it('a read-only filesystem is named as such: where the state exists, and where it would be created', async (context) => {
+    const disk = smallDisk('8m', () => context.skip());
+    await (await LmdbStateStore.open(join(disk, 'existing'), 'http://a'))!.close();
+    execFileSync('mount', ['-o', 'remount,ro', disk]);
+    await expect(LmdbStateStore.open(join(disk, 'existing'), 'http://a')).rejects.toThrow(
+      new UsageError(`--state ${join(disk, 'existing')}: cannot open the state (read-only file system (EROFS))`),
+    );
+    await expect(LmdbStateStore.open(join(disk, 'new', 'state'), 'http://a')).rejects.toThrow(
+      new UsageError(`--state ${join(disk, 'new', 'state')}: cannot create the state (read-only file system (EROFS))`),
+    );
+    // Reading it (a dry run) still works.
+    const reader = (await LmdbStateStore.open(join(disk, 'existing'), 'http://a', { readOnly: true }))!;
+    expect(reader.count()).toBe(0);
+    await reader.close();
+  });
+
+  it('the keeper process dying mid-run is a WriteError naming the state, never a signal here', async () => {
+    const dir = tmp();
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    process.kill(store.keeperPid!, 'SIGSEGV');
+    const error = await store.recordAccepted([fresh(ann.email, entry(1n))]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(WriteError);
+    expect((error as Error).message).toBe(`${join(dir, ENVIRONMENT)}: the process reading it crashed (SIGSEGV); the state may be damaged`);
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
   it('a batch is remembered whole or not at all: a disk that fills midway leaves none of it', async (context) => {
     const disk = smallDisk('8m', () => context.skip());
     const store = (await LmdbStateStore.open(disk, 'http://a'))!;
