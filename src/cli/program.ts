@@ -4,6 +4,7 @@ import { registerMock } from '../commands/mock.js';
 import { registerPull } from '../commands/pull.js';
 import { registerPush } from '../commands/push.js';
 import { registerServe } from '../commands/serve.js';
+import { registerState } from '../commands/state.js';
 import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
 
@@ -41,6 +42,7 @@ Exit codes: 0 done · 1 failed · 2 could not start · 3 some records rejected �
   registerPull(program);
   registerPush(program);
   registerServe(program);
+  registerState(program);
   registerMock(program);
   registerDemo(program);
   return program;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { AxiosInstance } from 'axios';
 import { BatchEngine } from '../engine/batch-engine.js';
 import { CircuitBreaker, type BreakerState } from '../engine/circuit-breaker.js';
@@ -11,7 +10,7 @@ import { RetryBudget } from '../engine/retry-budget.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
 import type { Logger } from '../logging/logger.js';
 import { logRetry } from '../logging/retry-log.js';
-import { toWire, type Profile } from '../profiles/schemas.js';
+import type { Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { DownstreamClient } from './client.js';
 
@@ -51,6 +50,10 @@ export interface DeliveryDependencies {
   jitter?: Random;
   http?: AxiosInstance;
   timeoutMs?: number;
+  /**
+   * A batch's id (its Idempotency-Key), formed when the batch is: random by default (serve: every
+   * batch is a new intent); push derives it from the batch and the state (push/batch-key.ts).
+   */
   newBatchId?: (profiles: readonly Profile[]) => string;
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   metrics?: SyncMetrics;
@@ -96,7 +99,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     breaker,
     batchSize: options.batchSize,
     key: (profile) => profile.email,
-    newBatchId: deps.newBatchId ?? contentBatchId,
+    newBatchId: deps.newBatchId,
     now: () => clock.now(),
     autoStart: options.autoStart,
     // Smooth pacing: one batch is a full first slot.
@@ -124,16 +127,4 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     },
   });
   return { engine, executor, breaker };
-}
-
-/**
- * A batch's id, and so its Idempotency-Key, from what it holds: a batch that was in flight when
- * the process was killed is formed again the same way by the rerun, and the platform can answer it
- * from its idempotency store instead of processing it twice. Same key, same bytes, same answer: a
- * key can never stand for different content.
- */
-export function contentBatchId(profiles: readonly Profile[]): string {
-  const hash = createHash('sha256');
-  for (const profile of profiles) hash.update(`${JSON.stringify(toWire(profile))}\n`);
-  return `b-${hash.digest('hex').slice(0, 20)}`;
 }

@@ -74,7 +74,8 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
  * Imitates the marketing platform of the wire contract: `POST /profiles/batch` with a strict
  * sliding-window rate limit counted on arrival, a max batch size, per-profile results, and
  * Idempotency-Key replay. `GET /stats` tells what it saw, so tests and benchmarks can check
- * "at most R per second" and "each profile exactly once"; `GET /accepted` lists the emails it holds.
+ * "at most R per second" and "each profile exactly once"; `GET /accepted` lists the emails it holds,
+ * `GET /profiles?email=…` the profile it holds for one.
  */
 export function createDownstreamMock(options: DownstreamMockOptions): Server & { stats: () => DownstreamMockStats } {
   const { rate = 5, maxBatch = 1000, failRate = 0, latencyMs = 0, random, logger } = options;
@@ -83,6 +84,8 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
   const arrivals: number[] = [];
   const counters = { requests: 0, rateLimited: 0, failures: 0, replayed: 0, accepted: 0, rejected: 0, maxRequestsPerSecond: 0 };
   const timesDelivered = new Map<string, number>();
+  // What the platform holds for each email: the last profile it processed (as JSON text).
+  const held = new Map<string, string>();
   // Stored as JSON text: one string per batch instead of a thousand live objects keeps the mock's
   // GC pauses (which would delay how it timestamps arrivals) short.
   const idempotency = new Map<string, string>();
@@ -106,6 +109,7 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
       }
       counters.accepted += 1;
       timesDelivered.set(email, (timesDelivered.get(email) ?? 0) + 1);
+      held.set(email, JSON.stringify(profile));
       return { email: profile.email, status: 'accepted' as const };
     }),
   });
@@ -117,6 +121,11 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
     // Which emails it holds: lets a fault test check "every record delivered or still in the file".
     if (url.pathname === '/accepted' && req.method === 'GET') return sendJson(res, 200, { emails: [...timesDelivered.keys()] });
     if (url.pathname === '/healthz' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+    // What it holds for one email: lets a test check which version of a profile the platform kept.
+    if (url.pathname === '/profiles' && req.method === 'GET') {
+      const profile = held.get((url.searchParams.get('email') ?? '').toLowerCase());
+      return profile === undefined ? sendJson(res, 404, { error: 'no such profile' }) : sendJson(res, 200, JSON.parse(profile));
+    }
     if (url.pathname !== '/profiles/batch') return sendJson(res, 404, { error: 'not found' });
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
 

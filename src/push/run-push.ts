@@ -5,11 +5,12 @@ import { systemClock } from '../engine/clock.js';
 import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
 import { recoverConsumed, removeHead } from '../io/append-log.js';
 import { checkOutputPaths, fileIdentity } from '../io/output-paths.js';
-import { maskEmail } from '../logging/logger.js';
+import { maskEmail, type Logger } from '../logging/logger.js';
 import { toWire, type Profile } from '../profiles/schemas.js';
 import { loadHasher, profileDigest, streamDigest, textDigest, type StreamDigest } from '../state/digest.js';
 import { LmdbStateStore } from '../state/lmdb-state-store.js';
 import { platformOf, type Accepted, type Remembered, type StateStore } from '../state/state-store.js';
+import { batchKey } from './batch-key.js';
 import type { Progress } from '../ui/terminal.js';
 import { emailOf, parseRecord, validateParsed } from './checked-record.js';
 import { openInput, stdinIdentity, type Input } from './input.js';
@@ -133,11 +134,20 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   await loadHasher();
   const consumed = replaying ? streamDigest() : undefined;
   const platform = options.downstreamUrl ? platformOf(options.downstreamUrl) : undefined;
-  const state: StateStore | undefined =
-    deps.state ?? (platform ? await LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun }) : undefined);
+  const state: StateStore | undefined = deps.state ?? (platform ? await openState(options.stateDir, platform, dryRun, logger) : undefined);
 
   let fatal: SyncError | undefined;
-  const delivery = dryRun ? undefined : createDelivery({ ...options, downstreamUrl: options.downstreamUrl!, autoStart: false }, { ...deps, clock });
+  // Accepted in this run and not yet committed: what the platform holds now, as far as we know.
+  const acceptedNow = new Map<string, Remembered>();
+  // What the state held for each submitted profile when its batch was formed (see batchKey).
+  const basisOf = new WeakMap<Profile, Remembered | undefined>();
+  const formBatch = (profiles: readonly Profile[]): string => {
+    for (const profile of profiles) basisOf.set(profile, acceptedNow.get(profile.email) ?? state?.lookup(profile.email));
+    return (deps.newBatchId ?? ((batch) => batchKey(batch, (profile) => basisOf.get(profile))))(profiles);
+  };
+  const delivery = dryRun
+    ? undefined
+    : createDelivery({ ...options, downstreamUrl: options.downstreamUrl!, autoStart: false }, { ...deps, clock, newBatchId: formBatch });
   const engine = delivery?.engine;
   const stopOn = (error: SyncError): void => {
     if (fatal) return;
@@ -146,7 +156,12 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     void engine?.abort();
   };
   const outputs = dryRun ? undefined : new PushOutputs({ deadLetter: options.deadLetter, report: options.report }, stopOn);
-  const remember = new AcceptedQueue(state, (error) => stopOn(toSyncError(error)));
+  const remember = new AcceptedQueue(state, (error) => stopOn(toSyncError(error)), (conflicts) =>
+    logger.warn(
+      { stage: 'send', conflicts: conflicts.length },
+      `${conflicts.length} profiles were accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so they are forgotten and the next run sends them again`,
+    ),
+  );
 
   // Emails submitted and not yet settled: a later record for one of them is never "unchanged",
   // since the earlier one may still change what the platform holds.
@@ -156,7 +171,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   /** Failed profiles by class: the first reason seen and how many. */
   const failures = new Map<ErrorClass, [string, number]>();
 
-  const settle = (line: number, recordJson: string, profile: Profile, delivered: DeliveryOutcome): void => {
+  const settle = (line: number, recordJson: string, profile: Profile, repeated: boolean, delivered: DeliveryOutcome): void => {
     // A failed record whose email has a later record on its way is superseded by it: the later one
     // carries what the platform should end with. Dead-lettering this one would let a replay roll the
     // platform back to it after the later one was accepted.
@@ -174,8 +189,14 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     outputs?.report({ line, email: profile.email, status: outcome.status, batchId: outcome.batchId || undefined, class: errorClass, reason });
     // An accepted profile stays "on its way" until the state holds it: a later record for the same
     // email read in between must not be compared with what the state held before.
-    if (outcome.status === 'delivered') remember.add({ email: profile.email, digest: profileDigest(profile), textDigest: textDigest(recordJson) }, release);
-    else release();
+    if (outcome.status === 'delivered') {
+      const entry: Remembered = { digest: profileDigest(profile), textDigest: textDigest(recordJson), acceptedAt: clock.now(), repeated };
+      acceptedNow.set(profile.email, entry);
+      remember.add({ email: profile.email, entry, basis: basisOf.get(profile) }, () => {
+        if (acceptedNow.get(profile.email) === entry) acceptedNow.delete(profile.email);
+        release();
+      });
+    } else release();
     if (outcome.status === 'failed') {
       const seen = failures.get(outcome.errorClass);
       failures.set(outcome.errorClass, [seen?.[0] ?? outcome.reason, (seen?.[1] ?? 0) + 1]);
@@ -211,9 +232,13 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         // What the platform last accepted for this email, unless an earlier record for it is still
         // on its way (then this one must follow it, whatever the state says).
         let remembered: Remembered | undefined;
-        if (state && !options.full && !('reason' in parsed)) {
+        // Another record for this email was read earlier in this run (see Remembered.repeated).
+        let repeated = false;
+        if (state && !('reason' in parsed)) {
           const email = emailOf(parsed.value);
-          if (email !== undefined && !unsettled.has(email)) remembered = state.lookup(email);
+          const found = email === undefined ? undefined : state.lookup(email);
+          repeated = email !== undefined && (unsettled.has(email) || (found !== undefined && found.acceptedAt >= started));
+          if (!options.full && email !== undefined && !unsettled.has(email)) remembered = found;
           // The very text that was accepted: unchanged, without validating it again.
           if (remembered && remembered.textDigest === textDigest(parsed.recordJson)) {
             summary.valid += 1;
@@ -251,7 +276,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
           continue;
         }
         unsettled.set(profile.email, (unsettled.get(profile.email) ?? 0) + 1);
-        const pending = engine.submit(profile).then((outcome) => settle(line, recordJson, profile, outcome));
+        const pending = engine.submit(profile).then((outcome) => settle(line, recordJson, profile, repeated, outcome));
         settling.add(pending);
         void pending.finally(() => settling.delete(pending));
         if (engine.queued >= highWater) {
@@ -309,6 +334,15 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
 }
 
+/** The state on disk, saying which one and how much it holds: a mistyped directory must not silently resend everything. */
+async function openState(dir: string, platform: string, dryRun: boolean, logger: Logger): Promise<StateStore | undefined> {
+  const store = await LmdbStateStore.open(dir, platform, { readOnly: dryRun });
+  if (!store) logger.info({ stage: 'run', state: dir, platform, remembered: 0 }, `no state in ${dir} yet: every valid profile would be sent`);
+  else if (store.created) logger.warn({ stage: 'run', state: dir, platform, remembered: 0 }, `new state created in ${dir}: nothing remembered for ${platform} yet, so every valid profile is sent`);
+  else logger.info({ stage: 'run', state: dir, platform, remembered: store.count() }, `state ${dir}: ${store.count()} profiles remembered for ${platform}`);
+  return store;
+}
+
 /**
  * Accepted profiles on their way to the state: gathered for one event-loop turn (a batch's answer
  * settles all its profiles in one turn) and committed as one transaction.
@@ -321,6 +355,7 @@ class AcceptedQueue {
   constructor(
     private readonly state: StateStore | undefined,
     private readonly onError: (error: unknown) => void,
+    private readonly onConflicts: (emails: string[]) => void,
   ) {}
 
   /** `committed` runs once the state holds it (or at once, without a state). */
@@ -345,6 +380,9 @@ class AcceptedQueue {
     // Released after a failed commit too: the run is stopping, and nothing was remembered.
     const commit = this.state
       .recordAccepted(batch)
+      .then(({ conflicts }) => {
+        if (conflicts.length > 0) this.onConflicts(conflicts);
+      })
       .catch(this.onError)
       .finally(() => callbacks.forEach((committed) => committed()));
     this.commits.add(commit);

@@ -16,7 +16,12 @@ export function textDigest(text: string): Digest {
   return hasher()(text);
 }
 
-/** A fixed-size key for (platform, email): 8 bytes a row instead of the email and URL. */
-export function emailKey(platform: string, email: string): bigint {
-  return hasher()(`${platform}\n${email}`);
+/** The first half of every state key: all of a platform's emails sort together (count, forget all). */
+export function platformKey(platform: string): bigint {
+  return hasher()(`platform\n${platform}`);
+}
+
+/** The second half: the email (already normalized). */
+export function emailKey(email: string): bigint {
+  return hasher()(email);
 }

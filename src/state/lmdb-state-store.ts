@@ -1,125 +1,227 @@
-import { mkdir, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
-import { open, type RootDatabase } from 'lmdb';
-import { UsageError, WriteError } from '../errors.js';
-import { emailKey, loadHasher } from './digest.js';
-import type { Accepted, Remembered, StateStore } from './state-store.js';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, stat, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { describeFsError, UsageError, WriteError } from '../errors.js';
+import { loadHasher, platformKey } from './digest.js';
+import { LoadedEntries } from './entry-index.js';
+import { checkStored, decodeIndexed, emailId, encodeStored, writeEmailId, type EmailId } from './entry-codec.js';
+import { KeeperClient, KeeperFailure } from './keeper-client.js';
+import { EMAIL_BYTES, FORGOTTEN, RECORDED, STORED_BYTES } from './keeper-protocol.js';
+import type { Accepted, Recorded, Remembered, StateStore } from './state-store.js';
 
-/** The LMDB environment inside the state directory (data.mdb and lock.mdb). */
-const ENVIRONMENT = 'push-accepted';
+/** The LMDB environment inside the state directory. No dot: lmdb-js opens a name with an extension as a single file. */
+export const ENVIRONMENT = 'platform-state';
 const MIN_FREE_BYTES = 4 * 1024 * 1024;
 
+/** Where a state directory keeps its environment. */
+export const environmentOf = (dir: string): string => join(dir, ENVIRONMENT);
+
 /**
- * The state on disk: LMDB, one 8-byte key (platform + email) to 16 bytes (two digests). Memory-mapped
- * and ACID, with many readers and one writer at a time across processes, so two cron jobs can
- * share a directory; a kill at any moment leaves the last committed transaction. Keys are hashed
- * so a million emails take ~50 MB on disk (and at most that much of the page cache), not ~100 MB.
+ * The state on disk: LMDB, 16-byte keys (platform, then email) to 32-byte values (entry-codec.ts).
+ * ACID, many readers and one writer at a time across processes, so two cron jobs can share a
+ * directory; a kill at any moment leaves the last committed transaction.
+ *
+ * LMDB itself runs in a child process (lmdb-keeper.ts): a damaged file crashes that process, not
+ * this one. Opening loads this platform's entries into an index here, so a lookup (one per record)
+ * never crosses processes; each batch's acceptances go to the keeper as one transaction.
  */
 export class LmdbStateStore implements StateStore {
-  private readonly key = Buffer.alloc(8);
-  /** A commit failed: the environment waits for it forever, so closing must not. */
+  private readonly platformBytes: Buffer;
+  /** A commit failed: lmdb never finishes closing after that, so the keeper is ended instead. */
   private failed = false;
-  /** Batches being committed. */
   private readonly writing = new Set<Promise<unknown>>();
 
   private constructor(
-    private readonly db: RootDatabase<Buffer, Buffer>,
-    private readonly platform: string,
+    private readonly keeper: KeeperClient,
+    private readonly index: LoadedEntries,
+    platformId: bigint,
     private readonly dir: string,
-  ) {}
+    /** The environment did not exist before this open. */
+    readonly created: boolean,
+  ) {
+    this.platformBytes = Buffer.alloc(8);
+    this.platformBytes.writeBigUInt64BE(platformId);
+  }
 
   /**
    * Opens (creating if needed) the state in `dir` for one platform. A directory that cannot be
-   * created or opened is a usage error: the run must not start without a place to remember.
+   * created or read is a usage error: the run must not start without a place to remember.
    * `readOnly` (for --dry-run): undefined when there is no state yet; nothing is created.
    */
   static async open(dir: string, platform: string, { readOnly = false } = {}): Promise<LmdbStateStore | undefined> {
     await loadHasher();
-    const path = join(dir, ENVIRONMENT);
+    const path = environmentOf(dir);
+    const existed = await stat(join(path, 'data.mdb')).then(
+      () => true,
+      () => false,
+    );
+    if (readOnly && !existed) return undefined;
+    if (!readOnly) await prepareDirectory(dir, path);
+    const platformId = platformKey(platform);
+    const platformBytes = Buffer.alloc(8);
+    platformBytes.writeBigUInt64BE(platformId);
+    const keeper = KeeperClient.spawn();
+    const chunks: Uint8Array[] = [];
     try {
-      if (readOnly) {
-        const exists = await stat(join(path, 'data.mdb')).then(
-          () => true,
-          // Stryker disable next-line ArrowFunction: undefined is as false as false here
-          () => false,
-        );
-        if (!exists) return undefined;
-      } else {
-        await mkdir(path, { recursive: true });
-        // LMDB maps its file: on a full disk a write through the map is a SIGBUS, which no code can
-        // catch. Refuse at the start instead, with room for a run's worth of new entries.
-        const { bavail, bsize } = await statfs(path);
-        if (bavail * bsize < MIN_FREE_BYTES) {
-          throw new UsageError(`--state ${dir}: not enough free space (${Math.floor((bavail * bsize) / 1024)} KB free; at least ${MIN_FREE_BYTES / 1024 / 1024} MB needed)`);
-        }
-      }
-      // Not lmdb's event-turn batching: after a failed commit (a disk filled by someone else) it
-      // rejects a promise of its own that nothing handles, which ends the process with a stack
-      // instead of the one-line WriteError. Each batch is its own transaction instead (recordAccepted).
-      const db = open<Buffer, Buffer>({
-        path,
-        encoding: 'binary',
-        // Stryker disable next-line StringLiteral: Buffer keys are stored as their own bytes under the default key encoding too
-        keyEncoding: 'binary',
-        // Stryker disable next-line BooleanLiteral: lmdb compresses only values over its threshold (1000 bytes); ours are 16
-        compression: false,
-        readOnly,
-        eventTurnBatching: false,
-      });
-      // Opening is lazy about some failures (a read-only filesystem): touch it now, before any send.
-      db.getBinaryFast(Buffer.alloc(8));
-      return new LmdbStateStore(db, platform, dir);
+      await keeper.request({ op: 'open', path, platform: platformId, readOnly }, (data) => chunks.push(data));
     } catch (error) {
-      if (error instanceof UsageError) throw error;
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'not a directory' : (error as Error).message;
-      throw new UsageError(`--state ${dir}: cannot open the state (${why})`, { cause: error });
+      await keeper.kill();
+      throw openError(dir, error as KeeperFailure);
     }
+    return new LmdbStateStore(keeper, new LoadedEntries(STORED_BYTES, chunks), platformId, dir, !existed);
   }
 
   lookup(email: string): Remembered | undefined {
-    this.key.writeBigUInt64BE(emailKey(this.platform, email));
-    // getBinaryFast returns a view of a shared buffer, valid until the next get: read it at once.
-    const value = this.db.getBinaryFast(this.key);
-    if (!value || value.length !== 16) return undefined;
-    return { digest: value.readBigUInt64BE(0), textDigest: value.readBigUInt64BE(8) };
+    const id = emailId(email);
+    const stored = this.index.get(id.hi, id.lo);
+    // Checked here rather than at load: only what is looked up pays for it.
+    const entry = stored && checkStored(this.platformBytes, id, stored);
+    return entry && decodeIndexed(entry);
   }
 
-  async recordAccepted(accepted: readonly Accepted[]): Promise<void> {
-    // One transaction per batch answer, committed whole or not at all (a disk filling up midway
-    // must not leave half a batch remembered). Resolves once committed: visible to other processes
-    // and kept if this one is killed; LMDB flushes it to disk right after.
-    const write = () => {
-      for (const { email, digest, textDigest } of accepted) {
-        const key = Buffer.allocUnsafe(8);
-        key.writeBigUInt64BE(emailKey(this.platform, email));
-        const value = Buffer.allocUnsafe(16);
-        value.writeBigUInt64BE(digest, 0);
-        value.writeBigUInt64BE(textDigest, 8);
-        void this.db.put(key, value);
+  /**
+   * One transaction per batch answer, committed whole or not at all (a disk filling up midway
+   * must not leave half a batch remembered), each entry a compare-and-set against the basis its
+   * batch was formed on (see `Accepted`). Resolves once committed: visible to other processes and
+   * kept if this one is killed.
+   */
+  async recordAccepted(accepted: readonly Accepted[]): Promise<Recorded> {
+    const count = accepted.length;
+    const emails = Buffer.allocUnsafe(count * EMAIL_BYTES);
+    const values = Buffer.allocUnsafe(count * STORED_BYTES);
+    const bases = Buffer.alloc(count * STORED_BYTES);
+    const hasBasis = new Uint8Array(count);
+    const ids: EmailId[] = [];
+    accepted.forEach((item, i) => {
+      const id = emailId(item.email);
+      ids.push(id);
+      writeEmailId(id, emails, i * EMAIL_BYTES);
+      encodeStored(this.platformBytes, id, item.entry).copy(values, i * STORED_BYTES);
+      if (item.basis) {
+        hasBasis[i] = 1;
+        encodeStored(this.platformBytes, id, item.basis).copy(bases, i * STORED_BYTES);
       }
-    };
-    const committed = this.db.transaction(write);
-    this.writing.add(committed);
-    try {
-      await committed;
-    } catch (error) {
-      // lmdb rejects with "Commit failed" and the real cause on a promise of its own,
-      // which must be handled too (else it is an unhandled rejection that ends the process).
-      // Stryker disable next-line OptionalChaining: lmdb rejects a transaction only as a failed commit, which always carries commitError
-      const cause = await (error as { commitError?: Promise<unknown> }).commitError?.catch((reason: unknown) => reason);
-      this.failed = true;
-      throw new WriteError(join(this.dir, ENVIRONMENT), cause ?? error);
-    } finally {
-      this.writing.delete(committed);
-    }
+    });
+    const { decisions } = await this.write({ op: 'record', emails, values, bases, hasBasis });
+    const conflicts: string[] = [];
+    accepted.forEach((item, i) => {
+      const { hi, lo } = ids[i]!;
+      if (decisions![i] === RECORDED) this.index.set(hi, lo, values.subarray(i * STORED_BYTES, (i + 1) * STORED_BYTES));
+      else {
+        this.index.delete(hi, lo);
+        if (decisions![i] === FORGOTTEN) conflicts.push(item.email);
+      }
+    });
+    return { conflicts };
+  }
+
+  count(): number {
+    return this.index.size;
+  }
+
+  /** The process that holds the LMDB files (for diagnostics and fault tests). */
+  get keeperPid(): number | undefined {
+    return this.keeper.pid;
+  }
+
+  async forget(emails: readonly string[]): Promise<number> {
+    const bytes = Buffer.allocUnsafe(emails.length * EMAIL_BYTES);
+    const ids = emails.map((email, i) => {
+      const id = emailId(email);
+      writeEmailId(id, bytes, i * EMAIL_BYTES);
+      return id;
+    });
+    const { forgotten } = await this.write({ op: 'forget', emails: bytes });
+    for (const { hi, lo } of ids) this.index.delete(hi, lo);
+    return forgotten ?? 0;
+  }
+
+  async forgetAll(): Promise<number> {
+    const { forgotten } = await this.write({ op: 'forgetAll' });
+    this.index.clear();
+    return forgotten ?? 0;
   }
 
   async close(): Promise<void> {
-    // A queued transaction runs only later: closing first would fail it ("Database is closed").
     await Promise.allSettled([...this.writing]);
-    const closed = this.db.close();
-    // After a failed commit lmdb never finishes closing; what was committed before is on disk.
-    if (!this.failed) await closed;
+    if (this.failed) await this.keeper.kill();
+    else await this.keeper.close();
+  }
+
+  private async write(request: Parameters<KeeperClient['request']>[0]): ReturnType<KeeperClient['request']> {
+    const done = this.keeper.request(request);
+    this.writing.add(done);
+    try {
+      return await done;
+    } catch (error) {
+      this.failed = true;
+      const failure = error as KeeperFailure;
+      throw new WriteError(environmentOf(this.dir), failure.crashed ? new Error(`${failure.message}; the state may be damaged`) : Object.assign(new Error(failure.message), { code: failure.code }));
+    } finally {
+      this.writing.delete(done);
+    }
+  }
+}
+
+/** Creates the directory and checks there is room, saying what is wrong in the words of the cause. */
+async function prepareDirectory(dir: string, path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (error) {
+    const cause = (error as NodeJS.ErrnoException).code === 'ENOENT' ? await whyNotCreated(path, error) : error;
+    throw new UsageError(`--state ${dir}: cannot create the state (${fsFailure(cause)})`, { cause });
+  }
+  // A write through LMDB's map on a full disk is a SIGBUS (in the keeper); refuse at the start
+  // instead, with room for a run's worth of new entries.
+  const { bavail, bsize } = await statfs(path);
+  if (bavail * bsize < MIN_FREE_BYTES) {
+    throw new UsageError(`--state ${dir}: not enough free space (${Math.floor((bavail * bsize) / 1024)} KB free; at least ${MIN_FREE_BYTES / 1024 / 1024} MB needed)`);
+  }
+}
+
+/**
+ * Node's recursive mkdir says ENOENT for a folder it could not create on a read-only filesystem
+ * (Node 20): the nearest folder that exists says what is really wrong.
+ */
+async function whyNotCreated(path: string, error: unknown): Promise<unknown> {
+  for (let folder = dirname(path); ; folder = dirname(folder)) {
+    const exists = await stat(folder).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return access(folder, constants.W_OK).then(() => error, (refused: unknown) => refused);
+    if (dirname(folder) === folder) return error;
+  }
+}
+
+function fsFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'ENOTDIR' || code === 'EEXIST') return 'not a directory';
+  return describeFsError(error);
+}
+
+/** Why opening failed: the filesystem's refusal in its words, or a damaged state and what to do. */
+function openError(dir: string, failure: KeeperFailure): UsageError {
+  if (!failure.crashed && failure.code && failure.code !== 'MDB_ERROR') {
+    return new UsageError(`--state ${dir}: cannot open the state (${fsFailure(Object.assign(new Error(failure.message), { code: failure.code }))})`, { cause: failure });
+  }
+  return new UsageError(
+    `--state ${dir}: the state cannot be read (${failure.message}); move it aside with \`sync state reset --state ${dir}\` ` +
+      '(the next push then sends every profile once; platforms upsert by email), or use a new --state directory',
+    { cause: failure },
+  );
+}
+
+/** Moves a state's environment aside, never opening it (it may be damaged); returns where it went. */
+export async function moveAside(dir: string, now = new Date()): Promise<string | undefined> {
+  const path = environmentOf(dir);
+  const aside = `${path}-${now.toISOString().replace(/[:.]/g, '-')}-aside`;
+  try {
+    await rename(path, aside);
+    return aside;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`--state ${dir}: cannot move the state aside (${fsFailure(error)})`, { cause: error });
   }
 }

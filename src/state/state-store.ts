@@ -1,6 +1,5 @@
 import type { Digest } from './digest.js';
 
-
 /** What is remembered of the profile a platform accepted for one email. */
 export interface Remembered {
   /** Of the normalized profile: what "unchanged" is decided on. */
@@ -11,22 +10,62 @@ export interface Remembered {
    * mostly unchanged file skip the costliest step for almost every record.
    */
   textDigest: Digest;
+  /** When the platform's acceptance was recorded (epoch ms). Every acceptance has its own. */
+  acceptedAt: number;
+  /**
+   * The run that recorded it had read another record for this email before this one: a rerun of
+   * the same input holds an earlier record back until it knows whether a later one follows.
+   */
+  repeated: boolean;
 }
 
-export interface Accepted extends Remembered {
+export interface Accepted {
   email: string;
+  entry: Remembered;
+  /**
+   * What the state held for this email when its batch was formed. The entry is recorded only if
+   * that is still what it holds: otherwise another run recorded an acceptance in between, nobody
+   * can tell which of the two the platform processed last, and the email is forgotten so that the
+   * next run of either input sends it again.
+   */
+  basis: Remembered | undefined;
+}
+
+export interface Recorded {
+  /** Emails forgotten because another run recorded an acceptance for them in between. */
+  conflicts: string[];
 }
 
 /**
- * What push remembers per platform: for each email, the digest of the profile the platform last
- * accepted. Push asks before sending (`lookup`) and tells it each batch's accepted profiles as the
- * answer arrives (`recordAccepted`), so a rerun after any stop skips what was confirmed.
+ * What push remembers per platform: for each email, the profile the platform last accepted. Push
+ * asks before sending (`lookup`) and tells it each batch's accepted profiles as the answer arrives
+ * (`recordAccepted`), so a rerun after any stop skips what was confirmed.
  */
 export interface StateStore {
   lookup(email: string): Remembered | undefined;
   /** Resolves once the entries are committed (they survive a kill of this process). */
-  recordAccepted(accepted: readonly Accepted[]): Promise<void>;
+  recordAccepted(accepted: readonly Accepted[]): Promise<Recorded>;
+  /** How many emails are remembered for this platform. */
+  count(): number;
+  /** Makes the next push send these emails again; resolves with how many were remembered. */
+  forget(emails: readonly string[]): Promise<number>;
+  /** Forgets every email of this platform; resolves with how many there were. */
+  forgetAll(): Promise<number>;
   close(): Promise<void>;
+}
+
+export function sameRemembered(a: Remembered | undefined, b: Remembered | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.digest === b.digest && a.textDigest === b.textDigest && a.acceptedAt === b.acceptedAt && a.repeated === b.repeated;
+}
+
+/**
+ * The decision of one compare-and-set, shared by every store: record the entry when the state
+ * still holds what the batch was formed against (or already holds this very profile), else forget.
+ */
+export function resolveAccepted(current: Remembered | undefined, accepted: Accepted): 'record' | 'forget' {
+  if (sameRemembered(current, accepted.basis) || current?.digest === accepted.entry.digest) return 'record';
+  return 'forget';
 }
 
 /** For tests and `sync demo`: a state that lives as long as the process. */
@@ -37,8 +76,27 @@ export class MemoryStateStore implements StateStore {
     return this.entries.get(email);
   }
 
-  async recordAccepted(accepted: readonly Accepted[]): Promise<void> {
-    for (const { email, digest, textDigest } of accepted) this.entries.set(email, { digest, textDigest });
+  async recordAccepted(accepted: readonly Accepted[]): Promise<Recorded> {
+    const conflicts: string[] = [];
+    for (const item of accepted) {
+      if (resolveAccepted(this.entries.get(item.email), item) === 'record') this.entries.set(item.email, item.entry);
+      else if (this.entries.delete(item.email)) conflicts.push(item.email);
+    }
+    return { conflicts };
+  }
+
+  count(): number {
+    return this.entries.size;
+  }
+
+  async forget(emails: readonly string[]): Promise<number> {
+    return emails.filter((email) => this.entries.delete(email)).length;
+  }
+
+  async forgetAll(): Promise<number> {
+    const count = this.entries.size;
+    this.entries.clear();
+    return count;
   }
 
   async close(): Promise<void> {}

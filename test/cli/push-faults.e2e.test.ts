@@ -320,7 +320,7 @@ describe('sync push under faults (spawned)', () => {
       [['--dead-letter', tmp()], /--dead-letter .*: is a directory/],
       [['--report', join(tmp(), 'same.ndjson'), '--dead-letter', join(tmp(), 'same.ndjson')], /--dead-letter and --report name the same file/],
       [['--metrics-file', '/no/such/dir/m.prom'], /--metrics-file \/no\/such\/dir\/m\.prom/],
-      [['--state', notADir], /--state .*file: cannot open the state/],
+      [['--state', notADir], /--state .*file: cannot create the state \(not a directory\)/],
       [['--dead-letter', '/dev/full'], /--dead-letter \/dev\/full: is not a regular file/],
       [['--report', join(tmp(), 'link.ndjson'), '--dead-letter', join(tmp(), 'target.ndjson')], /--dead-letter and --report name the same file/],
     ];

@@ -348,7 +348,7 @@ describe('runPush with a state', () => {
     let releaseCommit!: () => void;
     const held = new Promise<void>((resolve) => (releaseCommit = resolve));
     class SlowState extends MemoryStateStore {
-      override async recordAccepted(accepted: Parameters<MemoryStateStore['recordAccepted']>[0]): Promise<void> {
+      override async recordAccepted(accepted: Parameters<MemoryStateStore['recordAccepted']>[0]) {
         commitStarted();
         await held;
         return super.recordAccepted(accepted);
@@ -358,7 +358,7 @@ describe('runPush with a state', () => {
     await loadHasher();
     const lateProfile = validateProfile(late);
     if (!lateProfile.ok) throw new Error('fixture is invalid');
-    state.entries.set('ann@example.com', { digest: profileDigest(lateProfile.profile), textDigest: textDigest(JSON.stringify(late)) });
+    state.entries.set('ann@example.com', { digest: profileDigest(lateProfile.profile), textDigest: textDigest(JSON.stringify(late)), acceptedAt: -1, repeated: false });
     async function* input() {
       yield `${JSON.stringify({ ...ann, firstName: 'Early' })}\n${JSON.stringify(bob)}\n`;
       await committing; // Early's batch is answered; its commit is on its way
@@ -372,6 +372,32 @@ describe('runPush with a state', () => {
     );
     expect(result.summary).toMatchObject({ unchanged: 0, delivered: 3 });
     expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Late', lastName: 'Lee', metadata: {} }]);
+  });
+
+  it('two runs sharing a state, answered in the other order than processed: the next run of either input sends the email again', async () => {
+    const state = new MemoryStateStore();
+    const holds: string[] = [];
+    const answer = (_uri: string, body: unknown) => {
+      const batch = body as WireBatch;
+      return { batchId: batch.batchId, results: batch.profiles.map((p) => ({ email: p.email, status: 'accepted' })) };
+    };
+    // The platform processes X's Axel first and Yves second, but X's answer comes back last.
+    nock(DOWNSTREAM)
+      .post('/profiles/batch', (body: WireBatch) => body.profiles[0]!.firstName === 'Axel' && Boolean(holds.push('Axel')))
+      .delay(300)
+      .reply(200, answer)
+      .post('/profiles/batch', (body: WireBatch) => body.profiles[0]!.firstName === 'Yves' && Boolean(holds.push('Yves')))
+      .reply(200, answer);
+    const x = push(lines({ ...ann, firstName: 'Axel' }), state);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const y = push(lines({ ...ann, firstName: 'Yves' }), state);
+    expect((await Promise.all([x, y])).map((run) => run.summary.delivered)).toEqual([1, 1]);
+    expect(holds).toEqual(['Axel', 'Yves']);
+    // Neither run may leave the state saying the platform has Axel (it has Yves).
+    expect(state.lookup('ann@example.com')).toBeUndefined();
+    const { calls } = platform();
+    expect((await push(lines({ ...ann, firstName: 'Axel' }), state)).summary).toMatchObject({ delivered: 1, unchanged: 0 });
+    expect(calls.map((call) => call.batch.profiles[0]!.firstName)).toEqual(['Axel']);
   });
 
   it('a failed record superseded by a later one for the same email is not dead-lettered (a replay must not roll it back)', async () => {

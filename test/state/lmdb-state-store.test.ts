@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError, WriteError } from '../../src/errors.js';
-import { emailKey, loadHasher, profileDigest, textDigest } from '../../src/state/digest.js';
-import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
-import { platformOf } from '../../src/state/state-store.js';
+import { loadHasher, platformKey, profileDigest, textDigest } from '../../src/state/digest.js';
+import { checkStored, emailId, encodeStored, writeEmailId } from '../../src/state/entry-codec.js';
+import { ENVIRONMENT, LmdbStateStore, moveAside } from '../../src/state/lmdb-state-store.js';
+import { seededRandom } from '../../src/engine/random.js';
+import { platformOf, type Accepted, type Remembered } from '../../src/state/state-store.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
@@ -19,6 +21,21 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 const ann = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
+const entry = (digest: bigint, textDigest = 0n, acceptedAt = 1): Remembered => ({ digest, textDigest, acceptedAt, repeated: false });
+/** A first acceptance: formed when the state held nothing for the email. */
+const fresh = (email: string, remembered: Remembered): Accepted => ({ email, entry: remembered, basis: undefined });
+const platformBytes = (platform: string): Buffer => {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(platformKey(platform));
+  return bytes;
+};
+/** The key LMDB holds for (platform, email): 8 bytes each. */
+const stateKey = (platform: string, email: string): Buffer => {
+  const key = Buffer.alloc(16);
+  platformBytes(platform).copy(key);
+  writeEmailId(emailId(email), key, 8);
+  return key;
+};
 
 describe('LmdbStateStore', () => {
   const tmp = useTempDir();
@@ -45,10 +62,10 @@ describe('LmdbStateStore', () => {
 
   it('remembers accepted digests per platform and email, across opens', async () => {
     const dir = tmp();
-    const remembered = { digest: profileDigest(ann), textDigest: textDigest(JSON.stringify(ann)) };
+    const remembered = { digest: profileDigest(ann), textDigest: textDigest(JSON.stringify(ann)), acceptedAt: 1_700_000_000_123.5, repeated: true };
     const first = (await LmdbStateStore.open(dir, 'http://a'))!;
     expect(first.lookup(ann.email)).toBeUndefined();
-    await first.recordAccepted([{ email: ann.email, ...remembered }]);
+    await first.recordAccepted([fresh(ann.email, remembered)]);
     expect(first.lookup(ann.email)).toEqual(remembered);
     await first.close();
 
@@ -63,56 +80,99 @@ describe('LmdbStateStore', () => {
     const dir = join(tmp(), 'a', 'b');
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
     await store.close();
-    expect(existsSync(join(dir, 'push-accepted', 'data.mdb'))).toBe(true);
+    expect(existsSync(join(dir, ENVIRONMENT, 'data.mdb'))).toBe(true);
   });
 
-  it('keeps each entry as 8 bytes of key (platform + email) to 16 bytes: the two digests, big-endian', async () => {
+  it('keeps each entry as 16 bytes of key (platform, then email) to 32 bytes: digests, acceptedAt, flags, checksum', async () => {
     const dir = tmp();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
     await store.recordAccepted([
-      { email: 'ann@example.com', digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n },
-      { email: 'bob@example.com', digest: 1n, textDigest: 2n },
+      fresh('ann@example.com', { digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 2, repeated: true }),
+      fresh('bob@example.com', entry(1n, 2n)),
     ]);
-    expect(store.lookup('ann@example.com')).toStrictEqual({ digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n });
-    expect(store.lookup('bob@example.com')).toStrictEqual({ digest: 1n, textDigest: 2n });
+    expect(store.lookup('ann@example.com')).toStrictEqual({ digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 2, repeated: true });
+    expect(store.lookup('bob@example.com')).toStrictEqual(entry(1n, 2n));
     await store.close();
 
-    const raw = open<Buffer, Buffer>({ path: join(dir, 'push-accepted'), encoding: 'binary', keyEncoding: 'binary', compression: false, readOnly: true });
-    const key = Buffer.alloc(8);
-    key.writeBigUInt64BE(emailKey('http://a', 'ann@example.com'));
-    expect(raw.getBinary(key)?.toString('hex')).toBe('0123456789abcdeffedcba9876543210');
+    const raw = open<Buffer, Buffer>({ path: join(dir, ENVIRONMENT), encoding: 'binary', keyEncoding: 'binary', compression: false, readOnly: true });
+    const key = stateKey('http://a', 'ann@example.com');
+    expect(key.subarray(0, 8).readBigUInt64BE()).toBe(platformKey('http://a'));
+    const stored = raw.getBinary(key)!;
+    expect(stored.subarray(0, 28).toString('hex')).toBe('0123456789abcdeffedcba9876543210' + '4000000000000000' + '00000001');
+    expect(stored.length).toBe(32);
+    expect(checkStored(platformBytes('http://a'), emailId('ann@example.com'), stored)).toBeDefined();
     expect(raw.getKeysCount()).toBe(2);
     await raw.close();
   });
 
-  it('an entry that is not 16 bytes (not one of ours) is not remembered', async () => {
+  it('an entry that is not one of ours (wrong size, or bytes that do not match their checksum) is not remembered', async () => {
     const dir = tmp();
     await (await LmdbStateStore.open(dir, 'http://a'))!.close();
-    const raw = open<Buffer, Buffer>({ path: join(dir, 'push-accepted'), encoding: 'binary', keyEncoding: 'binary', compression: false });
-    const key = (email: string): Buffer => {
-      const bytes = Buffer.alloc(8);
-      bytes.writeBigUInt64BE(emailKey('http://a', email));
-      return bytes;
-    };
-    await raw.put(key('short@example.com'), Buffer.alloc(8, 1));
-    await raw.put(key('long@example.com'), Buffer.alloc(24, 1));
+    const raw = open<Buffer, Buffer>({ path: join(dir, ENVIRONMENT), encoding: 'binary', keyEncoding: 'binary', compression: false });
+    const key = (email: string): Buffer => stateKey('http://a', email);
+    const stored = (email: string): Buffer => encodeStored(platformBytes('http://a'), emailId(email), entry(7n));
+    await raw.put(key('short@example.com'), Buffer.alloc(16, 1));
+    await raw.put(key('long@example.com'), Buffer.alloc(40, 1));
+    const flipped = stored('flip@example.com');
+    flipped[3] = flipped[3]! ^ 1;
+    await raw.put(key('flip@example.com'), flipped);
+    // A valid value of another key (bytes a damaged page could hand back for this one).
+    await raw.put(key('moved@example.com'), stored('elsewhere@example.com'));
+    await raw.put(key('fine@example.com'), stored('fine@example.com'));
     await raw.close();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
-    expect(store.lookup('short@example.com')).toBeUndefined();
-    expect(store.lookup('long@example.com')).toBeUndefined();
+    for (const email of ['short', 'long', 'flip', 'moved']) expect(store.lookup(`${email}@example.com`)).toBeUndefined();
+    expect(store.lookup('fine@example.com')).toStrictEqual(entry(7n));
     await store.close();
+  });
+
+  it('records an acceptance only if the state still holds what its batch was formed against; else forgets the email', async () => {
+    const dir = tmp();
+    const [one, two] = [(await LmdbStateStore.open(dir, 'http://a'))!, (await LmdbStateStore.open(dir, 'http://a'))!];
+    await one.recordAccepted([fresh(ann.email, entry(1n))]);
+    // Two runs formed batches against entry(1n); the platform processed both in some order.
+    expect(await two.recordAccepted([{ email: ann.email, entry: entry(2n, 0n, 5), basis: entry(1n) }])).toEqual({ conflicts: [] });
+    expect(await one.recordAccepted([{ email: ann.email, entry: entry(3n, 0n, 6), basis: entry(1n) }])).toEqual({ conflicts: [ann.email] });
+    expect(one.lookup(ann.email)).toBeUndefined();
+    // Within one transaction, entries are applied in order: the second sees the first.
+    await one.recordAccepted([fresh('bob@example.com', entry(4n, 0n, 7)), { email: 'bob@example.com', entry: entry(5n, 0n, 8), basis: entry(4n, 0n, 7) }]);
+    expect(one.lookup('bob@example.com')).toStrictEqual(entry(5n, 0n, 8));
+    await Promise.all([one.close(), two.close()]);
+    // What the disk holds: Ann forgotten (the next run of either input sends her), Bob recorded.
+    const after = (await LmdbStateStore.open(dir, 'http://a'))!;
+    expect([after.lookup(ann.email), after.lookup('bob@example.com')]).toStrictEqual([undefined, entry(5n, 0n, 8)]);
+    await after.close();
+  });
+
+  it('counts and forgets per platform: another platform in the same directory is untouched', async () => {
+    const dir = tmp();
+    const a = (await LmdbStateStore.open(dir, 'http://a'))!;
+    const b = (await LmdbStateStore.open(dir, 'http://b'))!;
+    expect(a.created).toBe(true);
+    await a.recordAccepted(['p', 'q', 'r'].map((name) => fresh(`${name}@x.com`, entry(1n))));
+    await b.recordAccepted([fresh('p@x.com', entry(1n))]);
+    expect([a.count(), b.count()]).toEqual([3, 1]);
+    expect(await a.forget(['p@x.com', 'nobody@x.com'])).toBe(1);
+    expect([a.count(), b.count()]).toEqual([2, 1]);
+    expect(await a.forgetAll()).toBe(2);
+    expect([a.count(), b.count()]).toEqual([0, 1]);
+    expect(b.lookup('p@x.com')).toStrictEqual(entry(1n));
+    await Promise.all([a.close(), b.close()]);
+    const again = (await LmdbStateStore.open(dir, 'http://b'))!;
+    expect(again.created).toBe(false);
+    await again.close();
   });
 
   it('close waits for the commits still in flight: the last batch of a run is not lost', async () => {
     const dir = tmp();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
     let committed = false;
-    const recording = store.recordAccepted([{ email: ann.email, digest: 3n, textDigest: 4n }]).then(() => (committed = true));
+    const recording = store.recordAccepted([fresh(ann.email, entry(3n, 4n))]).then(() => (committed = true));
     await store.close();
     expect(committed).toBe(true);
     await recording;
     const again = (await LmdbStateStore.open(dir, 'http://a'))!;
-    expect(again.lookup(ann.email)).toStrictEqual({ digest: 3n, textDigest: 4n });
+    expect(again.lookup(ann.email)).toStrictEqual(entry(3n, 4n));
     await again.close();
   });
 
@@ -121,19 +181,19 @@ describe('LmdbStateStore', () => {
     expect(await LmdbStateStore.open(dir, 'http://a', { readOnly: true })).toBeUndefined();
     expect(existsSync(dir)).toBe(false);
     // A directory without the environment in it is no state either.
-    mkdirSync(join(dir, 'push-accepted'), { recursive: true });
+    mkdirSync(join(dir, ENVIRONMENT), { recursive: true });
     expect(await LmdbStateStore.open(dir, 'http://a', { readOnly: true })).toBeUndefined();
-    expect(existsSync(join(dir, 'push-accepted', 'data.mdb'))).toBe(false);
+    expect(existsSync(join(dir, ENVIRONMENT, 'data.mdb'))).toBe(false);
   });
 
   it('read-only (dry run) on an existing state reads what was remembered', async () => {
     const dir = tmp();
     const writer = (await LmdbStateStore.open(dir, 'http://a'))!;
-    await writer.recordAccepted([{ email: ann.email, digest: 7n, textDigest: 8n }]);
+    await writer.recordAccepted([fresh(ann.email, entry(7n, 8n))]);
     await writer.close();
     const reader = await LmdbStateStore.open(dir, 'http://a', { readOnly: true });
     expect(reader).toBeInstanceOf(LmdbStateStore);
-    expect(reader!.lookup(ann.email)).toStrictEqual({ digest: 7n, textDigest: 8n });
+    expect(reader!.lookup(ann.email)).toStrictEqual(entry(7n, 8n));
     await reader!.close();
   });
 
@@ -142,17 +202,17 @@ describe('LmdbStateStore', () => {
     writeFileSync(file, 'x');
     const error = await LmdbStateStore.open(file, 'http://a').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UsageError);
-    expect((error as Error).message).toBe(`--state ${file}: cannot open the state (not a directory)`);
+    expect((error as Error).message).toBe(`--state ${file}: cannot create the state (not a directory)`);
     expect((error as Error).cause).toMatchObject({ code: 'ENOTDIR' });
-    await expect(LmdbStateStore.open(join(file, 'sub'), 'http://a')).rejects.toThrow(new UsageError(`--state ${join(file, 'sub')}: cannot open the state (not a directory)`));
+    await expect(LmdbStateStore.open(join(file, 'sub'), 'http://a')).rejects.toThrow(new UsageError(`--state ${join(file, 'sub')}: cannot create the state (not a directory)`));
   });
 
   it('a file where the environment directory should be is a usage error: not a directory', async () => {
     const dir = tmp();
-    writeFileSync(join(dir, 'push-accepted'), 'x');
+    writeFileSync(join(dir, ENVIRONMENT), 'x');
     const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UsageError);
-    expect((error as Error).message).toBe(`--state ${dir}: cannot open the state (not a directory)`);
+    expect((error as Error).message).toBe(`--state ${dir}: cannot create the state (not a directory)`);
     expect((error as Error).cause).toMatchObject({ code: 'EEXIST' });
   });
 
@@ -162,14 +222,14 @@ describe('LmdbStateStore', () => {
     vi.mocked(mkdir).mockRejectedValueOnce(denied);
     const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UsageError);
-    expect((error as Error).message).toBe(`--state ${dir}: cannot open the state (permission denied)`);
+    expect((error as Error).message).toBe(`--state ${dir}: cannot create the state (permission denied)`);
     expect((error as Error).cause).toBe(denied);
   });
 
   it('any other failure to open is a usage error with the failure in its words', async () => {
     const dir = join(tmp(), 'state');
     vi.mocked(mkdir).mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
-    await expect(LmdbStateStore.open(dir, 'http://a')).rejects.toThrow(new UsageError(`--state ${dir}: cannot open the state (EIO: i/o error)`));
+    await expect(LmdbStateStore.open(dir, 'http://a')).rejects.toThrow(new UsageError(`--state ${dir}: cannot create the state (input/output error (EIO))`));
   });
 
   it('refuses a disk with less than 4 MB free, before opening anything, saying how much is free', async (context) => {
@@ -181,7 +241,7 @@ describe('LmdbStateStore', () => {
     const error = await LmdbStateStore.open(disk, 'http://a').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toBe(`--state ${disk}: not enough free space (4092 KB free; at least 4 MB needed)`);
-    expect(existsSync(join(disk, 'push-accepted', 'data.mdb'))).toBe(false);
+    expect(existsSync(join(disk, ENVIRONMENT, 'data.mdb'))).toBe(false);
   });
 
   it('opens on a disk with exactly 4 MB free', async (context) => {
@@ -191,19 +251,45 @@ describe('LmdbStateStore', () => {
     await store.close();
   });
 
+  it('a read-only filesystem is named as such: where the state exists, and where it would be created', async (context) => {
+    const disk = smallDisk('8m', () => context.skip());
+    await (await LmdbStateStore.open(join(disk, 'existing'), 'http://a'))!.close();
+    execFileSync('mount', ['-o', 'remount,ro', disk]);
+    await expect(LmdbStateStore.open(join(disk, 'existing'), 'http://a')).rejects.toThrow(
+      new UsageError(`--state ${join(disk, 'existing')}: cannot open the state (read-only file system (EROFS))`),
+    );
+    await expect(LmdbStateStore.open(join(disk, 'new', 'state'), 'http://a')).rejects.toThrow(
+      new UsageError(`--state ${join(disk, 'new', 'state')}: cannot create the state (read-only file system (EROFS))`),
+    );
+    // Reading it (a dry run) still works.
+    const reader = (await LmdbStateStore.open(join(disk, 'existing'), 'http://a', { readOnly: true }))!;
+    expect(reader.count()).toBe(0);
+    await reader.close();
+  });
+
+  it('the keeper process dying mid-run is a WriteError naming the state, never a signal here', async () => {
+    const dir = tmp();
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    process.kill(store.keeperPid!, 'SIGSEGV');
+    const error = await store.recordAccepted([fresh(ann.email, entry(1n))]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(WriteError);
+    expect((error as Error).message).toBe(`${join(dir, ENVIRONMENT)}: the process reading it crashed (SIGSEGV); the state may be damaged`);
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+
   it('a batch is remembered whole or not at all: a disk that fills midway leaves none of it', async (context) => {
     const disk = smallDisk('8m', () => context.skip());
     const store = (await LmdbStateStore.open(disk, 'http://a'))!;
-    await store.recordAccepted([{ email: ann.email, digest: 1n, textDigest: 2n }]);
+    await store.recordAccepted([fresh(ann.email, entry(1n, 2n))]);
     const { bavail, bsize } = await statfs(disk);
     // Room for some pages of the batch, not for all of them.
     writeFileSync(join(disk, 'filler'), Buffer.alloc(bavail * bsize - 64 * 1024));
-    const batch = Array.from({ length: 20_000 }, (_, i) => ({ email: `u${i}@example.com`, digest: BigInt(i), textDigest: 0n }));
+    const batch = Array.from({ length: 20_000 }, (_, i) => fresh(`u${i}@example.com`, entry(BigInt(i))));
     await expect(store.recordAccepted(batch)).rejects.toBeInstanceOf(WriteError);
     await store.close();
     rmSync(join(disk, 'filler'));
     const again = (await LmdbStateStore.open(disk, 'http://a'))!;
-    expect(again.lookup(ann.email)).toStrictEqual({ digest: 1n, textDigest: 2n });
+    expect(again.lookup(ann.email)).toStrictEqual(entry(1n, 2n));
     expect([again.lookup('u0@example.com'), again.lookup('u9999@example.com'), again.lookup('u19999@example.com')]).toStrictEqual([undefined, undefined, undefined]);
     await again.close();
   });
@@ -213,14 +299,86 @@ describe('LmdbStateStore', () => {
     const store = (await LmdbStateStore.open(disk, 'http://a'))!;
     const { bavail, bsize } = await statfs(disk);
     writeFileSync(join(disk, 'filler'), Buffer.alloc(bavail * bsize));
-    const error = await store.recordAccepted([{ email: ann.email, digest: 1n, textDigest: 2n }]).catch((caught: unknown) => caught);
+    const error = await store.recordAccepted([fresh(ann.email, entry(1n, 2n))]).catch((caught: unknown) => caught);
     // lmdb never finishes closing after a failed commit: the run must still end.
     await expect(store.close()).resolves.toBeUndefined();
     expect(error).toBeInstanceOf(WriteError);
-    expect((error as WriteError).path).toBe(join(disk, 'push-accepted'));
-    expect((error as Error).message).toMatch(new RegExp(`^${join(disk, 'push-accepted')}: No space left on device`));
-    expect((error as Error).cause).toBeInstanceOf(Error);
-    expect(((error as Error).cause as Error).message).toMatch(/^No space left on device/);
+    expect((error as WriteError).path).toBe(join(disk, ENVIRONMENT));
+    expect((error as Error).message).toBe(`${join(disk, ENVIRONMENT)}: no space left on device (ENOSPC)`);
+    expect((error as Error).cause).toMatchObject({ code: 'ENOSPC' });
+  });
+});
+
+describe('LmdbStateStore on a damaged file', () => {
+  const tmp = useTempDir();
+  beforeAll(loadHasher);
+
+  /** A state of 20,000 emails, closed cleanly; returns its directory and data.mdb. */
+  async function filled(): Promise<{ dir: string; data: string }> {
+    const dir = tmp();
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    await store.recordAccepted(Array.from({ length: 20_000 }, (_, i) => fresh(`u${i}@example.com`, entry(BigInt(i)))));
+    await store.close();
+    return { dir, data: join(dir, ENVIRONMENT, 'data.mdb') };
+  }
+
+  function overwrite(file: string, offset: number, length: number, seed: number): void {
+    const random = seededRandom(seed);
+    const bytes = Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
+    const fd = openSync(file, 'r+');
+    writeSync(fd, bytes, 0, length, offset);
+    closeSync(fd);
+  }
+
+  // What LMDB does with each in-process (measured): SIGBUS, SIGSEGV, SIGSEGV. Here the keeper
+  // process takes the crash; this process reports it.
+  it.each([
+    ['cut to half its size', (data: string) => truncateSync(data, Math.floor(statSync(data).size / 2))],
+    ['cut to 4 KB', (data: string) => truncateSync(data, 4096)],
+    ['random bytes over its first 8 KB', (data: string) => overwrite(data, 0, 8192, 7)],
+  ])('%s: a usage error naming the directory and what to do, never a signal', async (_name, damage) => {
+    const { dir, data } = await filled();
+    damage(data);
+    const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UsageError);
+    const message = (error as Error).message;
+    expect(message).toMatch(new RegExp(`^--state ${dir}: the state cannot be read \\(the process reading it (crashed \\(SIG[A-Z]+\\)|failed \\(exit \\d+\\))`));
+    expect(message).toContain(`move it aside with \`sync state reset --state ${dir}\``);
+    expect(message).not.toContain('\n');
+    // The dry run reads it the same way and says the same.
+    await expect(LmdbStateStore.open(dir, 'http://a', { readOnly: true })).rejects.toThrow(/the state cannot be read/);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6])('bytes damaged in the middle (seed %i): refused in one line, or read without ever taking garbage for a remembered profile', async (seed) => {
+    const { dir, data } = await filled();
+    const pages = Math.floor(statSync(data).size / 4096);
+    overwrite(data, (2 + Math.floor(seededRandom(seed)() * (pages - 4))) * 4096, 4096, seed);
+    const opened = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
+    if (opened instanceof Error) {
+      expect(opened).toBeInstanceOf(UsageError);
+      expect(opened.message).toMatch(/^--state .*: the state cannot be read \(.*\); move it aside with `sync state reset/);
+      return;
+    }
+    const store = opened as LmdbStateStore;
+    for (let i = 0; i < 20_000; i += 7) {
+      const found = store.lookup(`u${i}@example.com`);
+      if (found) expect(found.digest).toBe(BigInt(i));
+    }
+    const written = await store.recordAccepted([fresh('new@example.com', entry(1n))]).catch((caught: unknown) => caught);
+    if (written instanceof Error) expect(written).toBeInstanceOf(WriteError);
+    await store.close();
+  });
+
+  it('a state moved aside is out of the way: the next open starts a new one', async () => {
+    const { dir, data } = await filled();
+    truncateSync(data, 4096);
+    const aside = await moveAside(dir, new Date('2026-11-29T10:00:00.000Z'));
+    expect(aside).toBe(join(dir, `${ENVIRONMENT}-2026-11-29T10-00-00-000Z-aside`));
+    expect(readdirSync(dir).sort()).toEqual([`${ENVIRONMENT}-2026-11-29T10-00-00-000Z-aside`]);
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    expect([store.created, store.count()]).toEqual([true, 0]);
+    await store.close();
+    expect(await moveAside(join(tmp(), 'nothing-here'))).toBeUndefined();
   });
 });
 

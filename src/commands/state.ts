@@ -1,0 +1,68 @@
+import { Option, type Command } from 'commander';
+import { action } from '../cli/action.js';
+import { httpUrl } from '../cli/parsers.js';
+import { ExitCode, UsageError } from '../errors.js';
+import { defaultStateDir } from '../state/state-dir.js';
+
+interface TargetFlags {
+  state: string;
+  downstreamUrl?: string;
+}
+
+/** The flags that name a state and a platform in it, as push takes them. */
+function withTarget(command: Command): Command {
+  return command
+    .addOption(new Option('--downstream-url <url>', 'the platform, as given to push').env('SYNC_DOWNSTREAM_URL').argParser(httpUrl))
+    .addOption(
+      new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
+    );
+}
+
+export function registerState(program: Command): void {
+  const state = program.command('state').description("what push remembers each platform accepted: show, forget, or reset it");
+
+  withTarget(state.command('show').description('one JSON line per email: whether it is remembered and when the platform accepted it').argument('<email...>'))
+    .addHelpText('after', '\nExample:\n  $ sync state show ann@example.com --downstream-url https://platform.example')
+    .action(
+      action<TargetFlags>(async (flags, _context, emails) => {
+        const { showState } = await import('../state/state-commands.js');
+        const shown = await showState({ stateDir: flags.state, downstreamUrl: flags.downstreamUrl }, emails);
+        process.stdout.write(shown.map((line) => `${JSON.stringify(line)}\n`).join(''));
+        return { exitCode: ExitCode.ok, stage: 'run' };
+      }),
+    );
+
+  withTarget(state.command('forget').description('make the next push send these emails (or --all) again').argument('[email...]'))
+    .option('--all', "forget every email of this platform (other platforms' are kept)")
+    .addHelpText('after', '\nExample:\n  $ sync state forget --all --downstream-url https://platform.example   # after the platform lost its data')
+    .action(
+      action<TargetFlags & { all?: boolean }>(async (flags, context, emails) => {
+        if (flags.all === (emails.length > 0)) throw new UsageError('name the emails to forget, or --all (not both)');
+        const { forgetState } = await import('../state/state-commands.js');
+        const { forgotten, platform } = await forgetState({ stateDir: flags.state, downstreamUrl: flags.downstreamUrl }, flags.all ? 'all' : emails, context.logger);
+        return {
+          exitCode: ExitCode.ok,
+          summary: { forgotten, platform, state: flags.state },
+          report: [`Forgot ${forgotten} profiles of ${platform}: the next push sends them again.`],
+          stage: 'run',
+        };
+      }),
+    );
+
+  state
+    .command('reset')
+    .description('move the whole state aside (all platforms), e.g. when it is damaged; the next push sends everything once')
+    .addOption(new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'))
+    .action(
+      action<{ state: string }>(async (flags, context) => {
+        const { resetState } = await import('../state/state-commands.js');
+        const { movedTo } = await resetState(flags.state, context.logger);
+        return {
+          exitCode: ExitCode.ok,
+          summary: { state: flags.state, movedTo },
+          report: [movedTo ? `State moved aside to ${movedTo}; the next push starts a new one.` : `No state in ${flags.state}: nothing to move.`],
+          stage: 'run',
+        };
+      }),
+    );
+}

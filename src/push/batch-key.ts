@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto';
+import { toWire, type Profile } from '../profiles/schemas.js';
+import type { Remembered } from '../state/state-store.js';
+
+/**
+ * A batch's id, and so its Idempotency-Key: from what it holds and from what the state remembered
+ * for each of its profiles when the batch was formed.
+ *
+ * - A batch in flight when the process was killed is formed again by the rerun from the same
+ *   records against the same state (its answer was never recorded): same key, so the platform can
+ *   answer it from its idempotency store instead of processing it twice.
+ * - A new send of old content is formed against another state: every acceptance is stamped with
+ *   its own time, so A, then B, then A again (or `--full` after the platform lost its data) gets a
+ *   new key and is processed, never answered with the stored reply of an older intent.
+ */
+export function batchKey(profiles: readonly Profile[], basisOf: (profile: Profile) => Remembered | undefined): string {
+  const hash = createHash('sha256');
+  for (const profile of profiles) {
+    const basis = basisOf(profile);
+    hash.update(JSON.stringify(toWire(profile)));
+    hash.update(basis ? `\n${basis.digest}:${basis.textDigest}:${basis.acceptedAt}:${basis.repeated ? 1 : 0}\n` : '\n-\n');
+  }
+  return `b-${hash.digest('hex').slice(0, 20)}`;
+}

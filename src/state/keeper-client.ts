@@ -1,0 +1,141 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KeeperReply, KeeperRequest } from './keeper-protocol.js';
+
+/** Distributive Omit: each request shape without its id. */
+type Request = KeeperRequest extends infer R ? (R extends KeeperRequest ? Omit<R, 'id'> : never) : never;
+type Done = Extract<KeeperReply, { type: 'done' }>;
+
+/** The keeper ended, or refused a request: why, in words fit for one line. */
+export class KeeperFailure extends Error {
+  constructor(
+    message: string,
+    /** The errno-style code of a refused request (ENOSPC…), or the signal that ended the keeper. */
+    readonly code?: string,
+    /** True when the keeper process itself died (a crash in LMDB), not a refused request. */
+    readonly crashed = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The compiled keeper next to this module (dist/state/lmdb-keeper.js); when running from the
+ * TypeScript sources (tests), the built one in dist/.
+ */
+function keeperScript(): string {
+  const here = fileURLToPath(import.meta.url);
+  const sibling = join(dirname(here), 'lmdb-keeper.js');
+  return here.endsWith('.ts') || !existsSync(sibling) ? resolve(dirname(here), '../../dist/state/lmdb-keeper.js') : sibling;
+}
+
+/** Talks to one keeper process (lmdb-keeper.ts): requests in order, each answered once. */
+export class KeeperClient {
+  private readonly pending = new Map<number, { resolve: (done: Done) => void; reject: (error: KeeperFailure) => void; onEntries?: (data: Uint8Array) => void }>();
+  private ids = 0;
+  private ended: KeeperFailure | undefined;
+  private stderr = '';
+  private closing = false;
+  private readonly exited: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess) {
+    // LMDB prints what it finds wrong on its own stderr: kept for the reason, never shown raw.
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      if (this.stderr.length < 64 * 1024) this.stderr += text;
+    });
+    child.on('message', (reply: KeeperReply) => this.receive(reply));
+    this.exited = new Promise((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        this.ended ??= new KeeperFailure(this.describeEnd(code, signal), signal ?? undefined, code !== 0 || signal !== null);
+        for (const { reject } of this.pending.values()) reject(this.ended);
+        this.pending.clear();
+        resolveExit();
+      });
+    });
+    this.idle();
+  }
+
+  static spawn(): KeeperClient {
+    const child = fork(keeperScript(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    return new KeeperClient(child);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  request(request: Request, onEntries?: (data: Uint8Array) => void): Promise<Done> {
+    if (this.ended) return Promise.reject(this.ended);
+    const id = ++this.ids;
+    this.hold();
+    return new Promise<Done>((resolveDone, reject) => {
+      this.pending.set(id, { resolve: resolveDone, reject, onEntries });
+      this.child.send({ ...request, id } as KeeperRequest, (error) => {
+        if (error) this.fail(id, new KeeperFailure(`the state process did not take the request (${error.message})`));
+      });
+    });
+  }
+
+  /** Asks it to close its environment and exit; ends it if it has not within `graceMs`. */
+  async close(graceMs = 10_000): Promise<void> {
+    this.closing = true;
+    this.hold();
+    if (!this.ended) {
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.request({ op: 'close' }).catch(() => undefined);
+      clearTimeout(timer);
+    }
+    await this.exited;
+  }
+
+  /** Ends it at once (after a failed commit lmdb never finishes closing). */
+  async kill(): Promise<void> {
+    this.closing = true;
+    this.hold();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Keeps this process alive for the keeper: while it owes an answer, or is being closed. */
+  private hold(): void {
+    this.child.ref();
+    (this.child.channel as { ref?: () => void } | null | undefined)?.ref?.();
+  }
+
+  private receive(reply: KeeperReply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    if (reply.type === 'entries') return waiting.onEntries?.(reply.data);
+    this.pending.delete(reply.id);
+    this.idle();
+    if (reply.type === 'done') waiting.resolve(reply);
+    else waiting.reject(new KeeperFailure(reply.message, reply.code));
+  }
+
+  private fail(id: number, error: KeeperFailure): void {
+    const waiting = this.pending.get(id);
+    this.pending.delete(id);
+    this.idle();
+    waiting?.reject(error);
+  }
+
+  /** An idle keeper never keeps a finished run alive. */
+  private idle(): void {
+    if (this.pending.size > 0 || this.closing) return;
+    this.child.unref();
+    (this.child.channel as { unref?: () => void } | null | undefined)?.unref?.();
+  }
+
+  private describeEnd(code: number | null, signal: NodeJS.Signals | null): string {
+    const said = this.stderr
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line !== '' && !line.startsWith('at ') && !/^(file:|node:|\^|Node\.js v)/.test(line));
+    const because = said ? `: ${said.length > 160 ? `${said.slice(0, 160)}…` : said}` : '';
+    if (signal) return `the process reading it crashed (${signal})${because}`;
+    if (code !== 0) return `the process reading it failed (exit ${code})${because}`;
+    return 'the process reading it ended';
+  }
+}

@@ -1,0 +1,163 @@
+import { constants } from 'node:os';
+import { open, type RootDatabase } from 'lmdb';
+import { EMAIL_BYTES, FORGOTTEN, NOTHING, RECORDED, STORED_BYTES, type KeeperReply, type KeeperRequest } from './keeper-protocol.js';
+
+/**
+ * The only process that touches the LMDB files, run as a child of push (see lmdb-state-store.ts).
+ * LMDB maps its file into memory and trusts it: a file cut short is a SIGBUS, a damaged page a
+ * SIGSEGV or an assertion's abort, and no code can catch those. Here they end this process only,
+ * and push reports a damaged state in one sentence instead of dying with a signal.
+ */
+
+const KEY_BYTES = 16;
+/** Entries per message while loading a platform. */
+const CHUNK = 16_384;
+
+let db: RootDatabase<Buffer, Buffer> | undefined;
+let platform = Buffer.alloc(8);
+
+function reply(message: KeeperReply): void {
+  process.send!(message);
+}
+
+function key(email: Uint8Array, offset = 0): Buffer {
+  const bytes = Buffer.allocUnsafe(KEY_BYTES);
+  platform.copy(bytes, 0);
+  bytes.set(email.subarray(offset, offset + EMAIL_BYTES), 8);
+  return bytes;
+}
+
+function range(): { start: Buffer; end?: Buffer } {
+  const id = platform.readBigUInt64BE(0);
+  const start = Buffer.alloc(KEY_BYTES);
+  platform.copy(start, 0);
+  if (id === 0xffff_ffff_ffff_ffffn) return { start };
+  const end = Buffer.alloc(KEY_BYTES);
+  end.writeBigUInt64BE(id + 1n, 0);
+  return { start, end };
+}
+
+function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>): void {
+  platform = Buffer.alloc(8);
+  platform.writeBigUInt64BE(request.platform, 0);
+  db = open<Buffer, Buffer>({
+    path: request.path,
+    encoding: 'binary',
+    keyEncoding: 'binary',
+    compression: false,
+    readOnly: request.readOnly,
+    // Not lmdb's event-turn batching: after a failed commit it rejects a promise of its own that
+    // nothing handles. Each request is its own transaction instead.
+    eventTurnBatching: false,
+  });
+  let chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));
+  let filled = 0;
+  let walked = 0;
+  for (const { key: stored, value } of db.getRange(range())) {
+    walked += 1;
+    if (stored.length !== KEY_BYTES || value.length !== STORED_BYTES) continue;
+    stored.copy(chunk, filled * (EMAIL_BYTES + STORED_BYTES), 8, KEY_BYTES);
+    value.copy(chunk, filled * (EMAIL_BYTES + STORED_BYTES) + EMAIL_BYTES);
+    if (++filled === CHUNK) {
+      reply({ id: request.id, type: 'entries', data: chunk });
+      chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));
+      filled = 0;
+    }
+  }
+  if (filled > 0) reply({ id: request.id, type: 'entries', data: chunk.subarray(0, filled * (EMAIL_BYTES + STORED_BYTES)) });
+  // A damaged branch page can hide entries from a walk without any error: LMDB's own count of
+  // entries (kept in its header) says how many there must be.
+  const expected = (db.getStats() as { entryCount: number }).entryCount;
+  const found = walked === expected ? walked : db.getKeysCount();
+  if (found !== expected) throw new Error(`its header counts ${expected} entries, ${found} can be read`);
+}
+
+/**
+ * One transaction, each item a compare-and-set: the new value is written if the stored bytes are
+ * still the basis the batch was formed on (or already hold the same profile digest), else the
+ * email is forgotten (see state-store.ts, `Accepted`).
+ */
+async function record(request: Extract<KeeperRequest, { op: 'record' }>): Promise<Uint8Array> {
+  const count = request.hasBasis.length;
+  const decisions = new Uint8Array(count);
+  await write(() => {
+    for (let i = 0; i < count; i++) {
+      const at = key(request.emails, i * EMAIL_BYTES);
+      const value = Buffer.from(request.values.subarray(i * STORED_BYTES, (i + 1) * STORED_BYTES));
+      const current = db!.getBinary(at);
+      const basis = request.hasBasis[i] ? request.bases.subarray(i * STORED_BYTES, (i + 1) * STORED_BYTES) : undefined;
+      const expected = basis === undefined ? current === undefined : current !== undefined && Buffer.compare(current, basis) === 0;
+      const sameProfile = current !== undefined && current.length === STORED_BYTES && Buffer.compare(current.subarray(0, 8), value.subarray(0, 8)) === 0;
+      if (expected || sameProfile) {
+        db!.putSync(at, value);
+        decisions[i] = RECORDED;
+      } else decisions[i] = db!.removeSync(at) ? FORGOTTEN : NOTHING;
+    }
+  });
+  return decisions;
+}
+
+async function forget(emails: Uint8Array): Promise<number> {
+  let forgotten = 0;
+  await write(() => {
+    for (let offset = 0; offset < emails.length; offset += EMAIL_BYTES) if (db!.removeSync(key(emails, offset))) forgotten += 1;
+  });
+  return forgotten;
+}
+
+async function forgetAll(): Promise<number> {
+  let forgotten = 0;
+  await write(() => {
+    for (const stored of db!.getKeys(range())) if (db!.removeSync(stored)) forgotten += 1;
+  });
+  return forgotten;
+}
+
+async function write(action: () => void): Promise<void> {
+  try {
+    await db!.transaction(action);
+  } catch (error) {
+    // lmdb rejects with "Commit failed" and the real cause on a promise of its own.
+    const cause = await (error as { commitError?: Promise<unknown> }).commitError?.catch((reason: unknown) => reason);
+    throw cause ?? error;
+  }
+}
+
+/** lmdb reports the system's errors by number (13 for EACCES) and its own as negative numbers. */
+function codeName(code: unknown): string | undefined {
+  if (typeof code === 'string') return code;
+  if (typeof code !== 'number') return undefined;
+  if (code < 0) return 'MDB_ERROR';
+  return Object.entries(constants.errno).find(([, number]) => number === code)?.[0];
+}
+
+async function handle(request: KeeperRequest): Promise<void> {
+  try {
+    switch (request.op) {
+      case 'open':
+        openEnvironment(request);
+        return reply({ id: request.id, type: 'done' });
+      case 'record':
+        return reply({ id: request.id, type: 'done', decisions: await record(request) });
+      case 'forget':
+        return reply({ id: request.id, type: 'done', forgotten: await forget(request.emails) });
+      case 'forgetAll':
+        return reply({ id: request.id, type: 'done', forgotten: await forgetAll() });
+      case 'close':
+        await db?.close();
+        reply({ id: request.id, type: 'done' });
+        return process.disconnect();
+    }
+  } catch (error) {
+    const { message, code } = error as { message?: string; code?: unknown };
+    reply({ id: request.id, type: 'error', message: String(message ?? error), code: codeName(code) });
+  }
+}
+
+// Requests are handled in order; a transaction queued behind another waits for it inside lmdb.
+let queue = Promise.resolve();
+process.on('message', (request: KeeperRequest) => {
+  queue = queue.then(() => handle(request));
+});
+// Push ended (or was killed): nothing more will be asked. A transaction under way commits first.
+process.on('disconnect', () => void queue.then(() => process.exit(0)));

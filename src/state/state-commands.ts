@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../logging/logger.js';
+import { UsageError } from '../errors.js';
+import { environmentOf, LmdbStateStore, moveAside } from './lmdb-state-store.js';
+import { platformOf } from './state-store.js';
+
+/** Which state and which platform in it: what push would use with the same flags. */
+export interface StateTarget {
+  stateDir: string;
+  downstreamUrl?: string;
+}
+
+export interface ShownEmail {
+  email: string;
+  remembered: boolean;
+  /** When the platform's acceptance was recorded (ISO 8601), if remembered. */
+  acceptedAt?: string;
+}
+
+function platformFor(target: StateTarget): string {
+  if (!target.downstreamUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required: it names the platform whose state this is');
+  return platformOf(target.downstreamUrl);
+}
+
+/** The email as push keys it (trimmed, lower-cased). */
+const keyOf = (email: string): string => email.trim().toLowerCase();
+
+/** Whether each email is remembered for the platform, and since when. Reads only. */
+export async function showState(target: StateTarget, emails: readonly string[]): Promise<ShownEmail[]> {
+  const store = await LmdbStateStore.open(target.stateDir, platformFor(target), { readOnly: true });
+  try {
+    return emails.map((given) => {
+      const email = keyOf(given);
+      const entry = store?.lookup(email);
+      return entry ? { email, remembered: true, acceptedAt: new Date(entry.acceptedAt).toISOString() } : { email, remembered: false };
+    });
+  } finally {
+    await store?.close();
+  }
+}
+
+/** Makes the next push send these emails (or every email, `all`) again; returns how many were remembered. */
+export async function forgetState(target: StateTarget, emails: readonly string[] | 'all', logger: Logger): Promise<{ forgotten: number; platform: string }> {
+  const platform = platformFor(target);
+  // Nothing remembered anywhere: nothing to forget, and no state is created for it.
+  if (!existsSync(join(environmentOf(target.stateDir), 'data.mdb'))) return { forgotten: 0, platform };
+  const writable = (await LmdbStateStore.open(target.stateDir, platform))!;
+  try {
+    const forgotten = emails === 'all' ? await writable.forgetAll() : await writable.forget(emails.map(keyOf));
+    logger.info({ stage: 'run', state: target.stateDir, platform, forgotten }, `forgot ${forgotten} profiles of ${platform} in ${target.stateDir}: the next push sends them again`);
+    return { forgotten, platform };
+  } finally {
+    await writable.close();
+  }
+}
+
+/**
+ * Moves the whole state (every platform) aside without opening it, so that a damaged one can be
+ * set aside; the next push starts a new state and sends every profile once.
+ */
+export async function resetState(stateDir: string, logger: Logger): Promise<{ movedTo: string | null }> {
+  const movedTo = await moveAside(stateDir);
+  if (movedTo) logger.info({ stage: 'run', state: stateDir, movedTo }, `state moved aside to ${movedTo}: the next push starts a new one and sends every profile once`);
+  else logger.info({ stage: 'run', state: stateDir }, `no state in ${environmentOf(stateDir)}: nothing to move`);
+  return { movedTo: movedTo ?? null };
+}

@@ -1,0 +1,41 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hasher } from '../../src/hash/xxhash.js';
+import { loadHasher } from '../../src/state/digest.js';
+import { checkStored, decodeIndexed, emailId, encodeIndexed, encodeStored, readEmailId, writeEmailId } from '../../src/state/entry-codec.js';
+
+const entry = { digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 1_764_000_000_123.5, repeated: true };
+const platform = Buffer.from('0102030405060708', 'hex');
+
+describe('entry codec', () => {
+  beforeAll(loadHasher);
+
+  it('an email id is the two halves of its xxHash64', () => {
+    const hash = hasher()('ann@example.com');
+    expect(emailId('ann@example.com')).toEqual({ hi: Number(hash >> 32n), lo: Number(hash & 0xffffffffn) });
+    const bytes = Buffer.alloc(10);
+    writeEmailId(emailId('ann@example.com'), bytes, 2);
+    expect(bytes.readBigUInt64BE(2)).toBe(hash);
+    expect(readEmailId(bytes, 2)).toEqual(emailId('ann@example.com'));
+  });
+
+  it('an entry survives the round trip, in memory and as stored', () => {
+    expect(decodeIndexed(encodeIndexed(entry))).toStrictEqual(entry);
+    expect(decodeIndexed(encodeIndexed({ ...entry, repeated: false }))).toStrictEqual({ ...entry, repeated: false });
+    const stored = encodeStored(platform, emailId('ann@example.com'), entry);
+    expect(stored.length).toBe(32);
+    expect(decodeIndexed(checkStored(platform, emailId('ann@example.com'), stored)!)).toStrictEqual(entry);
+  });
+
+  it('a stored value checks out only for its own platform and email, and only with every byte intact', () => {
+    const id = emailId('ann@example.com');
+    const stored = encodeStored(platform, id, entry);
+    expect(checkStored(Buffer.from('0102030405060709', 'hex'), id, stored)).toBeUndefined();
+    expect(checkStored(platform, emailId('bob@example.com'), stored)).toBeUndefined();
+    for (let byte = 0; byte < 32; byte++) {
+      const damaged = Buffer.from(stored);
+      damaged[byte] = damaged[byte]! ^ 0x10;
+      expect(checkStored(platform, id, damaged), `byte ${byte}`).toBeUndefined();
+    }
+    expect(checkStored(platform, id, stored.subarray(0, 31))).toBeUndefined();
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { EntryIndex, LoadedEntries } from '../../src/state/entry-index.js';
+
+const value = (n: number, bytes = 4): Buffer => {
+  const buffer = Buffer.alloc(bytes);
+  buffer.writeUInt32BE(n >>> 0);
+  return buffer;
+};
+
+/** Random operations against both the index and a Map; they must always agree. */
+function agreesWithAMap(make: (records: Map<string, number>) => EntryIndex | LoadedEntries, seed: number, keySpace: number): void {
+  const random = seededRandom(seed);
+  const key = () => [Math.floor(random() * 4), Math.floor(random() * keySpace)] as const;
+  const initial = new Map<string, number>();
+  for (let i = 0; i < keySpace / 4; i++) initial.set(key().join(':'), i);
+  const model = new Map(initial);
+  const index = make(initial);
+  for (let step = 0; step < 20_000; step++) {
+    const [hi, lo] = key();
+    const name = `${hi}:${lo}`;
+    const draw = random();
+    if (draw < 0.4) {
+      index.set(hi, lo, value(step));
+      model.set(name, step);
+    } else if (draw < 0.7) {
+      expect(index.delete(hi, lo)).toBe(model.delete(name));
+    } else {
+      const found = index.get(hi, lo);
+      expect(found === undefined ? undefined : found.readUInt32BE(0)).toBe(model.get(name));
+    }
+    expect(index.size).toBe(model.size);
+  }
+  for (const [name, stored] of model) {
+    const [hi, lo] = name.split(':').map(Number) as [number, number];
+    expect(index.get(hi, lo)?.readUInt32BE(0)).toBe(stored);
+  }
+}
+
+/** Records (8 bytes of key, 4 of value) sorted by key, in two chunks, as the keeper sends them. */
+function loaded(records: Map<string, number>): LoadedEntries {
+  const sorted = [...records].map(([name, stored]) => [...name.split(':').map(Number), stored] as [number, number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const bytes = Buffer.alloc(sorted.length * 12);
+  sorted.forEach(([hi, lo, stored], i) => {
+    bytes.writeUInt32BE(hi, i * 12);
+    bytes.writeUInt32BE(lo, i * 12 + 4);
+    bytes.writeUInt32BE(stored, i * 12 + 8);
+  });
+  const middle = Math.floor(sorted.length / 2) * 12;
+  return new LoadedEntries(4, [bytes.subarray(0, middle), bytes.subarray(middle)]);
+}
+
+describe('EntryIndex', () => {
+  it.each([1, 2, 3])('agrees with a Map through random sets, deletes and gets, growth and probe runs included (seed %i)', (seed) => {
+    agreesWithAMap((records) => {
+      const index = new EntryIndex(4);
+      for (const [name, stored] of records) {
+        const [hi, lo] = name.split(':').map(Number) as [number, number];
+        index.set(hi, lo, value(stored));
+      }
+      return index;
+    }, seed, 3000);
+  });
+
+  it('keys that share their low bits collide into one probe run; deleting from its middle keeps the rest findable', () => {
+    const index = new EntryIndex(4);
+    for (let hi = 0; hi < 10; hi++) index.set(hi, 7, value(hi));
+    expect(index.delete(4, 7)).toBe(true);
+    expect(index.delete(4, 7)).toBe(false);
+    for (let hi = 0; hi < 10; hi++) expect(index.get(hi, 7)?.readUInt32BE(0)).toBe(hi === 4 ? undefined : hi);
+    expect([...index.keys()].length).toBe(9);
+    index.clear();
+    expect([index.size, index.get(1, 7)]).toEqual([0, undefined]);
+  });
+});
+
+describe('LoadedEntries', () => {
+  it.each([1, 2, 3])('agrees with a Map: loaded entries found by binary search, changed in place, new ones beside them (seed %i)', (seed) => {
+    agreesWithAMap(loaded, seed, 3000);
+  });
+
+  it('finds keys whose halves compare as unsigned 32-bit numbers, at both ends of the range', () => {
+    const entries = loaded(new Map([['0:0', 1], ['0:4294967295', 2], ['4294967295:0', 3], ['4294967295:4294967295', 4]]));
+    expect([entries.get(0, 0), entries.get(0, 0xffffffff), entries.get(0xffffffff, 0), entries.get(0xffffffff, 0xffffffff)].map((found) => found?.readUInt32BE(0))).toEqual([1, 2, 3, 4]);
+    entries.clear();
+    expect(entries.size).toBe(0);
+    expect(entries.get(0, 0)).toBeUndefined();
+  });
+});
