@@ -94,9 +94,9 @@ export function durationWithin({ min, max }: { min: number; max: number }): (val
   return (value) => {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$/.exec(value);
     if (!match) throw new InvalidArgumentError(`expected a duration ${range}, such as 10s, 500ms, 30m, 2h or 10000 (milliseconds).`);
-    const ms = Math.round(Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS]);
+    const ms = Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
     if (!(ms >= min && ms <= max)) throw new InvalidArgumentError(`expected a duration ${range}.`);
-    return ms;
+    return Math.round(ms);
   };
 }
 

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { httpUrl } from '../cli/parsers.js';
+import { baseUrl } from '../cli/parsers.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
 
@@ -12,7 +12,7 @@ interface TargetFlags {
 /** The flags that name a state and a platform in it, as push takes them. */
 function withTarget(command: Command): Command {
   return command
-    .addOption(new Option('--downstream-url <url>', 'the platform, as given to push').env('SYNC_DOWNSTREAM_URL').argParser(httpUrl))
+    .addOption(new Option('--downstream-url <url>', 'the platform, as given to push').env('SYNC_DOWNSTREAM_URL').argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')))
     .addOption(
       new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     );
