@@ -139,7 +139,7 @@ describe('sync pull: bad input exits 2 with one line', () => {
     [['pull', '--no-such-flag'], /unknown option/],
     [['pull', '--out', '-', '--json'], /--out - and --json/],
     [['pull', '--request-timeout', 'soon'], /--request-timeout/],
-    [['pull', '--retry-for', '25h'], /--retry-for.*at most 24h/],
+    [['pull', '--retry-for', '25h'], /--retry-for.*expected a duration from 1s to 24h/],
     [['pull', '--retry-for', 'forever'], /--retry-for/],
   ])('%j', async (args, message) => {
     const result = await runCli(args);

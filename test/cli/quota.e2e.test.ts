@@ -223,7 +223,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     for (const result of results) {
       expect(result.code, result.stderr).toBe(2);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(/cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1/);
+      expect(result.stderr).toMatch(/cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1/);
       expect(result.stderr).not.toContain('s3cret');
     }
   });
