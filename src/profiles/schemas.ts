@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeName } from '../normalize/name.js';
+import { inexactNumberMessage, pathText, type InexactNumber } from './inexact-numbers.js';
 
 /** A profile larger than this (as read) is invalid: it protects memory and the downstream. */
 export const MAX_PROFILE_BYTES = 100 * 1024;
@@ -88,18 +89,22 @@ function unsafeStructure(value: unknown): FieldError | undefined {
   return undefined;
 }
 
-export function validateProfile(input: unknown): Validation {
+/**
+ * `input` as parsed from JSON text, and the numbers of that text a double could not keep (see
+ * findInexactNumbers; paths from the profile's root): each one makes the profile invalid, since
+ * sending the parsed value would send a number the caller never wrote.
+ */
+export function validateProfile(input: unknown, inexact: readonly InexactNumber[] = []): Validation {
   const unsafe = unsafeStructure(input);
   if (unsafe) return { ok: false, errors: [unsafe] };
   const parsed = ProfileSchema.safeParse(input);
-  if (parsed.success) return { ok: true, profile: parsed.data };
-  return {
-    ok: false,
-    errors: parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(','), message: 'is not an accepted field' };
-      return { path: issue.path.join('.'), message: issue.message };
-    }),
-  };
+  if (parsed.success && inexact.length === 0) return { ok: true, profile: parsed.data };
+  const errors: FieldError[] = (parsed.error?.issues ?? []).map((issue) => {
+    if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(','), message: 'is not an accepted field' };
+    return { path: issue.path.join('.'), message: issue.message };
+  });
+  for (const found of inexact) errors.push({ path: pathText(found.path), message: inexactNumberMessage(found) });
+  return { ok: false, errors };
 }
 
 /** One line: `email: must be a valid email address; firstName: is required`. */

@@ -161,3 +161,24 @@ describe('PROFILE_FIELDS, DeadLetterSchema, BatchResponseSchema, toWire', () => 
     expect(toWire({ ...valid, metadata: { tags: ['a'] } })).toEqual({ ...valid, metadata: { tags: ['a'] } });
   });
 });
+
+describe('validateProfile: numbers the text held that a double cannot', () => {
+  const found = { path: ['metadata', 'id'], text: '9007199254740993123', why: 'more than 15 significant digits' };
+  const message = 'number 9007199254740993123 cannot be kept exactly (more than 15 significant digits); send it as a string';
+
+  it('makes an otherwise valid profile invalid, one error per number', () => {
+    expect(validateProfile({ ...valid, metadata: { id: 9007199254740993000 } }, [found, { ...found, path: ['metadata', 'list', 2] }])).toEqual({
+      ok: false,
+      errors: [
+        { path: 'metadata.id', message },
+        { path: 'metadata.list.2', message },
+      ],
+    });
+  });
+
+  it('comes after the field errors; none given, none added', () => {
+    expect(errorsOf({ ...valid, email: 'nope' })).toBe('email: must be a valid email address');
+    const result = validateProfile({ ...valid, email: 'nope' }, [found]);
+    expect(result).toEqual({ ok: false, errors: [{ path: 'email', message: 'must be a valid email address' }, { path: 'metadata.id', message }] });
+  });
+});

@@ -70,6 +70,23 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     });
   });
 
+  it('400 for a number a double cannot keep, naming the field; in a batch it is that element\'s own result', async () => {
+    const { post, mock } = await setup();
+    const big = '{"email":"ann@example.com","firstName":"Ann","lastName":"Lee","metadata":{"id":9007199254740993123}}';
+    const message = 'number 9007199254740993123 cannot be kept exactly (more than 15 significant digits); send it as a string';
+    const single = await post('/profiles', big);
+    expect(single.status).toBe(400);
+    expect(single.body).toEqual({ status: 'invalid', errors: [{ path: 'metadata.id', message }] });
+
+    const batch = await post('/profiles/batch', `[{"email":"bob@example.com","firstName":"Bob","lastName":"Stone","metadata":{"n":1e2}}, ${big}]`);
+    expect(batch.status).toBe(200);
+    expect(batch.body).toEqual([
+      { status: 'forwarded', email: 'bob@example.com', batchId: expect.stringMatching(/^b-/) },
+      { status: 'invalid', errors: [{ path: 'metadata.id', message }] },
+    ]);
+    expect(mock.stats().accepted).toBe(1);
+  });
+
   it('422 rejected when the platform refuses the profile', async () => {
     const { post } = await setup();
     const res = await post('/profiles', { ...ann, email: 'x@suppressed.example' });
