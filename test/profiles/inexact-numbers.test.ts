@@ -92,6 +92,19 @@ describe('findInexactNumbers', () => {
     expect(findInexactNumbers('[{"a":1},{"b":{"c":12345678901234567890}}]').map((found) => found.path)).toEqual([[1, 'b', 'c']]);
   });
 
+  it('the fast test lets through every place a number can stand: after : , or [, blanks, a sign, an exponent', () => {
+    const cases: [string, (string | number)[]][] = [
+      ['{"a": \n\t -12345678901234567890}', ['a']],
+      ['{"a":[1e400]}', ['a', 0]],
+      ['{"a":[1, \r\n 2E+400]}', ['a', 1]],
+      ['{"a":-1.5e-400}', ['a']],
+      ['{"a":0.10000000000000000555}', ['a']],
+      ['{"a":123456789012345.678}', ['a']],
+      ['  -1e400', []],
+    ];
+    for (const [text, path] of cases) expect(findInexactNumbers(text).map((found) => found.path), text).toEqual([path]);
+  });
+
   it('a very long number is shown cut short', () => {
     const long = `1${'0'.repeat(400)}`;
     expect(findInexactNumbers(`{"a":${long}}`)[0]!.text).toBe(`${long.slice(0, 40)}… (401 characters)`);
