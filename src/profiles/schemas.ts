@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { normalizeName } from '../normalize/name.js';
+import { emailProblem, normalizeEmail } from '../normalize/email.js';
+import { nameProblem, normalizeName } from '../normalize/name.js';
 import { inexactNumberMessage, pathText, type InexactNumber } from './inexact-numbers.js';
 
 /** A profile larger than this (as read) is invalid: it protects memory and the downstream. */
@@ -11,11 +12,14 @@ const required = (what: string) => ({
   error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
 });
 
-const name = z
-  .string(required('a string'))
-  .max(200, 'must be at most 200 characters')
-  .transform(normalizeName)
-  .pipe(z.string().min(1, 'must not be empty'));
+/** Normalized, then checked as it will be sent (see nameProblem): one message per name. */
+const name = z.string(required('a string')).transform((value, ctx) => {
+  const normalized = normalizeName(value);
+  const problem = nameProblem(normalized);
+  if (problem === undefined) return normalized;
+  ctx.issues.push({ code: 'custom', message: problem, input: value });
+  return z.NEVER;
+});
 
 const MetadataSchema = z.looseObject({
   tags: z.array(z.string('must be a string').max(100, 'must be at most 100 characters'), 'must be an array of strings').max(100, 'must have at most 100 tags').optional(),
@@ -30,9 +34,13 @@ export const ProfileSchema = z.strictObject(
   {
     email: z
       .string(required('a string'))
-      .trim()
-      .toLowerCase()
-      .max(254, 'must be at most 254 characters')
+      .transform((value, ctx) => {
+        const problem = emailProblem(value);
+        if (problem === undefined) return normalizeEmail(value);
+        ctx.issues.push({ code: 'custom', message: problem, input: value });
+        return z.NEVER;
+      })
+      .pipe(z.string().max(254, 'must be at most 254 characters'))
       .pipe(z.email('must be a valid email address')),
     firstName: name,
     lastName: name,

@@ -1,4 +1,5 @@
 import { DeadLetterSchema, describeErrors, MAX_PROFILE_BYTES, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import { normalizeEmail } from '../normalize/email.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import type { RawRecord } from './record-reader.js';
 
@@ -69,11 +70,11 @@ export function validateParsed({ line, recordJson, value, inexact }: Readable): 
   return { line, recordJson, reason: describeErrors(validation.errors), errors: validation.errors };
 }
 
-/** The email a record would be keyed by (trimmed, lower-cased as validation does), if it has one. */
+/** The email a record would be keyed by (normalized as validation does), if it has one. */
 export function emailOf(value: unknown): string | undefined {
   // Stryker disable next-line ConditionalExpression: a primitive's `.email` is undefined too; the typeof only says what is meant.
   const email = value !== null && typeof value === 'object' ? (value as { email?: unknown }).email : undefined;
-  return typeof email === 'string' ? email.trim().toLowerCase() : undefined;
+  return typeof email === 'string' ? normalizeEmail(email) : undefined;
 }
 
 /** The reader's reason for bytes that are not UTF-8 (see record-reader.ts). */
