@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailProblem, normalizeEmail } from '../normalize/email.js';
+import { EMAIL_PATTERN, emailProblem, normalizeEmail } from '../normalize/email.js';
 import { nameProblem, normalizeName } from '../normalize/name.js';
 import { inexactNumberMessage, pathText, type InexactNumber } from './inexact-numbers.js';
 
@@ -41,7 +41,7 @@ export const ProfileSchema = z.strictObject(
         return z.NEVER;
       })
       .pipe(z.string().max(254, 'must be at most 254 characters'))
-      .pipe(z.email('must be a valid email address')),
+      .pipe(z.email({ pattern: EMAIL_PATTERN, error: 'must be a valid email address' })),
     firstName: name,
     lastName: name,
     metadata: z.optional(MetadataSchema),

@@ -246,3 +246,41 @@ describe('validateProfile: what a name may contain', () => {
     expect(errorsOf({ ...valid, email: 'ann@exam\uD800ple.com' })).toBe(`email: ${hidden('U+D800')}`);
   });
 });
+
+describe('validateProfile: internationalized addresses', () => {
+  const local = 'must be ASCII before the @ (a mailbox name in other characters needs SMTPUTF8, which the marketing platforms do not take)';
+
+  it.each([
+    ['ann@bücher.de', 'ann@xn--bcher-kva.de'],
+    ['  Ann@BÜCHER.de ', 'ann@xn--bcher-kva.de'],
+    ['ann@пример.рф', 'ann@xn--e1afmkfd.xn--p1ai'],
+    ['ann@xn--e1afmkfd.xn--p1ai', 'ann@xn--e1afmkfd.xn--p1ai'],
+    ['ann@mail.münchen.de', 'ann@mail.xn--mnchen-3ya.de'],
+    ['ann@ｅｘａｍｐｌｅ.com', 'ann@example.com'],
+  ])('sends %j as the same mailbox in ASCII, %j', (given, sent) => {
+    expect(validateProfile({ ...valid, email: given })).toEqual({ ok: true, profile: { ...valid, email: sent } });
+  });
+
+  it.each([
+    ['jürgen@example.com', local],
+    ['ｊ@example.com', local],
+    ['伊昭傑@郵件.商務', local],
+    ['ann@bü cher.de', 'must be a valid email address'],
+    ['ann@bücher', 'must be a valid email address'],
+    ['ann@bücher..de', 'must be a valid email address'],
+    ['bücher.de', 'must be a valid email address'],
+  ])('refuses %j', (given, message) => {
+    expect(validateProfile({ ...valid, email: given })).toEqual({ ok: false, errors: [{ path: 'email', message }] });
+  });
+
+  it('counts the 254-character limit on the ASCII form that is sent', () => {
+    // 20 ü are 20 characters as given, 26 as sent.
+    const domain = `${'ü'.repeat(20)}.de`;
+    const ascii = `xn--tda${'a'.repeat(19)}.de`;
+    expect(validateProfile({ ...valid, email: `a@${domain}` })).toMatchObject({ profile: { email: `a@${ascii}` } });
+    const localPart = 'a'.repeat(254 - 1 - ascii.length);
+    expect(validateProfile({ ...valid, email: `${localPart}@${domain}` })).toMatchObject({ ok: true, profile: { email: `${localPart}@${ascii}` } });
+    expect(errorsOf({ ...valid, email: `a${localPart}@${domain}` })).toBe('email: must be at most 254 characters');
+    expect(`a${localPart}@${domain}`.length).toBeLessThan(254);
+  });
+});

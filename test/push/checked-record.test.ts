@@ -284,3 +284,12 @@ describe('checkRecord: numbers a double cannot keep', () => {
     expect(checked).toMatchObject({ line: 7, recordJson: JSON.stringify(edited), reason: `metadata.id: ${message}` });
   });
 });
+
+describe('emailOf: the key push looks the state up by is the address as sent', () => {
+  it('an internationalized domain keys as its ASCII form, so both spellings are one mailbox', () => {
+    expect(emailOf({ email: ' Ann@BÜCHER.de ' })).toBe('ann@xn--bcher-kva.de');
+    expect(emailOf({ email: 'ann@xn--bcher-kva.de' })).toBe('ann@xn--bcher-kva.de');
+    const sent = checkRecord({ line: 1, text: '{"email":"Ann@BÜCHER.de","firstName":"A","lastName":"B"}' });
+    expect(sent).toMatchObject({ profile: { email: emailOf({ email: 'Ann@BÜCHER.de' }) } });
+  });
+});

@@ -326,6 +326,17 @@ describe('runPush with a state', () => {
     expect(calls.at(-1)!.batch.profiles[0]).toMatchObject({ metadata: { id: '9007199254740993124' } });
   });
 
+  it('an internationalized domain is sent and remembered in its ASCII form: either spelling is the same profile', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const first = await push(lines({ ...ann, email: 'Ann@Bücher.de' }), state);
+    expect(first.summary).toMatchObject({ delivered: 1 });
+    expect(calls.at(-1)!.batch.profiles[0]!.email).toBe('ann@xn--bcher-kva.de');
+    expect([...state.entries.keys()]).toEqual(['ann@xn--bcher-kva.de']);
+    const second = await push(lines({ ...ann, email: 'ann@xn--bcher-kva.de' }), state);
+    expect(second.summary).toMatchObject({ valid: 1, unchanged: 1, delivered: 0, requests: 0 });
+  });
+
   it('never remembers rejected or failed profiles, so the next run tries them again', async () => {
     const state = new MemoryStateStore();
     platform({ fail: (call) => (call <= 4 ? 503 : 0) });

@@ -87,6 +87,20 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(mock.stats().accepted).toBe(1);
   });
 
+  it('an internationalized domain is forwarded in its ASCII form; a non-ASCII mailbox name is a 400', async () => {
+    const { post, mock } = await setup();
+    const idn = await post('/profiles', { ...ann, email: 'ann@пример.рф' });
+    expect(idn.status).toBe(200);
+    expect(idn.body).toMatchObject({ status: 'forwarded', email: 'ann@xn--e1afmkfd.xn--p1ai' });
+    expect(mock.stats().accepted).toBe(1);
+    const local = await post('/profiles', { ...ann, email: 'jürgen@example.com' });
+    expect(local.status).toBe(400);
+    expect(local.body).toEqual({
+      status: 'invalid',
+      errors: [{ path: 'email', message: 'must be ASCII before the @ (a mailbox name in other characters needs SMTPUTF8, which the marketing platforms do not take)' }],
+    });
+  });
+
   it('422 rejected when the platform refuses the profile', async () => {
     const { post } = await setup();
     const res = await post('/profiles', { ...ann, email: 'x@suppressed.example' });
