@@ -17,6 +17,7 @@ const name = z.string(required('a string')).transform((value, ctx) => {
   const normalized = normalizeName(value);
   const problem = nameProblem(normalized);
   if (problem === undefined) return normalized;
+  // Stryker disable next-line StringLiteral: the issue's code is zod's; only its message and path reach a caller.
   ctx.issues.push({ code: 'custom', message: problem, input: value });
   return z.NEVER;
 });
@@ -28,7 +29,8 @@ const MetadataSchema = z.looseObject({
 
 /**
  * A profile as `sync push` and `sync serve` accept it. The output type is what goes on the wire:
- * email trimmed and lower-cased, names proper-cased. Unknown top-level keys are rejected.
+ * email trimmed and lower-cased with its domain in ASCII (see normalizeEmail), names proper-cased;
+ * the limits count that form. Unknown top-level keys are rejected.
  */
 export const ProfileSchema = z.strictObject(
   {
@@ -37,6 +39,7 @@ export const ProfileSchema = z.strictObject(
       .transform((value, ctx) => {
         const problem = emailProblem(value);
         if (problem === undefined) return normalizeEmail(value);
+        // Stryker disable next-line StringLiteral: the issue's code is zod's; only its message and path reach a caller.
         ctx.issues.push({ code: 'custom', message: problem, input: value });
         return z.NEVER;
       })

@@ -20,6 +20,8 @@ describe('inexactness', () => {
     ['12345678901234567e-400', 'too small: it would be 0'],
     // A subnormal double keeps fewer digits than a normal one.
     ['1.23456789e-320', 'too small to keep all its digits'],
+    ['1.23456789012345e-320', 'too small to keep all its digits'],
+    ['1.234567890123456e-320', 'more than 15 significant digits'],
   ])('%s: %s', (label, why, token = label) => {
     expect(inexactness(token)).toBe(why);
   });
@@ -28,6 +30,8 @@ describe('inexactness', () => {
     '0',
     '-0',
     '-0.0e5',
+    '0.000000000000000000',
+    '-0.000000000000000000',
     '0e99999999999999999999',
     '1.0',
     '1e2',
@@ -105,9 +109,28 @@ describe('findInexactNumbers', () => {
     for (const [text, path] of cases) expect(findInexactNumbers(text).map((found) => found.path), text).toEqual([path]);
   });
 
-  it('a very long number is shown cut short', () => {
+  it('reports each number whole, as written: its sign, its leading zero, every digit before the exponent', () => {
+    const texts = ['-12345678901234567890', '0.10000000000000000555', '12e400', '12.25e-400', '1.25e400', '-0.5e-400', '1E+400'];
+    for (const text of texts) expect(findInexactNumbers(`{"a":${text}}`).map((found) => found.text)).toEqual([text]);
+    // The same, as the whole document.
+    for (const text of ['12345678901234567890', ' 12.25e400', '12e400', '1.5e400', '-0.5e-400']) {
+      expect(findInexactNumbers(text).map((found) => found.text)).toEqual([text.trim()]);
+    }
+  });
+
+  it('a text cut inside a string (never given: it has parsed) ends the scan there', () => {
+    expect(findInexactNumbers('{"a":1e400,"b":"cut 1e400').map((found) => found.path)).toEqual([['a']]);
+  });
+
+  it('a string as the whole document, however number-like its content, holds no number', () => {
+    expect(findInexactNumbers('"ids:1e400,[2e400]"')).toEqual([]);
+  });
+
+  it('a very long number is shown cut short; 40 characters are shown whole', () => {
     const long = `1${'0'.repeat(400)}`;
     expect(findInexactNumbers(`{"a":${long}}`)[0]!.text).toBe(`${long.slice(0, 40)}… (401 characters)`);
+    const forty = `1${'1'.repeat(39)}`;
+    expect(findInexactNumbers(`{"a":${forty}}`)[0]!.text).toBe(forty);
   });
 
   it('exponents found by the fast test but exact are not reported', () => {

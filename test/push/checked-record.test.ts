@@ -283,6 +283,18 @@ describe('checkRecord: numbers a double cannot keep', () => {
     const checked = checkRecord({ line: 1, text: edited });
     expect(checked).toMatchObject({ line: 7, recordJson: JSON.stringify(edited), reason: `metadata.id: ${message}` });
   });
+
+  it("only the record's own numbers count, not the dead letter's line", () => {
+    const ok = '{"email":"a@b.co","firstName":"A","lastName":"B"}';
+    expect(checkRecord({ line: 1, text: `{"line":7.00000000000000000001,"class":"server","reason":"r","record":${ok}}` })).toMatchObject({ line: 7, recordJson: ok, profile: { email: 'a@b.co' } });
+  });
+
+  it('a hand-edited dead letter holding text keeps that text as its record: a string survives re-serializing', () => {
+    const reason = 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")';
+    const text = '{"email":"a@b.co","firstName":"Jo\uFFFDe","lastName":"L","metadata":{"id":9007199254740993123}}';
+    const edited = `{ "line": 12, "class": "client", "reason": ${JSON.stringify(reason)}, "record": ${JSON.stringify(text)} }`;
+    expect(checkRecord({ line: 1, text: edited })).toMatchObject({ line: 12, recordJson: JSON.stringify(text), reason });
+  });
 });
 
 describe('emailOf: the key push looks the state up by is the address as sent', () => {
