@@ -5,6 +5,7 @@ import type { Random } from '../engine/random.js';
 import { RateLimiter } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
 import { requestUrl, sendJson } from '../http/server.js';
+import { EMAIL_PATTERN } from '../normalize/email.js';
 
 /** Addresses at this domain are on the mock platform's suppression list and are rejected one by one. */
 export const SUPPRESSED_DOMAIN = 'suppressed.example';
@@ -50,7 +51,7 @@ const BatchRequestSchema = z.object({
   ),
 });
 
-const emailSchema = z.email();
+const emailSchema = z.email({ pattern: EMAIL_PATTERN });
 
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { normalizeName } from '../normalize/name.js';
+import { EMAIL_PATTERN, emailProblem, normalizeEmail } from '../normalize/email.js';
+import { nameProblem, normalizeName } from '../normalize/name.js';
+import { inexactNumberMessage, pathText, type InexactNumber } from './inexact-numbers.js';
 
 /** A profile larger than this (as read) is invalid: it protects memory and the downstream. */
 export const MAX_PROFILE_BYTES = 100 * 1024;
@@ -10,11 +12,15 @@ const required = (what: string) => ({
   error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
 });
 
-const name = z
-  .string(required('a string'))
-  .max(200, 'must be at most 200 characters')
-  .transform(normalizeName)
-  .pipe(z.string().min(1, 'must not be empty'));
+/** Normalized, then checked as it will be sent (see nameProblem): one message per name. */
+const name = z.string(required('a string')).transform((value, ctx) => {
+  const normalized = normalizeName(value);
+  const problem = nameProblem(normalized);
+  if (problem === undefined) return normalized;
+  // Stryker disable next-line StringLiteral: the issue's code is zod's; only its message and path reach a caller.
+  ctx.issues.push({ code: 'custom', message: problem, input: value });
+  return z.NEVER;
+});
 
 const MetadataSchema = z.looseObject({
   tags: z.array(z.string('must be a string').max(100, 'must be at most 100 characters'), 'must be an array of strings').max(100, 'must have at most 100 tags').optional(),
@@ -23,16 +29,22 @@ const MetadataSchema = z.looseObject({
 
 /**
  * A profile as `sync push` and `sync serve` accept it. The output type is what goes on the wire:
- * email trimmed and lower-cased, names proper-cased. Unknown top-level keys are rejected.
+ * email trimmed and lower-cased with its domain in ASCII (see normalizeEmail), names proper-cased;
+ * the limits count that form. Unknown top-level keys are rejected.
  */
 export const ProfileSchema = z.strictObject(
   {
     email: z
       .string(required('a string'))
-      .trim()
-      .toLowerCase()
-      .max(254, 'must be at most 254 characters')
-      .pipe(z.email('must be a valid email address')),
+      .transform((value, ctx) => {
+        const problem = emailProblem(value);
+        if (problem === undefined) return normalizeEmail(value);
+        // Stryker disable next-line StringLiteral: the issue's code is zod's; only its message and path reach a caller.
+        ctx.issues.push({ code: 'custom', message: problem, input: value });
+        return z.NEVER;
+      })
+      .pipe(z.string().max(254, 'must be at most 254 characters'))
+      .pipe(z.email({ pattern: EMAIL_PATTERN, error: 'must be a valid email address' })),
     firstName: name,
     lastName: name,
     metadata: z.optional(MetadataSchema),
@@ -88,18 +100,22 @@ function unsafeStructure(value: unknown): FieldError | undefined {
   return undefined;
 }
 
-export function validateProfile(input: unknown): Validation {
+/**
+ * `input` as parsed from JSON text, and the numbers of that text a double could not keep (see
+ * findInexactNumbers; paths from the profile's root): each one makes the profile invalid, since
+ * sending the parsed value would send a number the caller never wrote.
+ */
+export function validateProfile(input: unknown, inexact: readonly InexactNumber[] = []): Validation {
   const unsafe = unsafeStructure(input);
   if (unsafe) return { ok: false, errors: [unsafe] };
   const parsed = ProfileSchema.safeParse(input);
-  if (parsed.success) return { ok: true, profile: parsed.data };
-  return {
-    ok: false,
-    errors: parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(','), message: 'is not an accepted field' };
-      return { path: issue.path.join('.'), message: issue.message };
-    }),
-  };
+  if (parsed.success && inexact.length === 0) return { ok: true, profile: parsed.data };
+  const errors: FieldError[] = (parsed.error?.issues ?? []).map((issue) => {
+    if (issue.code === 'unrecognized_keys') return { path: issue.keys.join(','), message: 'is not an accepted field' };
+    return { path: issue.path.join('.'), message: issue.message };
+  });
+  for (const found of inexact) errors.push({ path: pathText(found.path), message: inexactNumberMessage(found) });
+  return { ok: false, errors };
 }
 
 /** One line: `email: must be a valid email address; firstName: is required`. */

@@ -1,4 +1,6 @@
 import { DeadLetterSchema, describeErrors, MAX_PROFILE_BYTES, validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import { normalizeEmail } from '../normalize/email.js';
+import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import type { RawRecord } from './record-reader.js';
 
 /**
@@ -17,8 +19,16 @@ const invalid = (line: number, recordJson: string, reason: string): Invalid => (
   errors: [{ path: '', message: reason }],
 });
 
-/** A record parsed but not yet validated: its JSON value and its own text. */
-export type Parsed = { line: number; recordJson: string; value: unknown } | Invalid;
+/**
+ * A record parsed but not yet validated: its JSON value and its own text, and the numbers of that
+ * text which the value does not hold exactly (present only when there are some).
+ */
+export type Parsed = Readable | Invalid;
+type Readable = { line: number; recordJson: string; value: unknown; inexact?: InexactNumber[] };
+
+/** The record, with its inexact numbers when it has any (most have none: no property, no allocation). */
+const readable = (line: number, recordJson: string, value: unknown, inexact: InexactNumber[]): Readable =>
+  inexact.length > 0 ? { line, recordJson, value, inexact } : { line, recordJson, value };
 
 /** JSON text → valid profile (parse, then validate). */
 export function checkRecord(record: RawRecord): Checked {
@@ -38,29 +48,33 @@ export function parseRecord(record: RawRecord): Parsed {
   const parsed = parseJson(text);
   if (!parsed.ok) return invalid(line, JSON.stringify(text), `not valid JSON (${parsed.message})`);
   const letter = asDeadLetter(parsed.value);
-  if (!letter) return { line, recordJson: text.trim(), value: parsed.value };
+  if (!letter) return readable(line, text.trim(), parsed.value, findInexactNumbers(text));
   if (typeof letter.record === 'string') {
     // Bytes that were not UTF-8 show as U+FFFD: sending them would send the damage. Fix, then replay.
     if (letter.reason.startsWith(NOT_UTF8) && letter.record.includes('\uFFFD')) return invalid(letter.line, recordTextOf(text, letter), letter.reason);
     // Unwrapped once only: the text is checked as a record, not as another dead letter.
     const inner = parseJson(letter.record);
     if (!inner.ok) return invalid(letter.line, JSON.stringify(letter.record), `not valid JSON (${inner.message})`);
-    return { line: letter.line, recordJson: letter.record.trim(), value: inner.value };
+    return readable(letter.line, letter.record.trim(), inner.value, findInexactNumbers(letter.record));
   }
-  return { line: letter.line, recordJson: recordTextOf(text, letter), value: letter.record };
+  // The record's numbers as the line writes them (a dead letter's other numbers are not the record's).
+  const inexact = findInexactNumbers(text)
+    .filter((found) => found.path[0] === 'record')
+    .map((found) => ({ ...found, path: found.path.slice(1) }));
+  return readable(letter.line, recordTextOf(text, letter, inexact.length === 0), letter.record, inexact);
 }
 
-export function validateParsed({ line, recordJson, value }: { line: number; recordJson: string; value: unknown }): Checked {
-  const validation = validateProfile(value);
+export function validateParsed({ line, recordJson, value, inexact }: Readable): Checked {
+  const validation = validateProfile(value, inexact);
   if (validation.ok) return { line, recordJson, profile: validation.profile };
   return { line, recordJson, reason: describeErrors(validation.errors), errors: validation.errors };
 }
 
-/** The email a record would be keyed by (trimmed, lower-cased as validation does), if it has one. */
+/** The email a record would be keyed by (normalized as validation does), if it has one. */
 export function emailOf(value: unknown): string | undefined {
   // Stryker disable next-line ConditionalExpression: a primitive's `.email` is undefined too; the typeof only says what is meant.
   const email = value !== null && typeof value === 'object' ? (value as { email?: unknown }).email : undefined;
-  return typeof email === 'string' ? email.trim().toLowerCase() : undefined;
+  return typeof email === 'string' ? normalizeEmail(email) : undefined;
 }
 
 /** The reader's reason for bytes that are not UTF-8 (see record-reader.ts). */
@@ -126,14 +140,15 @@ function deadLetterPrefix(line: number, errorClass: string, reason: string): str
 /**
  * The JSON text of a dead letter's `record`, cut out of the line rather than re-serialized: lines
  * we wrote have a known prefix. A line edited by hand (other spacing or key order) is re-serialized
- * when its depth allows, else the whole line is kept as text: never a stack overflow.
+ * when its depth allows and its numbers survive it (`exact`), else the whole line is kept as text:
+ * never a stack overflow, never a changed digit.
  */
-function recordTextOf(lineText: string, letter: DeadLetter): string {
+function recordTextOf(lineText: string, letter: DeadLetter, exact = true): string {
   const trimmed = lineText.trim();
   const prefix = deadLetterPrefix(letter.line, letter.class, letter.reason);
   // Stryker disable next-line StringLiteral: the line parsed as an object, so with our prefix it ends in `}`; the check documents the slice.
   if (trimmed.startsWith(prefix) && trimmed.endsWith('}')) return trimmed.slice(prefix.length, -1);
-  return depthOf(letter.record) <= MAX_SERIALIZED_DEPTH ? JSON.stringify(letter.record) : JSON.stringify(lineText);
+  return exact && depthOf(letter.record) <= MAX_SERIALIZED_DEPTH ? JSON.stringify(letter.record) : JSON.stringify(lineText);
 }
 
 /** Far below where JSON.stringify runs out of stack (~5,000 levels here), far above any profile. */

@@ -4,10 +4,11 @@ import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import type { Delivery } from '../downstream/delivery.js';
 import type { Quota } from '../quota/open-quota.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
+import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { unlessCallerLeaves } from './hang-up.js';
-import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut } from './request-body.js';
+import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
@@ -123,8 +124,8 @@ export class ServeApp {
         checkContentType(req.headers['content-type']);
         acceptBody(req, res);
         invited = true;
-        const input = await readJson(req);
-        const answer = path === '/profiles' ? await this.single(input, req) : await this.batch(input, req);
+        const request = await readJson(req);
+        const answer = path === '/profiles' ? await this.single(request, req) : await this.batch(request, req);
         ({ status, body, headers = {} } = answer);
         batchId = answer.batchId;
       }
@@ -172,8 +173,8 @@ export class ServeApp {
     return (await quota.probe(QUOTA_PROBE_MS)) ? described : { ...described, state: 'unavailable' };
   }
 
-  private async single(input: unknown, caller: IncomingMessage): Promise<Answer> {
-    const profile = this.validate(input);
+  private async single({ value, text }: JsonBody, caller: IncomingMessage): Promise<Answer> {
+    const profile = this.validate(value, findInexactNumbers(text));
     if ('errors' in profile) return { status: 400, body: profile };
     this.admit(1);
     const result = await unlessCallerLeaves(caller, this.submit(profile));
@@ -185,7 +186,7 @@ export class ServeApp {
     };
   }
 
-  private async batch(input: unknown, caller: IncomingMessage): Promise<Answer> {
+  private async batch({ value: input, text }: JsonBody, caller: IncomingMessage): Promise<Answer> {
     if (!Array.isArray(input)) {
       throw new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
     }
@@ -197,14 +198,15 @@ export class ServeApp {
         errors: [{ path: '', message: `at most ${this.options.batchSize} profiles per batch (--batch-size); got ${input.length}` }],
       });
     }
-    const checked = input.map((element) => this.validate(element));
+    const inexact = byElement(findInexactNumbers(text));
+    const checked = input.map((element, i) => this.validate(element, inexact.get(i)));
     this.admit(checked.filter((c) => !('errors' in c)).length);
     const results = await unlessCallerLeaves(caller, Promise.all(checked.map((c) => ('errors' in c ? c : this.submit(c)))));
     return { status: 200, body: results };
   }
 
-  private validate(input: unknown): Profile | { status: 'invalid'; errors: FieldError[] } {
-    const validation = validateProfile(input);
+  private validate(input: unknown, inexact?: InexactNumber[]): Profile | { status: 'invalid'; errors: FieldError[] } {
+    const validation = validateProfile(input, inexact);
     this.deps.metrics.recordValidation(validation.ok ? undefined : validation.errors);
     if (validation.ok) return validation.profile;
     this.deps.metrics.submissions.inc({ outcome: 'invalid', error_class: 'client' });
@@ -253,6 +255,16 @@ export class ServeApp {
     }
     return result;
   }
+}
+
+/** The inexact numbers of a batch's text, by element, with paths from the element's root. */
+function byElement(found: InexactNumber[]): Map<number, InexactNumber[]> {
+  const elements = new Map<number, InexactNumber[]>();
+  for (const number of found) {
+    const index = number.path[0] as number;
+    elements.set(index, [...(elements.get(index) ?? []), { ...number, path: number.path.slice(1) }]);
+  }
+  return elements;
 }
 
 function toResult(profile: Profile, outcome: DeliveryOutcome | 'timeout'): Result {

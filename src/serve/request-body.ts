@@ -138,11 +138,17 @@ export function discardRest(req: IncomingMessage, limit: { bytes: number; ms: nu
   req.resume();
 }
 
+/** A body parsed as JSON, with its text: what a number was written as, before parsing rounded it. */
+export interface JsonBody {
+  value: unknown;
+  text: string;
+}
+
 /**
  * The body as JSON (call `acceptBody` first), refusing more than 1 MiB while streaming. A UTF-8
  * BOM is allowed, as push allows it. A connection that ends mid-body rejects with `RequestCut`.
  */
-export function readJson(req: IncomingMessage): Promise<unknown> {
+export function readJson(req: IncomingMessage): Promise<JsonBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -163,9 +169,10 @@ export function readJson(req: IncomingMessage): Promise<unknown> {
     };
     const onEnd = (): void => {
       stop();
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      const decoded = Buffer.concat(chunks, size).toString('utf8');
+      const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
       try {
-        resolve(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
+        resolve({ value: JSON.parse(text), text });
       } catch (error) {
         reject(invalid(400, `malformed JSON: ${(error as Error).message}`));
       }

@@ -62,10 +62,21 @@ describe('validateProfile: limits', () => {
     expect(errorsOf({ ...valid, email: emailOf(255) })).toBe('email: must be at most 254 characters');
   });
 
-  it('accepts 200-character names and refuses 201, counted before the name is normalized', () => {
+  it('accepts 200-character names and refuses 201, counted on the name as it is sent', () => {
     expect(validateProfile({ ...valid, firstName: 'a'.repeat(200), lastName: 'b'.repeat(200) })).toMatchObject({ ok: true, profile: { firstName: `A${'a'.repeat(199)}` } });
     expect(errorsOf({ ...valid, firstName: 'a'.repeat(201) })).toBe('firstName: must be at most 200 characters');
-    expect(errorsOf({ ...valid, lastName: ` ${'b'.repeat(200)}` })).toBe('lastName: must be at most 200 characters');
+    // Blanks trimmed off are not sent.
+    expect(validateProfile({ ...valid, lastName: ` ${'b'.repeat(200)}  ` })).toMatchObject({ ok: true, profile: { lastName: `B${'b'.repeat(199)}` } });
+  });
+
+  it('counts what case mapping makes of a name: ligatures and dotted capitals grow', () => {
+    // 199 characters as given; `ﬀ` capitalised is `FF`, so 100 words of it go out as 299.
+    const ligatures = 'ﬀ '.repeat(100).trim();
+    expect(ligatures).toHaveLength(199);
+    expect(errorsOf({ ...valid, firstName: ligatures })).toBe('firstName: must be at most 200 characters');
+    // `İ` lower-cases to `i` + U+0307: 150 characters become 300.
+    expect(errorsOf({ ...valid, lastName: 'İ'.repeat(150) })).toBe('lastName: must be at most 200 characters');
+    expect(validateProfile({ ...valid, lastName: 'İ'.repeat(100) })).toMatchObject({ ok: true });
   });
 
   it('accepts 100 tags of 100 characters, and refuses a 101st tag or a 101st character', () => {
@@ -159,5 +170,117 @@ describe('PROFILE_FIELDS, DeadLetterSchema, BatchResponseSchema, toWire', () => 
   it('toWire always carries metadata, keeping what is there', () => {
     expect(toWire(valid)).toEqual({ ...valid, metadata: {} });
     expect(toWire({ ...valid, metadata: { tags: ['a'] } })).toEqual({ ...valid, metadata: { tags: ['a'] } });
+  });
+});
+
+describe('validateProfile: numbers the text held that a double cannot', () => {
+  const found = { path: ['metadata', 'id'], text: '9007199254740993123', why: 'more than 15 significant digits' };
+  const message = 'number 9007199254740993123 cannot be kept exactly (more than 15 significant digits); send it as a string';
+
+  it('makes an otherwise valid profile invalid, one error per number', () => {
+    expect(validateProfile({ ...valid, metadata: { id: 9007199254740993000 } }, [found, { ...found, path: ['metadata', 'list', 2] }])).toEqual({
+      ok: false,
+      errors: [
+        { path: 'metadata.id', message },
+        { path: 'metadata.list.2', message },
+      ],
+    });
+  });
+
+  it('comes after the field errors; none given, none added', () => {
+    expect(errorsOf({ ...valid, email: 'nope' })).toBe('email: must be a valid email address');
+    const result = validateProfile({ ...valid, email: 'nope' }, [found]);
+    expect(result).toEqual({ ok: false, errors: [{ path: 'email', message: 'must be a valid email address' }, { path: 'metadata.id', message }] });
+  });
+});
+
+describe('validateProfile: what a name may contain', () => {
+  const hidden = (code: string) => `must not contain control or invisible formatting characters (${code})`;
+
+  it.each([
+    ['only zero-width spaces', '\u200B\u200B', hidden('U+200B')],
+    ['a zero-width joiner alone', '\u200D', 'must contain letters'],
+    ['word joiners and joiners', '\u2060\u200C', hidden('U+2060')],
+    ['combining marks alone', '\u0301\u0308', 'must contain letters'],
+    ['digits', '12345', 'must contain letters'],
+    ['punctuation', "-'-", 'must contain letters'],
+    ['a right-to-left override', 'Ann\u202Eeel', hidden('U+202E')],
+    ['a bidi isolate', '\u2066Ann\u2069', hidden('U+2066')],
+    ['NUL', 'Ann\u0000', hidden('U+0000')],
+    ['another C0 control', 'An\u0007n', hidden('U+0007')],
+    ['DEL', 'Ann\u007F', hidden('U+007F')],
+    ['a C1 control (NEL)', 'Ann\u0085Lee', hidden('U+0085')],
+    ['a lone high surrogate', 'Ann\uD800', hidden('U+D800')],
+    ['a lone low surrogate', '\uDC00Ann', hidden('U+DC00')],
+    ['a soft hyphen', 'Ann\u00ADLee', hidden('U+00AD')],
+    ['a left-to-right mark', 'Ann\u200E', hidden('U+200E')],
+    ['a combining mark starting the name', '\u0301ann', 'a combining mark must follow a letter'],
+    ['a combining mark starting a word', 'Ann \u0308lee', 'a combining mark must follow a letter'],
+  ])('refuses %s', (_what, name, message) => {
+    expect(validateProfile({ ...valid, firstName: name })).toEqual({ ok: false, errors: [{ path: 'firstName', message }] });
+    expect(validateProfile({ ...valid, lastName: name })).toEqual({ ok: false, errors: [{ path: 'lastName', message }] });
+  });
+
+  it.each([
+    ['a Persian name with a zero-width non-joiner', 'علی\u200Cرضا', 'علی\u200Cرضا'],
+    ['a Devanagari name with a zero-width joiner', 'क्\u200Dष', 'क्\u200Dष'],
+    ['a Thai name, its vowel and tone marks combining', 'สมศักดิ์', 'สมศักดิ์'],
+    ['combining marks after a letter, composed', 'zoe\u0308', 'Zoë'],
+    ['a combining mark with no composed form', 'ann\u0332', 'Ann\u0332'],
+    ['an emoji joined to a letter name', 'ann 👩\u200D💻', 'Ann 👩\u200D💻'],
+    ['tabs and line breaks, which are whitespace', '\tann\nmarie\r', 'Ann Marie'],
+    ['a byte-order mark at the edge, which is whitespace', '\uFEFFann', 'Ann'],
+    ['a private-use character beside letters', 'ann\uE000', 'Ann\uE000'],
+  ])('accepts %s', (_what, name, sent) => {
+    expect(validateProfile({ ...valid, firstName: name })).toEqual({ ok: true, profile: { ...valid, firstName: sent } });
+  });
+
+  it('a name of zero-width no-break spaces only is empty once trimmed', () => {
+    expect(errorsOf({ ...valid, firstName: '\uFEFF\uFEFF' })).toBe('firstName: must not be empty');
+  });
+
+  it('refuses controls and invisible characters in an email too', () => {
+    expect(errorsOf({ ...valid, email: 'ann\u0000@example.com' })).toBe(`email: ${hidden('U+0000')}`);
+    expect(errorsOf({ ...valid, email: 'ann@exa\u200Bmple.com' })).toBe(`email: ${hidden('U+200B')}`);
+    expect(errorsOf({ ...valid, email: 'ann@example.com\u202E' })).toBe(`email: ${hidden('U+202E')}`);
+    expect(errorsOf({ ...valid, email: 'ann@exam\uD800ple.com' })).toBe(`email: ${hidden('U+D800')}`);
+  });
+});
+
+describe('validateProfile: internationalized addresses', () => {
+  const local = 'must be ASCII before the @ (a mailbox name in other characters needs SMTPUTF8, which the marketing platforms do not take)';
+
+  it.each([
+    ['ann@bücher.de', 'ann@xn--bcher-kva.de'],
+    ['  Ann@BÜCHER.de ', 'ann@xn--bcher-kva.de'],
+    ['ann@пример.рф', 'ann@xn--e1afmkfd.xn--p1ai'],
+    ['ann@xn--e1afmkfd.xn--p1ai', 'ann@xn--e1afmkfd.xn--p1ai'],
+    ['ann@mail.münchen.de', 'ann@mail.xn--mnchen-3ya.de'],
+    ['ann@ｅｘａｍｐｌｅ.com', 'ann@example.com'],
+  ])('sends %j as the same mailbox in ASCII, %j', (given, sent) => {
+    expect(validateProfile({ ...valid, email: given })).toEqual({ ok: true, profile: { ...valid, email: sent } });
+  });
+
+  it.each([
+    ['jürgen@example.com', local],
+    ['ｊ@example.com', local],
+    ['伊昭傑@郵件.商務', local],
+    ['ann@bü cher.de', 'must be a valid email address'],
+    ['ann@bücher', 'must be a valid email address'],
+    ['ann@bücher..de', 'must be a valid email address'],
+    ['bücher.de', 'must be a valid email address'],
+  ])('refuses %j', (given, message) => {
+    expect(validateProfile({ ...valid, email: given })).toEqual({ ok: false, errors: [{ path: 'email', message }] });
+  });
+
+  it('counts the 254-character limit on the ASCII form that is sent', () => {
+    // 20 ü are 20 characters as given, 26 as sent.
+    const domain = `${'ü'.repeat(20)}.de`;
+    const ascii = `xn--tda${'a'.repeat(19)}.de`;
+    expect(validateProfile({ ...valid, email: `a@${domain}` })).toMatchObject({ profile: { email: `a@${ascii}` } });
+    const localPart = 'a'.repeat(254 - 1 - ascii.length);
+    expect(validateProfile({ ...valid, email: `${localPart}@${domain}` })).toMatchObject({ ok: true, profile: { email: `${localPart}@${ascii}` } });
+    expect(errorsOf({ ...valid, email: `a${localPart}@${domain}` })).toBe('email: must be at most 254 characters');
+    expect(`a${localPart}@${domain}`.length).toBeLessThan(254);
   });
 });

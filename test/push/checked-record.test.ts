@@ -246,3 +246,62 @@ describe('deadLetterLine', () => {
     expect(checkRecord({ line: 1, text: letter })).toMatchObject({ line: 3, reason: 'email: must be a valid email address' });
   });
 });
+
+describe('checkRecord: numbers a double cannot keep', () => {
+  const big = '{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"id":9007199254740993123}}';
+  const message = 'number 9007199254740993123 cannot be kept exactly (more than 15 significant digits); send it as a string';
+
+  it('a number past 2^53 makes the record invalid, naming the field; the record keeps its own text, digits intact', () => {
+    expect(checkRecord({ line: 3, text: big })).toEqual({
+      line: 3,
+      recordJson: big,
+      reason: `metadata.id: ${message}`,
+      errors: [{ path: 'metadata.id', message }],
+    });
+  });
+
+  it('is reported with the other field errors', () => {
+    const text = '{"email":"nope","firstName":"A","lastName":"B","metadata":{"score":1e400}}';
+    expect(checkRecord({ line: 1, text })).toMatchObject({
+      reason: 'email: must be a valid email address; metadata.score: number 1e400 cannot be kept exactly (too large for a number); send it as a string',
+    });
+  });
+
+  it('a number only spelled differently is kept: 1.0, 1e2, -0, 2^53 + 2', () => {
+    const text = '{"email":"a@b.co","firstName":"A","lastName":"B","metadata":{"a":1.0,"b":1e2,"c":-0,"d":9007199254740994}}';
+    expect(checkRecord({ line: 1, text })).toMatchObject({ profile: { metadata: { a: 1, b: 100, c: -0, d: 9007199254740994 } } });
+  });
+
+  it('a replayed dead letter is checked on its own text: written by us, holding the text, or edited by hand', () => {
+    const ours = checkRecord({ line: 1, text: deadLetterLine(7, 'server', 'HTTP 503', big) });
+    expect(ours).toMatchObject({ line: 7, recordJson: big, reason: `metadata.id: ${message}` });
+    const asText = checkRecord({ line: 1, text: deadLetterLine(7, 'client', 'r', JSON.stringify(big)) });
+    expect(asText).toMatchObject({ line: 7, recordJson: big, reason: `metadata.id: ${message}` });
+    // Edited by hand, the record cannot be cut out of the line, and re-serializing it would write
+    // the changed digits: the line is kept as text instead.
+    const edited = `{ "line": 7, "class": "server", "reason": "r", "record": ${big} }`;
+    const checked = checkRecord({ line: 1, text: edited });
+    expect(checked).toMatchObject({ line: 7, recordJson: JSON.stringify(edited), reason: `metadata.id: ${message}` });
+  });
+
+  it("only the record's own numbers count, not the dead letter's line", () => {
+    const ok = '{"email":"a@b.co","firstName":"A","lastName":"B"}';
+    expect(checkRecord({ line: 1, text: `{"line":7.00000000000000000001,"class":"server","reason":"r","record":${ok}}` })).toMatchObject({ line: 7, recordJson: ok, profile: { email: 'a@b.co' } });
+  });
+
+  it('a hand-edited dead letter holding text keeps that text as its record: a string survives re-serializing', () => {
+    const reason = 'not valid UTF-8 (the bad bytes show as U+FFFD in "record")';
+    const text = '{"email":"a@b.co","firstName":"Jo\uFFFDe","lastName":"L","metadata":{"id":9007199254740993123}}';
+    const edited = `{ "line": 12, "class": "client", "reason": ${JSON.stringify(reason)}, "record": ${JSON.stringify(text)} }`;
+    expect(checkRecord({ line: 1, text: edited })).toMatchObject({ line: 12, recordJson: JSON.stringify(text), reason });
+  });
+});
+
+describe('emailOf: the key push looks the state up by is the address as sent', () => {
+  it('an internationalized domain keys as its ASCII form, so both spellings are one mailbox', () => {
+    expect(emailOf({ email: ' Ann@BÜCHER.de ' })).toBe('ann@xn--bcher-kva.de');
+    expect(emailOf({ email: 'ann@xn--bcher-kva.de' })).toBe('ann@xn--bcher-kva.de');
+    const sent = checkRecord({ line: 1, text: '{"email":"Ann@BÜCHER.de","firstName":"A","lastName":"B"}' });
+    expect(sent).toMatchObject({ profile: { email: emailOf({ email: 'Ann@BÜCHER.de' }) } });
+  });
+});

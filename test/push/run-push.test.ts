@@ -303,6 +303,40 @@ describe('runPush with a state', () => {
     expect((await push(lines(ann, bob), state, { full: true })).summary).toMatchObject({ unchanged: 0, delivered: 2 });
   });
 
+  it('a number a double cannot keep is never sent altered: the record is dead-lettered with its digits; as a string it goes out exactly, and a change to it is sent', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const withId = (id: string) => `{"email":"ann@example.com","firstName":"Ann","lastName":"Lee","metadata":{"id":${id}}}\n`;
+    const first = await push(withId('9007199254740993123'), state);
+    expect(first.summary).toMatchObject({ invalid: 1, delivered: 0, requests: 0, deadLettered: 1 });
+    expect(first.exitCode).toBe(ExitCode.partial);
+    const [letter] = readFileSync(join(tmp(), 'dl.ndjson'), 'utf8').split('\n');
+    expect(letter).toContain('"record":{"email":"ann@example.com","firstName":"Ann","lastName":"Lee","metadata":{"id":9007199254740993123}}');
+    expect(JSON.parse(letter!)).toMatchObject({
+      class: 'client',
+      reason: 'metadata.id: number 9007199254740993123 cannot be kept exactly (more than 15 significant digits); send it as a string',
+    });
+    expect(state.entries.size).toBe(0);
+
+    await push(withId('"9007199254740993123"'), state);
+    expect(calls.at(-1)!.batch.profiles[0]).toMatchObject({ metadata: { id: '9007199254740993123' } });
+    // Only the last digits change: a different profile, sent again (it used to be skipped as unchanged).
+    const changed = await push(withId('"9007199254740993124"'), state);
+    expect(changed.summary).toMatchObject({ delivered: 1, unchanged: 0 });
+    expect(calls.at(-1)!.batch.profiles[0]).toMatchObject({ metadata: { id: '9007199254740993124' } });
+  });
+
+  it('an internationalized domain is sent and remembered in its ASCII form: either spelling is the same profile', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const first = await push(lines({ ...ann, email: 'Ann@Bücher.de' }), state);
+    expect(first.summary).toMatchObject({ delivered: 1 });
+    expect(calls.at(-1)!.batch.profiles[0]!.email).toBe('ann@xn--bcher-kva.de');
+    expect([...state.entries.keys()]).toEqual(['ann@xn--bcher-kva.de']);
+    const second = await push(lines({ ...ann, email: 'ann@xn--bcher-kva.de' }), state);
+    expect(second.summary).toMatchObject({ valid: 1, unchanged: 1, delivered: 0, requests: 0 });
+  });
+
   it('never remembers rejected or failed profiles, so the next run tries them again', async () => {
     const state = new MemoryStateStore();
     platform({ fail: (call) => (call <= 4 ? 503 : 0) });

@@ -70,6 +70,37 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     });
   });
 
+  it('400 for a number a double cannot keep, naming the field; in a batch it is that element\'s own result', async () => {
+    const { post, mock } = await setup();
+    const big = '{"email":"ann@example.com","firstName":"Ann","lastName":"Lee","metadata":{"id":9007199254740993123}}';
+    const message = 'number 9007199254740993123 cannot be kept exactly (more than 15 significant digits); send it as a string';
+    const single = await post('/profiles', big);
+    expect(single.status).toBe(400);
+    expect(single.body).toEqual({ status: 'invalid', errors: [{ path: 'metadata.id', message }] });
+
+    const batch = await post('/profiles/batch', `[{"email":"bob@example.com","firstName":"Bob","lastName":"Stone","metadata":{"n":1e2}}, ${big}]`);
+    expect(batch.status).toBe(200);
+    expect(batch.body).toEqual([
+      { status: 'forwarded', email: 'bob@example.com', batchId: expect.stringMatching(/^b-/) },
+      { status: 'invalid', errors: [{ path: 'metadata.id', message }] },
+    ]);
+    expect(mock.stats().accepted).toBe(1);
+  });
+
+  it('an internationalized domain is forwarded in its ASCII form; a non-ASCII mailbox name is a 400', async () => {
+    const { post, mock } = await setup();
+    const idn = await post('/profiles', { ...ann, email: 'ann@пример.рф' });
+    expect(idn.status).toBe(200);
+    expect(idn.body).toMatchObject({ status: 'forwarded', email: 'ann@xn--e1afmkfd.xn--p1ai' });
+    expect(mock.stats().accepted).toBe(1);
+    const local = await post('/profiles', { ...ann, email: 'jürgen@example.com' });
+    expect(local.status).toBe(400);
+    expect(local.body).toEqual({
+      status: 'invalid',
+      errors: [{ path: 'email', message: 'must be ASCII before the @ (a mailbox name in other characters needs SMTPUTF8, which the marketing platforms do not take)' }],
+    });
+  });
+
   it('422 rejected when the platform refuses the profile', async () => {
     const { post } = await setup();
     const res = await post('/profiles', { ...ann, email: 'x@suppressed.example' });
