@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { UsageError } from '../errors.js';
+import { normalizeEmail } from '../normalize/email.js';
 import { environmentOf, LmdbStateStore, moveAside } from './lmdb-state-store.js';
 import { platformOf } from './state-store.js';
 
@@ -23,8 +24,8 @@ function platformFor(target: StateTarget): string {
   return platformOf(target.downstreamUrl);
 }
 
-/** The email as push keys it (trimmed, lower-cased). */
-const keyOf = (email: string): string => email.trim().toLowerCase();
+/** The email as push keys it (trimmed, lower-cased, its domain in ASCII). */
+const keyOf = normalizeEmail;
 
 /** Whether each email is remembered for the platform, and since when. Reads only. */
 export async function showState(target: StateTarget, emails: readonly string[]): Promise<ShownEmail[]> {
