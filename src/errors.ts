@@ -79,10 +79,32 @@ export class SourceChangedError extends SyncError {
   }
 }
 
-/** The source refused our credentials: retrying cannot help, the operator must fix the key. */
-export class AuthError extends SyncError {
+/**
+ * The remote refused the run itself, not one request: the credentials, the list or endpoint named,
+ * a daily quota spent. No request can succeed until someone changes something, so everything
+ * still waiting fails at once with this, instead of each asking again.
+ */
+export class RefusedError extends SyncError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 'client', ExitCode.failed, options);
+  }
+}
+
+/** The remote refused our credentials: retrying cannot help, the operator must fix the key. */
+export class AuthError extends RefusedError {}
+
+/**
+ * A 429 with what the remote said about it: how long to wait (from whatever header or body the
+ * platform uses for it), and whether it limits requests over time or connections at once.
+ */
+export class RateLimitedError extends HttpStatusError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+    readonly scope: 'requests' | 'connections' = 'requests',
+    detail?: string,
+  ) {
+    super(429, message, undefined, detail);
   }
 }
 

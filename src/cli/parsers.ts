@@ -66,6 +66,8 @@ export function rate(value: string): number {
 export const batchSize = wholeNumber(BOUNDS.batchSize.min, BOUNDS.batchSize.max, 'profiles per request');
 export const maxRetries = wholeNumber(BOUNDS.maxRetries.min, BOUNDS.maxRetries.max, 'a number of retries');
 export const concurrency = wholeNumber(BOUNDS.concurrency.min, BOUNDS.concurrency.max, 'pages in flight');
+/** push and serve's --concurrency: requests to the platform on the wire at once. */
+export const requestsInFlight = wholeNumber(BOUNDS.concurrency.min, BOUNDS.concurrency.max, 'requests in flight');
 export const maxPages = wholeNumber(BOUNDS.maxPages.min, BOUNDS.maxPages.max, 'a number of pages');
 /** The downstream mock's --rate: requests allowed in any 1000 ms. */
 export const mockRate = wholeNumber(BOUNDS.mockRate.min, BOUNDS.mockRate.max, 'requests per 1000 ms');

@@ -1,14 +1,15 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, rate, redisUrl, retryFor } from '../cli/parsers.js';
+import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
+import { BOUNDS, duration, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
-import { DELIVERY_PACING } from '../downstream/delivery.js';
+import { DELIVERY_PACING } from '../destinations/delivery.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 import { defaultStateDir } from '../state/state-dir.js';
 
-type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir'> & {
+type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir' | 'resolved'> & {
   dryRun?: boolean;
   full?: boolean;
   state: string;
@@ -19,13 +20,12 @@ type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'state
 };
 
 export function registerPush(program: Command): void {
-  program
-    .command('push')
-    .description('validate a JSON/NDJSON file of profiles and deliver the changed ones in rate-limited batches')
-    .argument('<file>', 'JSON array or NDJSON of profiles, a dead-letter file to replay, or - for stdin')
-    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL (required unless --dry-run)').env('SYNC_DOWNSTREAM_URL').argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')))
-    .option('--rate <n>', `downstream requests per second, retries included (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 5)
-    .option('--batch-size <n>', `most profiles per request (at most ${BOUNDS.batchSize.max})`, batchSize, 500)
+  addDeliveryOptions(
+    program
+      .command('push')
+      .description('validate a JSON/NDJSON file of profiles and deliver the changed ones in rate-limited batches')
+      .argument('<file>', 'JSON array or NDJSON of profiles, a dead-letter file to replay, or - for stdin'),
+  )
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .addOption(
@@ -49,16 +49,21 @@ export function registerPush(program: Command): void {
       'after',
       `
 Environment:
-  SYNC_DOWNSTREAM_URL    downstream base URL (the flag wins)
-  SYNC_DOWNSTREAM_TOKEN  sent as Authorization: Bearer
+  SYNC_DESTINATION       --to (the flag wins)
+  SYNC_DOWNSTREAM_URL    the platform's base URL (the flag wins)
+  SYNC_DOWNSTREAM_TOKEN  the platform's credential (see below)
+  SYNC_LIST_ID           --list
   SYNC_STATE_DIR         the --state directory
   SYNC_REDIS_URL         shared rate limit (the flag wins)
+
+${destinationsHelp()}
 
 Only profiles that changed since the platform last accepted them are sent; --full sends all.
 After a crash or Ctrl-C, run the same command again: it continues where it stopped.
 
 Examples:
   $ sync push profiles.ndjson --downstream-url http://127.0.0.1:4020
+  $ SYNC_DOWNSTREAM_TOKEN=pat-… sync push profiles.ndjson --to hubspot --map metadata.customer_tier=tier
   $ sync push dead-letter.ndjson --dead-letter dead-letter.ndjson --downstream-url http://127.0.0.1:4020
                                        # replay after an outage: the file keeps only what failed again
   $ sync push profiles.ndjson --downstream-url https://platform.example --retry-for 30m
@@ -67,18 +72,23 @@ Examples:
     .action(
       action<PushFlags>(async (flags, context, [file]) => {
         const { runPush } = await import('../push/run-push.js');
+        const { resolveTarget } = await import('../destinations/registry.js');
+        const token = process.env.SYNC_DOWNSTREAM_TOKEN || undefined;
+        const resolved = resolveTarget(flags, token, { contactless: Boolean(flags.dryRun) });
+        const { target } = resolved;
         const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
         // A dry run sends nothing, so it needs no quota (and never Redis).
         const quota =
-          flags.redisUrl && flags.downstreamUrl && !flags.dryRun
+          flags.redisUrl && !flags.dryRun
             ? await (await import('../quota/open-quota.js')).openQuota(
                 {
                   ...DELIVERY_PACING,
-                  rate: flags.rate,
+                  rate: resolved.rate,
                   redisUrl: flags.redisUrl,
                   quotaKey: flags.quotaKey,
-                  remoteUrl: flags.downstreamUrl,
-                  credential: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
+                  remoteUrl: target.baseUrl,
+                  credential: token,
+                  namespace: target.destination.name === 'sync' ? undefined : target.destination.name,
                   giveUpAfterMs: quotaWaitMs(flags.maxRetries, flags.retryFor),
                 },
                 { logger: context.logger },
@@ -91,8 +101,9 @@ Examples:
             {
               ...flags,
               file: file!,
+              resolved,
               retryForMs: flags.retryFor,
-              token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
+              token,
               dryRun: Boolean(flags.dryRun),
               full: Boolean(flags.full),
               stateDir: flags.state,
@@ -135,8 +146,17 @@ function report(s: PushSummary, flags: PushFlags): string[] {
     `  requests ${s.requests} · retries ${s.retries} · rate-limited ${s.rateLimited} · took ${(s.durationMs / 1000).toFixed(1)} s`,
   ];
   if (s.deadLettered > 0) {
-    const url = flags.downstreamUrl ? ` --downstream-url ${flags.downstreamUrl}` : '';
-    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: sync push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${url})`);
+    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: sync push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
   }
   return lines;
+}
+
+/** The flags that name the same platform again, for a hint the user can paste. */
+function targetFlags(flags: PushFlags): string {
+  const parts: string[] = [];
+  if (flags.to && flags.to !== 'sync') parts.push(`--to ${flags.to}`);
+  if (flags.downstreamUrl) parts.push(`--downstream-url ${flags.downstreamUrl}`);
+  if (flags.list) parts.push(`--list ${flags.list}`);
+  for (const map of flags.map ?? []) parts.push(`--map ${map}`);
+  return parts.map((part) => ` ${part}`).join('');
 }

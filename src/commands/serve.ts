@@ -1,14 +1,13 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, batchSize, BOUNDS, duration, maxRetries, nonEmpty, port, rate, redisUrl, retryFor } from '../cli/parsers.js';
+import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
+import { BOUNDS, duration, maxRetries, nonEmpty, port, redisUrl, retryFor } from '../cli/parsers.js';
+import type { TargetFlags } from '../destinations/registry.js';
 import { ExitCode } from '../errors.js';
 
-interface ServeFlags {
+interface ServeFlags extends TargetFlags {
   port: number;
   host: string;
-  downstreamUrl: string;
-  rate: number;
-  batchSize: number;
   maxRetries: number;
   retryFor?: number;
   requestTimeout: number;
@@ -17,14 +16,13 @@ interface ServeFlags {
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('HTTP front door: POST /profiles waits for its own downstream outcome')
-    .addOption(new Option('--port <n>', 'port (0 = any free port)').env('PORT').default(3000).argParser(port))
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .addOption(new Option('--downstream-url <url>', 'marketing platform base URL').env('SYNC_DOWNSTREAM_URL').argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')).makeOptionMandatory())
-    .option('--rate <n>', `downstream requests per second, retries included (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 5)
-    .option('--batch-size <n>', `most profiles per request (at most ${BOUNDS.batchSize.max})`, batchSize, 500)
+  addDeliveryOptions(
+    program
+      .command('serve')
+      .description('HTTP front door: POST /profiles waits for its own outcome from the platform')
+      .addOption(new Option('--port <n>', 'port (0 = any free port)').env('PORT').default(3000).argParser(port))
+      .option('--host <host>', 'address to bind', '127.0.0.1'),
+  )
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds; at most 3600s)', duration, 10_000)
@@ -38,6 +36,8 @@ Endpoints: POST /profiles, POST /profiles/batch, GET /healthz, GET /livez, GET /
 Several instances behind a load balancer share one limit with the same --redis-url (or
 SYNC_REDIS_URL) and --quota-key.
 
+${destinationsHelp()}
+
 Example:
   $ sync serve --port 3000 --downstream-url http://127.0.0.1:4020
   $ curl -s localhost:3000/profiles -H 'content-type: application/json' \\
@@ -48,12 +48,8 @@ Example:
         const { startServe } = await import('../serve/run-serve.js');
         const running = await startServe(
           {
-            host: flags.host,
-            port: flags.port,
-            downstreamUrl: flags.downstreamUrl,
+            ...flags,
             token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
-            rate: flags.rate,
-            batchSize: flags.batchSize,
             maxRetries: flags.maxRetries,
             retryForMs: flags.retryFor,
             requestTimeoutMs: flags.requestTimeout,
@@ -63,7 +59,8 @@ Example:
           { logger: context.logger, verbose: context.verbose },
         );
         process.stdout.write(`listening ${running.url}\n`);
-        context.logger.info({ stage: 'serve', url: running.url, rate: flags.rate, batchSize: flags.batchSize }, 'ready');
+        const { rate, batchSize, concurrency, target } = running.resolved;
+        context.logger.info({ stage: 'serve', url: running.url, to: target.destination.name, rate, batchSize, concurrency }, 'ready');
         // SIGTERM/SIGINT is a normal shutdown here: flush, answer everyone, exit 0.
         const signal = await new Promise<NodeJS.Signals>((resolve) => {
           process.once('SIGINT', resolve);

@@ -1,22 +1,22 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl } from '../cli/parsers.js';
+import { addTargetOptions } from '../cli/destination-options.js';
+import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
 
-interface TargetFlags {
+interface TargetFlags extends PlatformFlags {
   state: string;
-  downstreamUrl?: string;
 }
 
 /** The flags that name a state and a platform in it, as push takes them. */
 function withTarget(command: Command): Command {
-  return command
-    .addOption(new Option('--downstream-url <url>', 'the platform, as given to push').env('SYNC_DOWNSTREAM_URL').argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')))
-    .addOption(
-      new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
-    );
+  return addTargetOptions(command).addOption(
+    new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
+  );
 }
+
+const targetOf = (flags: TargetFlags) => ({ ...flags, stateDir: flags.state, credential: process.env.SYNC_DOWNSTREAM_TOKEN || undefined });
 
 export function registerState(program: Command): void {
   const state = program.command('state').description("what push remembers each platform accepted: show, forget, or reset it");
@@ -26,7 +26,7 @@ export function registerState(program: Command): void {
     .action(
       action<TargetFlags>(async (flags, _context, emails) => {
         const { showState } = await import('../state/state-commands.js');
-        const shown = await showState({ stateDir: flags.state, downstreamUrl: flags.downstreamUrl }, emails);
+        const shown = await showState(targetOf(flags), emails);
         process.stdout.write(shown.map((line) => `${JSON.stringify(line)}\n`).join(''));
         return { exitCode: ExitCode.ok, stage: 'run' };
       }),
@@ -39,7 +39,7 @@ export function registerState(program: Command): void {
       action<TargetFlags & { all?: boolean }>(async (flags, context, emails) => {
         if (flags.all === (emails.length > 0)) throw new UsageError('name the emails to forget, or --all (not both)');
         const { forgetState } = await import('../state/state-commands.js');
-        const { forgotten, platform } = await forgetState({ stateDir: flags.state, downstreamUrl: flags.downstreamUrl }, flags.all ? 'all' : emails, context.logger);
+        const { forgotten, platform } = await forgetState(targetOf(flags), flags.all ? 'all' : emails, context.logger);
         return {
           exitCode: ExitCode.ok,
           summary: { forgotten, platform, state: flags.state },

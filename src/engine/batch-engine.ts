@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { AuthError, CircuitOpenError, HttpStatusError, InterruptedError, SyncError, toSyncError, ExitCode, type ErrorClass } from '../errors.js';
+import { CircuitOpenError, HttpStatusError, InterruptedError, RefusedError, SyncError, toSyncError, ExitCode, type ErrorClass } from '../errors.js';
+import type { ConcurrencyGate, Permit } from './concurrency-gate.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Executor, RetryEvent } from './executor.js';
 import type { Limiter, Slot } from './limiter.js';
 
-/** What the downstream said about one item of a batch. */
+/**
+ * What the downstream said about one item of a batch: taken, refused (with its words), or not
+ * said at all (an answer that names neither: never counted as delivered).
+ */
 export interface ItemResult {
-  status: 'accepted' | 'rejected';
+  status: 'accepted' | 'rejected' | 'unconfirmed';
   error?: string;
 }
 
@@ -60,7 +64,14 @@ export interface BatchEngineOptions<T> {
   executor: Executor;
   limiter: Limiter;
   breaker?: CircuitBreaker;
+  /** The same gate as the executor's: a batch is formed only when a request may go on the wire. */
+  gate?: ConcurrencyGate;
   batchSize: number;
+  /**
+   * Bytes: a batch never weighs more than `maxBytes` (the body as sent: the items' own bytes plus
+   * the envelope's for that many items), whatever `batchSize` allows.
+   */
+  bytes?: { weigh: (item: T) => number; envelope: (count: number) => number; maxBytes: number };
   /** Items with the same key are never in flight twice at once and merge within a batch (last wins). */
   key: (item: T) => string;
   /** The batch's id (sent as its Idempotency-Key), from what it holds; random by default. */
@@ -233,10 +244,14 @@ export class BatchEngine<T> {
       // It comes before the slot, never between slot and send: the platform counts arrivals, so a
       // granted request must leave at once (a busy event loop here once caused 429s).
       await new Promise<void>((resolve) => setImmediate(resolve));
+      let permit: Permit | undefined;
       let slot: Slot;
       try {
+        // Room on the wire first, then the rate slot: a slot must be used at once (see above).
+        permit = await this.options.gate?.acquire(this.stop.signal);
         slot = await limiter.acquire(this.stop.signal);
       } catch (error) {
+        permit?.release();
         // Stryker disable next-line ConditionalExpression: a shortcut; abort() has already failed the queue, and the loop ends at its top
         if (this.stop.signal.aborted) return;
         // The shared quota stayed away longer than a request may wait: what is queued cannot be
@@ -248,9 +263,10 @@ export class BatchEngine<T> {
       const batch = this.take();
       if (batch.items.length === 0) {
         slot.cancel();
+        permit?.release();
         continue;
       }
-      this.track(this.deliver(batch.batchId, batch.items, slot));
+      this.track(this.deliver(batch.batchId, batch.items, { slot, permit }));
     }
   }
 
@@ -259,12 +275,17 @@ export class BatchEngine<T> {
     return this.queue.some((pending) => !this.inFlightKeys.has(pending.key));
   }
 
-  /** Up to batchSize sendable items in submission order; same-key items merge, the later wins. */
+  /**
+   * Up to batchSize sendable items in submission order (and no more bytes than allowed); same-key
+   * items merge, the later wins.
+   */
   private take(): { batchId: string; items: Pending<T>[] } {
     const items: Pending<T>[] = [];
     const merged: Pending<T>[] = [];
     const positionOf = new Map<string, number>();
     const blocked: Pending<T>[] = [];
+    const { bytes } = this.options;
+    let weight = 0;
     let i = 0;
     for (; i < this.queue.length && items.length < this.batchSize; i++) {
       const pending = this.queue[i]!;
@@ -273,6 +294,14 @@ export class BatchEngine<T> {
         continue;
       }
       const at = positionOf.get(pending.key);
+      if (bytes) {
+        const added = bytes.weigh(pending.item) - (at === undefined ? 0 : bytes.weigh(items[at]!.item));
+        const count = items.length + (at === undefined ? 1 : 0);
+        // Full by bytes: stop here (one item always goes, so nothing waits for ever; an item too
+        // large for any batch is refused before it is submitted).
+        if (items.length > 0 && weight + added + bytes.envelope(count) > bytes.maxBytes) break;
+        weight += added;
+      }
       if (at === undefined) {
         positionOf.set(pending.key, items.length);
         items.push(pending);
@@ -322,7 +351,7 @@ export class BatchEngine<T> {
   private async deliver(
     batchId: string,
     items: Pending<T>[],
-    slot: Slot | undefined,
+    held: { slot?: Slot; permit?: Permit },
     parent?: { id: string; reason: 'split' | 'bisect' },
     probe = false,
   ): Promise<HttpStatusError | undefined> {
@@ -374,17 +403,13 @@ export class BatchEngine<T> {
       };
       const results = await executor.run(attempt, {
         signal: this.stop.signal,
-        slot,
+        slot: held.slot,
+        permit: held.permit,
         onRetry: (event) => events?.onRetry?.(batchId, event),
       });
       items.forEach((pending, index) => {
         const result = results[index]!;
-        settle(
-          pending,
-          result.status === 'accepted'
-            ? { status: 'delivered', batchId }
-            : { status: 'rejected', batchId, errorClass: 'client', reason: result.error ?? 'rejected by the downstream' },
-        );
+        settle(pending, outcomeOf(result, batchId));
       });
     } catch (caught) {
       const error = toSyncError(caught);
@@ -398,15 +423,15 @@ export class BatchEngine<T> {
         this.stats.splits += 1;
         const middle = Math.ceil(items.length / 2);
         await Promise.all([
-          this.deliver(`${batchId}.1`, items.slice(0, middle), undefined, { id: batchId, reason: 'split' }),
-          this.deliver(`${batchId}.2`, items.slice(middle), undefined, { id: batchId, reason: 'split' }),
+          this.deliver(`${batchId}.1`, items.slice(0, middle), {}, { id: batchId, reason: 'split' }),
+          this.deliver(`${batchId}.2`, items.slice(middle), {}, { id: batchId, reason: 'split' }),
         ]);
       } else if (status === 400 && items.length > 1 && !aborted) {
         await this.bisect(batchId, items, settle);
       } else if (status === 400 || status === 413) {
         for (const pending of items) settle(pending, { status: 'rejected', batchId, errorClass: 'client', reason: error.message });
       } else {
-        if (error instanceof AuthError && !this.refused) {
+        if (error instanceof RefusedError && !this.refused) {
           this.refused = error;
           this.failQueued(error);
         }
@@ -437,7 +462,7 @@ export class BatchEngine<T> {
     const halves = [items.slice(0, middle), items.slice(middle)] as const;
     const ids = [`${batchId}.1`, `${batchId}.2`] as const;
     const parent = { id: batchId, reason: 'bisect' as const };
-    const [first, second] = await Promise.all(halves.map((half, i) => this.deliver(ids[i]!, half, undefined, parent, true)));
+    const [first, second] = await Promise.all(halves.map((half, i) => this.deliver(ids[i]!, half, {}, parent, true)));
     if (first && second && first.detail === second.detail) {
       const said = first.detail ? ` ("${first.detail}")` : '';
       const error = new SyncError(
@@ -463,6 +488,17 @@ function describeStatus(error: unknown): string {
   if (error instanceof HttpStatusError) return String(error.status);
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : 'error';
+}
+
+function outcomeOf(result: ItemResult, batchId: string): Settled {
+  switch (result.status) {
+    case 'accepted':
+      return { status: 'delivered', batchId };
+    case 'rejected':
+      return { status: 'rejected', batchId, errorClass: 'client', reason: result.error ?? 'rejected by the downstream' };
+    case 'unconfirmed':
+      return { status: 'failed', batchId, errorClass: 'unexpected', reason: result.error ?? "the downstream's answer does not say it took this profile" };
+  }
 }
 
 function failed(error: SyncError): Extract<DeliveryOutcome, { status: 'failed' }> {

@@ -1,6 +1,7 @@
-import { CircuitOpenError, InterruptedError, UnavailableError, toSyncError, type SyncError } from '../errors.js';
+import { CircuitOpenError, InterruptedError, RateLimitedError, UnavailableError, toSyncError, type SyncError } from '../errors.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
+import type { ConcurrencyGate, Permit } from './concurrency-gate.js';
 import type { Limiter, Slot } from './limiter.js';
 import type { RetryBudget } from './retry-budget.js';
 import { formatDuration } from './duration.js';
@@ -32,6 +33,8 @@ export interface ExecutorOptions {
   budget?: RetryBudget;
   /** Fails fast while the remote is known to be down (push, serve). */
   breaker?: CircuitBreaker;
+  /** At most so many attempts on the wire at once (`--concurrency`); each takes a permit before its slot. */
+  gate?: ConcurrencyGate;
   /**
    * On a 429: halve the limiter's rate (a source with an unknown limit), or pause and widen the
    * window's margin (a platform whose limit we know: the 429 says arrivals landed closer together
@@ -48,6 +51,8 @@ export interface RunOptions {
   onRetry?: (event: RetryEvent) => void;
   /** A rate slot the caller already holds for the first attempt (the batcher takes one to form a batch). */
   slot?: Slot;
+  /** Likewise a concurrency permit, taken before that slot. */
+  permit?: Permit;
 }
 
 /**
@@ -64,15 +69,16 @@ export class Executor {
     this.options = options;
   }
 
-  async run<T>(attempt: Attempt<T>, { signal, onRetry, slot: held }: RunOptions = {}): Promise<T> {
+  async run<T>(attempt: Attempt<T>, { signal, onRetry, slot: held, permit: heldPermit }: RunOptions = {}): Promise<T> {
     const { policy, clock, limiter, budget, breaker } = this.options;
     const counts: RetryCounts & Required<Pick<RetryCounts, 'rateLimitedMs'>> = { transient: 0, rateLimited: 0, rateLimitedMs: 0 };
     for (let n = 1; ; n++) {
       // Getting through (breaker, rate slot) is not an attempt: its failures say nothing about the
       // remote, so they end the request as they are, without touching the breaker.
       let slot: Slot | undefined;
+      let permit: Permit | undefined;
       try {
-        slot = await this.admit(n === 1 ? held : undefined, counts, signal);
+        ({ slot, permit } = await this.admit(n === 1 ? { slot: held, permit: heldPermit } : {}, counts, signal));
       } catch (caught) {
         if (signal?.aborted) throw new InterruptedError();
         throw caught;
@@ -87,6 +93,7 @@ export class Executor {
           // An attempt that never said when it left is counted as leaving now: later than it can
           // really have left, so the window errs on the safe side.
           slot?.depart();
+          permit?.release();
         }
         breaker?.success();
         limiter?.recover();
@@ -116,9 +123,14 @@ export class Executor {
           counts.rateLimited += 1;
           counts.rateLimitedMs += verdict.delayMs;
           this.stats.rateLimited += 1;
-          limiter?.pauseUntil(now + verdict.delayMs);
-          if (this.options.slowDownOn429 ?? true) limiter?.slowDown();
-          else limiter?.widenMargin();
+          if (error instanceof RateLimitedError && error.scope === 'connections') {
+            // Too many at once (Mailchimp), not too many over time: fewer in flight, no pause.
+            this.options.gate?.lower();
+          } else {
+            limiter?.pauseUntil(now + verdict.delayMs);
+            if (this.options.slowDownOn429 ?? true) limiter?.slowDown();
+            else limiter?.widenMargin();
+          }
         } else {
           counts.transient += 1;
         }
@@ -165,16 +177,30 @@ export class Executor {
    * retry time lasts. Checked before and after the slot wait: an open circuit should not cost a
    * rate slot.
    */
-  private async admit(held: Slot | undefined, counts: RetryCounts, signal?: AbortSignal): Promise<Slot | undefined> {
-    const { limiter, breaker } = this.options;
-    let slot = held;
+  private async admit(
+    held: { slot?: Slot; permit?: Permit },
+    counts: RetryCounts,
+    signal?: AbortSignal,
+  ): Promise<{ slot: Slot | undefined; permit: Permit | undefined }> {
+    const { limiter, breaker, gate } = this.options;
+    let { slot, permit } = held;
     for (;;) {
       if (breaker?.state !== 'open') {
-        slot ??= await limiter?.acquire(signal);
-        if (!breaker || breaker.allow()) return slot;
+        try {
+          // The permit before the slot: a slot held while waiting for room would hold back every
+          // grant after it.
+          permit ??= await gate?.acquire(signal);
+          slot ??= await limiter?.acquire(signal);
+        } catch (error) {
+          permit?.release();
+          throw error;
+        }
+        if (!breaker || breaker.allow()) return { slot, permit };
       }
       slot?.cancel();
+      permit?.release();
       slot = undefined;
+      permit = undefined;
       await this.waitForBreaker(breaker!, counts, signal);
     }
   }

@@ -1,4 +1,4 @@
-import { HttpStatusError, NetworkError, type SyncError } from '../errors.js';
+import { HttpStatusError, NetworkError, RateLimitedError, type SyncError } from '../errors.js';
 import type { Random } from './random.js';
 
 /**
@@ -59,6 +59,8 @@ export interface RetryCounts {
 
 /** With --retry-for, backoff keeps doubling up to this: a long outage is probed once a minute at most per request. */
 export const RETRY_FOR_MAX_DELAY_MS = 60_000;
+/** The longest one 429 is waited for, whatever the remote says: a hostile `Retry-After: 3600` must not park a run. */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 /**
  * Two minutes of 429s per request, then it fails. Two waits at the 60 s cap: enough for a
@@ -99,7 +101,7 @@ export function backoffDelay(retry: number, random: Random, baseDelayMs = 1000, 
 export function parseRetryAfter(
   value: string | undefined,
   now: number,
-  { defaultMs = 1000, maxMs = 60_000 }: { defaultMs?: number; maxMs?: number } = {},
+  { defaultMs = 1000, maxMs = MAX_RETRY_AFTER_MS }: { defaultMs?: number; maxMs?: number } = {},
 ): number {
   const text = value?.trim();
   let ms = defaultMs;
@@ -162,10 +164,13 @@ export class RetryPolicy {
    * is over would only earn another 429, and waiting just to fail wastes the run.
    */
   private decideRateLimited(error: HttpStatusError, counts: RetryCounts, now: number): Verdict {
-    const delayMs = parseRetryAfter(error.retryAfter, now, {
-      defaultMs: this.options.defaultRetryAfterMs,
-      maxMs: this.options.maxRetryAfterMs,
-    });
+    // A platform that says how long in its own way (a header of its own, its body) has had it read
+    // by its destination; otherwise Retry-After, as RFC 9110 has it.
+    const said = error instanceof RateLimitedError ? error.retryAfterMs : undefined;
+    const delayMs =
+      said !== undefined
+        ? Math.min(Math.max(0, said), this.options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS)
+        : parseRetryAfter(error.retryAfter, now, { defaultMs: this.options.defaultRetryAfterMs, maxMs: this.options.maxRetryAfterMs });
     if (this.retryForMs !== undefined) {
       // 429 waits use up --retry-for like any other; a short --retry-for never ends them sooner
       // than a run without it would.

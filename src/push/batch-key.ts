@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { toWire, type Profile } from '../profiles/schemas.js';
+import type { Encoded } from '../destinations/destination.js';
 import type { Remembered } from '../state/state-store.js';
 
 /**
@@ -13,11 +13,11 @@ import type { Remembered } from '../state/state-store.js';
  *   its own time, so A, then B, then A again (or `--full` after the platform lost its data) gets a
  *   new key and is processed, never answered with the stored reply of an older intent.
  */
-export function batchKey(profiles: readonly Profile[], basisOf: (profile: Profile) => Remembered | undefined): string {
+export function batchKey(items: readonly Encoded[], basisOf: (item: Encoded) => Remembered | undefined): string {
   const hash = createHash('sha256');
-  for (const profile of profiles) {
-    const basis = basisOf(profile);
-    hash.update(JSON.stringify(toWire(profile)));
+  for (const item of items) {
+    const basis = basisOf(item);
+    hash.update(item.fragment);
     hash.update(basis ? `\n${basis.digest}:${basis.textDigest}:${basis.acceptedAt}:${basis.repeated ? 1 : 0}\n` : '\n-\n');
   }
   return `b-${hash.digest('hex').slice(0, 20)}`;

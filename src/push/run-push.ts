@@ -2,14 +2,16 @@ import type { Writable } from 'node:stream';
 import { ExitCode, InterruptedError, SyncError, toSyncError, UsageError, type ErrorClass } from '../errors.js';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import { systemClock } from '../engine/clock.js';
-import { createDelivery, type DeliveryDependencies } from '../downstream/delivery.js';
+import { createDelivery, type DeliveryDependencies } from '../destinations/delivery.js';
+import type { Encoded } from '../destinations/destination.js';
+import { encoderFor } from '../destinations/encoder.js';
+import { resolveTarget, type ResolvedTarget, type TargetFlags } from '../destinations/registry.js';
 import { recoverConsumed, removeHead } from '../io/append-log.js';
 import { checkOutputPaths, fileIdentity } from '../io/output-paths.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
-import { toWire, type Profile } from '../profiles/schemas.js';
-import { loadHasher, profileDigest, streamDigest, textDigest, type StreamDigest } from '../state/digest.js';
+import { loadHasher, streamDigest, type StreamDigest } from '../state/digest.js';
 import { LmdbStateStore } from '../state/lmdb-state-store.js';
-import { platformOf, type Accepted, type Remembered, type StateStore } from '../state/state-store.js';
+import type { Accepted, Remembered, StateStore } from '../state/state-store.js';
 import { batchKey } from './batch-key.js';
 import type { Progress } from '../ui/terminal.js';
 import { emailOf, parseRecord, validateParsed } from './checked-record.js';
@@ -22,13 +24,13 @@ const MAX_BURST_BATCHES = 5;
 /** Invalid records logged one by one before the log switches to a count (they are all in the dead-letter file). */
 const LOGGED_INVALID = 20;
 
-export interface PushOptions {
+export interface PushOptions extends TargetFlags {
   /** A path, or `-` for stdin. */
   file: string;
-  downstreamUrl?: string;
+  /** SYNC_DOWNSTREAM_TOKEN. */
   token?: string;
-  rate: number;
-  batchSize: number;
+  /** The destination already resolved from these flags (the command resolves it to open the quota). */
+  resolved?: ResolvedTarget;
   maxRetries: number;
   /** --retry-for (ms): instead of --max-retries, retry a failing batch until this long after its first failure. */
   retryForMs?: number;
@@ -110,7 +112,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const { dryRun } = options;
 
   // Everything that can stop the run from starting is checked before the first request.
-  if (!dryRun && !options.downstreamUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required unless --dry-run');
+  const resolved = options.resolved ?? resolveTarget(options, options.token, { contactless: dryRun });
+  const { target } = resolved;
   // The same file by any name (a symlink, a hard link): identities, not spellings, are compared.
   const inputId = options.file === '-' ? await stdinIdentity() : await fileIdentity(options.file);
   const deadLetterId = await fileIdentity(options.deadLetter);
@@ -130,24 +133,29 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     // A replay killed while dropping the lines it had consumed left them aside: put them back first.
     await recoverConsumed(options.deadLetter);
   }
-  const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
   await loadHasher();
-  const consumed = replaying ? streamDigest() : undefined;
-  const platform = options.downstreamUrl ? platformOf(options.downstreamUrl) : undefined;
-  const state: StateStore | undefined = deps.state ?? (platform ? await openState(options.stateDir, platform, dryRun, logger) : undefined);
-
+  const encoder = encoderFor(target);
+  let state: StateStore | undefined = undefined;
   let fatal: SyncError | undefined;
   // Accepted in this run and not yet committed: what the platform holds now, as far as we know.
   const acceptedNow = new Map<string, Remembered>();
   // What the state held for each submitted profile when its batch was formed (see batchKey).
-  const basisOf = new WeakMap<Profile, Remembered | undefined>();
-  const formBatch = (profiles: readonly Profile[]): string => {
-    for (const profile of profiles) basisOf.set(profile, acceptedNow.get(profile.email) ?? state?.lookup(profile.email));
-    return (deps.newBatchId ?? ((batch) => batchKey(batch, (profile) => basisOf.get(profile))))(profiles);
+  const basisOf = new WeakMap<Encoded, Remembered | undefined>();
+  const formBatch = (items: readonly Encoded[]): string => {
+    for (const item of items) basisOf.set(item, acceptedNow.get(item.profile.email) ?? state?.lookup(item.profile.email));
+    return (deps.newBatchId ?? ((batch) => batchKey(batch, (item) => basisOf.get(item))))(items);
   };
   const delivery = dryRun
     ? undefined
-    : createDelivery({ ...options, downstreamUrl: options.downstreamUrl!, autoStart: false }, { ...deps, clock, newBatchId: formBatch });
+    : createDelivery(
+        { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, autoStart: false },
+        { ...deps, clock, newBatchId: formBatch },
+      );
+  await delivery?.preflight(signal);
+  const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
+  const consumed = replaying ? streamDigest() : undefined;
+  const platform = target.baseUrl ? target.destination.identity(target) : undefined;
+  state = deps.state ?? (platform ? await openState(options.stateDir, platform, dryRun, logger) : undefined);
   const engine = delivery?.engine;
   const stopOn = (error: SyncError): void => {
     if (fatal) return;
@@ -171,7 +179,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   /** Failed profiles by class: the first reason seen and how many. */
   const failures = new Map<ErrorClass, [string, number]>();
 
-  const settle = (line: number, recordJson: string, profile: Profile, repeated: boolean, delivered: DeliveryOutcome): void => {
+  const settle = (line: number, recordJson: string, item: Encoded, repeated: boolean, delivered: DeliveryOutcome): void => {
+    const { profile } = item;
     // A failed record whose email has a later record on its way is superseded by it: the later one
     // carries what the platform should end with. Dead-lettering this one would let a replay roll the
     // platform back to it after the later one was accepted.
@@ -190,9 +199,9 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     // An accepted profile stays "on its way" until the state holds it: a later record for the same
     // email read in between must not be compared with what the state held before.
     if (outcome.status === 'delivered') {
-      const entry: Remembered = { digest: profileDigest(profile), textDigest: textDigest(recordJson), acceptedAt: clock.now(), repeated };
+      const entry: Remembered = { digest: encoder.digest(item), textDigest: encoder.textDigest(recordJson), acceptedAt: clock.now(), repeated };
       acceptedNow.set(profile.email, entry);
-      remember.add({ email: profile.email, entry, basis: basisOf.get(profile) }, () => {
+      remember.add({ email: profile.email, entry, basis: basisOf.get(item) }, () => {
         if (acceptedNow.get(profile.email) === entry) acceptedNow.delete(profile.email);
         release();
       });
@@ -211,10 +220,19 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     if (done % 500 === 0) progress?.update(progressText(done, clock.now() - started, source, bytesRead.value));
   };
 
+  const invalidRecord = (line: number, recordJson: string, reason: string): void => {
+    summary.invalid += 1;
+    deps.metrics?.submissions.inc({ outcome: 'invalid', error_class: 'client' });
+    if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
+    if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
+    outputs?.report({ line, status: 'invalid', class: 'client', reason });
+    outputs?.deadLetter(line, 'client', reason, recordJson);
+  };
+
   const settling = new Set<Promise<void>>();
   // Enough queued for one window's burst of slots (the reader refills far faster than slots open),
   // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
-  const highWater = options.batchSize * (Math.min(Math.ceil(options.rate), MAX_BURST_BATCHES) + 1);
+  const highWater = resolved.batchSize * (Math.min(Math.ceil(resolved.rate), MAX_BURST_BATCHES) + 1);
 
   // A signal at any point (reading, or the final flush) stops the engine: queued profiles fail as
   // interrupted, in-flight requests are cancelled, no retry waits out its backoff.
@@ -240,7 +258,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
           repeated = email !== undefined && (unsettled.has(email) || (found !== undefined && found.acceptedAt >= started));
           if (!options.full && email !== undefined && !unsettled.has(email)) remembered = found;
           // The very text that was accepted: unchanged, without validating it again.
-          if (remembered && remembered.textDigest === textDigest(parsed.recordJson)) {
+          if (remembered && remembered.textDigest === encoder.textDigest(parsed.recordJson)) {
             summary.valid += 1;
             summary.unchanged += 1;
             deps.metrics?.recordValidation(undefined);
@@ -252,18 +270,18 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         const { line, recordJson } = checked;
         deps.metrics?.recordValidation('errors' in checked ? checked.errors : undefined);
         if ('reason' in checked) {
-          const { reason } = checked;
-          summary.invalid += 1;
-          deps.metrics?.submissions.inc({ outcome: 'invalid', error_class: 'client' });
-          if (summary.invalid <= LOGGED_INVALID) logger.warn({ stage: 'validate', line }, `${options.file} line ${line}: ${reason}`);
-          if (summary.invalid === LOGGED_INVALID + 1) logger.warn({ stage: 'validate' }, 'more invalid records: see the dead-letter file');
-          outputs?.report({ line, status: 'invalid', class: 'client', reason });
-          outputs?.deadLetter(line, 'client', reason, recordJson);
+          invalidRecord(line, recordJson, checked.reason);
+          continue;
+        }
+        const item = encoder.encode(checked.profile);
+        if ('refused' in item) {
+          // Valid, but no request to this platform can carry it: refused here, without a request.
+          invalidRecord(line, recordJson, `${item.refused}`);
           continue;
         }
         summary.valid += 1;
-        const { profile } = checked;
-        if (remembered && remembered.digest === profileDigest(profile)) {
+        const { profile } = item;
+        if (remembered && remembered.digest === encoder.digest(item)) {
           summary.unchanged += 1;
           outputs?.report({ line, email: profile.email, status: 'unchanged' });
           continue;
@@ -271,12 +289,12 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         if (!engine) {
           // As a real run would: a later record for this email is sent too, whatever the state says.
           if (state) unsettled.set(profile.email, 1);
-          const written = writeLine(deps.stdout, toWire(profile));
+          const written = writeText(deps.stdout, item.fragment);
           if (written) await written;
           continue;
         }
         unsettled.set(profile.email, (unsettled.get(profile.email) ?? 0) + 1);
-        const pending = engine.submit(profile).then((outcome) => settle(line, recordJson, profile, repeated, outcome));
+        const pending = engine.submit(item).then((outcome) => settle(line, recordJson, item, repeated, outcome));
         settling.add(pending);
         void pending.finally(() => settling.delete(pending));
         if (engine.queued >= highWater) {
@@ -400,8 +418,8 @@ async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { val
 }
 
 /** Returns a promise only when the stream asks us to wait (no await per line otherwise). */
-function writeLine(stream: Writable | undefined, value: unknown): Promise<void> | undefined {
-  if (!stream || stream.write(`${JSON.stringify(value)}\n`)) return undefined;
+function writeText(stream: Writable | undefined, line: string): Promise<void> | undefined {
+  if (!stream || stream.write(`${line}\n`)) return undefined;
   return new Promise<void>((resolve) => stream.once('drain', () => resolve()));
 }
 

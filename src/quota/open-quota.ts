@@ -23,6 +23,8 @@ export interface QuotaOptions extends Pacing {
   remoteUrl: string;
   /** The run's credential for the remote: when given, the default key is its fingerprint. */
   credential?: string;
+  /** Folded into the default key (a destination's name: HubSpot's budget is not Mailchimp's). */
+  namespace?: string;
   /** How long a caller may wait for a lost Redis before its request fails. */
   giveUpAfterMs: number;
 }
@@ -49,7 +51,7 @@ export async function openQuota(options: QuotaOptions, deps: { logger: Logger; c
     return { limiter, describe: () => ({ backend: 'in-process' }), probe: async () => true, close: async () => undefined };
   }
   const url = checkRedisUrl(options.redisUrl);
-  const key = options.quotaKey ?? (await defaultQuotaKey({ remoteUrl: options.remoteUrl, credential: options.credential, lookup: deps.lookup }));
+  const key = options.quotaKey ?? (await defaultQuotaKey({ remoteUrl: options.remoteUrl, credential: options.credential, namespace: options.namespace, lookup: deps.lookup }));
   const quota = await RedisQuota.open({ url, key, rate, smooth, marginMs, leadMs, giveUpAfterMs: options.giveUpAfterMs, clock, logger: deps.logger });
   deps.logger.info({ stage: 'run', quota: 'redis', quotaKey: key }, `rate limit shared through Redis at ${redactRedisUrl(url)}, key ${key}`);
   return { limiter: quota, describe: () => ({ backend: 'redis', key, state: quota.state }), probe: (timeoutMs) => quota.probe(timeoutMs), close: () => quota.close() };

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
-import type { Delivery } from '../downstream/delivery.js';
+import type { Delivery } from '../destinations/delivery.js';
+import type { Encoded } from '../destinations/destination.js';
+import type { ProfileEncoder } from '../destinations/encoder.js';
 import type { Quota } from '../quota/open-quota.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
-import { validateProfile, type FieldError, type Profile } from '../profiles/schemas.js';
+import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { unlessCallerLeaves } from './hang-up.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
@@ -25,6 +27,8 @@ export interface AppOptions {
 
 export interface AppDependencies {
   delivery: Delivery;
+  /** Profiles as the destination takes them. */
+  encoder: ProfileEncoder;
   metrics: SyncMetrics;
   logger: Logger;
   verbose?: boolean;
@@ -205,12 +209,14 @@ export class ServeApp {
     return { status: 200, body: results };
   }
 
-  private validate(input: unknown, inexact?: InexactNumber[]): Profile | { status: 'invalid'; errors: FieldError[] } {
+  /** A profile as the destination takes it, or every reason it cannot be sent (ours, or the platform's limits). */
+  private validate(input: unknown, inexact?: InexactNumber[]): Encoded | { status: 'invalid'; errors: FieldError[] } {
     const validation = validateProfile(input, inexact);
     this.deps.metrics.recordValidation(validation.ok ? undefined : validation.errors);
-    if (validation.ok) return validation.profile;
+    const item = validation.ok ? this.deps.encoder.encode(validation.profile) : undefined;
+    if (item && !('refused' in item)) return item;
     this.deps.metrics.submissions.inc({ outcome: 'invalid', error_class: 'client' });
-    return { status: 'invalid', errors: validation.errors };
+    return { status: 'invalid', errors: validation.ok ? [{ path: '', message: item && 'refused' in item ? item.refused : 'cannot be sent' }] : validation.errors };
   }
 
   /** Refuse at once what could not be delivered within the caller's timeout anyway. */
@@ -235,14 +241,15 @@ export class ServeApp {
     return Math.max(1, Math.ceil(Math.max(drain, reopen)));
   }
 
-  private async submit(profile: Profile): Promise<Result> {
+  private async submit(item: Encoded): Promise<Result> {
     const { engine } = this.deps.delivery;
+    const { profile } = item;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.options.requestTimeoutMs);
     });
     // The submission stays in the engine after a 504: it is still delivered, the caller just stopped waiting.
-    const outcome = await Promise.race([engine.submit(profile), timeout]);
+    const outcome = await Promise.race([engine.submit(item), timeout]);
     clearTimeout(timer);
     const result = toResult(profile, outcome);
     this.deps.metrics.submissions.inc(
@@ -267,7 +274,7 @@ function byElement(found: InexactNumber[]): Map<number, InexactNumber[]> {
   return elements;
 }
 
-function toResult(profile: Profile, outcome: DeliveryOutcome | 'timeout'): Result {
+function toResult(profile: Encoded['profile'], outcome: DeliveryOutcome | 'timeout'): Result {
   if (outcome === 'timeout') {
     return { status: 'timeout', error: { class: 'server', message: 'no downstream outcome within the request timeout; the profile stays queued' } };
   }

@@ -1,18 +1,21 @@
 import { createServer, type Server } from 'node:http';
-import { createDelivery, DELIVERY_PACING, type Delivery } from '../downstream/delivery.js';
+import { createDelivery, DELIVERY_PACING, type Delivery } from '../destinations/delivery.js';
+import { encoderFor } from '../destinations/encoder.js';
+import { resolveTarget, type ResolvedTarget, type TargetFlags } from '../destinations/registry.js';
+import { loadHasher } from '../state/digest.js';
 import { openQuota } from '../quota/open-quota.js';
 import type { Logger } from '../logging/logger.js';
 import { close, listen } from '../http/server.js';
 import { SyncMetrics } from '../telemetry/metrics.js';
 import { ServeApp } from './app.js';
 
-export interface ServeOptions {
+export interface ServeOptions extends TargetFlags {
   host: string;
   port: number;
-  downstreamUrl: string;
+  /** SYNC_DOWNSTREAM_TOKEN. */
   token?: string;
-  rate: number;
-  batchSize: number;
+  /** The destination already resolved from these flags. */
+  resolved?: ResolvedTarget;
   maxRetries: number;
   /** --retry-for (ms): instead of --max-retries, retry a failing batch until this long after its first failure. */
   retryForMs?: number;
@@ -28,6 +31,8 @@ export interface ServeOptions {
 }
 
 export interface RunningServe {
+  /** Where it delivers, and with which limits. */
+  resolved: ResolvedTarget;
   url: string;
   server: Server;
   app: ServeApp;
@@ -61,15 +66,33 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
   });
   // Before listening: an unreachable Redis is exit 2, and nothing has been accepted yet. serve
   // never gives up on a lost Redis: callers time out (504) and their profiles wait in the queue.
+  const resolved = options.resolved ?? resolveTarget(options, options.token);
+  const { target } = resolved;
   const quota = await openQuota(
-    { ...DELIVERY_PACING, rate: options.rate, redisUrl: options.redisUrl, quotaKey: options.quotaKey, remoteUrl: options.downstreamUrl, credential: options.token, giveUpAfterMs: Infinity },
+    {
+      ...DELIVERY_PACING,
+      rate: resolved.rate,
+      redisUrl: options.redisUrl,
+      quotaKey: options.quotaKey,
+      remoteUrl: target.baseUrl,
+      credential: target.credential,
+      namespace: target.destination.name === 'sync' ? undefined : target.destination.name,
+      giveUpAfterMs: Infinity,
+    },
     { logger },
   );
-  const delivery = createDelivery(options, { logger, metrics, limiter: quota.limiter });
+  await loadHasher();
+  const delivery = createDelivery({ ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency }, { logger, metrics, limiter: quota.limiter });
+  try {
+    await delivery.preflight();
+  } catch (error) {
+    await quota.close();
+    throw error;
+  }
   const app = new ServeApp(
-    { rate: options.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: options.batchSize },
+    { rate: resolved.rate, requestTimeoutMs: options.requestTimeoutMs, batchSize: resolved.batchSize },
     // /healthz reports a shared quota's state; an in-process limit has none to report.
-    { delivery, metrics, logger, verbose: deps.verbose, quota: options.redisUrl ? quota : undefined },
+    { delivery, encoder: encoderFor(target), metrics, logger, verbose: deps.verbose, quota: options.redisUrl ? quota : undefined },
   );
   const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const server = createServer(
@@ -111,5 +134,5 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
       logger.info({ stage: 'serve', ...delivery.executor.stats }, 'stopped');
     })());
 
-  return { url, server, app, delivery, metrics, shutdown };
+  return { url, server, app, delivery, metrics, shutdown, resolved };
 }

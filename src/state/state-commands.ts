@@ -4,12 +4,13 @@ import type { Logger } from '../logging/logger.js';
 import { UsageError } from '../errors.js';
 import { normalizeEmail } from '../normalize/email.js';
 import { environmentOf, LmdbStateStore, moveAside } from './lmdb-state-store.js';
-import { platformOf } from './state-store.js';
+import { resolveTarget, type TargetFlags } from '../destinations/registry.js';
 
 /** Which state and which platform in it: what push would use with the same flags. */
-export interface StateTarget {
+export interface StateTarget extends TargetFlags {
   stateDir: string;
-  downstreamUrl?: string;
+  /** SYNC_DOWNSTREAM_TOKEN: Mailchimp's names the data centre when --downstream-url does not. */
+  credential?: string;
 }
 
 export interface ShownEmail {
@@ -19,9 +20,11 @@ export interface ShownEmail {
   acceptedAt?: string;
 }
 
-function platformFor(target: StateTarget): string {
-  if (!target.downstreamUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required: it names the platform whose state this is');
-  return platformOf(target.downstreamUrl);
+/** The platform's identity in the state, as push names it for the same flags. */
+function platformFor(flags: StateTarget): string {
+  const { target } = resolveTarget(flags, flags.credential, { contactless: true });
+  if (!target.baseUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required: it names the platform whose state this is');
+  return target.destination.identity(target);
 }
 
 /** The email as push keys it (trimmed, lower-cased, its domain in ASCII). */

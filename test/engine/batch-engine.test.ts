@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuthError, HttpStatusError, NetworkError } from '../../src/errors.js';
+import { AuthError, HttpStatusError, NetworkError, RateLimitedError, RefusedError } from '../../src/errors.js';
+import { ConcurrencyGate } from '../../src/engine/concurrency-gate.js';
 import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor } from '../../src/engine/executor.js';
@@ -884,5 +885,126 @@ describe('BatchEngine: backpressure and split halves, exactly', () => {
       ['b-1.2', 0, 0, 1],
       ['b-1', 0, 0, 0],
     ]);
+  });
+});
+
+describe('BatchEngine: the limits real platforms need', () => {
+  it('never more requests on the wire than the gate allows, retries and split halves included', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(100, clock);
+    const gate = new ConcurrencyGate(2, clock);
+    const executor = new Executor({ clock, limiter, gate, policy: new RetryPolicy({ maxRetries: 3, random: () => 1 }) });
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    let split = false;
+    const engine = new BatchEngine<Item>({
+      executor,
+      limiter,
+      gate,
+      batchSize: 4,
+      key: (item) => item.email,
+      send: async (_id, items) => {
+        calls += 1;
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await clock.sleep(300);
+        inFlight -= 1;
+        // Every third call fails (retried); a batch of four is too large once (split).
+        if (calls % 3 === 0) throw new HttpStatusError(503, 'HTTP 503');
+        if (!split && items.length === 4) {
+          split = true;
+          throw new HttpStatusError(413, 'HTTP 413');
+        }
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const outcomes = await Promise.all(emails(40).map((email) => engine.submit({ email })));
+    expect(outcomes.every((outcome) => outcome.status === 'delivered')).toBe(true);
+    expect(most).toBe(2);
+    expect(engine.stats.splits).toBe(1);
+  });
+
+  it('cuts batches by bytes as sent: items and envelope never above maxBytes, one item always goes', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(100, clock);
+    const sizes: number[][] = [];
+    const weigh = (item: Item): number => item.version ?? 0;
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, limiter),
+      batchSize: 100,
+      bytes: { weigh, envelope: (count) => 10 + count, maxBytes: 100 },
+      send: async (_id, items) => {
+        sizes.push(items.map(weigh));
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const weights = [30, 30, 30, 5, 50, 40, 95, 20];
+    await Promise.all(weights.map((version, i) => engine.submit({ email: `w${i}@x.com`, version })));
+    expect(sizes).toEqual([[30, 30], [30, 5, 50], [40], [95], [20]]);
+    // 95 alone is over the limit with its envelope: it still goes, alone (nothing waits for ever).
+    for (const batch of sizes.filter((batch) => batch.length > 1)) expect(batch.reduce((a, b) => a + b, 0) + 10 + batch.length).toBeLessThanOrEqual(100);
+  });
+
+  it('a refusal of the run itself (not only 401/403: a wrong list, a spent daily quota) fails everything waiting at once', async () => {
+    const { submitAll, calls } = setup({ rate: 1, batchSize: 2, behaviour: () => {
+      throw new RefusedError('batch: HTTP 404: no audience "x"; check --list');
+    } });
+    const outcomes = await submitAll(emails(10));
+    expect(calls).toHaveLength(1);
+    expect(new Set(outcomes.map((outcome) => outcome.status))).toEqual(new Set(['failed']));
+    expect(outcomes[9]).toMatchObject({ errorClass: 'client', reason: 'batch: HTTP 404: no audience "x"; check --list' });
+  });
+
+  it('an item the answer names nowhere fails as unexpected (never delivered, dead-lettered for replay)', async () => {
+    const { engine } = setup({ behaviour: (items) => items.map((_item, i) => (i === 0 ? { status: 'accepted' } : { status: 'unconfirmed', error: 'not in the answer' })) });
+    const [first, second] = await Promise.all([engine.submit({ email: 'a@x.com' }), engine.submit({ email: 'b@x.com' })]);
+    expect(first).toEqual({ status: 'delivered', batchId: 'b-1' });
+    expect(second).toEqual({ status: 'failed', batchId: 'b-1', errorClass: 'unexpected', reason: 'not in the answer' });
+  });
+
+  it("a 429 that says how long (a platform's own header) is waited exactly that long; one for too many connections pauses nobody else", async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(100, clock);
+    const gate = new ConcurrencyGate(4, clock);
+    const executor = new Executor({ clock, limiter, gate, slowDownOn429: false, policy: new RetryPolicy({ maxRetries: 3, random: () => 1 }) });
+    const at: number[] = [];
+    let calls = 0;
+    const engine = new BatchEngine<Item>({
+      executor,
+      limiter,
+      gate,
+      batchSize: 1,
+      key: (item) => item.email,
+      send: async (_id, items) => {
+        calls += 1;
+        at.push(clock.now());
+        if (calls === 1) throw new RateLimitedError('HTTP 429', 10_000);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    await engine.submit({ email: 'a@x.com' });
+    expect(at).toEqual([0, 10_000]);
+
+    at.length = 0;
+    calls = 0;
+    const connections = new BatchEngine<Item>({
+      executor,
+      limiter,
+      gate,
+      batchSize: 1,
+      key: (item) => item.email,
+      send: async (_id, items) => {
+        calls += 1;
+        at.push(clock.now());
+        if (calls === 1) throw new RateLimitedError('HTTP 429', 1000, 'connections');
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const start = clock.now();
+    await Promise.all([connections.submit({ email: 'a@x.com' }), connections.submit({ email: 'b@x.com' })]);
+    // The other request went at once; only the refused one waited its second, and the gate holds fewer.
+    expect(at.map((t) => t - start).sort((a, b) => a - b)).toEqual([0, 0, 1000]);
+    expect(gate.limit).toBeLessThan(4);
   });
 });

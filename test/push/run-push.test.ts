@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { runPush, type PushOptions } from '../../src/push/run-push.js';
 import { MemoryStateStore } from '../../src/state/state-store.js';
-import { loadHasher, profileDigest, textDigest } from '../../src/state/digest.js';
+import { loadHasher } from '../../src/state/digest.js';
+import { encoderFor } from '../../src/destinations/encoder.js';
+import { encoded, targetOf } from '../helpers/targets.js';
 import { validateProfile } from '../../src/profiles/schemas.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
@@ -392,7 +394,13 @@ describe('runPush with a state', () => {
     await loadHasher();
     const lateProfile = validateProfile(late);
     if (!lateProfile.ok) throw new Error('fixture is invalid');
-    state.entries.set('ann@example.com', { digest: profileDigest(lateProfile.profile), textDigest: textDigest(JSON.stringify(late)), acceptedAt: -1, repeated: false });
+    const encoder = encoderFor(targetOf('sync', DOWNSTREAM));
+    state.entries.set('ann@example.com', {
+      digest: encoder.digest(encoded(targetOf('sync', DOWNSTREAM), lateProfile.profile)),
+      textDigest: encoder.textDigest(JSON.stringify(late)),
+      acceptedAt: -1,
+      repeated: false,
+    });
     async function* input() {
       yield `${JSON.stringify({ ...ann, firstName: 'Early' })}\n${JSON.stringify(bob)}\n`;
       await committing; // Early's batch is answered; its commit is on its way

@@ -1,4 +1,5 @@
 import type { AxiosInstance } from 'axios';
+import { RateLimitedError } from '../errors.js';
 import { BatchEngine } from '../engine/batch-engine.js';
 import { CircuitBreaker, type BreakerState } from '../engine/circuit-breaker.js';
 import { systemClock, type Clock } from '../engine/clock.js';
@@ -10,9 +11,10 @@ import { RetryBudget } from '../engine/retry-budget.js';
 import { RetryPolicy } from '../engine/retry-policy.js';
 import type { Logger } from '../logging/logger.js';
 import { logRetry } from '../logging/retry-log.js';
-import type { Profile } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
-import { DownstreamClient } from './client.js';
+import { ConcurrencyGate } from '../engine/concurrency-gate.js';
+import { DestinationClient } from './client.js';
+import type { Encoded, Target } from './destination.js';
 
 /**
  * A 1000 ms window held open this much longer. Departures are paced exactly (see GRANT_LEAD_MS);
@@ -33,10 +35,11 @@ export const GRANT_LEAD_MS = 60;
 export const DELIVERY_PACING = { smooth: true, marginMs: ARRIVAL_MARGIN_MS, leadMs: GRANT_LEAD_MS } as const;
 
 export interface DeliveryOptions {
-  downstreamUrl: string;
-  token?: string;
+  target: Target;
   rate: number;
   batchSize: number;
+  /** Requests in flight at most (`--concurrency`); undefined: unbounded. */
+  concurrency?: number;
   maxRetries: number;
   /** --retry-for: keep retrying a failing batch this long after its first failure (see RetryPolicy). */
   retryForMs?: number;
@@ -54,7 +57,7 @@ export interface DeliveryDependencies {
    * A batch's id (its Idempotency-Key), formed when the batch is: random by default (serve: every
    * batch is a new intent); push derives it from the batch and the state (push/batch-key.ts).
    */
-  newBatchId?: (profiles: readonly Profile[]) => string;
+  newBatchId?: (items: readonly Encoded[]) => string;
   breaker?: { failureThreshold?: number; cooldownMs?: number };
   metrics?: SyncMetrics;
   /** A shared quota (quota/open-quota.ts); default: an in-process limiter with DELIVERY_PACING. */
@@ -62,9 +65,16 @@ export interface DeliveryDependencies {
 }
 
 export interface Delivery {
-  engine: BatchEngine<Profile>;
+  engine: BatchEngine<Encoded>;
   executor: Executor;
   breaker: CircuitBreaker;
+  client: DestinationClient;
+  /**
+   * Before anything is read or sent: the platform's own check of the credential, the list and the
+   * mapped fields (a refusal is a usage error naming what to fix; a platform that is down fails
+   * after the usual retries). Its requests take rate slots like any other.
+   */
+  preflight(signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -82,23 +92,29 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     onStateChange: (state: BreakerState) =>
       logger[state === 'open' ? 'error' : 'warn']({ stage: 'send', breaker: state }, `downstream circuit ${state}`),
   });
+  const gate = options.concurrency === undefined ? undefined : new ConcurrencyGate(options.concurrency, clock);
   const executor = new Executor({
     clock,
     limiter,
     breaker,
+    gate,
     budget: new RetryBudget(),
     // The platform's limit is known: pause on 429, do not halve the rate.
     slowDownOn429: false,
     policy: new RetryPolicy({ maxRetries: options.maxRetries, retryForMs: options.retryForMs, random: deps.jitter ?? Math.random }),
   });
-  const client = new DownstreamClient({ baseUrl: options.downstreamUrl, token: options.token, timeoutMs: deps.timeoutMs, http: deps.http });
-  const engine = new BatchEngine<Profile>({
+  const client = new DestinationClient(options.target, { timeoutMs: deps.timeoutMs, http: deps.http });
+  const { destination } = options.target;
+  const maxBytes = destination.limits.maxBytes;
+  const engine = new BatchEngine<Encoded>({
     send: client.send,
     executor,
     limiter,
     breaker,
+    gate,
     batchSize: options.batchSize,
-    key: (profile) => profile.email,
+    bytes: maxBytes === undefined ? undefined : { weigh: (item) => item.bytes, envelope: (count) => destination.envelopeBytes(count), maxBytes },
+    key: (item) => item.profile.email,
     newBatchId: deps.newBatchId,
     now: () => clock.now(),
     autoStart: options.autoStart,
@@ -120,11 +136,17 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
       onRetry: (batchId, event) => {
         metrics?.retries.inc({ kind: event.kind });
         logRetry(logger, 'send', { batchId }, event);
-        if (event.kind === 'rate-limited') {
+        if (event.kind !== 'rate-limited') return;
+        if (event.error instanceof RateLimitedError && event.error.scope === 'connections') {
+          logger.warn({ stage: 'send', batchId, concurrency: gate?.limit }, `${destination.title} refused a connection: at most ${gate?.limit} requests in flight for a while`);
+        } else {
           logger.warn({ stage: 'send', batchId, windowMs: limiter.windowMs }, `the platform counted too many arrivals: rate window widened to ${limiter.windowMs} ms`);
         }
       },
     },
   });
-  return { engine, executor, breaker };
+  const preflight = async (signal?: AbortSignal): Promise<void> => {
+    await destination.preflight?.((path) => executor.run(() => client.read(path, signal), { signal }), options.target);
+  };
+  return { engine, executor, breaker, client, preflight };
 }

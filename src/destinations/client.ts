@@ -1,0 +1,130 @@
+import axios, { type AxiosInstance } from 'axios';
+import { AuthError, HttpStatusError, type SyncError } from '../errors.js';
+import type { ItemResult, RequestHooks } from '../engine/batch-engine.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
+import { departureTransport } from '../http/departure.js';
+import { fromTransportError } from '../http/errors.js';
+import { platformSaid, type Encoded, type PlatformAnswer, type Target } from './destination.js';
+
+export const TOKEN_VARIABLE = 'SYNC_DOWNSTREAM_TOKEN';
+/** An answer larger than this is refused: a broken or hostile platform must not fill memory. */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+export interface DestinationClientOptions {
+  /** One deadline per attempt: connect, headers and the whole body (`--request-timeout`). */
+  timeoutMs?: number;
+  http?: AxiosInstance;
+}
+
+/**
+ * One attempt at a destination's batch call (or a read for its preflight). No retries here: the
+ * engine's executor owns them, so a batch is retried in exactly one layer. Every status comes back
+ * as an answer; what it means is decided once, below, and by the destination for its own shapes.
+ */
+export class DestinationClient {
+  private readonly http: AxiosInstance;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly target: Target,
+    { timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, http }: DestinationClientOptions = {},
+  ) {
+    this.timeoutMs = timeoutMs;
+    this.http =
+      http ??
+      axios.create({
+        // A redirect would carry the credential to whatever host it names.
+        maxRedirects: 0,
+        maxContentLength: MAX_ANSWER_BYTES,
+        // Every status is an answer to read, and the body is read as text: an HTML error page or an
+        // empty 2xx must reach the destination as what it is, never as a parsed nothing.
+        validateStatus: () => true,
+        responseType: 'text',
+        transformResponse: (data: unknown) => data,
+      });
+  }
+
+  readonly send = async (batchId: string, items: readonly Encoded[], signal?: AbortSignal, hooks: RequestHooks = {}): Promise<ItemResult[]> => {
+    const { destination } = this.target;
+    const what = `batch ${batchId}`;
+    // Built here, not inside axios, so the time it takes is visible (hooks.bodyReady).
+    const payload = destination.body(batchId, items.map((item) => item.fragment));
+    hooks.bodyReady?.();
+    const headers: Record<string, string> = destination.idempotencyKey ? { 'idempotency-key': batchId } : {};
+    const answer = await this.exchange('post', destination.endpoint(this.target), what, { payload, headers, signal, hooks });
+    return this.interpret(answer, items.map((item) => item.profile.email), what);
+  };
+
+  /**
+   * GET a path under the base URL, for a preflight. A 5xx, a 429 or a failed connection throws (the
+   * executor retries those); any other answer comes back for the destination to read.
+   */
+  async read(path: string, signal?: AbortSignal): Promise<PlatformAnswer> {
+    const what = `GET ${path}`;
+    const answer = await this.exchange('get', `${this.target.baseUrl}${path}`, what, { signal });
+    if (answer.status === 429) throw this.rateLimited(answer, what);
+    if (answer.status >= 500) throw new HttpStatusError(answer.status, `${what}: HTTP ${answer.status}`, answer.headers['retry-after'], platformSaid(answer));
+    return answer;
+  }
+
+  private async exchange(
+    method: 'get' | 'post',
+    url: string,
+    what: string,
+    { payload, headers = {}, signal, hooks = {} }: { payload?: string; headers?: Record<string, string>; signal?: AbortSignal; hooks?: RequestHooks },
+  ): Promise<PlatformAnswer> {
+    const deadline = requestDeadline(this.timeoutMs, signal);
+    try {
+      const response = await this.http.request<string>({
+        method,
+        url,
+        data: payload,
+        headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...this.target.destination.headers(this.target), ...headers },
+        signal: deadline.signal,
+        ...(hooks.departed ? { transport: departureTransport({ notBefore: hooks.notBefore, onDeparture: hooks.departed }) } : {}),
+      });
+      const text = typeof response.data === 'string' ? response.data : '';
+      return { status: response.status, headers: lowerCased(response.headers), body: parseJson(text), text };
+    } catch (error) {
+      if (deadline.expired()) throw deadline.error(what);
+      throw fromTransportError(error, what);
+    }
+  }
+
+  /** The one place a status becomes an outcome: 2xx per item (the destination reads it), the rest typed errors. */
+  private interpret(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[] {
+    const { destination } = this.target;
+    const { status } = answer;
+    if (status >= 200 && status < 300) return destination.accepted(answer, emails, what);
+    const said = platformSaid(answer);
+    if (status === 401 || status === 403) {
+      // Said in the body, never echoed from the request: the credential is not in either.
+      throw new AuthError(`${what}: HTTP ${status}${said ? `: ${said}` : ''}: ${destination.title} refused the token; check ${TOKEN_VARIABLE}`);
+    }
+    if (status === 404) throw destination.notFound(answer, this.target, what);
+    if (status === 429) throw this.rateLimited(answer, what);
+    // A 4xx body says what is wrong with the request (the data's fault): worth a dead letter's reason.
+    throw new HttpStatusError(status, `${what}: HTTP ${status}${said && status < 500 ? `: ${said}` : ''}`, answer.headers['retry-after'], said);
+  }
+
+  private rateLimited(answer: PlatformAnswer, what: string): SyncError {
+    return this.target.destination.rateLimited?.(answer, what) ?? new HttpStatusError(429, `${what}: HTTP 429`, answer.headers['retry-after'], platformSaid(answer));
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function lowerCased(headers: unknown): Record<string, string | undefined> {
+  const result: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries((headers ?? {}) as Record<string, unknown>)) {
+    result[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value === undefined || value === null ? undefined : String(value);
+  }
+  return result;
+}

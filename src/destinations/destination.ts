@@ -1,0 +1,96 @@
+import type { ItemResult } from '../engine/batch-engine.js';
+import type { RateLimitedError, RefusedError } from '../errors.js';
+import type { Profile } from '../profiles/schemas.js';
+import type { MappedField } from './field-map.js';
+
+export type DestinationName = 'sync' | 'hubspot' | 'mailchimp';
+
+/** What one run talks to: the destination, where, with which credential, list and field map. */
+export interface Target {
+  destination: Destination;
+  baseUrl: string;
+  /** `SYNC_DOWNSTREAM_TOKEN`: never logged, never part of a message. */
+  credential?: string;
+  list?: string;
+  maps: readonly MappedField[];
+}
+
+/** An HTTP answer as the destination reads it: the body parsed if it is JSON, and as text. */
+export interface PlatformAnswer {
+  status: number;
+  headers: Record<string, string | undefined>;
+  /** The parsed JSON body; undefined when it is empty or not JSON (an HTML error page). */
+  body: unknown;
+  text: string;
+}
+
+/** One profile as its platform's item, ready to send: its text in the body, and that text's size. */
+export interface Encoded {
+  profile: Profile;
+  fragment: string;
+  bytes: number;
+}
+
+/** A profile the platform can take (its item's JSON text), or why it cannot. */
+export type Encoding = { fragment: string } | { refused: string };
+
+/**
+ * A marketing platform's bulk call, as data plus small pure functions: limits and defaults, where
+ * and how to authenticate, how one profile becomes an item, how items become a body, and what an
+ * answer says about each item. The engine (batching, pacing, retries, state, dead letters) is the
+ * same for every destination; adding a platform is one file like this and its simulator.
+ */
+export interface Destination {
+  readonly name: DestinationName;
+  /** As people call it, in messages: "HubSpot". */
+  readonly title: string;
+  /** `--batch-size`, `--rate`, `--concurrency` when not given (concurrency undefined: unbounded). */
+  readonly defaults: { batchSize: number; rate: number; concurrency?: number };
+  /** The platform's own limits, enforced before sending: `--batch-size` above maxItems is refused. */
+  readonly limits: { maxItems: number; maxBytes?: number; maxItemBytes?: number };
+  /** Whether SYNC_DOWNSTREAM_TOKEN is required, and `--list` required (or else refused). */
+  readonly needs: { credential: boolean; list: boolean };
+  /** Where the platform is when `--downstream-url` is not given (may read the credential); undefined: required. */
+  defaultBaseUrl(credential: string | undefined): string | undefined;
+  /** Why a `--map` target cannot be one of this platform's fields (checked before anything is read). */
+  checkMap(map: MappedField): string | undefined;
+  headers(target: Target): Record<string, string>;
+  /** The batch call's URL. */
+  endpoint(target: Target): string;
+  encode(profile: Profile, target: Target): Encoding;
+  /** The whole body, from the items' texts in order. */
+  body(batchId: string, fragments: readonly string[]): string;
+  /** What the body adds to its items' own bytes, for `count` items (so batches can be cut by size). */
+  envelopeBytes(count: number): number;
+  /**
+   * One result per item, in order, from a 2xx answer (`emails`: the items' emails, in order). A 2xx
+   * that does not say what happened to an item (empty, HTML, another shape) never counts it as
+   * delivered: it throws UnexpectedResponseError.
+   */
+  accepted(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[];
+  /** A 429, read the platform's way (how long to wait, for what); default: Retry-After. */
+  rateLimited?(answer: PlatformAnswer, what: string): RateLimitedError | RefusedError;
+  /** A 404 for the batch call: which flag names the wrong thing. */
+  notFound(answer: PlatformAnswer, target: Target, what: string): RefusedError;
+  /**
+   * Before the input is read: the credential, the list and every `--map` target, checked against
+   * the platform (`read` GETs a path under the base URL, retried like any request).
+   */
+  preflight?(read: (path: string) => Promise<PlatformAnswer>, target: Target): Promise<void>;
+  /** Who the state remembers acceptances for: a HubSpot push never makes a Mailchimp push skip. */
+  identity(target: Target): string;
+  /** Sends `Idempotency-Key` (sync's own wire format has it; the platforms do not). */
+  readonly idempotencyKey?: boolean;
+}
+
+/** The platform's own words from an error body: its `message`, `detail`, `error` or `title`, or the text. */
+export function platformSaid(answer: PlatformAnswer): string | undefined {
+  const body = answer.body as Record<string, unknown> | undefined;
+  const field = body && typeof body === 'object' ? (body.message ?? body.detail ?? body.error ?? body.title) : undefined;
+  const text = typeof field === 'string' ? field : answer.text.replace(/<[^>]*>/g, ' ');
+  const said = text.trim().replace(/\s+/g, ' ');
+  if (said === '') return undefined;
+  return said.length > 200 ? `${said.slice(0, 200)}…` : said;
+}
+
+export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -1,0 +1,44 @@
+import type { Profile } from '../profiles/schemas.js';
+import { hasher } from '../hash/xxhash.js';
+import type { Digest } from '../state/digest.js';
+import type { Encoded, Target } from './destination.js';
+import { mapsFingerprint } from './field-map.js';
+
+/**
+ * Profiles as one destination takes them, with what push remembers of them. A profile that no
+ * request to this platform could carry (too large as sent, a value its fields cannot take) is
+ * refused here, with the reason, before it costs its neighbours a request.
+ */
+export interface ProfileEncoder {
+  encode(profile: Profile): Encoded | { refused: string };
+  /** Of what is sent: "unchanged" means the platform would get the very same item. */
+  digest(item: Encoded): Digest;
+  /** Of a record's text, for this destination and field map: equal texts would send equal items. */
+  textDigest(text: string): Digest;
+}
+
+export function encoderFor(target: Target): ProfileEncoder {
+  const { destination } = target;
+  const { maxItemBytes, maxBytes } = destination.limits;
+  // Another destination or another --map sends other bytes for the same record.
+  const salt = `${destination.name}\n${mapsFingerprint(target.maps)}\n`;
+  const hash = hasher();
+  return {
+    encode(profile) {
+      const encoding = destination.encode(profile, target);
+      if ('refused' in encoding) return encoding;
+      const bytes = Buffer.byteLength(encoding.fragment);
+      if (maxItemBytes !== undefined && bytes > maxItemBytes) {
+        return { refused: `${kb(bytes)} as sent to ${destination.title}, over its limit of ${kb(maxItemBytes)} a profile` };
+      }
+      if (maxBytes !== undefined && bytes + destination.envelopeBytes(1) > maxBytes) {
+        return { refused: `${kb(bytes)} as sent to ${destination.title}, more than one request may carry (${kb(maxBytes)})` };
+      }
+      return { profile, fragment: encoding.fragment, bytes };
+    },
+    digest: (item) => hash(salt + item.fragment),
+    textDigest: (text) => hash(salt + text),
+  };
+}
+
+const kb = (bytes: number): string => (bytes < 10_240 ? `${bytes} bytes` : `${Math.ceil(bytes / 1024)} KB`);
