@@ -25,8 +25,6 @@ export const DEFAULT_RATE = { limit: 100, windowMs: 10_000 };
 export const DEFAULT_DAILY = 250_000;
 
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
-/** A body over the limit is read on and dropped up to this much, so the caller receives the 413. */
-const DISCARD_BYTES = 64 * 1024 * 1024;
 /** Arrivals remembered for the peaks: past 10,000 a second `maxRequestsPer10s` reports this bound. */
 const REMEMBERED_ARRIVALS = 100_000;
 const LISTED_REPEATS = 1000;
@@ -53,6 +51,8 @@ export interface HubspotMockOptions {
   latencyMs?: number;
   /** Shown in validation messages, as HubSpot does. */
   portalId?: number;
+  /** Largest body read (HubSpot documents none): past it, 413. */
+  maxBodyBytes?: number;
   random: Random;
   clock?: Clock;
   logger?: Logger;
@@ -103,18 +103,21 @@ function catalogueOf(specs: readonly CustomPropertySpec[], createdAt: string): H
   return properties;
 }
 
-/** The body, or TOO_LARGE (read on and dropped up to a bound), or undefined when the caller went away. */
+/**
+ * The body, or TOO_LARGE, or undefined when the caller went away. A body over the limit is read on
+ * and dropped up to twice the limit, so a caller still sending it receives the 413 instead of a reset.
+ */
 const TOO_LARGE = Symbol('too large');
-function readBody(req: IncomingMessage): Promise<string | typeof TOO_LARGE | undefined> {
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string | typeof TOO_LARGE | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-      else if (size > DISCARD_BYTES) req.destroy();
+      if (size <= maxBytes) chunks.push(chunk);
+      else if (size > 2 * maxBytes) req.destroy();
     });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? TOO_LARGE : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(size > maxBytes ? TOO_LARGE : Buffer.concat(chunks).toString('utf8')));
     req.on('close', () => resolve(undefined));
   });
 }
@@ -133,7 +136,7 @@ function bearerToken(header: string | undefined): string | undefined {
  * `GET /__mock/stats` and `GET /__mock/contacts?email=…` tell tests what it saw and holds.
  */
 export function createHubspotMock(options: HubspotMockOptions): HubspotMock {
-  const { failRate = 0, latencyMs = 0, portalId = 62515, random, logger } = options;
+  const { failRate = 0, latencyMs = 0, portalId = 62515, maxBodyBytes = MAX_BODY_BYTES, random, logger } = options;
   const clock = options.clock ?? systemClock;
   const rate = options.rate ?? DEFAULT_RATE;
   const window = new RollingWindow(rate.limit, rate.windowMs);
@@ -262,7 +265,7 @@ export function createHubspotMock(options: HubspotMockOptions): HubspotMock {
     };
 
     // Read before answering anything: a caller still sending its body would otherwise see a reset.
-    const text = req.method === 'POST' ? await readBody(req) : '';
+    const text = req.method === 'POST' ? await readBody(req, maxBodyBytes) : '';
     if (text === undefined) return;
 
     const route = url.pathname === UPSERT_PATH ? 'POST' : url.pathname === PROPERTIES_PATH ? 'GET' : undefined;
@@ -313,7 +316,7 @@ export function createHubspotMock(options: HubspotMockOptions): HubspotMock {
     if (route === 'GET') return respond(200, { results: url.searchParams.get('archived') === 'true' ? [] : catalogue });
     if (text === TOO_LARGE) {
       counters.badRequests += 1;
-      return respond(413, { message: `Request body larger than ${MAX_BODY_BYTES} bytes`, category: 'VALIDATION_ERROR' });
+      return respond(413, { message: `Request body larger than ${maxBodyBytes} bytes`, category: 'VALIDATION_ERROR' });
     }
     const answer = processUpsert(text, now);
     if (answer.status === 400) counters.badRequests += 1;

@@ -539,6 +539,13 @@ describe('test hooks and other paths', () => {
     expect((await hook(url, 'nothing')).status).toBe(404);
   });
 
+  it('a body over the limit is read to its end and answered 413, HubSpot-style', async () => {
+    const { mock, url } = await start({ maxBodyBytes: 1000 });
+    const answer = await upsert(url, { inputs: [input('ann@example.com', { firstname: 'A'.repeat(1500) })] });
+    expect(answer).toMatchObject({ status: 413, body: { status: 'error', message: 'Request body larger than 1000 bytes', category: 'VALIDATION_ERROR' } });
+    expect(mock.stats()).toMatchObject({ contacts: 0, badRequests: 1 });
+  });
+
   it('an unknown path is 404 and a wrong method 405, HubSpot-style bodies', async () => {
     const { url } = await start();
     const missing = await call(url, '/crm/v3/objects/deals/batch/upsert', { body: { inputs: [] } });
