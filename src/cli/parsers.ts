@@ -154,3 +154,22 @@ export function baseUrl(flag: string, variable: string, env: NodeJS.ProcessEnv =
 export function redisUrl(env: NodeJS.ProcessEnv = process.env): (value: string) => string {
   return (value) => checkRedisUrl(value, origin('--redis-url', 'SYNC_REDIS_URL', value, env));
 }
+
+/** The HubSpot mock's `--rate N/DURATION` (`100/10s`, `190/10s`, `5/s`) and `--daily N`. */
+export const MOCK_WINDOW_BOUNDS = { limit: { min: 1, max: 100_000 }, windowMs: { min: 10, max: 3_600_000 }, daily: { min: 1, max: 1_000_000_000 } } as const;
+
+const windowDuration = durationWithin(MOCK_WINDOW_BOUNDS.windowMs);
+
+export function rateWindow(value: string): { limit: number; windowMs: number } {
+  const { limit: bounds } = MOCK_WINDOW_BOUNDS;
+  const match = /^\s*(\d+)\s*\/\s*(.+)$/.exec(value);
+  const limit = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(limit) || limit < bounds.min || limit > bounds.max) {
+    throw new InvalidArgumentError(`expected REQUESTS/DURATION such as 100/10s, with ${bounds.min} to ${bounds.max} requests.`);
+  }
+  // `5/s` reads as 5 per 1 s.
+  const duration = /^\s*(ms|s|min|m|h)\s*$/.test(match[2]!) ? `1${match[2]!.trim()}` : match[2]!;
+  return { limit, windowMs: windowDuration(duration) };
+}
+
+export const dailyLimit = wholeNumber(MOCK_WINDOW_BOUNDS.daily.min, MOCK_WINDOW_BOUNDS.daily.max, 'requests per day');

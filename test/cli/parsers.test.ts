@@ -6,6 +6,7 @@ import {
   BOUNDS,
   checkBaseUrl,
   concurrency,
+  dailyLimit,
   duration,
   latency,
   maxPages,
@@ -14,6 +15,7 @@ import {
   mockRateOrUnlimited,
   port,
   rate,
+  rateWindow,
   redisUrl,
   retryFor,
 } from '../../src/cli/parsers.js';
@@ -184,5 +186,33 @@ describe('URL parsers name the flag, or the variable the value came from', () =>
     expect(refusal(() => redisUrl({ SYNC_REDIS_URL: value })(value)).message).toMatch(/^SYNC_REDIS_URL \(--redis-url\): the part before @/);
     expect(refusal(() => redisUrl({})(value)).message).toMatch(/^--redis-url: the part before @/);
     expect(redisUrl({})('redis://127.0.0.1:6379/0')).toBe('redis://127.0.0.1:6379/0');
+  });
+});
+
+describe('rateWindow (mock hubspot --rate N/DURATION) and dailyLimit (--daily)', () => {
+  it.each([
+    ['100/10s', { limit: 100, windowMs: 10_000 }],
+    ['190 / 10s', { limit: 190, windowMs: 10_000 }],
+    ['5/s', { limit: 5, windowMs: 1000 }],
+    ['2/500ms', { limit: 2, windowMs: 500 }],
+    ['1000/1m', { limit: 1000, windowMs: 60_000 }],
+  ])('reads %s', (value, expected) => {
+    expect(rateWindow(value)).toEqual(expected);
+  });
+
+  it.each([
+    ['100', /expected REQUESTS\/DURATION such as 100\/10s/],
+    ['0/10s', /with 1 to 100000 requests/],
+    ['1.5/10s', /expected REQUESTS\/DURATION/],
+    ['100/xyz', /expected a duration from 10ms to 3600s/],
+    ['100/2h', /expected a duration from 10ms to 3600s/],
+  ])('refuses %s', (value, reason) => {
+    expect(() => rateWindow(value)).toThrow(InvalidArgumentError);
+    expect(() => rateWindow(value)).toThrow(reason);
+  });
+
+  it('--daily is a whole number of requests', () => {
+    expect(dailyLimit('250000')).toBe(250_000);
+    expect(() => dailyLimit('0')).toThrow(/requests per day from 1 to 1000000000/);
   });
 });
