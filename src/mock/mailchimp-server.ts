@@ -226,6 +226,7 @@ export function createMailchimpMock(options: MailchimpMockOptions): MailchimpMoc
   const counters: MailchimpMockStats = { requests: 0, tooManyConnections: 0, failures: 0, created: 0, updated: 0, errors: 0, maxConcurrent: 0, maxRequestsPerSecond: 0 };
   const arrivals: number[] = [];
   let open = 0;
+  const stopping = new AbortController();
 
   const recordArrival = (): void => {
     const now = clock.now();
@@ -363,18 +364,27 @@ export function createMailchimpMock(options: MailchimpMockOptions): MailchimpMoc
     // 'close' comes once whether the answer was sent or the client went away: the slot is freed either way.
     res.once('close', () => (open -= 1));
     void (async () => {
-      if (latencyMs > 0) await clock.sleep(latencyMs);
+      if (latencyMs > 0) await clock.sleep(latencyMs, stopping.signal);
       if (!url.pathname.startsWith('/3.0/')) return reply.problem(problems.notFound);
       await api(req, reply, url);
     })().catch((error: unknown) => {
+      // Stopping: a request still held is cut, as a server going away cuts it.
+      if (stopping.signal.aborted) return void res.destroy();
       logger?.error({ stage: 'mock', err: error }, 'mock failed to answer');
       if (!res.headersSent) reply.problem(problems.internal);
       else res.destroy();
     });
   });
-  // Node waits 300 s for a request by default: a stalled client would hold a connection slot that long.
-  server.requestTimeout = 60_000;
+  // Node waits 300 s for a request by default: a stalled client would hold a connection slot that
+  // long. A body is read after the latency, so the whole request may take that long to arrive.
+  server.requestTimeout = latencyMs + 60_000;
   server.headersTimeout = 30_000;
+  // `close()` waits for every open request: held ones (up to an hour of --latency) are cut instead.
+  const closeServer = server.close.bind(server);
+  server.close = (callback?: (error?: Error) => void) => {
+    stopping.abort();
+    return closeServer(callback);
+  };
 
   const stats = (): MailchimpMockStats => ({ ...counters });
   const member = (listId: string, email: string): object | undefined => audiences.get(listId)?.member(email);

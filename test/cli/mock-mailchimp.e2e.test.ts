@@ -50,6 +50,21 @@ describe('sync mock mailchimp (spawned)', () => {
     expect(result.stderr).not.toContain(KEY);
   });
 
+  it('stops on SIGTERM at once (exit 0) even while it holds a request for its --latency', async () => {
+    const server = await startServer(['mock', 'mailchimp', '--port', '0', '--latency', '600000']);
+    const heldRequest = fetch(`${server.url}/3.0/ping`, { headers: auth(KEY) }).then(
+      (answer) => `answered ${answer.status}`,
+      () => 'cut',
+    );
+    // Accepted (and now held) once it counts as open.
+    while (((await (await fetch(`${server.url}/__mock/stats`)).json()) as { maxConcurrent: number }).maxConcurrent < 1);
+    const started = performance.now();
+    const result = await server.stop();
+    expect(result.code, result.stderr).toBe(0);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(await heldRequest).toBe('cut');
+  });
+
   it('refuses a malformed --key with exit 2, without printing it', async () => {
     const message = refusal(await runCli(['mock', 'mailchimp', '--port', '0', '--key', 'my-secret-key']));
     expect(message).toBe('--key: expected a Mailchimp API key: 32 hexadecimal digits (lower case), a dash and the data centre, such as 0123456789abcdef0123456789abcdef-us21');

@@ -26,10 +26,15 @@ class GateClock implements Clock {
     return this.time;
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
-    return new Promise((resolve) => {
-      this.held.push(resolve);
+    return new Promise((resolve, reject) => {
+      const release = (): void => resolve();
+      this.held.push(release);
+      signal?.addEventListener('abort', () => {
+        this.held.splice(this.held.indexOf(release), 1);
+        reject(signal.reason);
+      });
       this.onHold?.();
     });
   }
@@ -632,6 +637,24 @@ describe('simultaneous connections', () => {
     clock.release(2);
     expect(await next).toBe(200);
     expect(mock.stats()).toMatchObject({ requests: 2, tooManyConnections: 0 });
+  });
+});
+
+describe('stopping', () => {
+  it('cuts the requests it holds instead of waiting out their latency', async () => {
+    const clock = new GateClock();
+    const { url, mock } = await start({ clock, latencyMs: 3_600_000 });
+    const cut = (): Promise<string | undefined> =>
+      new Promise((resolve) => {
+        const req = httpRequest(`${url}/3.0/ping`, { agent: false, headers: { authorization: basic('x', KEY) } }, (res) => resolve(`answered ${res.statusCode}`));
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+        req.end();
+      });
+    const outcomes = Promise.all([cut(), cut()]);
+    await clock.untilHolding(2);
+    await close(mock);
+    expect(await outcomes).toEqual(['ECONNRESET', 'ECONNRESET']);
+    expect(clock.holding).toBe(0);
   });
 });
 
