@@ -5,13 +5,13 @@
 import http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 
-/** @typedef {{ url: string, size: number, chunked: boolean, tries: number }} Job */
+/** @typedef {{ url: string, size: number, chunked: boolean, tries: number, headers?: Record<string, string> }} Job */
 /** @typedef {{ status?: number, body?: string, error?: string }} Outcome */
 
-/** @param {string} url @param {Buffer} body @param {boolean} chunked @returns {Promise<Outcome>} */
-function post(url, body, chunked) {
+/** @param {string} url @param {Buffer} body @param {boolean} chunked @param {Record<string, string>} extra @returns {Promise<Outcome>} */
+function post(url, body, chunked, extra) {
   return new Promise((resolve) => {
-    const headers = { 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': body.length }) };
+    const headers = { 'content-type': 'application/json', ...extra, ...(chunked ? {} : { 'content-length': body.length }) };
     const req = http.request(url, { method: 'POST', agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -31,5 +31,5 @@ const job = workerData;
 const body = Buffer.alloc(job.size, 0x20);
 /** @type {Outcome[]} */
 const outcomes = [];
-for (let i = 0; i < job.tries; i++) outcomes.push(await post(job.url, body, job.chunked));
+for (let i = 0; i < job.tries; i++) outcomes.push(await post(job.url, body, job.chunked, job.headers ?? {}));
 parentPort?.postMessage(outcomes);

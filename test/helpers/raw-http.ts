@@ -68,7 +68,7 @@ export interface PostOutcome {
  * (which sends `Connection: close`), Content-Length or chunked, running in a worker thread so that
  * the client and the server race as they do across processes (test/helpers/node-post-worker.mjs).
  */
-export async function postFromThread(url: string, job: { size: number; chunked: boolean; tries: number }): Promise<PostOutcome[]> {
+export async function postFromThread(url: string, job: { size: number; chunked: boolean; tries: number; headers?: Record<string, string> }): Promise<PostOutcome[]> {
   const worker = new Worker(new URL('./node-post-worker.mjs', import.meta.url), { workerData: { url, ...job } });
   try {
     return await new Promise<PostOutcome[]>((resolve, reject) => {

@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { hasher } from '../../src/hash/xxhash.js';
 import { emailKey, loadHasher, platformKey } from '../../src/state/digest.js';
 
-const ann = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
 
 describe('digests', () => {
   beforeAll(loadHasher);

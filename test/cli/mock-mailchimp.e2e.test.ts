@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { runCli, startServer, type CliResult } from '../helpers/cli.js';
+
+const KEY = '0123456789abcdef0123456789abcdef-us21';
+const auth = (key: string) => ({ authorization: `Basic ${Buffer.from(`anystring:${key}`).toString('base64')}` });
+
+/** The one JSON error line a refused start prints (stderr is no TTY: JSON logs). */
+function refusal(result: CliResult): string {
+  expect(result.code, result.stderr).toBe(2);
+  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(result.stdout).toBe('');
+  return (JSON.parse(lines[0]!) as { msg: string }).msg;
+}
+
+describe('sync mock mailchimp (spawned)', () => {
+  it('prints `listening URL` first, serves the flags it was given, and stops on SIGTERM with exit 0', async () => {
+    const server = await startServer(['mock', 'mailchimp', '--port', '0', '--key', KEY, '--dc', 'us21', '--list', 'aud111', '--merge-field', 'ltv:number:required']);
+    let result: CliResult | undefined;
+    try {
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+      expect(await (await fetch(`${server.url}/3.0/ping`, { headers: auth(KEY) })).json()).toEqual({ health_status: "Everything's Chimpy!" });
+      expect((await fetch(`${server.url}/3.0/ping`, { headers: auth(`${'f'.repeat(32)}-us21`) })).status).toBe(401);
+
+      const fields = (await (await fetch(`${server.url}/3.0/lists/aud111/merge-fields?count=1000`, { headers: auth(KEY) })).json()) as { merge_fields: { tag: string; type: string; required: boolean }[] };
+      expect(fields.merge_fields.map((field) => [field.tag, field.type, field.required])).toEqual([
+        ['FNAME', 'text', false],
+        ['LNAME', 'text', false],
+        ['LTV', 'number', true],
+      ]);
+      expect((await fetch(`${server.url}/3.0/lists/a1b2c3d4e5/merge-fields`, { headers: auth(KEY) })).status).toBe(404);
+
+      const members = [
+        { email_address: 'ann@example.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'Ann', LTV: 3 } },
+        { email_address: 'bob@example.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'Bob' } },
+      ];
+      const answer = await fetch(`${server.url}/3.0/lists/aud111`, { method: 'POST', headers: { ...auth(KEY), 'content-type': 'application/json' }, body: JSON.stringify({ members, update_existing: true }) });
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ total_created: 1, error_count: 1, errors: [{ email_address: 'bob@example.com', field: 'LTV', field_message: 'Please enter a value' }] });
+
+      expect(await (await fetch(`${server.url}/__mock/members?email=ann@example.com`)).json()).toMatchObject({ status: 'subscribed', merge_fields: { FNAME: 'Ann', LTV: 3 } });
+      expect(await (await fetch(`${server.url}/__mock/stats`)).json()).toMatchObject({ requests: 5, created: 1, errors: 1 });
+    } finally {
+      result = await server.stop();
+    }
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`listening ${server.url}\n`);
+    expect(result.stderr).toContain('mock stopped');
+    expect(result.stderr).not.toContain(KEY);
+  });
+
+  it('stops on SIGTERM at once (exit 0) even while it holds a request for its --latency', async () => {
+    const server = await startServer(['mock', 'mailchimp', '--port', '0', '--latency', '600000']);
+    const heldRequest = fetch(`${server.url}/3.0/ping`, { headers: auth(KEY) }).then(
+      (answer) => `answered ${answer.status}`,
+      () => 'cut',
+    );
+    // Accepted (and now held) once it counts as open.
+    while (((await (await fetch(`${server.url}/__mock/stats`)).json()) as { maxConcurrent: number }).maxConcurrent < 1);
+    const started = performance.now();
+    const result = await server.stop();
+    expect(result.code, result.stderr).toBe(0);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(await heldRequest).toBe('cut');
+  });
+
+  it('refuses a malformed --key with exit 2, without printing it', async () => {
+    const message = refusal(await runCli(['mock', 'mailchimp', '--port', '0', '--key', 'my-secret-key']));
+    expect(message).toBe('--key: expected a Mailchimp API key: 32 hexadecimal digits (lower case), a dash and the data centre, such as 0123456789abcdef0123456789abcdef-us21');
+    expect(message).not.toContain('my-secret-key');
+  });
+
+  it('refuses a --key of another data centre than --dc', async () => {
+    expect(refusal(await runCli(['mock', 'mailchimp', '--port', '0', '--key', KEY, '--dc', 'us6']))).toBe('--key is for data centre us21 but --dc is us6: no request could be accepted');
+  });
+
+  it.each([
+    [['--merge-field', 'LTV:money'], "option '--merge-field <tag[:type][:required]>' argument 'LTV:money' is invalid. expected a type among text, number, date, birthday, phone, url, imageurl, zip, address after the tag (such as LTV:number)."],
+    [['--list', 'not/an-id'], "option '--list <id>' argument 'not/an-id' is invalid. expected an audience id of 1 to 32 letters and digits, such as a1b2c3d4e5."],
+    [['--connections', '0'], "option '--connections <n>' argument '0' is invalid. expected simultaneous connections from 1 to 1000."],
+  ])('refuses %j with exit 2 naming the flag', async (args, message) => {
+    expect(refusal(await runCli(['mock', 'mailchimp', '--port', '0', ...args]))).toBe(message);
+  });
+});
