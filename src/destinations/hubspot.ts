@@ -85,6 +85,22 @@ export const hubspotDestination: Destination = {
   identity: ({ baseUrl }) => `hubspot ${platformOf(baseUrl)}`,
 };
 
+/**
+ * HubSpot puts a property's refusal as JSON inside its message ("Property values were not valid:
+ * [{…}]"): said as a person reads it, `email: Email address x is blocked (BLOCKED_EMAIL)`.
+ */
+export function readable(message: string): string {
+  const match = /^Property values were not valid: (\[.*\])$/s.exec(message);
+  if (!match) return message;
+  try {
+    const problems = JSON.parse(match[1]!) as unknown[];
+    const said = problems.filter(isObject).map((problem) => `${String(problem.name)}: ${String(problem.message)}${typeof problem.error === 'string' ? ` (${problem.error})` : ''}`);
+    return said.length > 0 ? said.join('; ') : message;
+  } catch {
+    return message;
+  }
+}
+
 function saidPart(answer: PlatformAnswer): string {
   const said = platformSaid(answer);
   return said ? `: ${said}` : '';
@@ -121,7 +137,7 @@ function upsertResults(answer: PlatformAnswer, emails: readonly string[], what: 
   for (const error of Array.isArray(body.errors) ? body.errors : []) {
     if (!isObject(error)) continue;
     const ids = isObject(error.context) && Array.isArray(error.context.objectWriteTraceId) ? error.context.objectWriteTraceId : [];
-    const message = typeof error.message === 'string' ? error.message : 'refused by HubSpot';
+    const message = typeof error.message === 'string' ? readable(error.message) : 'refused by HubSpot';
     for (const id of ids) if (/^\d+$/.test(String(id))) refused.set(Number(id), message);
   }
   const upserted = new Set<string>();

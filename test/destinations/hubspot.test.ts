@@ -2,7 +2,7 @@ import nock from 'nock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DestinationClient } from '../../src/destinations/client.js';
 import type { PlatformAnswer } from '../../src/destinations/destination.js';
-import { hubspotDestination as hubspot } from '../../src/destinations/hubspot.js';
+import { hubspotDestination as hubspot, readable } from '../../src/destinations/hubspot.js';
 import { AuthError, HttpStatusError, RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../../src/errors.js';
 import { isTransient } from '../../src/engine/retry-policy.js';
 import { loadHasher } from '../../src/state/digest.js';
@@ -85,6 +85,16 @@ describe('hubspot: what an answer means for each input', () => {
       { status: 'rejected', error: 'Property values were not valid: INVALID_EMAIL' },
       { status: 'accepted' },
     ]);
+  });
+
+  it("HubSpot's property refusals, JSON inside its message, are said as a person reads them", () => {
+    const message = 'Property values were not valid: [{"isValid":false,"message":"Email address x@suppressed.example is blocked","error":"BLOCKED_EMAIL","name":"email"},{"isValid":false,"message":"Property \\"tier\\" does not exist","error":"PROPERTY_DOESNT_EXIST","name":"tier"}]';
+    const body = { status: 'COMPLETE', results: [], errors: [{ status: 'error', message, context: { objectWriteTraceId: ['0', '1'] } }] };
+    expect(hubspot.accepted(answer(207, body), emails, 'b')[0]).toEqual({
+      status: 'rejected',
+      error: 'email: Email address x@suppressed.example is blocked (BLOCKED_EMAIL); tier: Property "tier" does not exist (PROPERTY_DOESNT_EXIST)',
+    });
+    expect(readable('Property values were not valid: [not json')).toBe('Property values were not valid: [not json');
   });
 
   it('a result without a trace id is matched by its email', () => {

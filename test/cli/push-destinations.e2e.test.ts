@@ -1,0 +1,185 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+/**
+ * --to hubspot and --to mailchimp, spawned against `sync mock hubspot|mailchimp`: good, invalid
+ * and refused profiles, the platforms' limits under injected failures and latency, preflight
+ * refusals, reruns, kill -9, and credentials that never show.
+ */
+
+const HUBSPOT_TOKEN = 'pat-na1-7f3c0e-SECRET-hubspot';
+const MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us21';
+const LIST = 'a1b2c3d4e5';
+
+const profile = (i: number, extra: Record<string, unknown> = {}) => ({ email: `user${i}@example.com`, firstName: 'ann', lastName: 'lee', ...extra });
+const ndjson = (values: unknown[]) => values.map((value) => (typeof value === 'string' ? value : JSON.stringify(value))).join('\n') + '\n';
+const jsonLines = (text: string) => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+const readLines = (path: string) => (existsSync(path) ? jsonLines(readFileSync(path, 'utf8')) : []);
+
+describe('push to real platforms (spawned, against their simulators)', () => {
+  const tmp = useTempDir();
+  const servers: RunningServer[] = [];
+  const start = async (...args: string[]) => {
+    const server = await startServer(args);
+    servers.push(server);
+    return server;
+  };
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+  });
+  const get = async <T,>(server: RunningServer, path: string): Promise<T> => (await fetch(`${server.url}${path}`)).json() as Promise<T>;
+
+  const hubspotArgs = (mock: RunningServer, file: string, ...extra: string[]) => ['push', file, '--to', 'hubspot', '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra];
+  const mailchimpArgs = (mock: RunningServer, file: string, ...extra: string[]) => ['push', file, '--to', 'mailchimp', '--list', LIST, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra];
+
+  it('hubspot: good profiles upserted with the mapped field, invalid and refused ones dead-lettered with their reasons (class client), replayable', async () => {
+    const mock = await start('mock', 'hubspot', '--port', '0', '--token', HUBSPOT_TOKEN, '--property', 'tier');
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson([profile(1, { metadata: { customer_tier: 'gold' } }), { email: 'not-an-email', firstName: 'x', lastName: 'y' }, profile(2), { email: 'blocked@suppressed.example', firstName: 'Bo', lastName: 'Cked' }]));
+    const env = { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN, SYNC_STATE_DIR: join(tmp(), 'state') };
+    const result = await runCli(hubspotArgs(mock, file, '--map', 'metadata.customer_tier=tier'), { env });
+    expect(result.code, result.stderr).toBe(3);
+    expect(JSON.parse(result.stdout)).toMatchObject({ total: 4, valid: 3, invalid: 1, delivered: 2, rejected: 1, deadLettered: 2 });
+    const contact = await get<Record<string, string>>(mock, '/__mock/contacts?email=user1@example.com');
+    expect(contact).toMatchObject({ email: 'user1@example.com', firstname: 'Ann', lastname: 'Lee', tier: 'gold' });
+    const letters = readLines(join(tmp(), 'dl.ndjson'));
+    expect(letters.map((letter) => [letter.line, letter.class, letter.reason])).toEqual([
+      [2, 'client', 'email: must be a valid email address'],
+      [4, 'client', expect.stringMatching(/^email: .*blocked.* \(BLOCKED_EMAIL\)$/)],
+    ]);
+    // Replaying the dead letters: the refused one is refused again and stays in the file.
+    const replay = await runCli(hubspotArgs(mock, join(tmp(), 'dl.ndjson'), '--map', 'metadata.customer_tier=tier'), { env });
+    expect(replay.code, replay.stderr).toBe(3);
+    expect(readLines(join(tmp(), 'dl.ndjson')).map((letter) => letter.line)).toEqual([2, 4]);
+  });
+
+  it('hubspot under 20% failures and 1.5 s latency: every profile delivered, never more than 100 arrivals in any rolling 10 s or 10 in any second', async () => {
+    const mock = await start('mock', 'hubspot', '--port', '0', '--fail-rate', '0.2', '--latency', '1500', '--seed', '3');
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson(Array.from({ length: 1500 }, (_, i) => profile(i))));
+    const result = await runCli(hubspotArgs(mock, file, '--max-retries', '8'), { env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN }, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ delivered: 1500, failed: 0 });
+    const stats = await get<{ contacts: number; maxRequestsPer10s: number; maxRequestsPerSecond: number; maxConcurrent: number; rateLimited: number; failures: number }>(mock, '/__mock/stats');
+    expect(stats.contacts).toBe(1500);
+    expect(stats.failures).toBeGreaterThan(0);
+    expect(stats.maxRequestsPer10s).toBeLessThanOrEqual(100);
+    expect(stats.maxRequestsPerSecond).toBeLessThanOrEqual(10);
+    expect(stats.maxConcurrent).toBeLessThanOrEqual(10);
+    expect(stats.rateLimited).toBe(0);
+  });
+
+  it('mailchimp under 20% failures and 1.5 s latency: every member added, never more than 10 connections open', async () => {
+    const mock = await start('mock', 'mailchimp', '--port', '0', '--fail-rate', '0.2', '--latency', '1500', '--seed', '5');
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson(Array.from({ length: 3000 }, (_, i) => profile(i))));
+    const result = await runCli(mailchimpArgs(mock, file, '--batch-size', '100', '--rate', '20', '--max-retries', '8'), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ delivered: 3000, failed: 0 });
+    const stats = await get<{ created: number; maxConcurrent: number; tooManyConnections: number; failures: number }>(mock, '/__mock/stats');
+    expect(stats.created).toBe(3000);
+    expect(stats.failures).toBeGreaterThan(0);
+    expect(stats.maxConcurrent).toBeLessThanOrEqual(10);
+    expect(stats.tooManyConnections).toBe(0);
+  });
+
+  it('mailchimp: a member refused inside the 200 is dead-lettered with Mailchimp\'s words; new members subscribed, tags sent, status never changed', async () => {
+    const mock = await start('mock', 'mailchimp', '--port', '0', '--merge-field', 'TIER');
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson([profile(1, { metadata: { tags: ['vip'], tier: 'gold' } }), { email: 'fake@suppressed.example', firstName: 'F', lastName: 'K' }]));
+    const result = await runCli(mailchimpArgs(mock, file, '--map', 'metadata.tier=TIER'), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } });
+    expect(result.code, result.stderr).toBe(3);
+    const member = await get<{ status: string; merge_fields: Record<string, string>; tags: { name: string }[] }>(mock, `/__mock/members?list=${LIST}&email=user1@example.com`);
+    expect(member).toMatchObject({ status: 'subscribed', merge_fields: { FNAME: 'Ann', LNAME: 'Lee', TIER: 'gold' } });
+    expect(member.tags.map((tag) => tag.name)).toEqual(['vip']);
+    expect(readLines(join(tmp(), 'dl.ndjson'))).toEqual([
+      expect.objectContaining({ line: 2, class: 'client', reason: 'fake@suppressed.example looks fake or invalid, please enter a real email address.' }),
+    ]);
+  });
+
+  it.each([
+    ['hubspot: a refused token', 'hubspot', ['--token', HUBSPOT_TOKEN], [], { SYNC_DOWNSTREAM_TOKEN: 'pat-na1-wrong-SECRET' }, /^HubSpot refused SYNC_DOWNSTREAM_TOKEN \(HTTP 401/],
+    ['hubspot: a --map to a property it does not have', 'hubspot', [], ['--map', 'metadata.tier=tier'], { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN }, /^--map metadata\.tier=tier: HubSpot has no contact property "tier"/],
+    ['mailchimp: an unknown audience', 'mailchimp', [], ['--list', 'nope'], { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, /^--list nope: Mailchimp has no audience with this id/],
+    ['mailchimp: a --map to a merge field it does not have', 'mailchimp', [], ['--list', LIST, '--map', 'metadata.tier=TIER'], { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, /^--map metadata\.tier=TIER: the audience a1b2c3d4e5 has no merge field TIER/],
+    ['mailchimp: a refused key', 'mailchimp', ['--key', MAILCHIMP_KEY], ['--list', LIST], { SYNC_DOWNSTREAM_TOKEN: 'ffffffffffffffffffffffffffffffff-us21' }, /^Mailchimp refused SYNC_DOWNSTREAM_TOKEN \(HTTP 401/],
+  ] as const)('preflight, %s: exit 2 with one line, nothing read or sent', async (_name, to, mockArgs, pushArgs, env, message) => {
+    const mock = await start('mock', to, '--port', '0', ...mockArgs);
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson([profile(1)]));
+    const result = await runCli(['push', file, '--to', to, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), ...pushArgs], { env });
+    expect(result.code, result.stderr).toBe(2);
+    const errors = jsonLines(result.stderr).filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(message);
+    const stats = await get<{ accepted?: number; created?: number }>(mock, '/__mock/stats');
+    expect(stats.accepted ?? stats.created).toBe(0);
+    expect(existsSync(join(tmp(), 'dl.ndjson'))).toBe(false);
+  });
+
+  it('a rerun sends only what changed; a HubSpot push does not make a Mailchimp push skip anything (state per destination)', async () => {
+    const hubspot = await start('mock', 'hubspot', '--port', '0');
+    const mailchimp = await start('mock', 'mailchimp', '--port', '0');
+    const file = join(tmp(), 'profiles.ndjson');
+    const state = { SYNC_STATE_DIR: join(tmp(), 'state') };
+    writeFileSync(file, ndjson([profile(1), profile(2), profile(3)]));
+    const hub = () => runCli(hubspotArgs(hubspot, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } });
+    const chimp = () => runCli(mailchimpArgs(mailchimp, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } });
+    expect(JSON.parse((await hub()).stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
+    expect(JSON.parse((await chimp()).stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
+    writeFileSync(file, ndjson([profile(1), profile(2, { lastName: 'changed' }), profile(3)]));
+    expect(JSON.parse((await hub()).stdout)).toMatchObject({ delivered: 1, unchanged: 2 });
+    expect(JSON.parse((await chimp()).stdout)).toMatchObject({ delivered: 1, unchanged: 2 });
+    // Another field map sends other fields: everything is sent again.
+    const mapped = await runCli(hubspotArgs(hubspot, file, '--map', 'metadata.x=company'), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } });
+    expect(JSON.parse(mapped.stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
+  });
+
+  it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async () => {
+    const mock = await start('mock', 'hubspot', '--port', '0', '--latency', '200');
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson(Array.from({ length: 2000 }, (_, i) => profile(i))));
+    const env = { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN, SYNC_STATE_DIR: join(tmp(), 'state') };
+    const killMidRun = (child: ChildProcess) => {
+      const poll = setInterval(() => {
+        void get<{ contacts: number }>(mock, '/__mock/stats').then((stats) => {
+          if (stats.contacts < 500) return;
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        });
+      }, 25);
+      child.on('close', () => clearInterval(poll));
+    };
+    const killed = await runCli(hubspotArgs(mock, file), { env, onSpawn: killMidRun, timeoutMs: 60_000 });
+    expect(killed.code).toBeNull();
+    const rerun = await runCli(hubspotArgs(mock, file), { env, timeoutMs: 60_000 });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const summary = JSON.parse(rerun.stdout) as { unchanged: number; delivered: number };
+    expect(summary.unchanged + summary.delivered).toBe(2000);
+    expect(summary.unchanged).toBeGreaterThanOrEqual(500 - 10 * 100);
+    expect((await get<{ contacts: number }>(mock, '/__mock/stats')).contacts).toBe(2000);
+  });
+
+  it('credentials never show: not in stdout, stderr (even --verbose), dead letters, reports or the metrics file', async () => {
+    const hubspot = await start('mock', 'hubspot', '--port', '0', '--token', HUBSPOT_TOKEN, '--fail-rate', '0.3', '--seed', '1');
+    const mailchimp = await start('mock', 'mailchimp', '--port', '0', '--fail-rate', '0.3', '--seed', '1');
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, ndjson([profile(1), { email: 'x@suppressed.example', firstName: 'X', lastName: 'Y' }, '{"broken":']));
+    const files = (name: string) => ['--report', join(tmp(), `${name}-report.ndjson`), '--metrics-file', join(tmp(), `${name}.prom`), '--verbose', '--max-retries', '0'];
+    const runs = [
+      await runCli(hubspotArgs(hubspot, file, ...files('h')), { env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } }),
+      await runCli(mailchimpArgs(mailchimp, file, ...files('m')), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } }),
+      await runCli(hubspotArgs(hubspot, file), { env: { SYNC_DOWNSTREAM_TOKEN: 'pat-na1-wrong-SECRET' } }),
+    ];
+    const written = ['dl.ndjson', 'h-report.ndjson', 'm-report.ndjson', 'h.prom', 'm.prom'].map((name) => (existsSync(join(tmp(), name)) ? readFileSync(join(tmp(), name), 'utf8') : ''));
+    const everything = [...runs.flatMap((run) => [run.stdout, run.stderr]), ...written].join('\n');
+    expect(everything.length).toBeGreaterThan(1000);
+    for (const secret of [HUBSPOT_TOKEN, 'SECRET', MAILCHIMP_KEY, MAILCHIMP_KEY.slice(0, 32), Buffer.from(`sync:${MAILCHIMP_KEY}`).toString('base64')]) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+});
