@@ -20,13 +20,14 @@ export function registerDemo(program: Command): void {
         const progress = context.terminal.progress('Running the demo: pull, then push');
         try {
           const result = await runDemo({ outDir: flags.outDir }, { logger });
-          const ok = !result.pull.error && (result.push.exitCode === ExitCode.ok || result.push.exitCode === ExitCode.partial);
+          const finished = (code: ExitCode) => code === ExitCode.ok || code === ExitCode.partial;
+          const ok = !result.pull.error && finished(result.push.exitCode) && finished(result.hubspot.exitCode);
           const lines = describeDemo(result);
           if (!context.json) process.stdout.write(`${lines.join('\n')}\n`);
           return {
             exitCode: ok ? ExitCode.ok : ExitCode.failed,
-            error: result.pull.error ?? (ok ? undefined : result.push.error),
-            summary: { pull: result.pull.summary, push: result.push.summary, files: result.files },
+            error: result.pull.error ?? (ok ? undefined : (result.push.error ?? result.hubspot.error)),
+            summary: { pull: result.pull.summary, push: result.push.summary, hubspot: result.hubspot.summary, files: result.files },
             stage: 'run',
           };
         } finally {

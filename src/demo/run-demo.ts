@@ -4,11 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../engine/random.js';
 import type { Logger } from '../logging/logger.js';
 import { createDownstreamMock } from '../mock/downstream-server.js';
+import { createHubspotMock } from '../mock/hubspot-server.js';
 import { close, listen } from '../http/server.js';
 import { createReqresMock, loadUsers } from '../mock/reqres-server.js';
 import { runPull, type PullOutcome } from '../pull/run-pull.js';
 import { MemoryStateStore } from '../state/state-store.js';
 import { runPush, type PushOutcome } from '../push/run-push.js';
+
+/** The demo's HubSpot simulator accepts this private app token (a local stand-in, no secret). */
+const DEMO_TOKEN = 'demo-private-app-token';
 
 export const DEMO_PROFILES = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
 
@@ -19,7 +23,9 @@ export interface DemoOptions {
 export interface DemoResult {
   pull: PullOutcome;
   push: PushOutcome;
-  files: { export: string; deadLetter: string; report: string };
+  /** The same profiles pushed to a real platform's simulator: HubSpot. */
+  hubspot: PushOutcome;
+  files: { export: string; deadLetter: string; report: string; hubspotDeadLetter: string };
 }
 
 /**
@@ -33,6 +39,7 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
     export: join(outDir, 'customers.json'),
     deadLetter: join(outDir, 'dead-letter.ndjson'),
     report: join(outDir, 'report.ndjson'),
+    hubspotDeadLetter: join(outDir, 'hubspot-dead-letter.ndjson'),
   };
   // A fresh demo each time: the dead-letter file would otherwise accumulate across runs.
   await Promise.all(Object.values(files).map((file) => rm(file, { force: true })));
@@ -40,7 +47,9 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
   const source = createReqresMock({ users: loadUsers(), rate: 3, random: seededRandom(1), logger });
   // Seed 7's first draw fails, so the push shows at least one retry with the same Idempotency-Key.
   const platform = createDownstreamMock({ rate: 5, failRate: 0.2, latencyMs: 50, random: seededRandom(7), logger });
-  const [sourceUrl, platformUrl] = await Promise.all([listen(source, 0), listen(platform, 0)]);
+  // HubSpot as its public reference describes it, with a custom property the demo maps a field to.
+  const hubspot = createHubspotMock({ token: DEMO_TOKEN, properties: [{ name: 'lead_source' }], failRate: 0.1, latencyMs: 30, random: seededRandom(11), logger });
+  const [sourceUrl, platformUrl, hubspotUrl] = await Promise.all([listen(source, 0), listen(platform, 0), listen(hubspot, 0)]);
   try {
     const pull = await runPull(
       { baseUrl: `${sourceUrl}/api`, apiKey: 'demo-key', out: files.export, maxRetries: 5, rate: 10, concurrency: 4, faultRate: 0.2, seed: 0, allowPartial: false, maxPages: 1000 },
@@ -51,16 +60,32 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
       // The mock platform starts empty each time: so does the demo's memory of what it accepted.
       { logger, state: new MemoryStateStore() },
     );
-    return { pull, push, files };
+    const toHubspot = await runPush(
+      {
+        file: DEMO_PROFILES,
+        to: 'hubspot',
+        downstreamUrl: hubspotUrl,
+        token: DEMO_TOKEN,
+        map: ['metadata.source=lead_source'],
+        maxRetries: 5,
+        deadLetter: files.hubspotDeadLetter,
+        dryRun: false,
+        stateDir: '',
+        full: false,
+      },
+      { logger, state: new MemoryStateStore() },
+    );
+    return { pull, push, hubspot: toHubspot, files };
   } finally {
-    await Promise.all([close(source), close(platform)]);
+    await Promise.all([close(source), close(platform), close(hubspot)]);
   }
 }
 
 /** The readable report: what happened, in numbers, and where the files are. */
-export function describeDemo({ pull, push, files }: DemoResult, cwd = process.cwd()): string[] {
+export function describeDemo({ pull, push, hubspot, files }: DemoResult, cwd = process.cwd()): string[] {
   const p = pull.summary;
   const s = push.summary;
+  const h = hubspot.summary;
   const q = p.qualitySummary;
   const path = (file: string) => relative(cwd, file) || file;
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -79,8 +104,12 @@ export function describeDemo({ pull, push, files }: DemoResult, cwd = process.cw
     `   ${s.deadLettered} records not delivered, each with its line and reason → ${path(files.deadLetter)}`,
     `   one outcome per record → ${path(files.report)}`,
     '',
+    `3. push --to hubspot: the same ${h.total} profiles to HubSpot (local simulator of its batch upsert: 100 contacts a request, 100 requests per rolling 10 s, 10% failing)`,
+    `   ${h.delivered} contacts upserted in ${h.batches} batches (metadata.source → the property lead_source) · ${h.rejected} refused by HubSpot (blocked addresses) · ${h.retries} retries · ${seconds(h.durationMs)}`,
+    `   ${h.deadLettered} records not delivered → ${path(files.hubspotDeadLetter)}`,
+    '',
     'Nothing was lost: every record was exported, delivered, merged, or written to the dead-letter file.',
-    `Next: npx sync pull --help · npx sync push --help · npx sync serve --help`,
+    `Next: sync pull --help · sync push --help (destinations: --to sync|hubspot|mailchimp) · sync serve --help`,
     `Replay the failures against a platform: npx sync push ${path(files.deadLetter)} --dead-letter ${path(files.deadLetter)} --downstream-url URL`,
   ];
 }

@@ -16,6 +16,11 @@ describe('sync demo (spawned)', () => {
     expect(result.stdout).toMatch(/24 customers enriched and exported/);
     expect(result.stdout).toMatch(/2\. push: 47 user profiles/);
     expect(result.stdout).toMatch(/11 records not delivered, each with its line and reason → out\/dead-letter\.ndjson/);
+    // A real platform's API (its simulator): the same profiles upserted to HubSpot, its refusals dead-lettered.
+    expect(result.stdout).toMatch(/3\. push --to hubspot: the same 47 profiles to HubSpot/);
+    expect(result.stdout).toMatch(/35 contacts upserted in \d+ batch(es)? \(metadata\.source → the property lead_source\) · 3 refused by HubSpot/);
+    const refused = readFileSync(join(tmp(), 'out', 'hubspot-dead-letter.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { reason: string });
+    expect(refused.filter((letter) => letter.reason.includes('BLOCKED_EMAIL'))).toHaveLength(3);
     const retries = /(\d+) retries \(backoff/.exec(result.stdout);
     expect(Number(retries?.[1])).toBeGreaterThan(0);
     expect(Number(/(\d+) retries \(same Idempotency-Key\)/.exec(result.stdout)?.[1])).toBeGreaterThan(0);
@@ -32,5 +37,6 @@ describe('sync demo (spawned)', () => {
     const summary = JSON.parse(result.stdout);
     expect(summary.pull).toMatchObject({ exported: 24 });
     expect(summary.push).toMatchObject({ total: 47, deadLettered: 11 });
+    expect(summary.hubspot).toMatchObject({ total: 47, delivered: 35, rejected: 3, deadLettered: 11 });
   });
 });
