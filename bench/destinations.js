@@ -1,0 +1,81 @@
+// npm run bench destinations: each real platform's throughput against its floor, through its simulator,
+// with the simulator's own count of what went over the platform's limits (it must be 0).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { timed, writeProfiles } from './push.js';
+
+const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
+const HUBSPOT_TOKEN = 'bench-token';
+const MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us21';
+
+function startSimulator(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'mock', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', (chunk) => {
+      const match = /listening (\S+)/.exec(String(chunk));
+      if (match) {
+        resolve({
+          url: match[1],
+          stats: async () => (await fetch(`${match[1]}/__mock/stats`)).json(),
+          stop: () => new Promise((done) => (child.once('close', done), child.kill('SIGTERM'))),
+        });
+      }
+    });
+    child.on('error', reject);
+  });
+}
+
+const cases = [
+  {
+    name: 'hubspot',
+    profiles: 6000,
+    simulator: ['hubspot', '--latency', '80'],
+    push: ['--to', 'hubspot'],
+    env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN },
+    // 10 requests/s × 100 contacts a request.
+    floor: { perSecond: 10 * 100, why: 'rate 10/s × 100 a batch' },
+    over: (s) => ({ 'in any 1000 ms (limit 10)': s.maxRequestsPerSecond, 'in any rolling 10 s (limit 100)': s.maxRequestsPer10s, '429s': s.rateLimited }),
+    fine: (s) => s.maxRequestsPerSecond <= 10 && s.maxRequestsPer10s <= 100 && s.rateLimited === 0,
+  },
+  {
+    name: 'mailchimp',
+    profiles: 40_000,
+    simulator: ['mailchimp', '--latency', '1500'],
+    push: ['--to', 'mailchimp', '--list', 'a1b2c3d4e5', '--rate', '100'],
+    env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY },
+    // No per-second limit: 10 connections, each carrying 500 members per 1.5 s answer.
+    floor: { perSecond: (10 * 500) / 1.5, why: '10 connections × 500 a batch ÷ 1.5 s latency' },
+    over: (s) => ({ 'most connections open (limit 10)': s.maxConcurrent, '429s': s.tooManyConnections }),
+    fine: (s) => s.maxConcurrent <= 10 && s.tooManyConnections === 0,
+  },
+];
+
+export async function destinationBenchmarks() {
+  for (const c of cases) {
+    const dir = mkdtempSync(join(tmpdir(), `sync-bench-${c.name}-`));
+    const sim = await startSimulator(c.simulator);
+    try {
+      const file = join(dir, 'profiles.ndjson');
+      await writeProfiles(file, c.profiles);
+      const run = await timed(['push', file, ...c.push, '--downstream-url', sim.url, '--dead-letter', join(dir, 'dl.ndjson'), '--json'], {
+        ...c.env,
+        SYNC_STATE_DIR: join(dir, 'state'),
+      });
+      const summary = JSON.parse(run.stdout || '{}');
+      const stats = await sim.stats();
+      const achieved = (summary.delivered ?? 0) / (run.wallMs / 1000);
+      console.log(
+        `${c.name}: ${summary.delivered}/${c.profiles} delivered in ${(run.wallMs / 1000).toFixed(1)} s (process start included): ` +
+          `${Math.round(achieved)} profiles/s against a floor of ${Math.round(c.floor.perSecond)}/s (${c.floor.why}) = ${(achieved / c.floor.perSecond).toFixed(2)}×; ` +
+          `peak RSS ${Math.round((run.rssKb ?? 0) / 1024)} MB`,
+      );
+      console.log(`  at the platform: ${Object.entries(c.over(stats)).map(([what, n]) => `${what}: ${n}`).join(' · ')} → ${c.fine(stats) ? 'within its limits' : 'OVER ITS LIMITS'}`);
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
