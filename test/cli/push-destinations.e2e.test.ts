@@ -137,6 +137,13 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     // Another field map sends other fields: everything is sent again.
     const mapped = await runCli(hubspotArgs(hubspot, file, '--map', 'metadata.x=company'), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } });
     expect(JSON.parse(mapped.stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
+    // sync state names the platform as push does; forgetting on HubSpot leaves Mailchimp as it was.
+    const show = (...args: string[]) => runCli(['state', 'show', 'user1@example.com', ...args], { env: state }).then((run) => JSON.parse(run.stdout) as { remembered: boolean });
+    expect(await show('--to', 'hubspot', '--downstream-url', hubspot.url)).toMatchObject({ remembered: true });
+    await runCli(['state', 'forget', '--all', '--to', 'hubspot', '--downstream-url', hubspot.url], { env: state });
+    expect(await show('--to', 'hubspot', '--downstream-url', hubspot.url)).toMatchObject({ remembered: false });
+    expect(await show('--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimp.url)).toMatchObject({ remembered: true });
+    expect(await show('--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimp.url)).toMatchObject({ remembered: false });
   });
 
   it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async () => {
