@@ -29,8 +29,10 @@ describe('sync push --retry-for against a platform that is down when the run sta
             let stderr = '';
             child.stderr?.on('data', (chunk: Buffer) => {
               stderr += chunk.toString();
-              // Back once the push has been refused twice (it is past --max-retries 0 by then).
-              if (!restarting && (stderr.match(/ECONNREFUSED/g) ?? []).length >= 2) {
+              // Back once the push has been refused twice (it is past --max-retries 0 by then):
+              // two retry lines, each naming the refusal (a line names it twice: code and message).
+              const refusals = stderr.split('\n').filter((line) => line.includes('"kind":"transient"') && line.includes('ECONNREFUSED'));
+              if (!restarting && refusals.length >= 2) {
                 restarting = startServer(['mock', 'downstream', '--port', port]);
               }
             });
