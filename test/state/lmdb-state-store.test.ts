@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -9,7 +9,9 @@ import { loadHasher, platformKey, profileDigest, textDigest } from '../../src/st
 import { checkStored, emailId, encodeStored, writeEmailId } from '../../src/state/entry-codec.js';
 import { ENVIRONMENT, LmdbStateStore, moveAside } from '../../src/state/lmdb-state-store.js';
 import { seededRandom } from '../../src/engine/random.js';
+import { forgetState } from '../../src/state/state-commands.js';
 import { platformOf, type Accepted, type Remembered } from '../../src/state/state-store.js';
+import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
@@ -184,6 +186,22 @@ describe('LmdbStateStore', () => {
     mkdirSync(join(dir, ENVIRONMENT), { recursive: true });
     expect(await LmdbStateStore.open(dir, 'http://a', { readOnly: true })).toBeUndefined();
     expect(existsSync(join(dir, ENVIRONMENT, 'data.mdb'))).toBe(false);
+  });
+
+  it('a state that exists but cannot be reached is a usage error naming it, not "no state" (read-only and `forget` alike)', async () => {
+    // As root no permission refuses a stat, so: the environment's folder replaced by a file
+    // (ENOTDIR), and data.mdb a symbolic link to itself (ELOOP).
+    const blocked = tmp();
+    writeFileSync(join(blocked, ENVIRONMENT), 'x');
+    const looped = join(tmp(), 'looped');
+    mkdirSync(join(looped, ENVIRONMENT), { recursive: true });
+    symlinkSync('data.mdb', join(looped, ENVIRONMENT, 'data.mdb'));
+    for (const dir of [blocked, looped]) {
+      const error = await LmdbStateStore.open(dir, 'http://a', { readOnly: true }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toMatch(new RegExp(`^--state ${dir}: cannot open the state \\(`));
+      await expect(forgetState({ stateDir: dir, downstreamUrl: 'http://a' }, 'all', (await memoryLogger()).logger)).rejects.toThrow(UsageError);
+    }
   });
 
   it('read-only (dry run) on an existing state reads what was remembered', async () => {
