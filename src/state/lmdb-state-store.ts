@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir, rename, stat, statfs } from 'node:fs/promises';
+import { access, lstat, mkdir, rename, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeFsError, UsageError, WriteError } from '../errors.js';
 import { loadHasher, platformKey } from './digest.js';
@@ -51,10 +51,8 @@ export class LmdbStateStore implements StateStore {
   static async open(dir: string, platform: string, { readOnly = false } = {}): Promise<LmdbStateStore | undefined> {
     await loadHasher();
     const path = environmentOf(dir);
-    const existed = await stat(join(path, 'data.mdb')).then(
-      () => true,
-      () => false,
-    );
+    // Writing, the creation below names what is wrong in its own words.
+    const existed = readOnly ? await stateExists(dir) : await stateExists(dir).catch(() => false);
     if (readOnly && !existed) return undefined;
     if (!readOnly) await prepareDirectory(dir, path);
     const platformId = platformKey(platform);
@@ -160,6 +158,21 @@ export class LmdbStateStore implements StateStore {
     } finally {
       this.writing.delete(done);
     }
+  }
+}
+
+/**
+ * Whether `dir` holds a state. Only "no such file" means none: a folder that cannot be searched,
+ * or a data file that is a broken link, is a state that cannot be opened, and reading it as "no
+ * state" would have `sync state show` say nothing is remembered and `--dry-run` preview a full resend.
+ */
+export async function stateExists(dir: string): Promise<boolean> {
+  try {
+    await lstat(join(environmentOf(dir), 'data.mdb'));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new UsageError(`--state ${dir}: cannot open the state (${fsFailure(error)})`, { cause: error });
   }
 }
 
