@@ -140,10 +140,11 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   // Accepted in this run and not yet committed: what the platform holds now, as far as we know.
   const acceptedNow = new Map<string, Remembered>();
   // What the state held for each submitted profile when its batch was formed (see batchKey).
-  const basisOf = new WeakMap<Profile, Remembered | undefined>();
+  const formedOn = new WeakMap<Profile, { basis: Remembered | undefined; generation: string }>();
   const formBatch = (profiles: readonly Profile[]): string => {
-    for (const profile of profiles) basisOf.set(profile, acceptedNow.get(profile.email) ?? state?.lookup(profile.email));
-    return (deps.newBatchId ?? ((batch) => batchKey(batch, (profile) => basisOf.get(profile))))(profiles);
+    const generation = state?.generation ?? '';
+    for (const profile of profiles) formedOn.set(profile, { basis: acceptedNow.get(profile.email) ?? state?.lookup(profile.email), generation });
+    return (deps.newBatchId ?? ((batch) => batchKey(batch, (profile) => formedOn.get(profile)?.basis, generation)))(profiles);
   };
   const delivery = dryRun
     ? undefined
@@ -192,7 +193,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     if (outcome.status === 'delivered') {
       const entry: Remembered = { digest: profileDigest(profile), textDigest: textDigest(recordJson), acceptedAt: clock.now(), repeated };
       acceptedNow.set(profile.email, entry);
-      remember.add({ email: profile.email, entry, basis: basisOf.get(profile) }, () => {
+      remember.add({ email: profile.email, entry, basis: formedOn.get(profile)?.basis, generation: formedOn.get(profile)?.generation ?? '' }, () => {
         if (acceptedNow.get(profile.email) === entry) acceptedNow.delete(profile.email);
         release();
       });
