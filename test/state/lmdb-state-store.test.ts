@@ -399,6 +399,12 @@ describe('LmdbStateStore on a damaged file', () => {
     return { dir, data: join(dir, ENVIRONMENT, 'data.mdb') };
   }
 
+  function writeFileAt(file: string, offset: number, bytes: Buffer): void {
+    const fd = openSync(file, 'r+');
+    writeSync(fd, bytes, 0, bytes.length, offset);
+    closeSync(fd);
+  }
+
   function overwrite(file: string, offset: number, length: number, seed: number): void {
     const random = seededRandom(seed);
     const bytes = Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
@@ -424,6 +430,20 @@ describe('LmdbStateStore on a damaged file', () => {
     expect(message).not.toContain('\n');
     // The dry run reads it the same way and says the same.
     await expect(LmdbStateStore.open(dir, 'http://a', { readOnly: true })).rejects.toThrow(/the state cannot be read/);
+  });
+
+  // Damage a read never meets (LMDB finds it only when it allocates pages): measured before the
+  // keeper wrote at open, the state opened, the first batch went out, and its commit failed with
+  // MDB_BAD_TXN (exit 1, nothing said about the state).
+  it.each([
+    ['its last page zeroed', (data: string) => writeFileAt(data, statSync(data).size - 4096, Buffer.alloc(4096))],
+    ['cut to a length that is not whole pages', (data: string) => truncateSync(data, statSync(data).size - 1234)],
+  ])('%s: refused at open, before anything is sent', async (_name, damage) => {
+    const { dir, data } = await filled();
+    damage(data);
+    const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(new RegExp(`^--state ${dir}: the state cannot be read \\(.*\\); move it aside with \`sync state reset --state ${dir}\``));
   });
 
   it.each([1, 2, 3, 4, 5, 6])('bytes damaged in the middle (seed %i): refused in one line, or read without ever taking garbage for a remembered profile', async (seed) => {
