@@ -350,7 +350,9 @@ describe('LmdbStateStore', () => {
     process.kill(store.keeperPid!, 'SIGSEGV');
     const error = await store.recordAccepted([fresh(store, ann.email, entry(1n))]).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(WriteError);
-    expect((error as Error).message).toBe(`${join(dir, ENVIRONMENT)}: the process reading it crashed (SIGSEGV); the state may be damaged`);
+    expect((error as Error).message).toBe(
+      `${join(dir, ENVIRONMENT)}: the process reading it crashed (SIGSEGV); the state may be damaged: if the next run fails the same way, move it aside with \`sync state reset --state ${dir}\``,
+    );
     await expect(store.close()).resolves.toBeUndefined();
   });
 
