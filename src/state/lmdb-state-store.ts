@@ -167,7 +167,14 @@ export class LmdbStateStore implements StateStore {
     } catch (error) {
       this.failed = true;
       const failure = error as KeeperFailure;
-      throw new WriteError(environmentOf(this.dir), failure.crashed ? new Error(`${failure.message}; the state may be damaged`) : Object.assign(new Error(failure.message), { code: failure.code }));
+      // LMDB's own refusals (negative codes) and crashes point at the file, not the disk or the run.
+      const damaged = failure.crashed || failure.code === 'MDB_ERROR';
+      throw new WriteError(
+        environmentOf(this.dir),
+        damaged
+          ? new Error(`${failure.message}; the state may be damaged: if the next run fails the same way, move it aside with \`sync state reset --state ${this.dir}\``)
+          : Object.assign(new Error(failure.message), { code: failure.code }),
+      );
     } finally {
       this.writing.delete(done);
     }
