@@ -91,7 +91,13 @@ async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>):
   // Written at every open (the same bytes again once there are some): a file damaged where only
   // writing goes (its free pages, a page past a short end) is refused here, before anything is
   // sent, rather than at the first commit after the first batch.
-  await write(() => (stored ? db!.putSync(GENERATION_KEY, stored) : renewGeneration()));
+  // Read again inside the transaction: another process may have renewed it since the walk, and
+  // writing back the one read then would revive a generation that forgot something.
+  await write(() => {
+    const current = generation();
+    if (current) db!.putSync(GENERATION_KEY, current);
+    else renewGeneration();
+  });
   return generation();
 }
 
