@@ -140,10 +140,11 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   // Accepted in this run and not yet committed: what the platform holds now, as far as we know.
   const acceptedNow = new Map<string, Remembered>();
   // What the state held for each submitted profile when its batch was formed (see batchKey).
-  const basisOf = new WeakMap<Encoded, Remembered | undefined>();
+  const formedOn = new WeakMap<Encoded, { basis: Remembered | undefined; generation: string }>();
   const formBatch = (items: readonly Encoded[]): string => {
-    for (const item of items) basisOf.set(item, acceptedNow.get(item.profile.email) ?? state?.lookup(item.profile.email));
-    return (deps.newBatchId ?? ((batch) => batchKey(batch, (item) => basisOf.get(item))))(items);
+    const generation = state?.generation ?? '';
+    for (const item of items) formedOn.set(item, { basis: acceptedNow.get(item.profile.email) ?? state?.lookup(item.profile.email), generation });
+    return (deps.newBatchId ?? ((batch) => batchKey(batch, (item) => formedOn.get(item)?.basis, generation)))(items);
   };
   const delivery = dryRun
     ? undefined
@@ -201,7 +202,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     if (outcome.status === 'delivered') {
       const entry: Remembered = { digest: encoder.digest(item), textDigest: encoder.textDigest(recordJson), acceptedAt: clock.now(), repeated };
       acceptedNow.set(profile.email, entry);
-      remember.add({ email: profile.email, entry, basis: basisOf.get(item) }, () => {
+      remember.add({ email: profile.email, entry, basis: formedOn.get(item)?.basis, generation: formedOn.get(item)?.generation ?? '' }, () => {
         if (acceptedNow.get(profile.email) === entry) acceptedNow.delete(profile.email);
         release();
       });

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { open, type RootDatabase } from 'lmdb';
-import { EMAIL_BYTES, FORGOTTEN, NOTHING, RECORDED, STORED_BYTES, type KeeperReply, type KeeperRequest } from './keeper-protocol.js';
+import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, NOTHING, RECORDED, STORED_BYTES, type KeeperReply, type KeeperRequest } from './keeper-protocol.js';
 
 /**
  * The only process that touches the LMDB files, run as a child of push (see lmdb-state-store.ts).
@@ -10,6 +11,11 @@ import { EMAIL_BYTES, FORGOTTEN, NOTHING, RECORDED, STORED_BYTES, type KeeperRep
  */
 
 const KEY_BYTES = 16;
+/**
+ * The state's generation (state-store.ts, `StateStore.generation`). Not 16 bytes long, so never
+ * taken for an entry by a walk over a platform's range, whichever range it sorts into.
+ */
+const GENERATION_KEY = Buffer.from('sync:generation');
 /** Entries per message while loading a platform. */
 const CHUNK = 16_384;
 
@@ -37,7 +43,17 @@ function range(): { start: Buffer; end?: Buffer } {
   return { start, end };
 }
 
-function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>): void {
+function generation(): Buffer | undefined {
+  const stored = db!.getBinary(GENERATION_KEY);
+  return stored?.length === GENERATION_BYTES ? Buffer.from(stored) : undefined;
+}
+
+/** A new generation, inside a write transaction: the state forgot something, or was just created. */
+function renewGeneration(): void {
+  db!.putSync(GENERATION_KEY, randomBytes(GENERATION_BYTES));
+}
+
+async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>): Promise<Buffer | undefined> {
   platform = Buffer.alloc(8);
   platform.writeBigUInt64BE(request.platform, 0);
   db = open<Buffer, Buffer>({
@@ -68,8 +84,21 @@ function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>): void 
   // A damaged branch page can hide entries from a walk without any error: LMDB's own count of
   // entries (kept in its header) says how many there must be.
   const expected = (db.getStats() as { entryCount: number }).entryCount;
-  const found = walked === expected ? walked : db.getKeysCount();
+  const stored = generation();
+  const found = walked + (stored ? 1 : 0) === expected ? expected : db.getKeysCount();
   if (found !== expected) throw new Error(`its header counts ${expected} entries, ${found} can be read`);
+  if (request.readOnly) return stored;
+  // Written at every open (the same bytes again once there are some): a file damaged where only
+  // writing goes (its free pages, a page past a short end) is refused here, before anything is
+  // sent, rather than at the first commit after the first batch.
+  // Read again inside the transaction: another process may have renewed it since the walk, and
+  // writing back the one read then would revive a generation that forgot something.
+  await write(() => {
+    const current = generation();
+    if (current) db!.putSync(GENERATION_KEY, current);
+    else renewGeneration();
+  });
+  return generation();
 }
 
 /**
@@ -81,18 +110,26 @@ async function record(request: Extract<KeeperRequest, { op: 'record' }>): Promis
   const count = request.hasBasis.length;
   const decisions = new Uint8Array(count);
   await write(() => {
+    const now = generation();
+    let forgotten = false;
     for (let i = 0; i < count; i++) {
       const at = key(request.emails, i * EMAIL_BYTES);
       const value = Buffer.from(request.values.subarray(i * STORED_BYTES, (i + 1) * STORED_BYTES));
       const current = db!.getBinary(at);
       const basis = request.hasBasis[i] ? request.bases.subarray(i * STORED_BYTES, (i + 1) * STORED_BYTES) : undefined;
-      const expected = basis === undefined ? current === undefined : current !== undefined && Buffer.compare(current, basis) === 0;
+      const formedIn = request.generations.subarray(i * GENERATION_BYTES, (i + 1) * GENERATION_BYTES);
+      const expected =
+        basis === undefined ? current === undefined && now !== undefined && Buffer.compare(now, formedIn) === 0 : current !== undefined && Buffer.compare(current, basis) === 0;
       const sameProfile = current !== undefined && current.length === STORED_BYTES && Buffer.compare(current.subarray(0, 8), value.subarray(0, 8)) === 0;
       if (expected || sameProfile) {
         db!.putSync(at, value);
         decisions[i] = RECORDED;
-      } else decisions[i] = db!.removeSync(at) ? FORGOTTEN : NOTHING;
+      } else if (db!.removeSync(at)) {
+        decisions[i] = FORGOTTEN;
+        forgotten = true;
+      } else decisions[i] = NOTHING;
     }
+    if (forgotten) renewGeneration();
   });
   return decisions;
 }
@@ -101,6 +138,7 @@ async function forget(emails: Uint8Array): Promise<number> {
   let forgotten = 0;
   await write(() => {
     for (let offset = 0; offset < emails.length; offset += EMAIL_BYTES) if (db!.removeSync(key(emails, offset))) forgotten += 1;
+    if (forgotten > 0) renewGeneration();
   });
   return forgotten;
 }
@@ -108,7 +146,8 @@ async function forget(emails: Uint8Array): Promise<number> {
 async function forgetAll(): Promise<number> {
   let forgotten = 0;
   await write(() => {
-    for (const stored of db!.getKeys(range())) if (db!.removeSync(stored)) forgotten += 1;
+    for (const stored of db!.getKeys(range())) if (stored.length === KEY_BYTES && db!.removeSync(stored)) forgotten += 1;
+    if (forgotten > 0) renewGeneration();
   });
   return forgotten;
 }
@@ -135,14 +174,19 @@ async function handle(request: KeeperRequest): Promise<void> {
   try {
     switch (request.op) {
       case 'open':
-        openEnvironment(request);
-        return reply({ id: request.id, type: 'done' });
-      case 'record':
-        return reply({ id: request.id, type: 'done', decisions: await record(request) });
-      case 'forget':
-        return reply({ id: request.id, type: 'done', forgotten: await forget(request.emails) });
-      case 'forgetAll':
-        return reply({ id: request.id, type: 'done', forgotten: await forgetAll() });
+        return reply({ id: request.id, type: 'done', generation: await openEnvironment(request) });
+      case 'record': {
+        const decisions = await record(request);
+        return reply({ id: request.id, type: 'done', decisions, generation: generation() });
+      }
+      case 'forget': {
+        const forgotten = await forget(request.emails);
+        return reply({ id: request.id, type: 'done', forgotten, generation: generation() });
+      }
+      case 'forgetAll': {
+        const forgotten = await forgetAll();
+        return reply({ id: request.id, type: 'done', forgotten, generation: generation() });
+      }
       case 'close':
         await db?.close();
         reply({ id: request.id, type: 'done' });

@@ -1,12 +1,12 @@
 import { constants } from 'node:fs';
-import { access, mkdir, rename, stat, statfs } from 'node:fs/promises';
+import { access, lstat, mkdir, rename, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeFsError, UsageError, WriteError } from '../errors.js';
 import { loadHasher, platformKey } from './digest.js';
 import { LoadedEntries } from './entry-index.js';
 import { checkStored, decodeIndexed, emailId, encodeStored, writeEmailId, type EmailId } from './entry-codec.js';
 import { KeeperClient, KeeperFailure } from './keeper-client.js';
-import { EMAIL_BYTES, FORGOTTEN, RECORDED, STORED_BYTES } from './keeper-protocol.js';
+import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, RECORDED, STORED_BYTES } from './keeper-protocol.js';
 import type { Accepted, Recorded, Remembered, StateStore } from './state-store.js';
 
 /** The LMDB environment inside the state directory. No dot: lmdb-js opens a name with an extension as a single file. */
@@ -30,6 +30,7 @@ export class LmdbStateStore implements StateStore {
   /** A commit failed: lmdb never finishes closing after that, so the keeper is ended instead. */
   private failed = false;
   private readonly writing = new Set<Promise<unknown>>();
+  private generationBytes: Buffer;
 
   private constructor(
     private readonly keeper: KeeperClient,
@@ -38,9 +39,16 @@ export class LmdbStateStore implements StateStore {
     private readonly dir: string,
     /** The environment did not exist before this open. */
     readonly created: boolean,
+    generation: Uint8Array | undefined,
   ) {
     this.platformBytes = Buffer.alloc(8);
     this.platformBytes.writeBigUInt64BE(platformId);
+    // A read-only open of a state written before generations existed has none: nothing is sent then.
+    this.generationBytes = generation ? Buffer.from(generation) : Buffer.alloc(GENERATION_BYTES);
+  }
+
+  get generation(): string {
+    return this.generationBytes.toString('hex');
   }
 
   /**
@@ -51,10 +59,8 @@ export class LmdbStateStore implements StateStore {
   static async open(dir: string, platform: string, { readOnly = false } = {}): Promise<LmdbStateStore | undefined> {
     await loadHasher();
     const path = environmentOf(dir);
-    const existed = await stat(join(path, 'data.mdb')).then(
-      () => true,
-      () => false,
-    );
+    // Writing, the creation below names what is wrong in its own words.
+    const existed = readOnly ? await stateExists(dir) : await stateExists(dir).catch(() => false);
     if (readOnly && !existed) return undefined;
     if (!readOnly) await prepareDirectory(dir, path);
     const platformId = platformKey(platform);
@@ -62,13 +68,14 @@ export class LmdbStateStore implements StateStore {
     platformBytes.writeBigUInt64BE(platformId);
     const keeper = KeeperClient.spawn();
     const chunks: Uint8Array[] = [];
+    let opened;
     try {
-      await keeper.request({ op: 'open', path, platform: platformId, readOnly }, (data) => chunks.push(data));
+      opened = await keeper.request({ op: 'open', path, platform: platformId, readOnly }, (data) => chunks.push(data));
     } catch (error) {
       await keeper.kill();
       throw openError(dir, error as KeeperFailure);
     }
-    return new LmdbStateStore(keeper, new LoadedEntries(STORED_BYTES, chunks), platformId, dir, !existed);
+    return new LmdbStateStore(keeper, new LoadedEntries(STORED_BYTES, chunks), platformId, dir, !existed, opened.generation);
   }
 
   lookup(email: string): Remembered | undefined {
@@ -91,18 +98,20 @@ export class LmdbStateStore implements StateStore {
     const values = Buffer.allocUnsafe(count * STORED_BYTES);
     const bases = Buffer.alloc(count * STORED_BYTES);
     const hasBasis = new Uint8Array(count);
+    const generations = Buffer.alloc(count * GENERATION_BYTES);
     const ids: EmailId[] = [];
     accepted.forEach((item, i) => {
       const id = emailId(item.email);
       ids.push(id);
       writeEmailId(id, emails, i * EMAIL_BYTES);
       encodeStored(this.platformBytes, id, item.entry).copy(values, i * STORED_BYTES);
+      generations.write(item.generation, i * GENERATION_BYTES, GENERATION_BYTES, 'hex');
       if (item.basis) {
         hasBasis[i] = 1;
         encodeStored(this.platformBytes, id, item.basis).copy(bases, i * STORED_BYTES);
       }
     });
-    const { decisions } = await this.write({ op: 'record', emails, values, bases, hasBasis });
+    const { decisions } = await this.write({ op: 'record', emails, values, bases, hasBasis, generations });
     const conflicts: string[] = [];
     accepted.forEach((item, i) => {
       const { hi, lo } = ids[i]!;
@@ -152,14 +161,38 @@ export class LmdbStateStore implements StateStore {
     const done = this.keeper.request(request);
     this.writing.add(done);
     try {
-      return await done;
+      const answer = await done;
+      if (answer.generation) this.generationBytes = Buffer.from(answer.generation);
+      return answer;
     } catch (error) {
       this.failed = true;
       const failure = error as KeeperFailure;
-      throw new WriteError(environmentOf(this.dir), failure.crashed ? new Error(`${failure.message}; the state may be damaged`) : Object.assign(new Error(failure.message), { code: failure.code }));
+      // LMDB's own refusals (negative codes) and crashes point at the file, not the disk or the run.
+      const damaged = failure.crashed || failure.code === 'MDB_ERROR';
+      throw new WriteError(
+        environmentOf(this.dir),
+        damaged
+          ? new Error(`${failure.message}; the state may be damaged: if the next run fails the same way, move it aside with \`sync state reset --state ${this.dir}\``)
+          : Object.assign(new Error(failure.message), { code: failure.code }),
+      );
     } finally {
       this.writing.delete(done);
     }
+  }
+}
+
+/**
+ * Whether `dir` holds a state. Only "no such file" means none: a folder that cannot be searched,
+ * or a data file that is a broken link, is a state that cannot be opened, and reading it as "no
+ * state" would have `sync state show` say nothing is remembered and `--dry-run` preview a full resend.
+ */
+export async function stateExists(dir: string): Promise<boolean> {
+  try {
+    await lstat(join(environmentOf(dir), 'data.mdb'));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new UsageError(`--state ${dir}: cannot open the state (${fsFailure(error)})`, { cause: error });
   }
 }
 

@@ -1,9 +1,7 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { UsageError } from '../errors.js';
 import { normalizeEmail } from '../normalize/email.js';
-import { environmentOf, LmdbStateStore, moveAside } from './lmdb-state-store.js';
+import { environmentOf, LmdbStateStore, moveAside, stateExists } from './lmdb-state-store.js';
 import { resolveTarget, type TargetFlags } from '../destinations/registry.js';
 
 /** Which state and which platform in it: what push would use with the same flags. */
@@ -48,7 +46,7 @@ export async function showState(target: StateTarget, emails: readonly string[]):
 export async function forgetState(target: StateTarget, emails: readonly string[] | 'all', logger: Logger): Promise<{ forgotten: number; platform: string }> {
   const platform = platformFor(target);
   // Nothing remembered anywhere: nothing to forget, and no state is created for it.
-  if (!existsSync(join(environmentOf(target.stateDir), 'data.mdb'))) return { forgotten: 0, platform };
+  if (!(await stateExists(target.stateDir))) return { forgotten: 0, platform };
   const writable = (await LmdbStateStore.open(target.stateDir, platform))!;
   try {
     const forgotten = emails === 'all' ? await writable.forgetAll() : await writable.forget(emails.map(keyOf));

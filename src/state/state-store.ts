@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Digest } from './digest.js';
 
 /** What is remembered of the profile a platform accepted for one email. */
@@ -29,6 +30,13 @@ export interface Accepted {
    * next run of either input sends it again.
    */
   basis: Remembered | undefined;
+  /**
+   * The state's generation when the batch was formed (see `StateStore.generation`). With no
+   * basis, "still holds nothing" is true only in the same generation: an email forgotten since
+   * (by `sync state forget`, or a conflict between runs) also holds nothing, and an acceptance
+   * formed before that must not be recorded over it.
+   */
+  generation: string;
 }
 
 export interface Recorded {
@@ -43,6 +51,14 @@ export interface Recorded {
  */
 export interface StateStore {
   lookup(email: string): Remembered | undefined;
+  /**
+   * Random, and new whenever the state forgets a remembered email (or is created): what a batch
+   * is formed against for a profile the state holds nothing for. "Nothing" after a forget, a
+   * reset, or in another state is never the "nothing" of an earlier send, so the same content
+   * sent again then is a new intent with a new Idempotency-Key (see batchKey). Learned from the
+   * store's answers: it may change during a run.
+   */
+  readonly generation: string;
   /** Resolves once the entries are committed (they survive a kill of this process). */
   recordAccepted(accepted: readonly Accepted[]): Promise<Recorded>;
   /** How many emails are remembered for this platform. */
@@ -63,14 +79,20 @@ export function sameRemembered(a: Remembered | undefined, b: Remembered | undefi
  * The decision of one compare-and-set, shared by every store: record the entry when the state
  * still holds what the batch was formed against (or already holds this very profile), else forget.
  */
-export function resolveAccepted(current: Remembered | undefined, accepted: Accepted): 'record' | 'forget' {
-  if (sameRemembered(current, accepted.basis) || current?.digest === accepted.entry.digest) return 'record';
+export function resolveAccepted(current: Remembered | undefined, accepted: Accepted, generation: string): 'record' | 'forget' {
+  const unchanged = accepted.basis ? sameRemembered(current, accepted.basis) : current === undefined && accepted.generation === generation;
+  if (unchanged || current?.digest === accepted.entry.digest) return 'record';
   return 'forget';
+}
+
+export function newGeneration(): string {
+  return randomBytes(8).toString('hex');
 }
 
 /** For tests and `sync demo`: a state that lives as long as the process. */
 export class MemoryStateStore implements StateStore {
   readonly entries = new Map<string, Remembered>();
+  generation = newGeneration();
 
   lookup(email: string): Remembered | undefined {
     return this.entries.get(email);
@@ -79,9 +101,10 @@ export class MemoryStateStore implements StateStore {
   async recordAccepted(accepted: readonly Accepted[]): Promise<Recorded> {
     const conflicts: string[] = [];
     for (const item of accepted) {
-      if (resolveAccepted(this.entries.get(item.email), item) === 'record') this.entries.set(item.email, item.entry);
+      if (resolveAccepted(this.entries.get(item.email), item, this.generation) === 'record') this.entries.set(item.email, item.entry);
       else if (this.entries.delete(item.email)) conflicts.push(item.email);
     }
+    if (conflicts.length > 0) this.generation = newGeneration();
     return { conflicts };
   }
 
@@ -90,12 +113,17 @@ export class MemoryStateStore implements StateStore {
   }
 
   async forget(emails: readonly string[]): Promise<number> {
-    return emails.filter((email) => this.entries.delete(email)).length;
+    return this.forgotten(emails.filter((email) => this.entries.delete(email)).length);
   }
 
   async forgetAll(): Promise<number> {
     const count = this.entries.size;
     this.entries.clear();
+    return this.forgotten(count);
+  }
+
+  private forgotten(count: number): number {
+    if (count > 0) this.generation = newGeneration();
     return count;
   }
 

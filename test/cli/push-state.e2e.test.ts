@@ -56,6 +56,61 @@ describe('push and its state (spawned)', () => {
     expect(await push('Ann')).toMatchObject({ delivered: 0, unchanged: 1 });
   });
 
+  it('A, B, A again ends with A also when the state forgot the email in between, was reset, or is new each run', async () => {
+    const mock = await start('mock', 'downstream', '--port', '0');
+    const file = join(tmp(), 'profiles.ndjson');
+    const push = async (firstName: string, stateDir: string) => {
+      writeFileSync(file, ndjson([profile(1, firstName)]));
+      const result = await runCli(['push', file, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--state', stateDir, '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ delivered: 1 });
+    };
+    const forget = async (stateDir: string) => expect((await runCli(['state', 'forget', 'user1@example.com', '--downstream-url', mock.url, '--state', stateDir])).code).toBe(0);
+    const reset = async (stateDir: string) => expect((await runCli(['state', 'reset', '--state', stateDir])).code).toBe(0);
+    // Each way leaves the state with nothing for the email when A is sent the second time: the
+    // batch then holds what the first one held, and must not carry its key.
+    const ways: [string, (stateDir: string) => Promise<void>][] = [
+      ['forget', forget],
+      ['reset', reset],
+      ['a new state each run', async () => {}],
+    ];
+    for (const [way, between] of ways) {
+      const stateDir = join(tmp(), way);
+      const next = way === 'a new state each run' ? (() => { let runs = 0; return () => join(stateDir, String(++runs)); })() : () => stateDir;
+      await push('Ann', next());
+      await between(stateDir);
+      await push('Bea', next());
+      await between(stateDir);
+      await push('Ann', next());
+      expect((await held(mock, 'user1@example.com')).firstName, way).toBe('Ann');
+    }
+    expect((await stats(mock)).replayed).toBe(0);
+  });
+
+  it('two pushes at once that disagree about an email: rerunning either file ends with its version on the platform', async () => {
+    // The answers wait 3 s: the second push opens the state before the first has recorded anything.
+    const mock = await start('mock', 'downstream', '--port', '0', '--latency', '3000');
+    const stateDir = join(tmp(), 'state');
+    const files = { Ann: join(tmp(), 'ann.ndjson'), Bea: join(tmp(), 'bea.ndjson') };
+    writeFileSync(files.Ann, ndjson([profile(1, 'Ann')]));
+    writeFileSync(files.Bea, ndjson([profile(1, 'Bea')]));
+    const push = (name: keyof typeof files) => runCli(['push', files[name], '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--state', stateDir, '--json'], { timeoutMs: 30_000 });
+    const first = push('Ann');
+    // Ann's batch has arrived (and is processed) before Bea's leaves.
+    while ((await stats(mock)).requests < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await push('Bea');
+    expect((await first).code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('accepted from another run sharing this state');
+    expect((await held(mock, 'user1@example.com')).firstName).toBe('Bea');
+
+    const rerun = await push('Ann');
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ delivered: 1 });
+    expect((await held(mock, 'user1@example.com')).firstName).toBe('Ann');
+    expect(JSON.parse((await push('Ann')).stdout)).toMatchObject({ unchanged: 1 });
+  }, 30_000);
+
   it('A, then B, then A again through serve ends with A', async () => {
     const mock = await start('mock', 'downstream', '--port', '0');
     const serve = await start('serve', '--port', '0', '--downstream-url', mock.url, '--rate', '20');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -9,7 +9,9 @@ import { loadHasher, platformKey } from '../../src/state/digest.js';
 import { checkStored, emailId, encodeStored, writeEmailId } from '../../src/state/entry-codec.js';
 import { ENVIRONMENT, LmdbStateStore, moveAside } from '../../src/state/lmdb-state-store.js';
 import { seededRandom } from '../../src/engine/random.js';
+import { forgetState } from '../../src/state/state-commands.js';
 import { platformOf, type Accepted, type Remembered } from '../../src/state/state-store.js';
+import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
@@ -23,7 +25,9 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 const ann = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
 const entry = (digest: bigint, textDigest = 0n, acceptedAt = 1): Remembered => ({ digest, textDigest, acceptedAt, repeated: false });
 /** A first acceptance: formed when the state held nothing for the email. */
-const fresh = (email: string, remembered: Remembered): Accepted => ({ email, entry: remembered, basis: undefined });
+const fresh = (store: { generation: string }, email: string, remembered: Remembered): Accepted => ({ email, entry: remembered, basis: undefined, generation: store.generation });
+/** A later acceptance: formed against `basis` (the generation then plays no part). */
+const later = (email: string, remembered: Remembered, basis: Remembered): Accepted => ({ email, entry: remembered, basis, generation: '' });
 const platformBytes = (platform: string): Buffer => {
   const bytes = Buffer.alloc(8);
   bytes.writeBigUInt64BE(platformKey(platform));
@@ -65,7 +69,7 @@ describe('LmdbStateStore', () => {
     const remembered = { digest: 0x1234n, textDigest: 0xffff_ffff_ffff_fffen, acceptedAt: 1_700_000_000_123.5, repeated: true };
     const first = (await LmdbStateStore.open(dir, 'http://a'))!;
     expect(first.lookup(ann.email)).toBeUndefined();
-    await first.recordAccepted([fresh(ann.email, remembered)]);
+    await first.recordAccepted([fresh(first, ann.email, remembered)]);
     expect(first.lookup(ann.email)).toEqual(remembered);
     await first.close();
 
@@ -87,11 +91,12 @@ describe('LmdbStateStore', () => {
     const dir = tmp();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
     await store.recordAccepted([
-      fresh('ann@example.com', { digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 2, repeated: true }),
-      fresh('bob@example.com', entry(1n, 2n)),
+      fresh(store, 'ann@example.com', { digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 2, repeated: true }),
+      fresh(store, 'bob@example.com', entry(1n, 2n)),
     ]);
     expect(store.lookup('ann@example.com')).toStrictEqual({ digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 2, repeated: true });
     expect(store.lookup('bob@example.com')).toStrictEqual(entry(1n, 2n));
+    const { generation } = store;
     await store.close();
 
     const raw = open<Buffer, Buffer>({ path: join(dir, ENVIRONMENT), encoding: 'binary', keyEncoding: 'binary', compression: false, readOnly: true });
@@ -101,8 +106,64 @@ describe('LmdbStateStore', () => {
     expect(stored.subarray(0, 28).toString('hex')).toBe('0123456789abcdeffedcba9876543210' + '4000000000000000' + '00000001');
     expect(stored.length).toBe(32);
     expect(checkStored(platformBytes('http://a'), emailId('ann@example.com'), stored)).toBeDefined();
-    expect(raw.getKeysCount()).toBe(2);
+    // Beside the entries, the state's generation: 8 bytes under a key of another length.
+    expect(raw.getKeysCount()).toBe(3);
+    expect(raw.getBinary(Buffer.from('sync:generation'))!.toString('hex')).toBe(generation);
     await raw.close();
+  });
+
+  it('a generation per state, kept across opens, new once the state forgot something (forget, forget all, a conflict)', async () => {
+    const [dir, other] = [tmp(), join(tmp(), 'other')];
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    const first = store.generation;
+    expect(first).toMatch(/^[0-9a-f]{16}$/);
+    const elsewhere = (await LmdbStateStore.open(other, 'http://a'))!;
+    expect(elsewhere.generation).not.toBe(first);
+    await elsewhere.close();
+    await store.recordAccepted([fresh(store, ann.email, entry(1n)), fresh(store, 'bob@example.com', entry(2n))]);
+    expect(await store.forget(['nobody@example.com'])).toBe(0);
+    expect(store.generation).toBe(first);
+    await store.close();
+    const reader = (await LmdbStateStore.open(dir, 'http://a', { readOnly: true }))!;
+    expect(reader.generation).toBe(first);
+    await reader.close();
+
+    const [one, two] = [(await LmdbStateStore.open(dir, 'http://a'))!, (await LmdbStateStore.open(dir, 'http://a'))!];
+    expect([one.generation, two.generation]).toEqual([first, first]);
+    expect(await one.forget([ann.email])).toBe(1);
+    const second = one.generation;
+    expect(second).not.toBe(first);
+    // The other process learns it from its next answer.
+    await two.recordAccepted([later('bob@example.com', entry(3n, 0n, 5), entry(2n))]);
+    expect(two.generation).toBe(second);
+    // A conflict forgets Bob: a new generation again.
+    expect(await one.recordAccepted([later('bob@example.com', entry(4n, 0n, 6), entry(2n))])).toEqual({ conflicts: ['bob@example.com'] });
+    const third = one.generation;
+    expect(third).not.toBe(second);
+    await one.recordAccepted([fresh(one, 'cy@example.com', entry(5n))]);
+    expect(await one.forgetAll()).toBe(1);
+    expect(one.generation).not.toBe(third);
+    await Promise.all([one.close(), two.close()]);
+  });
+
+  it('an acceptance formed when the state held nothing is not recorded over an email forgotten since (by another run, or `forget`)', async () => {
+    const dir = tmp();
+    const [one, two, three] = [(await LmdbStateStore.open(dir, 'http://a'))!, (await LmdbStateStore.open(dir, 'http://a'))!, (await LmdbStateStore.open(dir, 'http://a'))!];
+    // Three runs form batches for Ann against nothing: A, B, then A again. The platform processes
+    // A, then B (the third run's A was answered from the idempotency store, or came first).
+    const formed = one.generation;
+    await one.recordAccepted([fresh(one, ann.email, entry(1n, 0n, 1))]);
+    expect(await two.recordAccepted([{ email: ann.email, entry: entry(2n, 0n, 2), basis: undefined, generation: formed }])).toEqual({ conflicts: [ann.email] });
+    // The third's A finds nothing, as when it was formed, but the email was forgotten meanwhile.
+    expect(await three.recordAccepted([{ email: ann.email, entry: entry(1n, 0n, 3), basis: undefined, generation: formed }])).toEqual({ conflicts: [] });
+    expect(three.lookup(ann.email)).toBeUndefined();
+    await Promise.all([one.close(), two.close(), three.close()]);
+    const after = (await LmdbStateStore.open(dir, 'http://a'))!;
+    expect(after.lookup(ann.email)).toBeUndefined();
+    // Formed now, in the new generation, Ann is recorded.
+    await after.recordAccepted([fresh(after, ann.email, entry(1n, 0n, 4))]);
+    expect(after.lookup(ann.email)).toStrictEqual(entry(1n, 0n, 4));
+    await after.close();
   });
 
   it('an entry that is not one of ours (wrong size, or bytes that do not match their checksum) is not remembered', async () => {
@@ -129,13 +190,13 @@ describe('LmdbStateStore', () => {
   it('records an acceptance only if the state still holds what its batch was formed against; else forgets the email', async () => {
     const dir = tmp();
     const [one, two] = [(await LmdbStateStore.open(dir, 'http://a'))!, (await LmdbStateStore.open(dir, 'http://a'))!];
-    await one.recordAccepted([fresh(ann.email, entry(1n))]);
+    await one.recordAccepted([fresh(one, ann.email, entry(1n))]);
     // Two runs formed batches against entry(1n); the platform processed both in some order.
-    expect(await two.recordAccepted([{ email: ann.email, entry: entry(2n, 0n, 5), basis: entry(1n) }])).toEqual({ conflicts: [] });
-    expect(await one.recordAccepted([{ email: ann.email, entry: entry(3n, 0n, 6), basis: entry(1n) }])).toEqual({ conflicts: [ann.email] });
+    expect(await two.recordAccepted([later(ann.email, entry(2n, 0n, 5), entry(1n))])).toEqual({ conflicts: [] });
+    expect(await one.recordAccepted([later(ann.email, entry(3n, 0n, 6), entry(1n))])).toEqual({ conflicts: [ann.email] });
     expect(one.lookup(ann.email)).toBeUndefined();
     // Within one transaction, entries are applied in order: the second sees the first.
-    await one.recordAccepted([fresh('bob@example.com', entry(4n, 0n, 7)), { email: 'bob@example.com', entry: entry(5n, 0n, 8), basis: entry(4n, 0n, 7) }]);
+    await one.recordAccepted([fresh(one, 'bob@example.com', entry(4n, 0n, 7)), later('bob@example.com', entry(5n, 0n, 8), entry(4n, 0n, 7))]);
     expect(one.lookup('bob@example.com')).toStrictEqual(entry(5n, 0n, 8));
     await Promise.all([one.close(), two.close()]);
     // What the disk holds: Ann forgotten (the next run of either input sends her), Bob recorded.
@@ -149,8 +210,8 @@ describe('LmdbStateStore', () => {
     const a = (await LmdbStateStore.open(dir, 'http://a'))!;
     const b = (await LmdbStateStore.open(dir, 'http://b'))!;
     expect(a.created).toBe(true);
-    await a.recordAccepted(['p', 'q', 'r'].map((name) => fresh(`${name}@x.com`, entry(1n))));
-    await b.recordAccepted([fresh('p@x.com', entry(1n))]);
+    await a.recordAccepted(['p', 'q', 'r'].map((name) => fresh(a, `${name}@x.com`, entry(1n))));
+    await b.recordAccepted([fresh(b, 'p@x.com', entry(1n))]);
     expect([a.count(), b.count()]).toEqual([3, 1]);
     expect(await a.forget(['p@x.com', 'nobody@x.com'])).toBe(1);
     expect([a.count(), b.count()]).toEqual([2, 1]);
@@ -167,7 +228,7 @@ describe('LmdbStateStore', () => {
     const dir = tmp();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
     let committed = false;
-    const recording = store.recordAccepted([fresh(ann.email, entry(3n, 4n))]).then(() => (committed = true));
+    const recording = store.recordAccepted([fresh(store, ann.email, entry(3n, 4n))]).then(() => (committed = true));
     await store.close();
     expect(committed).toBe(true);
     await recording;
@@ -186,10 +247,26 @@ describe('LmdbStateStore', () => {
     expect(existsSync(join(dir, ENVIRONMENT, 'data.mdb'))).toBe(false);
   });
 
+  it('a state that exists but cannot be reached is a usage error naming it, not "no state" (read-only and `forget` alike)', async () => {
+    // As root no permission refuses a stat, so: the environment's folder replaced by a file
+    // (ENOTDIR), and data.mdb a symbolic link to itself (ELOOP).
+    const blocked = tmp();
+    writeFileSync(join(blocked, ENVIRONMENT), 'x');
+    const looped = join(tmp(), 'looped');
+    mkdirSync(join(looped, ENVIRONMENT), { recursive: true });
+    symlinkSync('data.mdb', join(looped, ENVIRONMENT, 'data.mdb'));
+    for (const dir of [blocked, looped]) {
+      const error = await LmdbStateStore.open(dir, 'http://a', { readOnly: true }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UsageError);
+      expect((error as Error).message).toMatch(new RegExp(`^--state ${dir}: cannot open the state \\(`));
+      await expect(forgetState({ stateDir: dir, downstreamUrl: 'http://a' }, 'all', (await memoryLogger()).logger)).rejects.toThrow(UsageError);
+    }
+  });
+
   it('read-only (dry run) on an existing state reads what was remembered', async () => {
     const dir = tmp();
     const writer = (await LmdbStateStore.open(dir, 'http://a'))!;
-    await writer.recordAccepted([fresh(ann.email, entry(7n, 8n))]);
+    await writer.recordAccepted([fresh(writer, ann.email, entry(7n, 8n))]);
     await writer.close();
     const reader = await LmdbStateStore.open(dir, 'http://a', { readOnly: true });
     expect(reader).toBeInstanceOf(LmdbStateStore);
@@ -271,20 +348,22 @@ describe('LmdbStateStore', () => {
     const dir = tmp();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
     process.kill(store.keeperPid!, 'SIGSEGV');
-    const error = await store.recordAccepted([fresh(ann.email, entry(1n))]).catch((caught: unknown) => caught);
+    const error = await store.recordAccepted([fresh(store, ann.email, entry(1n))]).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(WriteError);
-    expect((error as Error).message).toBe(`${join(dir, ENVIRONMENT)}: the process reading it crashed (SIGSEGV); the state may be damaged`);
+    expect((error as Error).message).toBe(
+      `${join(dir, ENVIRONMENT)}: the process reading it crashed (SIGSEGV); the state may be damaged: if the next run fails the same way, move it aside with \`sync state reset --state ${dir}\``,
+    );
     await expect(store.close()).resolves.toBeUndefined();
   });
 
   it('a batch is remembered whole or not at all: a disk that fills midway leaves none of it', async (context) => {
     const disk = smallDisk('8m', () => context.skip());
     const store = (await LmdbStateStore.open(disk, 'http://a'))!;
-    await store.recordAccepted([fresh(ann.email, entry(1n, 2n))]);
+    await store.recordAccepted([fresh(store, ann.email, entry(1n, 2n))]);
     const { bavail, bsize } = await statfs(disk);
     // Room for some pages of the batch, not for all of them.
     writeFileSync(join(disk, 'filler'), Buffer.alloc(bavail * bsize - 64 * 1024));
-    const batch = Array.from({ length: 20_000 }, (_, i) => fresh(`u${i}@example.com`, entry(BigInt(i))));
+    const batch = Array.from({ length: 20_000 }, (_, i) => fresh(store, `u${i}@example.com`, entry(BigInt(i))));
     await expect(store.recordAccepted(batch)).rejects.toBeInstanceOf(WriteError);
     await store.close();
     rmSync(join(disk, 'filler'));
@@ -299,7 +378,7 @@ describe('LmdbStateStore', () => {
     const store = (await LmdbStateStore.open(disk, 'http://a'))!;
     const { bavail, bsize } = await statfs(disk);
     writeFileSync(join(disk, 'filler'), Buffer.alloc(bavail * bsize));
-    const error = await store.recordAccepted([fresh(ann.email, entry(1n, 2n))]).catch((caught: unknown) => caught);
+    const error = await store.recordAccepted([fresh(store, ann.email, entry(1n, 2n))]).catch((caught: unknown) => caught);
     // lmdb never finishes closing after a failed commit: the run must still end.
     await expect(store.close()).resolves.toBeUndefined();
     expect(error).toBeInstanceOf(WriteError);
@@ -317,9 +396,15 @@ describe('LmdbStateStore on a damaged file', () => {
   async function filled(): Promise<{ dir: string; data: string }> {
     const dir = tmp();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
-    await store.recordAccepted(Array.from({ length: 20_000 }, (_, i) => fresh(`u${i}@example.com`, entry(BigInt(i)))));
+    await store.recordAccepted(Array.from({ length: 20_000 }, (_, i) => fresh(store, `u${i}@example.com`, entry(BigInt(i)))));
     await store.close();
     return { dir, data: join(dir, ENVIRONMENT, 'data.mdb') };
+  }
+
+  function writeFileAt(file: string, offset: number, bytes: Buffer): void {
+    const fd = openSync(file, 'r+');
+    writeSync(fd, bytes, 0, bytes.length, offset);
+    closeSync(fd);
   }
 
   function overwrite(file: string, offset: number, length: number, seed: number): void {
@@ -349,6 +434,20 @@ describe('LmdbStateStore on a damaged file', () => {
     await expect(LmdbStateStore.open(dir, 'http://a', { readOnly: true })).rejects.toThrow(/the state cannot be read/);
   });
 
+  // Damage a read never meets (LMDB finds it only when it allocates pages): measured before the
+  // keeper wrote at open, the state opened, the first batch went out, and its commit failed with
+  // MDB_BAD_TXN (exit 1, nothing said about the state).
+  it.each([
+    ['its last page zeroed', (data: string) => writeFileAt(data, statSync(data).size - 4096, Buffer.alloc(4096))],
+    ['cut to a length that is not whole pages', (data: string) => truncateSync(data, statSync(data).size - 1234)],
+  ])('%s: refused at open, before anything is sent', async (_name, damage) => {
+    const { dir, data } = await filled();
+    damage(data);
+    const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toMatch(new RegExp(`^--state ${dir}: the state cannot be read \\(.*\\); move it aside with \`sync state reset --state ${dir}\``));
+  });
+
   it.each([1, 2, 3, 4, 5, 6])('bytes damaged in the middle (seed %i): refused in one line, or read without ever taking garbage for a remembered profile', async (seed) => {
     const { dir, data } = await filled();
     const pages = Math.floor(statSync(data).size / 4096);
@@ -364,7 +463,7 @@ describe('LmdbStateStore on a damaged file', () => {
       const found = store.lookup(`u${i}@example.com`);
       if (found) expect(found.digest).toBe(BigInt(i));
     }
-    const written = await store.recordAccepted([fresh('new@example.com', entry(1n))]).catch((caught: unknown) => caught);
+    const written = await store.recordAccepted([fresh(store, 'new@example.com', entry(1n))]).catch((caught: unknown) => caught);
     if (written instanceof Error) expect(written).toBeInstanceOf(WriteError);
     await store.close();
   });
