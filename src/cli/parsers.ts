@@ -57,7 +57,8 @@ export function integer(value: string): number {
 export function rate(value: string): number {
   const n = Number(value);
   const { min, max } = BOUNDS.rate;
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+  // Decimal only: Number() would also read 0x10 as 16 and 1e1 as 10.
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || !Number.isFinite(n) || n < min || n > max) {
     throw new InvalidArgumentError(`expected requests per second from ${min} (one every ${1 / min} s) to ${max}.`);
   }
   return n;

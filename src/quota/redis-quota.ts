@@ -193,7 +193,9 @@ export class RedisQuota implements Limiter {
     const [claimed, inUse] = reply;
     if (claimed === 1) return;
     this.redis.disconnect();
-    throw new UsageError(`--rate ${rate}: the shared quota "${key}" is in use at --rate ${inUse} by another process; use the same --rate or another --quota-key`);
+    throw new UsageError(
+      `--rate ${rate}: the shared quota "${key}" is in use at --rate ${inUse} by another process (one that died keeps its claim for up to 30 s); use the same --rate or another --quota-key`,
+    );
   }
 
   /** The heartbeat: renews the claim, and learns the rate in force. Lost if Redis is away (grants report that). */

@@ -31,6 +31,9 @@ function keeperScript(): string {
   return here.endsWith('.ts') || !existsSync(sibling) ? resolve(dirname(here), '../../dist/state/lmdb-keeper.js') : sibling;
 }
 
+/** How long one request may take: generous (opening a state of millions of entries takes seconds). */
+export const REQUEST_TIMEOUT_MS = 300_000;
+
 /** Talks to one keeper process (lmdb-keeper.ts): requests in order, each answered once. */
 export class KeeperClient {
   private readonly pending = new Map<number, { resolve: (done: Done) => void; reject: (error: KeeperFailure) => void; onEntries?: (data: Uint8Array) => void }>();
@@ -58,7 +61,9 @@ export class KeeperClient {
   }
 
   static spawn(): KeeperClient {
-    const child = fork(keeperScript(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // It needs none of the run's secrets: the credentials stay out of its environment.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SYNC_')));
+    const child = fork(keeperScript(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });
     return new KeeperClient(child);
   }
 
@@ -66,12 +71,26 @@ export class KeeperClient {
     return this.child.pid;
   }
 
-  request(request: Request, onEntries?: (data: Uint8Array) => void): Promise<Done> {
+  /**
+   * A request, answered within `timeoutMs` or the keeper is ended: a keeper that stopped (a
+   * frozen disk, SIGSTOP) must not hold the run for ever.
+   */
+  request(request: Request, onEntries?: (data: Uint8Array) => void, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Done> {
     if (this.ended) return Promise.reject(this.ended);
     const id = ++this.ids;
     this.hold();
+    const timer = setTimeout(() => {
+      const within = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
+      this.ended ??= new KeeperFailure(`the process reading it did not answer within ${within}`, 'ETIMEDOUT', true);
+      this.child.kill('SIGKILL');
+    }, timeoutMs);
+    timer.unref();
     return new Promise<Done>((resolveDone, reject) => {
-      this.pending.set(id, { resolve: resolveDone, reject, onEntries });
+      const settle = <T,>(finish: (value: T) => void) => (value: T) => {
+        clearTimeout(timer);
+        finish(value);
+      };
+      this.pending.set(id, { resolve: settle(resolveDone), reject: settle(reject), onEntries });
       this.child.send({ ...request, id } as KeeperRequest, (error) => {
         if (error) this.fail(id, new KeeperFailure(`the state process did not take the request (${error.message})`));
       });

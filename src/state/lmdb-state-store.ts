@@ -63,6 +63,9 @@ export class LmdbStateStore implements StateStore {
     const existed = readOnly ? await stateExists(dir) : await stateExists(dir).catch(() => false);
     if (readOnly && !existed) return undefined;
     if (!readOnly) await prepareDirectory(dir, path);
+    // A file the run may not read or write is said as such (LMDB itself would crash the keeper on
+    // an unreadable lock file, and the advice to move the state aside would be wrong).
+    await checkAccess(dir, path, readOnly);
     const platformId = platformKey(platform);
     const platformBytes = Buffer.alloc(8);
     platformBytes.writeBigUInt64BE(platformId);
@@ -193,6 +196,18 @@ export async function stateExists(dir: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw new UsageError(`--state ${dir}: cannot open the state (${fsFailure(error)})`, { cause: error });
+  }
+}
+
+async function checkAccess(dir: string, path: string, readOnly: boolean): Promise<void> {
+  for (const name of ['data.mdb', 'lock.mdb']) {
+    const file = join(path, name);
+    const mode = readOnly ? constants.R_OK : constants.R_OK | constants.W_OK;
+    const refused = await access(file, mode).then(
+      () => undefined,
+      (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : error),
+    );
+    if (refused) throw new UsageError(`--state ${dir}: cannot open the state (${fsFailure(refused)}: ${file})`, { cause: refused });
   }
 }
 

@@ -42,7 +42,7 @@ describe('rate (pull, push, serve --rate)', () => {
   });
 
   // 1e-9 plans one request every 31 years: the first retry waits for ever.
-  it.each(['1e-9', '0.009', '0', '-1', '10000.5', '1e12', 'Infinity', 'NaN', '', 'fast'])('refuses %j, saying the range', (value) => {
+  it.each(['1e-9', '0.009', '0', '-1', '10000.5', '1e12', 'Infinity', 'NaN', '', 'fast', '0x10', '1e1', '0b11'])('refuses %j, saying the range', (value) => {
     expect(refusal(() => rate(value))).toStrictEqual(new InvalidArgumentError('expected requests per second from 0.01 (one every 100 s) to 10000.'));
   });
 });

@@ -157,7 +157,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(JSON.parse(second.stderr)).toMatchObject({
       level: 'error',
       exitCode: 2,
-      msg: `--rate 20: the shared quota "${key}" is in use at --rate 5 by another process; use the same --rate or another --quota-key`,
+      msg: `--rate 20: the shared quota "${key}" is in use at --rate 5 by another process (one that died keeps its claim for up to 30 s); use the same --rate or another --quota-key`,
     });
     const done = await first;
     expect(done.code, done.stderr).toBe(0);
@@ -195,7 +195,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     const port = new URL(platform.url).port;
     const refused = await pushOnePerRequest('p', 3, 20, `http://localhost:${port}`, { SYNC_DOWNSTREAM_TOKEN: token });
     expect(refused.code, refused.stderr).toBe(2);
-    expect(JSON.parse(refused.stderr).msg).toBe(`--rate 20: the shared quota "${fingerprint}" is in use at --rate 5 by another process; use the same --rate or another --quota-key`);
+    expect(JSON.parse(refused.stderr).msg).toBe(`--rate 20: the shared quota "${fingerprint}" is in use at --rate 5 by another process (one that died keeps its claim for up to 30 s); use the same --rate or another --quota-key`);
     expect((await stats(platform)).requests).toBe(0);
 
     const observer = new Redis(redis.url);

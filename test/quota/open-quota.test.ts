@@ -89,7 +89,7 @@ describe.skipIf(!REDIS_SERVER)(`openQuota with a Redis URL${REDIS_SERVER ? '' : 
     const { logger } = await memoryLogger();
     const first = await openQuota({ ...options, redisUrl: redis.url }, { logger, lookup });
     await expect(openQuota({ ...options, rate: 3, remoteUrl: 'https://203.0.113.9:8443', redisUrl: redis.url }, { logger, lookup })).rejects.toThrow(
-      new UsageError('--rate 3: the shared quota "https://203.0.113.9:8443" is in use at --rate 2 by another process; use the same --rate or another --quota-key'),
+      new UsageError('--rate 3: the shared quota "https://203.0.113.9:8443" is in use at --rate 2 by another process (one that died keeps its claim for up to 30 s); use the same --rate or another --quota-key'),
     );
     await first.close();
   });

@@ -468,7 +468,7 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota: the key's rate${REDIS_SERVER ? '' : 
   }
 
   const refusal = (asked: number, inForce: string): UsageError =>
-    new UsageError(`--rate ${asked}: the shared quota "shop" is in use at --rate ${inForce} by another process; use the same --rate or another --quota-key`);
+    new UsageError(`--rate ${asked}: the shared quota "shop" is in use at --rate ${inForce} by another process (one that died keeps its claim for up to 30 s); use the same --rate or another --quota-key`);
   const holders = async (): Promise<string[]> => (await observer.zrange('sync:quota:{shop}:holders', 0, -1)).map((member) => member.split('/')[0]!).sort();
   const clients = async (): Promise<number> => String(await observer.client('LIST')).trim().split('\n').length;
   const until = async (condition: () => Promise<boolean>): Promise<void> => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir, statfs } from 'node:fs/promises';
+import { access, mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -19,7 +19,7 @@ import { tryMountTmpfs } from '../helpers/tmpfs.js';
 // make mkdir fail: as root (CI) no real directory refuses it.
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
-  return { ...actual, mkdir: vi.fn(actual.mkdir) };
+  return { ...actual, mkdir: vi.fn(actual.mkdir), access: vi.fn(actual.access) };
 });
 
 const ann = { email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' };
@@ -303,6 +303,23 @@ describe('LmdbStateStore', () => {
     expect((error as Error).cause).toBe(denied);
   });
 
+  it('a lock or data file the run may not use is said as such, before LMDB is asked (it crashes on an unreadable lock file)', async () => {
+    const dir = tmp();
+    await (await LmdbStateStore.open(dir, 'http://a'))!.close();
+    const lock = join(dir, ENVIRONMENT, 'lock.mdb');
+    const real = vi.mocked(access).getMockImplementation()!;
+    vi.mocked(access).mockImplementation(async (file, mode) => {
+      if (file === lock) throw Object.assign(new Error(`EACCES: permission denied, access '${lock}'`), { code: 'EACCES' });
+      return real(file, mode);
+    });
+    try {
+      await expect(LmdbStateStore.open(dir, 'http://a')).rejects.toThrow(new UsageError(`--state ${dir}: cannot open the state (permission denied: ${lock})`));
+      await expect(LmdbStateStore.open(dir, 'http://a', { readOnly: true })).rejects.toThrow(/permission denied/);
+    } finally {
+      vi.mocked(access).mockImplementation(real);
+    }
+  });
+
   it('any other failure to open is a usage error with the failure in its words', async () => {
     const dir = join(tmp(), 'state');
     vi.mocked(mkdir).mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
@@ -333,7 +350,7 @@ describe('LmdbStateStore', () => {
     await (await LmdbStateStore.open(join(disk, 'existing'), 'http://a'))!.close();
     execFileSync('mount', ['-o', 'remount,ro', disk]);
     await expect(LmdbStateStore.open(join(disk, 'existing'), 'http://a')).rejects.toThrow(
-      new UsageError(`--state ${join(disk, 'existing')}: cannot open the state (read-only file system (EROFS))`),
+      new UsageError(`--state ${join(disk, 'existing')}: cannot open the state (read-only file system (EROFS): ${join(disk, 'existing', ENVIRONMENT, 'data.mdb')})`),
     );
     await expect(LmdbStateStore.open(join(disk, 'new', 'state'), 'http://a')).rejects.toThrow(
       new UsageError(`--state ${join(disk, 'new', 'state')}: cannot create the state (read-only file system (EROFS))`),

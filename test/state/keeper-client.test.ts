@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeeperClient, KeeperFailure } from '../../src/state/keeper-client.js';
+
+describe('KeeperClient', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('a keeper that stops answering (SIGSTOP, a frozen disk) is ended after the deadline, and the run is told why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sync-keeper-'));
+    dirs.push(dir);
+    const keeper = KeeperClient.spawn();
+    await keeper.request({ op: 'open', path: join(dir, 'env'), platform: 1n, readOnly: false });
+    process.kill(keeper.pid!, 'SIGSTOP');
+    const started = performance.now();
+    const error = await keeper.request({ op: 'forgetAll' }, undefined, 300).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(KeeperFailure);
+    expect(error).toMatchObject({ message: 'the process reading it did not answer within 300 ms', crashed: true });
+    expect(performance.now() - started).toBeLessThan(5000);
+    await expect(keeper.request({ op: 'forgetAll' })).rejects.toBe(error);
+    await keeper.kill();
+  });
+
+  it('its environment holds none of the run\'s SYNC_ variables (the credentials)', async () => {
+    process.env.SYNC_DOWNSTREAM_TOKEN = 'keeper-must-not-see-this';
+    try {
+      const keeper = KeeperClient.spawn();
+      const { readFileSync } = await import('node:fs');
+      const environ = readFileSync(`/proc/${keeper.pid}/environ`, 'utf8');
+      expect(environ).not.toContain('keeper-must-not-see-this');
+      expect(environ).not.toContain('SYNC_');
+      await keeper.close();
+    } finally {
+      delete process.env.SYNC_DOWNSTREAM_TOKEN;
+    }
+  });
+});
