@@ -13,11 +13,24 @@ import { loadHasher, streamDigest, type StreamDigest } from '../state/digest.js'
 import { LmdbStateStore } from '../state/lmdb-state-store.js';
 import type { Accepted, Remembered, StateStore } from '../state/state-store.js';
 import { batchKey } from './batch-key.js';
+import { SeenEmails } from './seen-emails.js';
+import { emailId } from '../state/entry-codec.js';
 import type { Progress } from '../ui/terminal.js';
 import { emailOf, parseRecord, validateParsed } from './checked-record.js';
 import { openInput, stdinIdentity, type Input } from './input.js';
 import { PushOutputs } from './outputs.js';
 import { readRecordChunks } from './record-reader.js';
+
+/** Records held back at most (see `heldBack`): past it the oldest is sent, in order, as without holding. */
+const MAX_HELD_BACK = 10_000;
+
+/** A valid record on its way to the engine. */
+interface Held {
+  line: number;
+  recordJson: string;
+  item: Encoded;
+  repeated: boolean;
+}
 
 /** Batches' worth of profiles read ahead at most. */
 const MAX_BURST_BATCHES = 5;
@@ -231,6 +244,40 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   };
 
   const settling = new Set<Promise<void>>();
+  const seen = new SeenEmails();
+  /** Records held back by email (see below), in the order they were read. */
+  const heldBack = new Map<string, Held>();
+  const holdBack = (held: Held): void => void heldBack.set(held.item.profile.email, held);
+  /** A later valid record for this email was read: the one held back for it is never sent. */
+  const supersede = (email: string): void => {
+    const held = heldBack.get(email);
+    if (!held) return;
+    heldBack.delete(email);
+    summary.duplicates += 1;
+    deps.metrics?.submissions.inc({ outcome: 'duplicate', error_class: '' });
+    outputs?.report({ line: held.line, email, status: 'duplicate', reason: 'superseded by a later record for the same email' });
+  };
+  /** Into the engine (or, for a dry run, onto stdout); waits when the reader is ahead of the platform or the disk. */
+  const send = async ({ line, recordJson, item, repeated }: Held, releasing = false): Promise<void> => {
+    if (releasing) heldBack.delete(item.profile.email);
+    if (!engine) {
+      // As a real run would: a later record for this email is sent too, whatever the state says.
+      if (state) unsettled.set(item.profile.email, 1);
+      const written = writeText(deps.stdout, item.fragment);
+      if (written) await written;
+      return;
+    }
+    unsettled.set(item.profile.email, (unsettled.get(item.profile.email) ?? 0) + 1);
+    const pending = engine.submit(item).then((outcome) => settle(line, recordJson, item, repeated, outcome));
+    settling.add(pending);
+    void pending.finally(() => settling.delete(pending));
+    if (engine.queued >= highWater) {
+      engine.start();
+      await engine.whenQueueBelow(highWater / 2);
+    }
+    const slowDisk = outputs?.backpressure();
+    if (slowDisk) await slowDisk;
+  };
   // Enough queued for one window's burst of slots (the reader refills far faster than slots open),
   // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
   const highWater = resolved.batchSize * (Math.min(Math.ceil(resolved.rate), MAX_BURST_BATCHES) + 1);
@@ -248,24 +295,21 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         summary.total += 1;
         lineReached = record.line;
         const parsed = parseRecord(record);
+        const email = 'reason' in parsed ? undefined : emailOf(parsed.value);
+        // Not the first record for this email in this run (see Remembered.repeated).
+        const repeated = email !== undefined && seen.check(emailId(email));
+        const found = email === undefined ? undefined : state?.lookup(email);
         // What the platform last accepted for this email, unless an earlier record for it is still
         // on its way (then this one must follow it, whatever the state says).
-        let remembered: Remembered | undefined;
-        // Another record for this email was read earlier in this run (see Remembered.repeated).
-        let repeated = false;
-        if (state && !('reason' in parsed)) {
-          const email = emailOf(parsed.value);
-          const found = email === undefined ? undefined : state.lookup(email);
-          repeated = email !== undefined && (unsettled.has(email) || (found !== undefined && found.acceptedAt >= started));
-          if (!options.full && email !== undefined && !unsettled.has(email)) remembered = found;
-          // The very text that was accepted: unchanged, without validating it again.
-          if (remembered && remembered.textDigest === encoder.textDigest(parsed.recordJson)) {
-            summary.valid += 1;
-            summary.unchanged += 1;
-            deps.metrics?.recordValidation(undefined);
-            outputs?.report({ line: parsed.line, email, status: 'unchanged' });
-            continue;
-          }
+        const remembered = !options.full && email !== undefined && !unsettled.has(email) ? found : undefined;
+        // The very text that was accepted: unchanged, without validating it again.
+        if (remembered && remembered.textDigest === encoder.textDigest(parsed.recordJson)) {
+          supersede(email!);
+          summary.valid += 1;
+          summary.unchanged += 1;
+          deps.metrics?.recordValidation(undefined);
+          outputs?.report({ line: parsed.line, email, status: 'unchanged' });
+          continue;
         }
         const checked = 'reason' in parsed ? parsed : validateParsed(parsed);
         const { line, recordJson } = checked;
@@ -281,29 +325,22 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
           continue;
         }
         summary.valid += 1;
-        const { profile } = item;
+        supersede(item.profile.email);
         if (remembered && remembered.digest === encoder.digest(item)) {
           summary.unchanged += 1;
-          outputs?.report({ line, email: profile.email, status: 'unchanged' });
+          outputs?.report({ line, email: item.profile.email, status: 'unchanged' });
           continue;
         }
-        if (!engine) {
-          // As a real run would: a later record for this email is sent too, whatever the state says.
-          if (state) unsettled.set(profile.email, 1);
-          const written = writeText(deps.stdout, item.fragment);
-          if (written) await written;
+        const held = { line, recordJson, item, repeated };
+        if (!options.full && found?.repeated) {
+          // The run that sent this email last read more than one record for it: this one may not be
+          // the last for it in this input either. Held back until a later one comes (then this one
+          // is superseded and never sent: the platform is not rolled back) or the input ends.
+          holdBack(held);
+          if (heldBack.size > MAX_HELD_BACK) await send(heldBack.values().next().value!, true);
           continue;
         }
-        unsettled.set(profile.email, (unsettled.get(profile.email) ?? 0) + 1);
-        const pending = engine.submit(item).then((outcome) => settle(line, recordJson, item, repeated, outcome));
-        settling.add(pending);
-        void pending.finally(() => settling.delete(pending));
-        if (engine.queued >= highWater) {
-          engine.start();
-          await engine.whenQueueBelow(highWater / 2);
-        }
-        const slowDisk = outputs?.backpressure();
-        if (slowDisk) await slowDisk;
+        await send(held);
       }
       const slowDisk = outputs?.backpressure();
       if (slowDisk) await slowDisk;
@@ -311,6 +348,13 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     readToEnd = !signal?.aborted && !fatal;
   } catch (error) {
     fatal ??= error instanceof UsageError ? new UsageError(`${options.file}: ${error.message}`) : toSyncError(error);
+  }
+  // No later record came for these: each is what the platform should end with. (After a stop they
+  // go the way of anything still queued: failed as interrupted, dead-lettered for replay.)
+  try {
+    for (const held of [...heldBack.values()]) await send(held, true);
+  } catch (error) {
+    fatal ??= toSyncError(error);
   }
 
   if (engine) {

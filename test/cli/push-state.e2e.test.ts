@@ -111,6 +111,29 @@ describe('push and its state (spawned)', () => {
     expect(JSON.parse((await push('Ann')).stdout)).toMatchObject({ unchanged: 1 });
   }, 30_000);
 
+  it('rerunning an unchanged file sends nothing, whatever duplicates it holds (the bundled profiles; an email twice with --batch-size 1)', async () => {
+    const mock = await start('mock', 'downstream', '--port', '0');
+    const env = { SYNC_STATE_DIR: join(tmp(), 'state') };
+    const fixture = join(process.cwd(), 'fixtures', 'profiles', 'profiles.ndjson');
+    const run = async (file: string, ...extra: string[]) => {
+      const result = await runCli(['push', file, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra], { env });
+      return JSON.parse(result.stdout) as { delivered: number; unchanged: number; duplicates: number };
+    };
+    expect((await run(fixture)).delivered).toBeGreaterThan(30);
+    const before = await stats(mock);
+    expect(await run(fixture)).toMatchObject({ delivered: 0 });
+    expect(await run(fixture)).toMatchObject({ delivered: 0 });
+    const file = join(tmp(), 'twice.ndjson');
+    writeFileSync(file, ndjson([profile(1, 'Early'), profile(2), profile(1, 'Late')]));
+    expect(await run(file, '--batch-size', '1')).toMatchObject({ delivered: 3 });
+    expect((await held(mock, 'user1@example.com')).firstName).toBe('Late');
+    const sent = (await stats(mock)).requests;
+    expect(await run(file, '--batch-size', '1')).toMatchObject({ delivered: 0, unchanged: 2, duplicates: 1 });
+    expect((await stats(mock)).requests).toBe(sent);
+    expect((await held(mock, 'user1@example.com')).firstName).toBe('Late');
+    expect(before.requests).toBeGreaterThan(0);
+  });
+
   it('A, then B, then A again through serve ends with A', async () => {
     const mock = await start('mock', 'downstream', '--port', '0');
     const serve = await start('serve', '--port', '0', '--downstream-url', mock.url, '--rate', '20');

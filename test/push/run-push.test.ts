@@ -442,6 +442,49 @@ describe('runPush with a state', () => {
     expect(calls.map((call) => call.batch.profiles[0]!.firstName)).toEqual(['Axel']);
   });
 
+  it('an email twice in a file (early, then late): the first run sends both in order, every rerun of the same file sends nothing', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const file = lines({ ...ann, firstName: 'Early' }, bob, { ...ann, firstName: 'Late' });
+    const first = await push(file, state, { batchSize: 1 });
+    expect(first.summary).toMatchObject({ delivered: 3, duplicates: 0 });
+    expect(calls.map((call) => call.batch.profiles[0]!.firstName)).toEqual(['Early', 'Bob', 'Late']);
+    for (let run = 0; run < 2; run++) {
+      const again = await push(file, state, { batchSize: 1 });
+      expect(again.summary).toMatchObject({ total: 3, unchanged: 2, duplicates: 1, delivered: 0, requests: 0 });
+      expect(again.exitCode).toBe(ExitCode.ok);
+    }
+    expect(calls).toHaveLength(3);
+  });
+
+  it('held back until its input ends, a record for a repeated email is sent when no later one comes; a changed later one goes alone', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    await push(lines({ ...ann, firstName: 'Early' }, { ...ann, firstName: 'Late' }), state, { batchSize: 1 });
+    calls.length = 0;
+    // The later record is gone: the earlier one is what the platform should end with.
+    const alone = await push(lines({ ...ann, firstName: 'Early' }, bob), state, { batchSize: 1 });
+    expect(alone.summary).toMatchObject({ delivered: 2, duplicates: 0 });
+    expect(calls.map((call) => call.batch.profiles[0]!.firstName)).toEqual(['Bob', 'Early']);
+    calls.length = 0;
+    await push(lines({ ...ann, firstName: 'Early' }, { ...ann, firstName: 'Late' }), state, { batchSize: 1 });
+    calls.length = 0;
+    // Three records, the last one changed: only it is sent (the platform is never rolled back to an earlier one).
+    const changed = await push(lines({ ...ann, firstName: 'Early' }, { ...ann, firstName: 'Middle' }, { ...ann, firstName: 'Latest' }), state, { batchSize: 1 });
+    expect(changed.summary).toMatchObject({ total: 3, duplicates: 2, delivered: 1 });
+    expect(calls.map((call) => call.batch.profiles[0]!.firstName)).toEqual(['Latest']);
+  });
+
+  it('--full holds nothing back: every valid record is sent, in input order', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const file = lines({ ...ann, firstName: 'Early' }, { ...ann, firstName: 'Late' });
+    await push(file, state, { batchSize: 1 });
+    calls.length = 0;
+    expect((await push(file, state, { batchSize: 1, full: true })).summary).toMatchObject({ delivered: 2, duplicates: 0 });
+    expect(calls.map((call) => call.batch.profiles[0]!.firstName)).toEqual(['Early', 'Late']);
+  });
+
   it('a failed record superseded by a later one for the same email is not dead-lettered (a replay must not roll it back)', async () => {
     const state = new MemoryStateStore();
     // The batch holding Early fails for good; the later batch holding Late is accepted.

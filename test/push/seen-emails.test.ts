@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { SeenEmails } from '../../src/push/seen-emails.js';
+
+const id = (n: number) => ({ hi: Math.imul(n, 2654435761) >>> 0, lo: Math.imul(n ^ 0x5bd1e995, 40503) >>> 0 });
+
+describe('SeenEmails', () => {
+  it('never says "no" for an email it was given, across its growing slices', () => {
+    const seen = new SeenEmails();
+    for (let n = 0; n < 200_000; n++) seen.check(id(n));
+    for (let n = 0; n < 200_000; n++) if (!seen.check(id(n))) expect.fail(`email ${n} was read but is not seen`);
+  });
+
+  it('errs the other way about 1% of the time: "seen" for an email never read', () => {
+    const seen = new SeenEmails();
+    for (let n = 0; n < 100_000; n++) seen.check(id(n));
+    let wrong = 0;
+    for (let n = 1_000_000; n < 1_100_000; n++) if (seen.check(id(n))) wrong += 1;
+    expect(wrong / 100_000).toBeLessThan(0.03);
+  });
+});
