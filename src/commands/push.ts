@@ -111,6 +111,7 @@ Examples:
             {
               logger: context.logger,
               verbose: context.verbose,
+              quietBatches: context.logFormat === 'pretty',
               signal: interruption.signal,
               progress,
               stdout: context.json ? undefined : process.stdout,

@@ -62,6 +62,8 @@ export interface DeliveryDependencies {
   metrics?: SyncMetrics;
   /** A shared quota (quota/open-quota.ts); default: an in-process limiter with DELIVERY_PACING. */
   limiter?: Limiter;
+  /** The level of the line logged per batch (a person at a terminal gets progress instead). */
+  batchLogLevel?: 'info' | 'debug';
 }
 
 export interface Delivery {
@@ -125,7 +127,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
         metrics?.batchSize.observe(size);
         logger.debug({ stage: 'batch', batchId, size, ...(parent ? { parent, reason } : {}) }, `batch of ${size} formed`);
       },
-      onBatchDone: ({ batchId, ...result }) => logger.info({ stage: 'send', batchId, ...result }, `batch ${batchId} done`),
+      onBatchDone: ({ batchId, ...result }) => logger[deps.batchLogLevel ?? 'info']({ stage: 'send', batchId, ...result }, `batch ${batchId} done`),
       onRequest: ({ batchId, status, durationMs, ...timing }) => {
         // Where the time between a grant and the wire goes (bench/push.js reads these lines).
         logger.debug({ stage: 'send', batchId, status, durationMs, ...timing }, `request ${batchId} ${status}`);

@@ -14,10 +14,11 @@ import { LmdbStateStore } from '../state/lmdb-state-store.js';
 import type { Accepted, Remembered, StateStore } from '../state/state-store.js';
 import { batchKey } from './batch-key.js';
 import { SeenEmails } from './seen-emails.js';
+import { progressLine, type PushProgress } from './progress.js';
 import { emailId } from '../state/entry-codec.js';
 import type { Progress } from '../ui/terminal.js';
 import { emailOf, parseRecord, validateParsed } from './checked-record.js';
-import { openInput, stdinIdentity, type Input } from './input.js';
+import { openInput, stdinIdentity } from './input.js';
 import { PushOutputs } from './outputs.js';
 import { readRecordChunks } from './record-reader.js';
 
@@ -31,6 +32,10 @@ interface Held {
   item: Encoded;
   repeated: boolean;
 }
+
+/** How often the progress line is redrawn, and how often a person's log gets a line of progress. */
+const PROGRESS_EVERY_MS = 250;
+const PROGRESS_LOG_MS = 10_000;
 
 /** Batches' worth of profiles read ahead at most. */
 const MAX_BURST_BATCHES = 5;
@@ -61,6 +66,13 @@ export interface PushOptions extends TargetFlags {
 export interface PushDependencies extends DeliveryDependencies {
   /** Unmasked emails in logs. */
   verbose?: boolean;
+  /**
+   * For a person at a terminal: a line per batch is noise (2,000 for a million profiles), so those
+   * go to debug and one line of progress is logged every PROGRESS_LOG_MS instead.
+   */
+  quietBatches?: boolean;
+  /** How often that line of progress is logged (tests shorten it). */
+  progressLogMs?: number;
   signal?: AbortSignal;
   progress?: Progress;
   /** Where --dry-run prints the profiles it would send (nothing when absent, e.g. with --json). */
@@ -163,7 +175,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     ? undefined
     : createDelivery(
         { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, autoStart: false },
-        { ...deps, clock, newBatchId: formBatch },
+        { ...deps, clock, newBatchId: formBatch, batchLogLevel: deps.quietBatches ? 'debug' : 'info' },
       );
   await delivery?.preflight(signal);
   const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
@@ -230,8 +242,6 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
       }
       outputs?.deadLetter(line, outcome.errorClass, outcome.reason, recordJson);
     }
-    const done = summary.delivered + summary.rejected + summary.failed + summary.duplicates;
-    if (done % 500 === 0) progress?.update(progressText(done, clock.now() - started, source, bytesRead.value));
   };
 
   const invalidRecord = (line: number, recordJson: string, reason: string): void => {
@@ -285,6 +295,27 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   // A signal at any point (reading, or the final flush) stops the engine: queued profiles fail as
   // interrupted, in-flight requests are cancelled, no retry waits out its backoff.
   const stopEngine = (): void => void engine?.abort();
+  const progressNow = (): PushProgress => ({
+    read: summary.total,
+    bytes: bytesRead.value,
+    size: source.size,
+    delivered: summary.delivered,
+    unchanged: summary.unchanged,
+    failed: summary.failed + summary.rejected,
+    elapsedMs: clock.now() - started,
+  });
+  const ticker = progress ? setInterval(() => progress.update(progressLine(progressNow())), PROGRESS_EVERY_MS) : undefined;
+  let lastLogged = started;
+  const progressLog =
+    deps.quietBatches && !dryRun
+      ? setInterval(() => {
+          if (clock.now() - lastLogged < (deps.progressLogMs ?? PROGRESS_LOG_MS)) return;
+          lastLogged = clock.now();
+          logger.info({ stage: 'send', ...progressNow() }, progressLine(progressNow()).replace(/^Pushing: /, 'so far: '));
+        }, PROGRESS_EVERY_MS)
+      : undefined;
+  ticker?.unref();
+  progressLog?.unref();
   signal?.addEventListener('abort', stopEngine, { once: true });
   let readToEnd = false;
   try {
@@ -361,6 +392,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     if (signal?.aborted || fatal) await engine.abort();
     else await engine.close();
   }
+  clearInterval(ticker);
+  clearInterval(progressLog);
   signal?.removeEventListener('abort', stopEngine);
   while (settling.size > 0) await Promise.all(settling);
   await remember.flush();
@@ -466,13 +499,5 @@ async function* countBytes(input: AsyncIterable<Buffer | string>, counter: { val
 function writeText(stream: Writable | undefined, line: string): Promise<void> | undefined {
   if (!stream || stream.write(`${line}\n`)) return undefined;
   return new Promise<void>((resolve) => stream.once('drain', () => resolve()));
-}
-
-function progressText(done: number, elapsedMs: number, source: Input, bytes: number): string {
-  const perSecond = elapsedMs > 0 ? Math.round((done * 1000) / elapsedMs) : 0;
-  if (!source.size) return `Pushing: ${done.toLocaleString('en')} done · ${perSecond.toLocaleString('en')}/s`;
-  const fraction = Math.min(1, bytes / source.size);
-  const eta = fraction > 0 ? Math.round(((1 - fraction) * elapsedMs) / fraction / 1000) : 0;
-  return `Pushing: ${done.toLocaleString('en')} done · ${perSecond.toLocaleString('en')}/s · ${Math.round(fraction * 100)}% · ETA ${eta} s`;
 }
 

@@ -38,3 +38,29 @@ describe('a terminal that reports 0 columns (spawned in a pseudo-terminal)', () 
     expect(result.output).toMatch(/push/);
   });
 });
+
+describe('push at a terminal (spawned in a pseudo-terminal)', () => {
+  const tempDir = useTempDir();
+
+  it.skipIf(!hasScript)('shows what was read, delivered, the rate and an ETA, and logs no line per batch', { timeout: 40_000 }, async () => {
+    const dir = tempDir();
+    const { writeFileSync } = await import('node:fs');
+    const { startServer } = await import('../helpers/cli.js');
+    const mock = await startServer(['mock', 'downstream', '--port', '0', '--rate', '50', '--latency', '100']);
+    try {
+      const file = `${dir}/profiles.ndjson`;
+      writeFileSync(file, Array.from({ length: 1000 }, (_, i) => JSON.stringify({ email: `p${i}@example.com`, firstName: 'P', lastName: 'Q' })).join('\n'));
+      const command = [process.execPath, BIN, 'push', file, '--downstream-url', mock.url, '--batch-size', '50', '--rate', '20', '--dead-letter', `${dir}/dl.ndjson`]
+        .map((part) => JSON.stringify(part))
+        .join(' ');
+      const result = await inTerminal(`stty cols 120 rows 40; XDG_STATE_HOME=${JSON.stringify(dir)} ${command}`, 30_000);
+      expect(result.killed).toBe(false);
+      expect(result.code).toBe(0);
+      expect(result.output).toMatch(/Pushing: read [\d,]+ \(\d+%\) · delivered [\d,]+ · [\d,]+\/s · ETA \d+ s/);
+      expect(result.output).not.toMatch(/batch b-[0-9a-f]+ done/);
+      expect(result.output).toMatch(/Delivered 1000 of 1000 profiles in 20 batches/);
+    } finally {
+      await mock.stop();
+    }
+  });
+});

@@ -275,6 +275,32 @@ describe('runPush', () => {
   });
 });
 
+describe('runPush for a person at a terminal (quietBatches)', () => {
+  const tmp = useTempDir();
+
+  it('logs each batch at debug instead of info, and a line of progress every so often at info', async () => {
+    nock(DOWNSTREAM)
+      .post('/profiles/batch')
+      .times(10)
+      .delay(150)
+      .reply(200, (_uri, body) => ({ batchId: (body as WireBatch).batchId, results: (body as WireBatch).profiles.map((p) => ({ email: p.email, status: 'accepted' })) }));
+    const file = join(tmp(), 'profiles.ndjson');
+    writeFileSync(file, lines(...Array.from({ length: 6 }, (_, i) => ({ ...ann, email: `p${i}@example.com` }))));
+    const log = await memoryLogger();
+    const result = await runPush(
+      { file, downstreamUrl: DOWNSTREAM, rate: 20, batchSize: 1, maxRetries: 0, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: '', full: false },
+      { logger: log.logger, quietBatches: true, progressLogMs: 100, state: new MemoryStateStore() },
+    );
+    expect(result.summary.delivered).toBe(6);
+    const batchLines = log.lines().filter((line) => String(line.msg).endsWith(' done'));
+    expect(batchLines).toHaveLength(6);
+    expect(batchLines.every((line) => line.level === 'debug')).toBe(true);
+    const progress = log.lines().filter((line) => String(line.msg).startsWith('so far: read '));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]).toMatchObject({ level: 'info', stage: 'send' });
+  });
+});
+
 describe('runPush with a state', () => {
   const tmp = useTempDir();
 
