@@ -5,7 +5,7 @@ import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
-import type { PullOptions, PullSummary } from '../pull/run-pull.js';
+import type { ProfilesWritten, PullOptions, PullSummary } from '../pull/run-pull.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
@@ -28,6 +28,7 @@ export function registerPull(program: Command): void {
       new Option('--base-url <url>', 'source API base URL').env('SYNC_SOURCE_URL').default(DEFAULT_SOURCE_URL).argParser(baseUrl('--base-url', 'SYNC_SOURCE_URL')),
     )
     .option('--out <file>', 'export file, - for stdout', 'customers.json')
+    .option('--profiles <file>', 'also write each customer with a valid email as a profile `sync push` takes (NDJSON, metadata = the enrichment), - for stdout', nonEmpty)
     .option('--max-retries <n>', `retries per request for 5xx, timeouts and resets (1 s, 2 s, 4 s… with jitter; at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing request until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .option('--rate <n>', `requests per second to the source (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 10)
@@ -52,15 +53,28 @@ Environment:
   SYNC_API_KEY     sent as x-api-key (default: ${DEFAULT_API_KEY})
   SYNC_REDIS_URL   shared rate limit (the flag wins)
 
+Profiles (--profiles): one line per customer with a valid email, sorted like the export:
+  {email, firstName, lastName, metadata: {customer_id, engagement_level, activity_status,
+   acquisition_channel, market_segment, customer_tier, data_quality_score}}
+  A customer without a valid email is left out (counted in the export's
+  metadata.profiles_without_email); a missing name is written as "", and push dead-letters
+  that profile with the reason. Written together with the export, or not at all.
+  Only one of --out and --profiles may be -.
+
 Example:
-  $ sync pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json`,
+  $ sync pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json
+  $ sync pull --profiles - --out customers.json | sync push - --to hubspot --map metadata.customer_tier=tier`,
     )
     .action(
       action<PullFlags>(async (flags, context) => {
         if (flags.out === '-' && context.json) throw new UsageError('--out - and --json both want stdout; pick one');
+        // stdout carries one thing: the export, the profiles, or the summary.
+        if (flags.profiles === '-' && flags.out === '-') throw new UsageError('--out - and --profiles - both want stdout; write one of them to a file');
+        if (flags.profiles === '-' && context.json) throw new UsageError('--profiles - and --json both want stdout; pick one');
         const { checkOutputPaths } = await import('../io/output-paths.js');
         await checkOutputPaths([
           { flag: '--out', path: flags.out, stdout: true },
+          { flag: '--profiles', path: flags.profiles, stdout: true },
           { flag: '--metrics-file', path: flags.metricsFile },
         ]);
         const { runPull, PULL_PACING } = await import('../pull/run-pull.js');
@@ -92,7 +106,7 @@ Example:
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
             ({ exitCode, error } = await writeMetricsFile(flags.metricsFile, metrics, { command: 'pull', exitCode, error, durationMs: summary.durationMs }, context.logger));
           }
-          return { exitCode, summary, error, report: report(summary, flags.out), stage: 'export' };
+          return { exitCode, summary, error, report: report(summary, flags.out, outcome.profiles), stage: 'export' };
         } finally {
           progress.stop();
           interruption.dispose();
@@ -102,13 +116,19 @@ Example:
     );
 }
 
-function report(summary: PullSummary, out: string): string[] {
+function report(summary: PullSummary, out: string, profiles: ProfilesWritten | undefined): string[] {
   const q = summary.qualitySummary;
   const target = out === '-' ? 'stdout' : out;
   return [
     summary.out === null ? `Nothing exported; ${target} left as it was.` : `Exported ${summary.exported} customers to ${target}.`,
+    ...(profiles ? [profilesLine(profiles)] : []),
     `  pages ${summary.pages} · requests ${summary.requests} · retries ${summary.retries} · rate-limited ${summary.rateLimited}`,
     `  fetched ${summary.fetched} · skipped (no id) ${summary.skipped} · duplicates removed ${summary.duplicatesRemoved} · quality high ${q.high_quality} / medium ${q.medium_quality} / low ${q.low_quality}`,
     `  took ${(summary.durationMs / 1000).toFixed(1)} s`,
   ];
+}
+
+function profilesLine({ path, written, withoutEmail }: ProfilesWritten): string {
+  const left = withoutEmail > 0 ? ` (${withoutEmail} customers without a valid email left out)` : '';
+  return `Wrote ${written} profiles to ${path === '-' ? 'stdout' : path}${left}.`;
 }

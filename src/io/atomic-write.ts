@@ -44,6 +44,17 @@ export async function removeStaleTempFiles(target: string): Promise<string[]> {
  * old file or the new one, never half of one. If `signal` fires before the rename, nothing changes.
  */
 export async function writeFileAtomic(target: string, data: string, signal?: AbortSignal): Promise<void> {
+  await replaceTogether([await stageFile(target, data)], signal);
+}
+
+/** A file written in full beside its target (fsynced), not yet in its place. */
+export interface StagedFile {
+  readonly target: string;
+  readonly temp: string;
+}
+
+/** The write half of writeFileAtomic: the target is not touched. Errors name the target. */
+export async function stageFile(target: string, data: string): Promise<StagedFile> {
   // A rename would replace whatever is there, a device included (as root, /dev/full becomes a file).
   const existing = await stat(target).catch(() => undefined);
   if (existing && !existing.isFile()) throw new WriteError(target, Object.assign(new Error('is not a regular file'), { code: 'ENOTREG' }));
@@ -60,13 +71,42 @@ export async function writeFileAtomic(target: string, data: string, signal?: Abo
     } finally {
       await handle.close();
     }
-    if (signal?.aborted) throw new InterruptedError();
-    await rename(temp, target);
-    await syncDirectory(dirname(target));
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    throw error instanceof InterruptedError ? error : new WriteError(target, error);
+    throw new WriteError(target, error);
   }
+  return { target, temp };
+}
+
+/**
+ * Puts staged files in their places, or, if `signal` fired first, none of them. One run's outputs
+ * (pull's export and its profiles) are all written in full before any is renamed, so a disk that
+ * fills up on the second leaves both old files, not a new export beside old profiles. The renames
+ * themselves cannot be one atomic step; they are quick and do not need space.
+ */
+export async function replaceTogether(files: readonly StagedFile[], signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) {
+    await discardStaged(files);
+    throw new InterruptedError();
+  }
+  for (const [index, file] of files.entries()) {
+    try {
+      await rename(file.temp, file.target);
+    } catch (error) {
+      await discardStaged(files.slice(index));
+      throw new WriteError(file.target, error);
+    }
+  }
+  for (const file of files) {
+    await syncDirectory(dirname(file.target)).catch((error) => {
+      throw new WriteError(file.target, error);
+    });
+  }
+}
+
+/** Removes staged files that will not be put in place. */
+export async function discardStaged(files: readonly StagedFile[]): Promise<void> {
+  await Promise.all(files.map((file) => unlink(file.temp).catch(() => undefined)));
 }
 
 /** Makes a rename durable: the new directory entry is on disk, not only the file's data. */

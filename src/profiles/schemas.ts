@@ -22,6 +22,23 @@ const name = z.string(required('a string')).transform((value, ctx) => {
   return z.NEVER;
 });
 
+/**
+ * An address as push takes it, and its output as sent (see normalizeEmail). Pull judges the
+ * source's addresses with this too, so "has a valid email" means one thing in the whole tool: a
+ * customer pull writes as a profile is never refused by push for its address.
+ */
+export const EmailSchema = z
+  .string(required('a string'))
+  .transform((value, ctx) => {
+    const problem = emailProblem(value);
+    if (problem === undefined) return normalizeEmail(value);
+    // Stryker disable next-line StringLiteral: the issue's code is zod's; only its message and path reach a caller.
+    ctx.issues.push({ code: 'custom', message: problem, input: value });
+    return z.NEVER;
+  })
+  .pipe(z.string().max(254, 'must be at most 254 characters'))
+  .pipe(z.email({ pattern: EMAIL_PATTERN, error: 'must be a valid email address' }));
+
 const MetadataSchema = z.looseObject({
   tags: z.array(z.string('must be a string').max(100, 'must be at most 100 characters'), 'must be an array of strings').max(100, 'must have at most 100 tags').optional(),
   preferences: z.record(z.string(), z.unknown(), 'must be an object').optional(),
@@ -34,17 +51,7 @@ const MetadataSchema = z.looseObject({
  */
 export const ProfileSchema = z.strictObject(
   {
-    email: z
-      .string(required('a string'))
-      .transform((value, ctx) => {
-        const problem = emailProblem(value);
-        if (problem === undefined) return normalizeEmail(value);
-        // Stryker disable next-line StringLiteral: the issue's code is zod's; only its message and path reach a caller.
-        ctx.issues.push({ code: 'custom', message: problem, input: value });
-        return z.NEVER;
-      })
-      .pipe(z.string().max(254, 'must be at most 254 characters'))
-      .pipe(z.email({ pattern: EMAIL_PATTERN, error: 'must be a valid email address' })),
+    email: EmailSchema,
     firstName: name,
     lastName: name,
     metadata: z.optional(MetadataSchema),

@@ -17,7 +17,27 @@ export interface ProcessorOptions {
   now: number;
 }
 
+/**
+ * What pull knows of a customer besides the export's fields: how to reach them. Kept beside the
+ * customer, never in it, because the export's keys are the contract's and it names only the
+ * address's domain; `--profiles` needs the address itself.
+ */
+export interface Contact {
+  /** The address as push sends it (trimmed, lower-cased); absent when missing or not valid. */
+  email?: string;
+  /** Normalized; '' when the source had none. `full_name` is these two joined. */
+  firstName: string;
+  lastName: string;
+}
+
+export interface CustomerRecord {
+  customer: Customer;
+  contact: Contact;
+}
+
 export interface ProcessResult {
+  /** Deduplicated and sorted like the export; `customers` is their `customer` parts. */
+  records: CustomerRecord[];
   customers: Customer[];
   duplicatesRemoved: number;
 }
@@ -34,6 +54,11 @@ export class CustomerDataProcessor {
 
   /** One raw user → one customer, with a quality score of 100 minus 10 per missing or broken signal. */
   transform(raw: RawUser): Customer {
+    return this.enrich(raw).customer;
+  }
+
+  /** One raw user → its customer and its contact (the address the export leaves out). */
+  enrich(raw: RawUser): CustomerRecord {
     const { id } = raw;
     const firstName = normalizeName(text(raw.first_name));
     const lastName = normalizeName(text(raw.last_name));
@@ -51,7 +76,7 @@ export class CustomerDataProcessor {
       active.broken,
     ].filter(Boolean).length;
 
-    return {
+    const customer: Customer = {
       customer_id: id,
       full_name: [firstName, lastName].filter(Boolean).join(' '),
       email_domain: email.value,
@@ -62,22 +87,24 @@ export class CustomerDataProcessor {
       customer_tier: customerTier(engaged.value, this.seed, id),
       data_quality_score: Math.max(0, 100 - PENALTY * penalties),
     };
+    return { customer, contact: { email: email.address, firstName, lastName } };
   }
 
-  /** By id, keeping the highest score; on a tie the first seen stays. */
-  dedupe(customers: readonly Customer[]): ProcessResult {
-    const best = new Map<number, Customer>();
-    for (const customer of customers) {
-      const kept = best.get(customer.customer_id);
-      if (!kept || customer.data_quality_score > kept.data_quality_score) best.set(customer.customer_id, customer);
+  /** By id, keeping the highest score; on a tie the first seen stays. The contact goes with its customer. */
+  dedupe(records: readonly CustomerRecord[]): { records: CustomerRecord[]; duplicatesRemoved: number } {
+    const best = new Map<number, CustomerRecord>();
+    for (const record of records) {
+      const kept = best.get(record.customer.customer_id);
+      if (!kept || record.customer.data_quality_score > kept.customer.data_quality_score) best.set(record.customer.customer_id, record);
     }
-    return { customers: [...best.values()], duplicatesRemoved: customers.length - best.size };
+    return { records: [...best.values()], duplicatesRemoved: records.length - best.size };
   }
 
   /** The whole pipeline, in source order (page, then position) so "first seen" is well defined. */
   process(raws: readonly RawUser[]): ProcessResult {
-    const { customers, duplicatesRemoved } = this.dedupe(raws.map((raw) => this.transform(raw)));
-    return { customers: customers.sort(byName), duplicatesRemoved };
+    const { records, duplicatesRemoved } = this.dedupe(raws.map((raw) => this.enrich(raw)));
+    records.sort((a, b) => byName(a.customer, b.customer));
+    return { records, customers: records.map((record) => record.customer), duplicatesRemoved };
   }
 }
 

@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { writeOutputs } from '../io/write-outputs.js';
 import { qualityBand } from './enrichment.js';
 import type { Customer, ExportDocument, QualitySummary } from './schemas.js';
 
@@ -28,13 +28,13 @@ export class DataExporter {
     };
   }
 
+  /** The export's text: indented JSON with a final newline. */
+  serialize(document: ExportDocument): string {
+    return `${JSON.stringify(document, null, 2)}\n`;
+  }
+
   /** `-` writes to stdout; a path is replaced atomically so a failed run leaves the old file. */
   async write(document: ExportDocument, out: string, signal?: AbortSignal): Promise<void> {
-    const json = `${JSON.stringify(document, null, 2)}\n`;
-    if (out === '-') {
-      await new Promise<void>((resolve, reject) => process.stdout.write(json, (error) => (error ? reject(error) : resolve())));
-      return;
-    }
-    await writeFileAtomic(out, json, signal);
+    await writeOutputs([{ path: out, text: this.serialize(document) }], signal);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import { EmailSchema } from '../profiles/schemas.js';
 import {
   AcquisitionChannel,
   CustomerTier,
@@ -22,8 +22,6 @@ export const ACTIVE_WITHIN_MS = 30 * DAY_MS;
 const FUTURE_TOLERANCE_MS = DAY_MS;
 export const PENALTY = 10;
 const ACTIVITY_FIELDS = ['last_login', 'last_activity', 'last_seen'] as const;
-
-const emailSchema = z.email();
 
 /** Uniform number in [0, 1) from (seed, id, field): stable across runs and machines. */
 export function stableFraction(seed: number, id: number, field: string): number {
@@ -80,11 +78,18 @@ export function activity(raw: Record<string, unknown>, seed: number, id: number,
   return { value: now - time <= ACTIVE_WITHIN_MS ? 'active' : 'inactive', broken: false };
 }
 
-/** Domain of a valid address, lower-cased; `unknown` for a missing or malformed one. */
-export function emailDomain(email: string): Signal<string> & { missing: boolean } {
+/**
+ * Domain of a valid address, lower-cased, and the address as push would send it; `unknown` for a
+ * missing or malformed one. Valid is push's rule (EmailSchema): an internationalized domain is
+ * valid (its ASCII form is the domain), so the customers with a known domain are exactly those
+ * pull can write as profiles.
+ */
+export function emailDomain(email: string): Signal<string> & { missing: boolean; address?: string } {
   if (email === '') return { value: 'unknown', broken: false, missing: true };
-  if (!emailSchema.safeParse(email).success) return { value: 'unknown', broken: true, missing: false };
-  return { value: email.slice(email.lastIndexOf('@') + 1).toLowerCase(), broken: false, missing: false };
+  const parsed = EmailSchema.safeParse(email);
+  if (!parsed.success) return { value: 'unknown', broken: true, missing: false };
+  const address = parsed.data;
+  return { value: address.slice(address.lastIndexOf('@') + 1), broken: false, missing: false, address };
 }
 
 const EU_TLDS = new Set(['de', 'fr', 'nl', 'be', 'at', 'ch', 'it', 'es', 'pl', 'cz', 'dk', 'se', 'no', 'fi', 'ie', 'pt', 'eu', 'uk']);

@@ -16,6 +16,8 @@ import { checkListing } from './listing-check.js';
 import { CustomerDataProcessor } from './customer-data-processor.js';
 import { recordPull } from './pull-metrics.js';
 import { DataExporter } from './data-exporter.js';
+import { profilesText, toProfiles } from './pulled-profiles.js';
+import { writeOutputs, type Output } from '../io/write-outputs.js';
 import { RawUserSchema, type QualitySummary, type RawUser, type ReqresPage } from './schemas.js';
 
 export interface PullOptions {
@@ -32,6 +34,8 @@ export interface PullOptions {
   allowPartial: boolean;
   /** Refuse a source that announces more pages than this (a broken or hostile `total_pages`). */
   maxPages: number;
+  /** --profiles: also write each customer with a valid address as a push-ready profile (`-` = stdout). */
+  profiles?: string;
 }
 
 export interface PullDependencies {
@@ -73,8 +77,18 @@ export interface PullSummary {
   durationMs: number;
 }
 
+/** What `--profiles` wrote. Not in the summary, whose keys are the contract's: in the export's metadata and the log. */
+export interface ProfilesWritten {
+  path: string;
+  written: number;
+  /** Customers left out: no valid address (ids in the log). */
+  withoutEmail: number;
+}
+
 export interface PullOutcome {
   summary: PullSummary;
+  /** Set when `--profiles` was given and the profiles were written (with the export). */
+  profiles?: ProfilesWritten;
   /** Set when the run did not export everything; its exitCode is the run's. */
   error?: SyncError;
 }
@@ -144,10 +158,11 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
     }
 
     const processor = new CustomerDataProcessor({ seed: options.seed, now: clock.now() });
-    const { customers, duplicatesRemoved } = processor.process(raws);
+    const { records, customers, duplicatesRemoved } = processor.process(raws);
     summary.duplicatesRemoved = duplicatesRemoved;
     logger.info({ stage: 'transform', fetched: raws.length, duplicatesRemoved, customers: customers.length }, 'customers enriched and deduplicated');
 
+    const pulled = options.profiles === undefined ? undefined : { path: options.profiles, ...toProfiles(records) };
     const exporter = new DataExporter();
     const document = exporter.build(customers, {
       now: new Date(clock.now()),
@@ -158,17 +173,43 @@ export async function runPull(options: PullOptions, deps: PullDependencies): Pro
         pages_fetched: fetched.pages.size,
         records_skipped: summary.skipped,
         ...incomplete,
+        ...(pulled && { profiles_written: pulled.profiles.length, profiles_without_email: pulled.withoutEmail.length }),
       },
     });
-    await exporter.write(document, options.out, signal);
+    const outputs: Output[] = [{ path: options.out, text: exporter.serialize(document) }];
+    if (pulled) outputs.push({ path: pulled.path, text: profilesText(pulled.profiles) });
+    // The export and the profiles replace their old files together, or neither does.
+    await writeOutputs(outputs, signal);
     summary.out = options.out;
     summary.exported = customers.length;
     summary.qualitySummary = document.metadata.data_quality_summary;
     logger.info({ stage: 'export', out: options.out, exported: customers.length, incomplete: Boolean(failure) }, 'export written');
-    return finish(failure);
+    const outcome = finish(failure);
+    if (pulled) {
+      outcome.profiles = { path: pulled.path, written: pulled.profiles.length, withoutEmail: pulled.withoutEmail.length };
+      logProfiles(logger, outcome.profiles, pulled.withoutEmail);
+    }
+    return outcome;
   } catch (error) {
     return finish(toSyncError(error));
   }
+}
+
+/** Ids, not addresses (logs never hold an address), and only the first few: a source may lack thousands. */
+const LOGGED_IDS = 20;
+
+function logProfiles(logger: Logger, profiles: ProfilesWritten, withoutEmail: readonly number[]): void {
+  const { path, written } = profiles;
+  const fields = { stage: 'export' as const, profiles: path === '-' ? 'stdout' : path, written, withoutEmail: withoutEmail.length };
+  if (withoutEmail.length === 0) {
+    logger.info(fields, `profiles written: ${written}`);
+    return;
+  }
+  const ids = withoutEmail.slice(0, LOGGED_IDS).join(', ') + (withoutEmail.length > LOGGED_IDS ? ', …' : '');
+  logger.info(
+    { ...fields, customerIds: withoutEmail.slice(0, LOGGED_IDS) },
+    `profiles written: ${written}; ${withoutEmail.length} customers without a valid email left out (customer_id ${ids})`,
+  );
 }
 
 /**

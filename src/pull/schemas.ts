@@ -37,6 +37,27 @@ export const CustomerSchema = z.strictObject({
 });
 export type Customer = z.infer<typeof CustomerSchema>;
 
+/**
+ * A line of `sync pull --profiles`: a profile as `sync push` takes it, with the enrichment in
+ * `metadata` (so `--map metadata.customer_tier=…` can send it to a platform). The address is the
+ * one the source gave, as push sends it; the names are the export's `full_name` parts.
+ */
+export const PulledProfileSchema = z.strictObject({
+  email: z.string(),
+  firstName: z.string(),
+  lastName: z.string(),
+  metadata: CustomerSchema.pick({
+    customer_id: true,
+    engagement_level: true,
+    activity_status: true,
+    acquisition_channel: true,
+    market_segment: true,
+    customer_tier: true,
+    data_quality_score: true,
+  }),
+});
+export type PulledProfile = z.infer<typeof PulledProfileSchema>;
+
 export const QualitySummarySchema = z.strictObject({
   high_quality: z.number().int().nonnegative(),
   medium_quality: z.number().int().nonnegative(),

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/errors.js';
-import { removeStaleTempFiles, writeFileAtomic } from '../../src/io/atomic-write.js';
+import { removeStaleTempFiles, replaceTogether, stageFile, writeFileAtomic } from '../../src/io/atomic-write.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 describe('writeFileAtomic', () => {
@@ -40,5 +40,30 @@ describe('writeFileAtomic', () => {
     expect(existsSync(dead)).toBe(false);
     expect(existsSync(live)).toBe(true);
     expect(existsSync(other)).toBe(true);
+  });
+});
+
+describe('stageFile and replaceTogether', () => {
+  const tmp = useTempDir();
+
+  it('staging touches no target; replacing puts every staged file in place', async () => {
+    const [a, b] = [join(tmp(), 'a.json'), join(tmp(), 'b.ndjson')];
+    writeFileSync(a, 'old a');
+    const staged = [await stageFile(a, 'new a'), await stageFile(b, 'new b')];
+    expect(readFileSync(a, 'utf8')).toBe('old a');
+    expect(existsSync(b)).toBe(false);
+    await replaceTogether(staged);
+    expect([readFileSync(a, 'utf8'), readFileSync(b, 'utf8')]).toEqual(['new a', 'new b']);
+    expect(readdirSync(tmp()).sort()).toEqual(['a.json', 'b.ndjson']);
+  });
+
+  it('aborted before the renames, replaces none of them and removes the staged files', async () => {
+    const [a, b] = [join(tmp(), 'a.json'), join(tmp(), 'b.ndjson')];
+    writeFileSync(a, 'old a');
+    writeFileSync(b, 'old b');
+    const staged = [await stageFile(a, 'new a'), await stageFile(b, 'new b')];
+    await expect(replaceTogether(staged, AbortSignal.abort())).rejects.toBeInstanceOf(InterruptedError);
+    expect([readFileSync(a, 'utf8'), readFileSync(b, 'utf8')]).toEqual(['old a', 'old b']);
+    expect(readdirSync(tmp()).sort()).toEqual(['a.json', 'b.ndjson']);
   });
 });

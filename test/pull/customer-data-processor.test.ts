@@ -126,7 +126,37 @@ describe('CustomerDataProcessor.transform', () => {
   });
 });
 
+describe('CustomerDataProcessor.enrich', () => {
+  it('keeps the address beside the customer, as push sends it, never inside the export\'s customer', () => {
+    const { customer, contact } = processor.enrich(user({ email: ' MJ.Watson@Example.COM ', first_name: 'mary-jane', last_name: 'WATSON' }));
+    expect(contact).toEqual({ email: 'mj.watson@example.com', firstName: 'Mary-Jane', lastName: 'Watson' });
+    expect(Object.keys(customer).sort()).toEqual(Object.keys(CustomerSchema.shape).sort());
+    expect(JSON.stringify(customer)).not.toMatch(/watson@/i);
+  });
+
+  it('has no address for a missing or malformed email; a missing name is the empty string', () => {
+    expect(processor.enrich(without('email')).contact.email).toBeUndefined();
+    expect(processor.enrich(user({ email: 'george(at)reqres.in' })).contact.email).toBeUndefined();
+    expect(processor.enrich(without('first_name')).contact).toEqual({ email: 'george.bluth@reqres.in', firstName: '', lastName: 'Bluth' });
+  });
+});
+
 describe('CustomerDataProcessor.process', () => {
+  it("the kept record's address goes with it: dedupe never pairs one record's customer with another's address", () => {
+    const worse = user({ id: 3, avatar: '', email: 'old@example.com' });
+    const better = user({ id: 3, email: 'new@example.com' });
+    const { records, customers } = processor.process([worse, better]);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.contact.email).toBe('new@example.com');
+    expect(records[0]!.customer).toBe(customers[0]);
+  });
+
+  it('records are in the export order', () => {
+    const { records, customers } = processor.process([user({ id: 5, first_name: 'Zoë', email: 'z@example.com' }), user({ id: 9, first_name: 'Adam', email: 'a@example.com' })]);
+    expect(records.map((record) => record.customer)).toEqual(customers);
+    expect(records.map((record) => record.contact.email)).toEqual(['a@example.com', 'z@example.com']);
+  });
+
   it('deduplicates by id keeping the highest score, first seen on a tie', () => {
     const worse = user({ id: 3, avatar: '' });
     const better = user({ id: 3, first_name: 'Better' });

@@ -138,9 +138,18 @@ describe('regional signals', () => {
 
 describe('emailDomain and text', () => {
   it('a valid address gives its lower-cased domain; empty is missing; malformed is broken', () => {
-    expect(emailDomain('Ann@Example.COM')).toEqual({ value: 'example.com', broken: false, missing: false });
+    expect(emailDomain('Ann@Example.COM')).toEqual({ value: 'example.com', broken: false, missing: false, address: 'ann@example.com' });
     expect(emailDomain('')).toEqual({ value: 'unknown', broken: false, missing: true });
     expect(emailDomain('not-an-email')).toEqual({ value: 'unknown', broken: true, missing: false });
+  });
+
+  it("judges an address by push's rule, so a known domain means an address push takes", () => {
+    // An internationalized domain is a real address (push sends its ASCII form), not a broken one.
+    expect(emailDomain('Ann@Bücher.de')).toEqual({ value: 'xn--bcher-kva.de', broken: false, missing: false, address: 'ann@xn--bcher-kva.de' });
+    // Push refuses these; so they are broken here too, and never written as profiles.
+    expect(emailDomain('jörg@example.de')).toMatchObject({ value: 'unknown', broken: true });
+    expect(emailDomain(`${'a'.repeat(250)}@example.com`)).toMatchObject({ value: 'unknown', broken: true });
+    expect(emailDomain('ann\u200b@example.com')).toMatchObject({ value: 'unknown', broken: true });
   });
 
   it('text trims strings and turns anything else into the empty string', () => {

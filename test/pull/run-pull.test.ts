@@ -1,10 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
 import { runPull, type PullOptions } from '../../src/pull/run-pull.js';
-import { ExportDocumentSchema } from '../../src/pull/schemas.js';
+import { ExportDocumentSchema, PulledProfileSchema } from '../../src/pull/schemas.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
@@ -267,6 +267,88 @@ describe('runPull', () => {
       expect(scope.isDone()).toBe(true);
       expect(summary).toMatchObject({ pages: 2, requests: 3, fetched: 4, duplicatesRemoved: 1, exported: 3 });
       expect(log.lines().find((line) => line.duplicateRows === 1)?.msg).toBe('the source holds 1 row twice, word for word (checked: its pages did not move)');
+    });
+  });
+
+  describe('--profiles', () => {
+    const profilesPath = () => join(tmp(), 'profiles.ndjson');
+    const readProfiles = () =>
+      readFileSync(profilesPath(), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => PulledProfileSchema.parse(JSON.parse(line)));
+
+    it('writes the customers with a valid address as profiles beside the export, counted in its metadata and the log', async () => {
+      serveFixtures();
+      const { log, deps: d } = await deps();
+      const outcome = await runPull(options({ profiles: profilesPath() }), d);
+      expect(outcome.error).toBeUndefined();
+      const document = ExportDocumentSchema.parse(JSON.parse(readFileSync(options().out, 'utf8')));
+      const profiles = readProfiles();
+      // Sorted like the export; exactly its customers that have an address.
+      const reachable = document.customers.filter((customer) => customer.email_domain !== 'unknown');
+      expect(profiles.map((p) => p.metadata.customer_id)).toEqual(reachable.map((c) => c.customer_id));
+      expect(profiles).toHaveLength(21);
+      expect(document.metadata).toMatchObject({ profiles_written: 21, profiles_without_email: 3 });
+      expect(outcome.profiles).toEqual({ path: profilesPath(), written: 21, withoutEmail: 3 });
+      // The summary keeps the contract's keys: no profile count there.
+      expect(Object.keys(outcome.summary)).not.toContain('profiles');
+      const line = log.lines().find((l) => l.written === 21);
+      // Ids in the export's order: Lee (21, no first name, empty email), Lukas Becker (17, malformed), Priya Raman (16, none).
+      expect(line).toMatchObject({ stage: 'export', profiles: profilesPath(), withoutEmail: 3, customerIds: [21, 17, 16] });
+      expect(line?.msg).toBe('profiles written: 21; 3 customers without a valid email left out (customer_id 21, 17, 16)');
+      // Logs name customers by id, never by address.
+      expect(JSON.stringify(log.lines())).not.toMatch(/@example\.|@reqres\.in/);
+      expect(readdirSync(tmp()).sort()).toEqual(['customers.json', 'profiles.ndjson']);
+    });
+
+    it('without --profiles, the export says nothing about profiles', async () => {
+      serveFixtures();
+      const { deps: d } = await deps();
+      const outcome = await runPull(options(), d);
+      const document = JSON.parse(readFileSync(options().out, 'utf8'));
+      expect(Object.keys(document.metadata).filter((key) => key.startsWith('profiles'))).toEqual([]);
+      expect(outcome.profiles).toBeUndefined();
+    });
+
+    it('a failed run leaves the previous profiles untouched, as it does the export', async () => {
+      serveFixtures({ 3: 4 });
+      writeFileSync(options().out, 'previous export');
+      writeFileSync(profilesPath(), 'previous profiles\n');
+      const { deps: d } = await deps();
+      const outcome = await runPull(options({ profiles: profilesPath() }), d);
+      expect(outcome.error?.exitCode).toBe(ExitCode.failed);
+      expect(outcome.profiles).toBeUndefined();
+      expect(readFileSync(options().out, 'utf8')).toBe('previous export');
+      expect(readFileSync(profilesPath(), 'utf8')).toBe('previous profiles\n');
+      expect(readdirSync(tmp()).sort()).toEqual(['customers.json', 'profiles.ndjson']);
+    });
+
+    it('with --allow-partial both are written, from the same customers', async () => {
+      serveFixtures({ 5: 4 });
+      const { deps: d } = await deps();
+      const outcome = await runPull(options({ allowPartial: true, profiles: profilesPath() }), d);
+      expect(outcome.error?.exitCode).toBe(ExitCode.failed);
+      const document = ExportDocumentSchema.parse(JSON.parse(readFileSync(options().out, 'utf8')));
+      expect(document.metadata).toMatchObject({ incomplete: true, missing_pages: [5] });
+      const profiles = readProfiles();
+      expect(profiles.length).toBe(document.metadata.profiles_written);
+      expect(profiles.length + Number(document.metadata.profiles_without_email)).toBe(document.metadata.total_customers);
+      const ids = new Set(document.customers.map((c) => c.customer_id));
+      expect(profiles.every((p) => ids.has(p.metadata.customer_id))).toBe(true);
+    });
+
+    it('a profiles file that cannot be written leaves the export as it was too (exit 1, naming the file)', async () => {
+      serveFixtures();
+      writeFileSync(options().out, 'previous export');
+      const { deps: d } = await deps();
+      const missing = join(tmp(), 'gone', 'profiles.ndjson');
+      const outcome = await runPull(options({ profiles: missing }), d);
+      expect(outcome.error?.exitCode).toBe(ExitCode.failed);
+      expect(outcome.error?.message).toContain(missing);
+      expect(outcome.summary.out).toBeNull();
+      expect(readFileSync(options().out, 'utf8')).toBe('previous export');
+      expect(readdirSync(tmp())).toEqual(['customers.json']);
     });
   });
 
