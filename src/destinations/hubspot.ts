@@ -1,7 +1,7 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, type Destination, type PlatformAnswer, type Target } from './destination.js';
+import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer, type Target } from './destination.js';
 import { mappedValue, type MappedField } from './field-map.js';
 
 /** The fields every profile fills: a `--map` to one of them would send it twice. */
@@ -137,7 +137,7 @@ function upsertResults(answer: PlatformAnswer, emails: readonly string[], what: 
   for (const error of Array.isArray(body.errors) ? body.errors : []) {
     if (!isObject(error)) continue;
     const ids = isObject(error.context) && Array.isArray(error.context.objectWriteTraceId) ? error.context.objectWriteTraceId : [];
-    const message = typeof error.message === 'string' ? readable(error.message) : 'refused by HubSpot';
+    const message = typeof error.message === 'string' ? refusalText(readable(error.message)) : 'refused by HubSpot';
     for (const id of ids) if (/^\d+$/.test(String(id))) refused.set(Number(id), message);
   }
   const upserted = new Set<string>();

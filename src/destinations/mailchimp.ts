@@ -1,7 +1,7 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, type Destination, type PlatformAnswer, type Target } from './destination.js';
+import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer, type Target } from './destination.js';
 import { mappedValue } from './field-map.js';
 
 /** The merge fields every profile fills. */
@@ -114,7 +114,7 @@ function memberResults(answer: PlatformAnswer, emails: readonly string[], what: 
   for (const error of body.errors) {
     if (!isObject(error) || typeof error.email_address !== 'string') continue;
     const field = typeof error.field === 'string' && error.field !== '' ? ` (${error.field}${typeof error.field_message === 'string' && error.field_message ? `: ${error.field_message}` : ''})` : '';
-    refused.set(error.email_address.toLowerCase(), `${typeof error.error === 'string' ? error.error : 'refused by Mailchimp'}${field}`);
+    refused.set(error.email_address.toLowerCase(), refusalText(`${typeof error.error === 'string' ? error.error : 'refused by Mailchimp'}${field}`));
   }
   const taken = new Set<string>();
   for (const member of [...body.new_members, ...body.updated_members]) {

@@ -97,6 +97,16 @@ describe('hubspot: what an answer means for each input', () => {
     expect(readable('Property values were not valid: [not json')).toBe('Property values were not valid: [not json');
   });
 
+  it('a refusal as long as the value it quotes (a 70,000-character property) is kept to its first 1,000 characters', () => {
+    const message = `Property values were not valid: [{"isValid":false,"message":"\\"${'x'.repeat(70_000)}\\" is not a valid number","error":"INVALID_NUMBER","name":"score"}]`;
+    const body = { status: 'COMPLETE', results: [], errors: [{ status: 'error', message, context: { objectWriteTraceId: ['0'] } }] };
+    const [first] = hubspot.accepted(answer(207, body), emails, 'b');
+    expect(first!.status).toBe('rejected');
+    expect(first!.error).toMatch(/^score: "xxx/);
+    expect(first!.error!.length).toBe(1001);
+    expect(first!.error!.endsWith('x…')).toBe(true);
+  });
+
   it('a result without a trace id is matched by its email', () => {
     const body = { status: 'COMPLETE', results: [{ id: '1', properties: { email: 'ANN@example.com' } }, { id: '2', properties: { email: 'bob@example.com' } }] };
     expect(hubspot.accepted(answer(200, body), emails, 'b').map((r) => r.status)).toEqual(['accepted', 'accepted']);
