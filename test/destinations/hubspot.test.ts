@@ -112,6 +112,21 @@ describe('hubspot: what an answer means for each input', () => {
     expect(hubspot.accepted(answer(200, body), emails, 'b').map((r) => r.status)).toEqual(['accepted', 'accepted']);
   });
 
+  it('a result with a trace id names that input only: one whose email is another input\'s confirms neither', () => {
+    const body = { status: 'COMPLETE', results: [result('0', 'bob@example.com')] };
+    expect(hubspot.accepted(answer(200, body), emails, 'b').map((r) => r.status)).toEqual(['unconfirmed', 'unconfirmed']);
+  });
+
+  it('trace ids are the texts we sent: "01", " 1" or "1.0" name no input', () => {
+    const body = { status: 'COMPLETE', results: [result('00', 'ann@example.com')], errors: [{ status: 'error', message: 'no', context: { objectWriteTraceId: ['01', ' 1', '1.0'] } }] };
+    expect(hubspot.accepted(answer(207, body), emails, 'b').map((r) => r.status)).toEqual(['unconfirmed', 'unconfirmed']);
+  });
+
+  it('an address echoed with its domain in Unicode (or in capitals) is the input sent in ASCII', () => {
+    const body = { status: 'COMPLETE', results: [{ id: '1', properties: { email: 'Ann@Bücher.de' } }] };
+    expect(hubspot.accepted(answer(200, body), ['ann@xn--bcher-kva.de'], 'b')).toEqual([{ status: 'accepted' }]);
+  });
+
   it('a 2xx that names an input nowhere does not count it as delivered', () => {
     const [first, second] = hubspot.accepted(answer(200, { status: 'COMPLETE', results: [result('0', 'ann@example.com')] }), emails, 'batch b-1');
     expect(first).toEqual({ status: 'accepted' });
