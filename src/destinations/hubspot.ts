@@ -61,7 +61,11 @@ export const hubspotDestination: Destination = {
   rateLimited(answer, what) {
     const body = isObject(answer.body) ? answer.body : {};
     const policy = typeof body.policyName === 'string' ? body.policyName : undefined;
-    if (policy === 'DAILY') {
+    // "The message and policyName will indicate which limit you hit": without a policy, the message
+    // or the daily headers say it (a daily limit read as a 10 s window would make every batch wait
+    // two minutes in vain, for the rest of the day).
+    const dailySpent = (typeof body.message === 'string' && /daily limit/i.test(body.message)) || answer.headers['x-hubspot-ratelimit-daily-remaining'] === '0';
+    if (policy === 'DAILY' || (policy === undefined && dailySpent)) {
       return new RefusedError(`${what}: HTTP 429: HubSpot's daily limit is spent (policy DAILY): nothing more can be sent until it resets at midnight in the account's time zone`);
     }
     // No Retry-After from HubSpot: the rest of its rolling window. Without knowing when that window

@@ -163,6 +163,24 @@ describe('hubspot: 429', () => {
   });
 });
 
+describe('hubspot: a daily limit HubSpot does not name in policyName', () => {
+  it('is DAILY when its message says so, or its daily remaining header is 0 (the run stops instead of waiting 10 s per batch for days)', () => {
+    for (const said of [
+      answer(429, { status: 'error', message: 'You have reached your daily limit.', errorType: 'RATE_LIMIT' }),
+      answer(429, { status: 'error', message: 'Request Rate Limit reached', category: 'RATE-LIMIT_REACHED' }, { 'x-hubspot-ratelimit-daily': '250000', 'x-hubspot-ratelimit-daily-remaining': '0' }),
+    ]) {
+      const error = hubspot.rateLimited!(said, 'batch b-1');
+      expect(error).toBeInstanceOf(RefusedError);
+      expect(error.message).toMatch(/daily limit is spent/);
+    }
+  });
+
+  it('a burst limit that names itself stays a pause, whatever the daily headers say', () => {
+    const said = answer(429, { policyName: 'TEN_SECONDLY_ROLLING', message: 'You have reached your ten_secondly_rolling limit.' }, { 'x-hubspot-ratelimit-daily-remaining': '0' });
+    expect(hubspot.rateLimited!(said, 'b')).toBeInstanceOf(RateLimitedError);
+  });
+});
+
 describe('hubspot through the client (nock)', () => {
   beforeAll(loadHasher);
   const client = new DestinationClient(target);
