@@ -170,7 +170,8 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(await show('--to', 'hubspot', '--downstream-url', hubspot.url)).toMatchObject({ remembered: false });
     expect(await show('--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimp.url)).toMatchObject({ remembered: true });
     expect(await show('--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimp.url)).toMatchObject({ remembered: false });
-  });
+    // Eleven CLI runs one after the other: about 20 s on a busy 2-core machine, where 20 s is the default limit.
+  }, 60_000);
 
   it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async () => {
     const mock = await start('mock', 'hubspot', '--port', '0', '--latency', '200');
