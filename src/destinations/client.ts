@@ -83,12 +83,36 @@ export class DestinationClient {
         signal: deadline.signal,
         ...(hooks.departed ? { transport: departureTransport({ notBefore: hooks.notBefore, onDeparture: hooks.departed }) } : {}),
       });
-      const text = typeof response.data === 'string' ? response.data : '';
-      return { status: response.status, headers: lowerCased(response.headers), body: parseJson(text), text };
+      return this.answer(response.status, response.headers, typeof response.data === 'string' ? response.data : '');
     } catch (error) {
       if (deadline.expired()) throw deadline.error(what);
       throw fromTransportError(error, what);
     }
+  }
+
+  /**
+   * The answer as the rest of the tool sees it: every form of the credential we sent (a platform or
+   * a proxy may echo the Authorization header in an error) masked before any message, dead letter or
+   * log line can take the platform's words. After parsing too: JSON escapes can spell it otherwise.
+   */
+  private answer(status: number, headers: unknown, raw: string): PlatformAnswer {
+    const secrets = this.secrets();
+    const text = mask(raw, secrets);
+    let body = parseJson(text);
+    if (body !== undefined && text.includes('\\')) {
+      const json = JSON.stringify(body);
+      const masked = mask(json, secrets);
+      if (masked !== json) body = JSON.parse(masked);
+    }
+    return { status, headers: lowerCased(headers), body, text };
+  }
+
+  /** The credential, and the encoded header values that carry it (HTTP Basic's base64). */
+  private secrets(): string[] {
+    const { credential } = this.target;
+    if (!credential) return [];
+    const encoded = Object.values(this.target.destination.headers(this.target)).flatMap((value) => /^Basic\s+(\S+)$/i.exec(value)?.[1] ?? []);
+    return [credential, ...encoded];
   }
 
   /** The one place a status becomes an outcome: 2xx per item (the destination reads it), the rest typed errors. */
@@ -110,6 +134,10 @@ export class DestinationClient {
   private rateLimited(answer: PlatformAnswer, what: string): SyncError {
     return this.target.destination.rateLimited?.(answer, what) ?? new HttpStatusError(429, `${what}: HTTP 429`, answer.headers['retry-after'], platformSaid(answer));
   }
+}
+
+function mask(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((masked, secret) => masked.split(secret).join('***'), text);
 }
 
 function parseJson(text: string): unknown {

@@ -45,6 +45,8 @@ export interface DeliveryOptions {
   retryForMs?: number;
   /** false: hold sending until `engine.start()`. */
   autoStart?: boolean;
+  /** How long a refusal of the run (401/403, a wrong list, a spent daily quota) holds; see BatchEngineOptions. */
+  refusalHoldMs?: number;
 }
 
 export interface DeliveryDependencies {
@@ -120,6 +122,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     newBatchId: deps.newBatchId,
     now: () => clock.now(),
     autoStart: options.autoStart,
+    refusalHoldMs: options.refusalHoldMs,
     // Smooth pacing: one batch is a full first slot.
     startWhenQueued: options.batchSize,
     events: {

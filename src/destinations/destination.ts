@@ -93,4 +93,15 @@ export function platformSaid(answer: PlatformAnswer): string | undefined {
   return said.length > 200 ? `${said.slice(0, 200)}…` : said;
 }
 
+/**
+ * The longest refusal of one item kept as the platform said it: every refused profile's dead letter
+ * and log line carry it, and a platform may quote a whole 65,536-character value back.
+ */
+export const MAX_REFUSAL_CHARS = 1000;
+
+/** A platform's refusal of one item, cut to MAX_REFUSAL_CHARS. */
+export function refusalText(text: string): string {
+  return text.length > MAX_REFUSAL_CHARS ? `${text.slice(0, MAX_REFUSAL_CHARS)}…` : text;
+}
+
 export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -1,8 +1,9 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, type Destination, type PlatformAnswer, type Target } from './destination.js';
+import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer, type Target } from './destination.js';
 import { mappedValue, type MappedField } from './field-map.js';
+import { normalizeEmail } from '../normalize/email.js';
 
 /** The fields every profile fills: a `--map` to one of them would send it twice. */
 const PROFILE_PROPERTIES = ['email', 'firstname', 'lastname'];
@@ -60,7 +61,11 @@ export const hubspotDestination: Destination = {
   rateLimited(answer, what) {
     const body = isObject(answer.body) ? answer.body : {};
     const policy = typeof body.policyName === 'string' ? body.policyName : undefined;
-    if (policy === 'DAILY') {
+    // "The message and policyName will indicate which limit you hit": without a policy, the message
+    // or the daily headers say it (a daily limit read as a 10 s window would make every batch wait
+    // two minutes in vain, for the rest of the day).
+    const dailySpent = (typeof body.message === 'string' && /daily limit/i.test(body.message)) || answer.headers['x-hubspot-ratelimit-daily-remaining'] === '0';
+    if (policy === 'DAILY' || (policy === undefined && dailySpent)) {
       return new RefusedError(`${what}: HTTP 429: HubSpot's daily limit is spent (policy DAILY): nothing more can be sent until it resets at midnight in the account's time zone`);
     }
     // No Retry-After from HubSpot: the rest of its rolling window. Without knowing when that window
@@ -127,30 +132,47 @@ function refusedAtPreflight(answer: PlatformAnswer, target: Target, path: string
 /**
  * 200: every input upserted. 207: every input not named by an error's `context.objectWriteTraceId`
  * upserted, those named refused with HubSpot's message. Either way an input counts as delivered
- * only if the answer's `results` show it (by trace id or email): a 2xx that names nobody is not a
- * delivery.
+ * only if the answer's `results` show it: by its trace id (the very text we sent) when the result
+ * has one, else by its email (either spelling of its domain). A result whose trace id and email
+ * name two different inputs confirms neither, and a 2xx that names nobody is not a delivery.
  */
 function upsertResults(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[] {
   const body = answer.body;
   if (!isObject(body) || !Array.isArray(body.results)) throw new UnexpectedResponseError(`${what}: HubSpot's answer (HTTP ${answer.status}) is not a batch result`);
+  const indexOf = new Map(emails.map((email, i) => [String(i), i]));
   const refused = new Map<number, string>();
   for (const error of Array.isArray(body.errors) ? body.errors : []) {
     if (!isObject(error)) continue;
     const ids = isObject(error.context) && Array.isArray(error.context.objectWriteTraceId) ? error.context.objectWriteTraceId : [];
-    const message = typeof error.message === 'string' ? readable(error.message) : 'refused by HubSpot';
-    for (const id of ids) if (/^\d+$/.test(String(id))) refused.set(Number(id), message);
+    const message = typeof error.message === 'string' ? refusalText(readable(error.message)) : 'refused by HubSpot';
+    for (const id of ids) {
+      const index = typeof id === 'string' ? indexOf.get(id) : undefined;
+      if (index !== undefined) refused.set(index, message);
+    }
   }
-  const upserted = new Set<string>();
+  const upserted = new Set<number>();
   for (const result of body.results) {
-    if (!isObject(result)) continue;
-    if (result.objectWriteTraceId !== undefined) upserted.add(`#${String(result.objectWriteTraceId)}`);
-    const email = isObject(result.properties) ? result.properties.email : undefined;
-    if (typeof email === 'string') upserted.add(email.toLowerCase());
+    const index = isObject(result) ? resultIndex(result, indexOf, emails) : undefined;
+    if (index !== undefined) upserted.add(index);
   }
-  return emails.map((email, i) => {
+  return emails.map((_email, i) => {
     const message = refused.get(i);
     if (message !== undefined) return { status: 'rejected', error: message };
-    if (upserted.has(`#${i}`) || upserted.has(email)) return { status: 'accepted' };
+    if (upserted.has(i)) return { status: 'accepted' };
     return { status: 'unconfirmed', error: `${what}: HubSpot's answer (HTTP ${answer.status}) neither lists nor refuses this contact` };
   });
+}
+
+/** Which input a result is about: its trace id, checked against its email when it has both. */
+function resultIndex(result: Record<string, unknown>, indexOf: ReadonlyMap<string, number>, emails: readonly string[]): number | undefined {
+  const said = isObject(result.properties) && typeof result.properties.email === 'string' ? normalizeEmail(result.properties.email) : undefined;
+  if (result.objectWriteTraceId === undefined) return said === undefined ? undefined : indexByEmail(emails, said);
+  const index = typeof result.objectWriteTraceId === 'string' ? indexOf.get(result.objectWriteTraceId) : undefined;
+  if (index === undefined || (said !== undefined && said !== emails[index])) return undefined;
+  return index;
+}
+
+function indexByEmail(emails: readonly string[], email: string): number | undefined {
+  const index = emails.indexOf(email);
+  return index < 0 ? undefined : index;
 }

@@ -1,8 +1,9 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, type Destination, type PlatformAnswer, type Target } from './destination.js';
+import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer, type Target } from './destination.js';
 import { mappedValue } from './field-map.js';
+import { normalizeEmail } from '../normalize/email.js';
 
 /** The merge fields every profile fills. */
 const PROFILE_MERGE_FIELDS = ['FNAME', 'LNAME'];
@@ -101,9 +102,10 @@ function refusedAtPreflight(answer: PlatformAnswer, target: Target, path: string
 }
 
 /**
- * A 200 lists the members it created and updated, and refuses others in `errors[]` by address. A
- * member counts as delivered only if it is listed as created or updated: a 200 that names it
- * nowhere (or an empty body) is not a delivery.
+ * A 200 lists the members it created and updated, and refuses others in `errors[]` by address
+ * (compared as push normalizes them: any case, the domain in either spelling). A member counts as
+ * delivered only if it is listed as created or updated: a 200 that names it nowhere (or an empty
+ * body) is not a delivery.
  */
 function memberResults(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[] {
   const body = answer.body;
@@ -114,11 +116,11 @@ function memberResults(answer: PlatformAnswer, emails: readonly string[], what: 
   for (const error of body.errors) {
     if (!isObject(error) || typeof error.email_address !== 'string') continue;
     const field = typeof error.field === 'string' && error.field !== '' ? ` (${error.field}${typeof error.field_message === 'string' && error.field_message ? `: ${error.field_message}` : ''})` : '';
-    refused.set(error.email_address.toLowerCase(), `${typeof error.error === 'string' ? error.error : 'refused by Mailchimp'}${field}`);
+    refused.set(normalizeEmail(error.email_address), refusalText(`${typeof error.error === 'string' ? error.error : 'refused by Mailchimp'}${field}`));
   }
   const taken = new Set<string>();
   for (const member of [...body.new_members, ...body.updated_members]) {
-    if (isObject(member) && typeof member.email_address === 'string') taken.add(member.email_address.toLowerCase());
+    if (isObject(member) && typeof member.email_address === 'string') taken.add(normalizeEmail(member.email_address));
   }
   return emails.map((email) => {
     const message = refused.get(email);

@@ -89,6 +89,13 @@ export interface BatchEngineOptions<T> {
    * delays the first request.
    */
   startWhenQueued?: number;
+  /**
+   * How long a refusal of the run itself (RefusedError: a refused token, a wrong list, a spent daily
+   * quota) fails new items at once before the platform is asked again. Undefined: for the engine's
+   * whole life, as push wants (the run ends). A long-lived server needs a bound: the refusal may be
+   * over (a token fixed, a quota reset at midnight, a 401 HubSpot sends now and then).
+   */
+  refusalHoldMs?: number;
 }
 
 interface Pending<T> {
@@ -131,6 +138,8 @@ export class BatchEngine<T> {
   private readonly deliveries = new Set<Promise<void>>();
   /** A refusal no retry can fix (401/403): everything still waiting fails with it, at once. */
   private refused: SyncError | undefined;
+  /** Until when (epoch ms) `refused` holds. */
+  private refusedUntil = Infinity;
 
   constructor(options: BatchEngineOptions<T>) {
     this.options = options;
@@ -161,8 +170,15 @@ export class BatchEngine<T> {
     return this.batchSize;
   }
 
+  /** The refusal in force (see `refusalHoldMs`), if any. */
+  get refusal(): SyncError | undefined {
+    if (this.refused && this.now() >= this.refusedUntil) this.refused = undefined;
+    return this.refused;
+  }
+
   submit(item: T): Promise<DeliveryOutcome> {
-    if (this.refused) return Promise.resolve(failed(this.refused));
+    const refusal = this.refusal;
+    if (refusal) return Promise.resolve(failed(refusal));
     if (this.closing) return Promise.resolve(failed(new InterruptedError('engine is shutting down')));
     const { breaker, executor } = this.options;
     // With --retry-for, an outage younger than that is waited out in the queue instead.
@@ -197,6 +213,10 @@ export class BatchEngine<T> {
     this.nudge();
     await this.dispatching?.catch(() => undefined);
     while (this.deliveries.size > 0) await Promise.all(this.deliveries);
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   private nudge(): void {
@@ -431,8 +451,9 @@ export class BatchEngine<T> {
       } else if (status === 400 || status === 413) {
         for (const pending of items) settle(pending, { status: 'rejected', batchId, errorClass: 'client', reason: error.message });
       } else {
-        if (error instanceof RefusedError && !this.refused) {
+        if (error instanceof RefusedError && !this.refusal) {
           this.refused = error;
+          this.refusedUntil = this.now() + (this.options.refusalHoldMs ?? Infinity);
           this.failQueued(error);
         }
         for (const pending of items) settle(pending, { ...failed(error), batchId });

@@ -177,7 +177,18 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, autoStart: false },
         { ...deps, clock, newBatchId: formBatch, batchLogLevel: deps.quietBatches ? 'debug' : 'info' },
       );
-  await delivery?.preflight(signal);
+  try {
+    await delivery?.preflight(signal);
+  } catch (caught) {
+    // A refusal (token, list, field map) could not start the run: exit 2, as before. A platform that
+    // stayed down, or an interrupt, ends a run that started: it is reported like any other, summary
+    // included, so `--json` still prints its one object.
+    const error = toSyncError(caught);
+    if (error instanceof UsageError) throw error;
+    const { requests, retries, rateLimited } = delivery!.executor.stats;
+    Object.assign(summary, { requests, retries, rateLimited, durationMs: Math.round(clock.now() - started) });
+    return { summary, exitCode: error.exitCode, error };
+  }
   const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
   const consumed = replaying ? streamDigest() : undefined;
   const platform = target.baseUrl ? target.destination.identity(target) : undefined;

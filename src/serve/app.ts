@@ -164,6 +164,9 @@ export class ServeApp {
     const quota = await this.quotaHealth();
     const backend = quota ? { quota } : {};
     if (breaker === 'open') return [503, { status: 'unavailable', breaker, ...backend }];
+    // The platform refused the run itself (token, list, daily quota): every caller fails until it is asked again.
+    const refused = this.deps.delivery.engine.refusal;
+    if (refused) return [503, { status: 'unavailable', breaker, refused: refused.message, ...backend }];
     // Nothing can be sent while the shared quota is away: not ready, like an open breaker.
     if (quota && 'state' in quota && quota.state === 'unavailable') return [503, { status: 'unavailable', breaker, ...backend }];
     return [200, { status: 'ok', breaker, queued: this.deps.delivery.engine.queued, ...backend }];

@@ -22,6 +22,8 @@ export interface ServeOptions extends TargetFlags {
   requestTimeoutMs: number;
   /** Longest a shutdown waits for the queue to flush before failing what is left. */
   shutdownGraceMs?: number;
+  /** How long a refusal of the token, list or quota holds before the platform is asked again (default REFUSAL_HOLD_MS). */
+  refusalHoldMs?: number;
   /** Not flags: the documented 10 s / 30 s unless a test needs them short. */
   headersTimeoutMs?: number;
   requestBodyTimeoutMs?: number;
@@ -41,6 +43,15 @@ export interface RunningServe {
   /** Stop accepting, flush the queue, answer every waiting caller, close. */
   shutdown(): Promise<void>;
 }
+
+/**
+ * A refusal of the run itself (a 401/403, a wrong list, HubSpot's spent daily quota) fails every
+ * caller at once for this long, then the next batch asks the platform again. A push ends on such a
+ * refusal; a server runs on, and the refusal may be over (a token replaced, midnight, one of the
+ * 401s HubSpot says are no sign a token is bad). One request per half minute is nothing to the
+ * platform, and /healthz reports the refusal meanwhile.
+ */
+export const REFUSAL_HOLD_MS = 30_000;
 
 /** Slow clients are cut off: headers within 10 s, the whole request (body included) within 30 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -82,7 +93,10 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
     { logger },
   );
   await loadHasher();
-  const delivery = createDelivery({ ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency }, { logger, metrics, limiter: quota.limiter });
+  const delivery = createDelivery(
+    { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, refusalHoldMs: options.refusalHoldMs ?? REFUSAL_HOLD_MS },
+    { logger, metrics, limiter: quota.limiter },
+  );
   try {
     await delivery.preflight();
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
@@ -121,6 +122,31 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(existsSync(join(tmp(), 'dl.ndjson'))).toBe(false);
   });
 
+  it.each(['hubspot', 'mailchimp'])('preflight, %s down (503 after every retry): exit 1, and --json still prints the one summary', async (to) => {
+    let reads = 0;
+    const down = createServer((_req, res) => {
+      reads += 1;
+      res.writeHead(503, { 'content-type': 'text/html' }).end('<html>503 Service Temporarily Unavailable</html>');
+    });
+    await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(down.address() as { port: number }).port}`;
+    try {
+      const file = join(tmp(), 'profiles.ndjson');
+      writeFileSync(file, ndjson([profile(1)]));
+      const args = to === 'hubspot' ? ['--to', 'hubspot'] : ['--to', 'mailchimp', '--list', LIST];
+      const result = await runCli(['push', file, ...args, '--downstream-url', url, '--max-retries', '1', '--dead-letter', join(tmp(), 'dl.ndjson'), '--json'], {
+        env: { SYNC_DOWNSTREAM_TOKEN: to === 'hubspot' ? HUBSPOT_TOKEN : MAILCHIMP_KEY },
+      });
+      expect(result.code, result.stderr).toBe(1);
+      expect(reads).toBe(2);
+      expect(JSON.parse(result.stdout)).toMatchObject({ total: 0, delivered: 0, failed: 0, requests: 2, retries: 1, deadLettered: 0 });
+      const errors = jsonLines(result.stderr).filter((line) => line.level === 'error');
+      expect(errors.map((line) => line.msg)).toEqual([expect.stringMatching(/^GET \/\S+: HTTP 503 \(gave up after 1 retry\)$/)]);
+    } finally {
+      await new Promise((resolve) => down.close(resolve));
+    }
+  });
+
   it('a rerun sends only what changed; a HubSpot push does not make a Mailchimp push skip anything (state per destination)', async () => {
     const hubspot = await start('mock', 'hubspot', '--port', '0');
     const mailchimp = await start('mock', 'mailchimp', '--port', '0');
@@ -144,7 +170,8 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(await show('--to', 'hubspot', '--downstream-url', hubspot.url)).toMatchObject({ remembered: false });
     expect(await show('--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimp.url)).toMatchObject({ remembered: true });
     expect(await show('--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimp.url)).toMatchObject({ remembered: false });
-  });
+    // Eleven CLI runs one after the other: about 20 s on a busy 2-core machine, where 20 s is the default limit.
+  }, 60_000);
 
   it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async () => {
     const mock = await start('mock', 'hubspot', '--port', '0', '--latency', '200');

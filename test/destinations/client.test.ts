@@ -119,3 +119,46 @@ describe('DestinationClient request deadline (real server on 127.0.0.1: nock del
     }
   });
 });
+
+describe('DestinationClient: a platform that echoes the credential back', () => {
+  const TOKEN = 'pat-na1-0b5e-echoed-secret';
+  const KEY = '0123456789abcdef0123456789abcdef-us21';
+  const BASIC = Buffer.from(`sync:${KEY}`).toString('base64');
+  const hubspot = targetOf('hubspot', URL_BASE, { credential: TOKEN });
+  const mailchimp = targetOf('mailchimp', URL_BASE, { credential: KEY, list: 'a1b2c3d4e5' });
+  const hubspotItems = people.map((profile) => encoded(hubspot, profile));
+  const mailchimpItems = people.map((profile) => encoded(mailchimp, profile));
+  const shown = (value: unknown): string => (value instanceof Error ? value.message : JSON.stringify(value));
+  const expectHidden = (value: unknown): void => {
+    const text = shown(value);
+    for (const secret of [TOKEN, KEY, BASIC]) expect(text).not.toContain(secret);
+    expect(text).toContain('***');
+  };
+
+  it('never repeats it in an error (a refusal, a whole-batch 400, a preflight answer), in any form it was sent', async () => {
+    nock(URL_BASE).post('/crm/v3/objects/contacts/batch/upsert').reply(401, { status: 'error', message: `token Bearer ${TOKEN} is not valid` });
+    expectHidden(await new DestinationClient(hubspot).send('b-1', hubspotItems).catch((caught: unknown) => caught));
+    nock(URL_BASE).post('/crm/v3/objects/contacts/batch/upsert').reply(400, `<html>bad request from Bearer ${TOKEN}</html>`);
+    expectHidden(await new DestinationClient(hubspot).send('b-1', hubspotItems).catch((caught: unknown) => caught));
+    nock(URL_BASE).post('/3.0/lists/a1b2c3d4e5').reply(403, { title: 'Forbidden', detail: `Authorization: Basic ${BASIC} (sync:${KEY}) is refused` });
+    expectHidden(await new DestinationClient(mailchimp).send('b-1', mailchimpItems).catch((caught: unknown) => caught));
+    nock(URL_BASE).get('/crm/v3/properties/contacts').reply(422, { message: `no scopes for ${TOKEN}` });
+    expectHidden(await new DestinationClient(hubspot).read('/crm/v3/properties/contacts'));
+  });
+
+  it('never repeats it in a per-item refusal (dead letters and logs take those words), even JSON-escaped', async () => {
+    const escaped = TOKEN.replace('p', '\\u0070');
+    nock(URL_BASE)
+      .post('/crm/v3/objects/contacts/batch/upsert')
+      .reply(207, `{"status":"COMPLETE","results":[],"errors":[{"status":"error","message":"refused for ${escaped}","context":{"objectWriteTraceId":["0","1"]}}]}`, { 'content-type': 'application/json' });
+    const hubspotResults = await new DestinationClient(hubspot).send('b-1', hubspotItems);
+    expect(hubspotResults.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expectHidden(hubspotResults);
+    nock(URL_BASE)
+      .post('/3.0/lists/a1b2c3d4e5')
+      .reply(200, { new_members: [], updated_members: [], errors: people.map((p) => ({ email_address: p.email, error: `key ${KEY} may not add ${p.email}`, field: 'KEY', field_message: BASIC })) });
+    const mailchimpResults = await new DestinationClient(mailchimp).send('b-1', mailchimpItems);
+    expect(mailchimpResults.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expectHidden(mailchimpResults);
+  });
+});

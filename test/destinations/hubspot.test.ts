@@ -97,9 +97,34 @@ describe('hubspot: what an answer means for each input', () => {
     expect(readable('Property values were not valid: [not json')).toBe('Property values were not valid: [not json');
   });
 
+  it('a refusal as long as the value it quotes (a 70,000-character property) is kept to its first 1,000 characters', () => {
+    const message = `Property values were not valid: [{"isValid":false,"message":"\\"${'x'.repeat(70_000)}\\" is not a valid number","error":"INVALID_NUMBER","name":"score"}]`;
+    const body = { status: 'COMPLETE', results: [], errors: [{ status: 'error', message, context: { objectWriteTraceId: ['0'] } }] };
+    const [first] = hubspot.accepted(answer(207, body), emails, 'b');
+    expect(first!.status).toBe('rejected');
+    expect(first!.error).toMatch(/^score: "xxx/);
+    expect(first!.error!.length).toBe(1001);
+    expect(first!.error!.endsWith('x…')).toBe(true);
+  });
+
   it('a result without a trace id is matched by its email', () => {
     const body = { status: 'COMPLETE', results: [{ id: '1', properties: { email: 'ANN@example.com' } }, { id: '2', properties: { email: 'bob@example.com' } }] };
     expect(hubspot.accepted(answer(200, body), emails, 'b').map((r) => r.status)).toEqual(['accepted', 'accepted']);
+  });
+
+  it('a result with a trace id names that input only: one whose email is another input\'s confirms neither', () => {
+    const body = { status: 'COMPLETE', results: [result('0', 'bob@example.com')] };
+    expect(hubspot.accepted(answer(200, body), emails, 'b').map((r) => r.status)).toEqual(['unconfirmed', 'unconfirmed']);
+  });
+
+  it('trace ids are the texts we sent: "01", " 1" or "1.0" name no input', () => {
+    const body = { status: 'COMPLETE', results: [result('00', 'ann@example.com')], errors: [{ status: 'error', message: 'no', context: { objectWriteTraceId: ['01', ' 1', '1.0'] } }] };
+    expect(hubspot.accepted(answer(207, body), emails, 'b').map((r) => r.status)).toEqual(['unconfirmed', 'unconfirmed']);
+  });
+
+  it('an address echoed with its domain in Unicode (or in capitals) is the input sent in ASCII', () => {
+    const body = { status: 'COMPLETE', results: [{ id: '1', properties: { email: 'Ann@Bücher.de' } }] };
+    expect(hubspot.accepted(answer(200, body), ['ann@xn--bcher-kva.de'], 'b')).toEqual([{ status: 'accepted' }]);
   });
 
   it('a 2xx that names an input nowhere does not count it as delivered', () => {
@@ -135,6 +160,24 @@ describe('hubspot: 429', () => {
     const error = hubspot.rateLimited!(answer(429, { status: 'error', policyName: 'DAILY', message: 'You have reached your daily limit.' }), 'batch b-1');
     expect(error).toBeInstanceOf(RefusedError);
     expect(error.message).toMatch(/daily limit is spent/);
+  });
+});
+
+describe('hubspot: a daily limit HubSpot does not name in policyName', () => {
+  it('is DAILY when its message says so, or its daily remaining header is 0 (the run stops instead of waiting 10 s per batch for days)', () => {
+    for (const said of [
+      answer(429, { status: 'error', message: 'You have reached your daily limit.', errorType: 'RATE_LIMIT' }),
+      answer(429, { status: 'error', message: 'Request Rate Limit reached', category: 'RATE-LIMIT_REACHED' }, { 'x-hubspot-ratelimit-daily': '250000', 'x-hubspot-ratelimit-daily-remaining': '0' }),
+    ]) {
+      const error = hubspot.rateLimited!(said, 'batch b-1');
+      expect(error).toBeInstanceOf(RefusedError);
+      expect(error.message).toMatch(/daily limit is spent/);
+    }
+  });
+
+  it('a burst limit that names itself stays a pause, whatever the daily headers say', () => {
+    const said = answer(429, { policyName: 'TEN_SECONDLY_ROLLING', message: 'You have reached your ten_secondly_rolling limit.' }, { 'x-hubspot-ratelimit-daily-remaining': '0' });
+    expect(hubspot.rateLimited!(said, 'b')).toBeInstanceOf(RateLimitedError);
   });
 });
 

@@ -89,6 +89,18 @@ describe('mailchimp: what a 200 says about each member', () => {
     ]);
   });
 
+  it('a refusal of any length is kept to its first 1,000 characters', () => {
+    const errors = [{ email_address: 'ann@example.com', error: 'y'.repeat(50_000), error_code: 'ERROR_GENERIC', field: 'NOTE', field_message: 'z'.repeat(50_000) }];
+    const [first] = mailchimp.accepted(answer(200, batch([], [], errors)), emails, 'b');
+    expect(first).toEqual({ status: 'rejected', error: `${'y'.repeat(1000)}…` });
+  });
+
+  it('an address echoed with its domain in Unicode (or in capitals) is the member sent in ASCII', () => {
+    const sent = ['ann@xn--bcher-kva.de', 'bob@xn--mnchen-3ya.de'];
+    const body = batch(['Ann@Bücher.de'], [], [{ email_address: 'BOB@MÜNCHEN.DE', error: 'no', error_code: 'ERROR_GENERIC', field: '', field_message: '' }]);
+    expect(mailchimp.accepted(answer(200, body), sent, 'b')).toEqual([{ status: 'accepted' }, { status: 'rejected', error: 'no' }]);
+  });
+
   it('a member the 200 names nowhere is not delivered; a 200 without the batch result is unexpected', () => {
     expect(mailchimp.accepted(answer(200, batch(['ann@example.com'], [])), emails, 'batch b-1')[1]).toEqual({
       status: 'unconfirmed',

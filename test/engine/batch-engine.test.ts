@@ -36,6 +36,7 @@ function setup({
   breaker,
   budget,
   retryForMs,
+  refusalHoldMs,
 }: {
   rate?: number;
   batchSize?: number;
@@ -44,6 +45,7 @@ function setup({
   breaker?: { failureThreshold: number; cooldownMs: number };
   budget?: RetryBudget;
   retryForMs?: number;
+  refusalHoldMs?: number;
 } = {}) {
   const clock = new VirtualClock(0);
   const limiter = RateLimiter.perSecond(rate, clock);
@@ -66,6 +68,7 @@ function setup({
     key: (item) => item.email,
     newBatchId: () => `b-${++ids}`,
     now: () => clock.now(),
+    refusalHoldMs,
     send: async (batchId, items, signal, hooks) => {
       // Leaves at once, as the real transport reports it: the window follows this moment.
       hooks?.departed?.();
@@ -305,6 +308,37 @@ describe('BatchEngine', () => {
     // Nothing more goes out: not the late item, not an empty request on the slot that was waiting.
     await engine.close();
     expect(calls).toHaveLength(1);
+  });
+
+  it('without a hold (push: one run) a refusal lasts as long as the engine', async () => {
+    const { calls, clock, engine } = setup({ behaviour: () => {
+      throw new AuthError('batch b-1: HTTP 401: the downstream refused the token; check SYNC_DOWNSTREAM_TOKEN');
+    } });
+    await engine.submit({ email: 'a@example.com' });
+    clock.advance(24 * 3600_000);
+    expect(engine.refusal?.message).toMatch(/HTTP 401/);
+    expect(await engine.submit({ email: 'late@example.com' })).toMatchObject({ status: 'failed', errorClass: 'client' });
+    await engine.close();
+    expect(calls).toHaveLength(1);
+  });
+
+  it('with a hold (serve: a long-lived engine) a refusal fails new items for that long, then the platform is asked again', async () => {
+    const { calls, clock, engine } = setup({
+      refusalHoldMs: 30_000,
+      behaviour: (items, call) => {
+        if (call === 1) throw new RefusedError('batch b-1: HTTP 429: the daily limit is spent');
+        return acceptAll(items, call, clock);
+      },
+    });
+    expect(await engine.submit({ email: 'a@example.com' })).toMatchObject({ status: 'failed', reason: 'batch b-1: HTTP 429: the daily limit is spent' });
+    clock.advance(29_999);
+    expect(engine.refusal).toBeDefined();
+    expect(await engine.submit({ email: 'b@example.com' })).toMatchObject({ status: 'failed', errorClass: 'client' });
+    expect(calls).toHaveLength(1);
+    clock.advance(1);
+    expect(engine.refusal).toBeUndefined();
+    expect(await engine.submit({ email: 'c@example.com' })).toEqual({ status: 'delivered', batchId: 'b-2' });
+    expect(calls.map((call) => call.emails)).toEqual([['a@example.com'], ['c@example.com']]);
   });
 
   it('keeps total requests under ~1.1x first attempts when the downstream is dead (retry budget)', async () => {

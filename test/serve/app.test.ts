@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer as createHttpServer } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
@@ -313,6 +314,42 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: 'unavailable', breaker: 'open' });
     expect((await fetch(`${running.url}/livez`)).status).toBe(200);
+  });
+
+  it('a refusal of the token (401) holds for a while, not for the life of the server: then the platform is asked again', async () => {
+    // A platform that refuses the first batch (a revoked token, fixed a moment later) and takes the rest.
+    const posts: string[] = [];
+    const platform = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        posts.push(body);
+        const { batchId, profiles } = JSON.parse(body) as { batchId: string; profiles: { email: string }[] };
+        const [status, answer] = posts.length === 1 ? [401, { error: 'token revoked' }] : [200, { batchId, results: profiles.map(({ email }) => ({ email, status: 'accepted' })) }];
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer));
+      });
+    });
+    const downstreamUrl = await listen(platform, 0);
+    cleanup.push(() => close(platform));
+    const log = await memoryLogger();
+    const running = await startServe({ host: '127.0.0.1', port: 0, downstreamUrl, rate: 50, batchSize: 100, maxRetries: 0, requestTimeoutMs: 5000, refusalHoldMs: 300 }, { logger: log.logger });
+    cleanup.push(() => running.shutdown());
+    const post = async (email: string) => {
+      const res = await fetch(`${running.url}/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...ann, email }) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    expect(await post('a@example.com')).toMatchObject({ status: 503, body: { status: 'failed', error: { class: 'client' } } });
+    // Within the hold: refused without asking the platform, and not ready.
+    expect((await post('b@example.com')).status).toBe(503);
+    expect(posts).toHaveLength(1);
+    const health = await fetch(`${running.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'unavailable', refused: expect.stringMatching(/HTTP 401: token revoked/) });
+    // Then ready again, and the next caller is delivered.
+    await vi.waitFor(async () => expect((await fetch(`${running.url}/healthz`)).status).toBe(200), { timeout: 3000, interval: 50 });
+    expect(await post('c@example.com')).toMatchObject({ status: 200, body: { status: 'forwarded', email: 'c@example.com' } });
+    expect(posts).toHaveLength(2);
   });
 
   it.skipIf(!REDIS_SERVER)(`healthz asks the shared quota's Redis itself: stopped, 503 unavailable within a second; running again, 200${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, async () => {
