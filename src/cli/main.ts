@@ -4,6 +4,7 @@ import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
 import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { createProgram } from './program.js';
+import { programName } from './program-name.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
@@ -20,7 +21,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const program = createProgram({ writeErr: json ? (text) => process.stderr.write(asJsonLines(text)) : undefined });
   if (argv.length <= 2) {
     // `sync` alone is a mistake in a script (a missing argument), not a request for help: exit 2.
-    if (json) usageError('no command given; see sync --help');
+    if (json) usageError(`no command given; see ${programName()} --help`);
     else program.outputHelp({ error: true });
     process.exitCode = ExitCode.usage;
     return;

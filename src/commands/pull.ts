@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
+import { programName } from '../cli/program-name.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -62,8 +63,8 @@ Profiles (--profiles): one line per customer with a valid email, sorted like the
   Only one of --out and --profiles may be -.
 
 Example:
-  $ sync pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json
-  $ sync pull --profiles - --out customers.json | sync push - --to hubspot --map metadata.customer_tier=tier`,
+  $ ${programName()} pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json
+  $ ${programName()} pull --profiles - --out customers.json | ${programName()} push - --to hubspot --map metadata.customer_tier=tier`,
     )
     .action(
       action<PullFlags>(async (flags, context) => {
