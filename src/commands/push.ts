@@ -125,6 +125,7 @@ Examples:
           let { exitCode, error } = outcome;
           if (flags.metricsFile && metrics && !flags.dryRun) {
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
+            metrics.recordRecords('push', summary);
             ({ exitCode, error } = await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, error, durationMs: summary.durationMs }, context.logger));
           }
           return { exitCode, summary, error, report: report(summary, flags), stage: 'send' };
