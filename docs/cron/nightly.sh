@@ -15,6 +15,9 @@ set -uo pipefail
 
 stamp=$(date +%Y-%m-%dT%H%M%S)
 say() { printf 'sync-cli nightly %s: %s\n' "$stamp" "$*" >&2; }
+# A shutdown or Ctrl-C: the running step stops cleanly (exit 130) and the script says so below.
+stopped=
+trap 'stopped=1' INT TERM
 
 env_file=${1:-/etc/sync-cli/nightly.env}
 if [ -n "${1:-}" ] || [ -e "$env_file" ]; then
@@ -63,6 +66,7 @@ if [ -z "${NIGHTLY_PROFILES:-}" ]; then
     130) say "pull interrupted, nothing pushed; the previous export kept"; exit 130 ;;
     *) say "pull ended with exit code $code, nothing pushed: $(why "$log")"; exit "$code" ;;
   esac
+  [ -z "$stopped" ] || { say "stopped by a signal after the pull, nothing pushed"; exit 130; }
 fi
 
 log=logs/push-$stamp.ndjson
