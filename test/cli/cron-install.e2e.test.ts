@@ -142,7 +142,7 @@ describe('the install for cron and its nightly script (npm pack, npm install -g 
     expect(again).toMatchObject({ delivered: 0, requests: 0 });
     expect(again.unchanged).toBeGreaterThanOrEqual(summary.delivered);
     expect(readdirSync(join(work, 'dead-letters'))).toHaveLength(2);
-  });
+  }, 90_000);
 
   it('a night whose pull cannot start: exit 2 in the pull metrics, nothing pushed, and why in the cron mail', async () => {
     const home = join(tmp, 'home-pull');
@@ -153,7 +153,7 @@ describe('the install for cron and its nightly script (npm pack, npm install -g 
     expect(night.stderr).toMatch(/^sync-cli nightly \S+: pull could not start, nothing pushed: .+ \(see \S+\/logs\/pull-\S+\.ndjson\)\n$/);
     expect(parsePrometheus(readFileSync(join(tmp, 'pull', 'textfile', 'sync_pull.prom'), 'utf8')).get('sync_run_exit_code{command="pull"}')).toBe(2);
     expect(readdirSync(join(tmp, 'pull', 'logs')).filter((name) => name.startsWith('push-'))).toHaveLength(0);
-  });
+  }, 30_000);
 
   it('another job\'s file (NIGHTLY_PROFILES) and no SYNC_DOWNSTREAM_URL: exit 2 in the metrics file, over the previous one, and why in the cron mail', async () => {
     const home = join(tmp, 'home-unset');
@@ -168,5 +168,5 @@ describe('the install for cron and its nightly script (npm pack, npm install -g 
     expect(night.stderr).toMatch(/^sync-cli nightly \S+: push could not start, nothing sent: --downstream-url \(or SYNC_DOWNSTREAM_URL\) is required .*\(see \S+\/logs\/push-\S+\.ndjson\)\n$/);
     expect(parsePrometheus(readFileSync(metrics, 'utf8')).get('sync_run_exit_code{command="push"}')).toBe(2);
     expect(readdirSync(join(tmp, 'unset', 'logs'))).toStrictEqual([expect.stringMatching(/^push-/)]); // no pull ran
-  });
+  }, 30_000);
 });
