@@ -96,8 +96,8 @@ describe('the install for cron and its nightly script (npm pack, npm install -g 
     const installed = join(prefix, 'lib', 'node_modules', 'sync');
     expect(lstatSync(installed).isDirectory()).toBe(true); // a copy, not a link into the clone
     expect(readdirSync(join(prefix, 'bin')).sort()).toStrictEqual(['sync', 'sync-cli']);
-    const version = await run('/usr/bin/env', ['-i', 'PATH=/usr/bin:/bin', join(prefix, 'bin', 'sync-cli'), '--help']);
-    expect(version.stdout).toMatch(/^Usage: sync-cli /);
+    const help = await run('/usr/bin/env', ['-i', 'PATH=/usr/bin:/bin', join(prefix, 'bin', 'sync-cli'), '--help']);
+    expect(help.stdout).toMatch(/^Usage: sync-cli /);
   });
 
   it('a night: creates its folders, pulls, pushes, leaves export, dead letters, JSON logs and metrics; the next night skips what the platform accepted (the state, through the installed lmdb)', async () => {
