@@ -2,12 +2,21 @@ import { CommanderError } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
 import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
+import { withExitMetrics } from '../telemetry/exit-metrics.js';
 import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { createProgram } from './program.js';
+import { programName } from './program-name.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // Whatever the exit, a pull or push given --metrics-file leaves its exit code there (cron alerts read it).
+  const say = (message: string, exitCode: number): void =>
+    void process.stderr.write(wantsJsonLogs(argv.slice(2), env) ? `${jsonLine(message, 'unexpected', exitCode)}\n` : `error: ${message}\n`);
+  await withExitMetrics(argv.slice(2), () => run(argv, env), say);
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   stopQuietlyOnBrokenPipe();
   // Libraries (lmdb) print the errors they also report through their promises; we report those
   // ourselves, as one line naming the file. Their raw stacks are for --verbose only.
@@ -20,7 +29,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const program = createProgram({ writeErr: json ? (text) => process.stderr.write(asJsonLines(text)) : undefined });
   if (argv.length <= 2) {
     // `sync` alone is a mistake in a script (a missing argument), not a request for help: exit 2.
-    if (json) usageError('no command given; see sync --help');
+    if (json) usageError(`no command given; see ${programName()} --help`);
     else program.outputHelp({ error: true });
     process.exitCode = ExitCode.usage;
     return;

@@ -7,9 +7,11 @@ import { registerServe } from '../commands/serve.js';
 import { registerState } from '../commands/state.js';
 import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
+import { programName } from './program-name.js';
 
 export function createProgram({ writeErr }: { writeErr?: (text: string) => void } = {}): Command {
-  const program = new Command('sync')
+  const name = programName();
+  const program = new Command(name)
     .description('Pull customers from the reqres users API and push profiles to a marketing platform, reliably.')
     .version(version)
     .option('--json', 'print the run summary as one JSON object on stdout, nothing else there')
@@ -31,10 +33,10 @@ export function createProgram({ writeErr }: { writeErr?: (text: string) => void 
       'after',
       `
 Examples:
-  $ sync demo                                     # the whole flow offline, in about 2 s
-  $ sync pull --out customers.json                # reqres users → enriched export
-  $ sync push profiles.ndjson --downstream-url https://platform.example
-  $ sync serve --port 3000 --downstream-url https://platform.example
+  $ ${name} demo                                     # the whole flow offline, in about 2 s
+  $ ${name} pull --out customers.json                # reqres users → enriched export
+  $ ${name} push profiles.ndjson --downstream-url https://platform.example
+  $ ${name} serve --port 3000 --downstream-url https://platform.example
 
 Exit codes: 0 done · 1 failed · 2 could not start · 3 some records rejected · 130 interrupted`,
     );

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../cli/action.js';
+import { programName } from '../cli/program-name.js';
 import { ExitCode } from '../errors.js';
 
 interface DemoFlags {
@@ -11,7 +12,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('run the whole flow offline: a pull through failures and 429s, then a push with invalid and suppressed profiles')
     .option('--out-dir <dir>', 'where the export, dead-letter and report files go', 'demo-output')
-    .addHelpText('after', '\nExample:\n  $ npx sync demo')
+    .addHelpText('after', `\nExample:\n  $ ${programName()} demo`)
     .action(
       action<DemoFlags>(async (flags, context) => {
         const { describeDemo, runDemo } = await import('../demo/run-demo.js');

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action, type CommandOutcome } from '../cli/action.js';
 import type { RunContext } from '../cli/context.js';
+import { programName } from '../cli/program-name.js';
 import { BOUNDS, dailyLimit, integer, latency, mockRate, mockRateOrUnlimited, port, positiveInt, probability, rateWindow, wholeNumber } from '../cli/parsers.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { seededRandom } from '../engine/random.js';
@@ -95,7 +96,7 @@ export function registerMock(program: Command): void {
     .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
     .option('--fixture <file>', 'JSON array of users to serve (default: fixtures/reqres/users.json)')
     .option('--shift', 'a listing that moves: before each page served, one new user arrives first and the oldest drops off the end')
-    .addHelpText('after', '\nExample:\n  $ sync mock reqres --port 4010 --fail-rate 0.2\n  $ sync pull --base-url http://127.0.0.1:4010/api')
+    .addHelpText('after', `\nExample:\n  $ ${programName()} mock reqres --port 4010 --fail-rate 0.2\n  $ ${programName()} pull --base-url http://127.0.0.1:4010/api`)
     .action(
       action<ReqresFlags>(async (flags, context) => {
         const { createReqresMock, DEFAULT_USERS_FIXTURE, loadUsers } = await import('../mock/reqres-server.js');
@@ -130,7 +131,7 @@ export function registerMock(program: Command): void {
     .option('--seed <n>', 'seed for the failure draws (default: random)', integer)
     .addHelpText(
       'after',
-      '\nAddresses @suppressed.example are rejected per profile. GET /stats shows what the mock saw.\n\nExample:\n  $ sync mock downstream --port 4020 --fail-rate 0.2 --latency 150\n  $ sync push fixtures/profiles/profiles.ndjson --downstream-url http://127.0.0.1:4020',
+      `\nAddresses @suppressed.example are rejected per profile. GET /stats shows what the mock saw.\n\nExample:\n  $ ${programName()} mock downstream --port 4020 --fail-rate 0.2 --latency 150\n  $ ${programName()} push fixtures/profiles/profiles.ndjson --downstream-url http://127.0.0.1:4020`,
     )
     .action(
       action<DownstreamFlags>(async (flags, context) => {
@@ -173,8 +174,8 @@ export function registerMock(program: Command): void {
         'GET /__mock/stats shows what the mock saw; GET /__mock/contacts?email=… what it holds for one.',
         '',
         'Example:',
-        '  $ sync mock hubspot --port 4030 --property plan:enumeration:free,pro --fail-rate 0.1',
-        '  $ SYNC_DOWNSTREAM_TOKEN=any sync push profiles.ndjson --to hubspot --downstream-url http://127.0.0.1:4030',
+        `  $ ${programName()} mock hubspot --port 4030 --property plan:enumeration:free,pro --fail-rate 0.1`,
+        `  $ SYNC_DOWNSTREAM_TOKEN=any ${programName()} push profiles.ndjson --to hubspot --downstream-url http://127.0.0.1:4030`,
       ].join('\n'),
     )
     .action(
@@ -227,8 +228,8 @@ export function registerMock(program: Command): void {
         'GET /__mock/members?list=ID&email=ADDRESS the member it holds.',
         '',
         'Example:',
-        '  $ sync mock mailchimp --port 4040 --merge-field LTV:number',
-        '  $ SYNC_DOWNSTREAM_TOKEN=0123456789abcdef0123456789abcdef-us21 sync push fixtures/profiles/profiles.ndjson \\',
+        `  $ ${programName()} mock mailchimp --port 4040 --merge-field LTV:number`,
+        `  $ SYNC_DOWNSTREAM_TOKEN=0123456789abcdef0123456789abcdef-us21 ${programName()} push fixtures/profiles/profiles.ndjson \\`,
         '      --to mailchimp --list a1b2c3d4e5 --downstream-url http://127.0.0.1:4040',
       ].join('\n'),
     )

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
+import { programName } from '../cli/program-name.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -28,7 +29,7 @@ export function registerPull(program: Command): void {
       new Option('--base-url <url>', 'source API base URL').env('SYNC_SOURCE_URL').default(DEFAULT_SOURCE_URL).argParser(baseUrl('--base-url', 'SYNC_SOURCE_URL')),
     )
     .option('--out <file>', 'export file, - for stdout', 'customers.json')
-    .option('--profiles <file>', 'also write each customer with a valid email as a profile `sync push` takes (NDJSON, metadata = the enrichment), - for stdout', nonEmpty)
+    .option('--profiles <file>', 'also write each customer with a valid email as a profile that push takes (NDJSON, metadata = the enrichment), - for stdout', nonEmpty)
     .option('--max-retries <n>', `retries per request for 5xx, timeouts and resets (1 s, 2 s, 4 s… with jitter; at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing request until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .option('--rate <n>', `requests per second to the source (${BOUNDS.rate.min}–${BOUNDS.rate.max})`, rate, 10)
@@ -62,8 +63,8 @@ Profiles (--profiles): one line per customer with a valid email, sorted like the
   Only one of --out and --profiles may be -.
 
 Example:
-  $ sync pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json
-  $ sync pull --profiles - --out customers.json | sync push - --to hubspot --map metadata.customer_tier=tier`,
+  $ ${programName()} pull --base-url http://127.0.0.1:4010/api --fault-rate 0.2 --out customers.json
+  $ ${programName()} pull --profiles - --out customers.json | ${programName()} push - --to hubspot --map metadata.customer_tier=tier`,
     )
     .action(
       action<PullFlags>(async (flags, context) => {

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
 import { BOUNDS, duration, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
+import { programName } from '../cli/program-name.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../destinations/delivery.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -62,11 +63,11 @@ Only profiles that changed since the platform last accepted them are sent; --ful
 After a crash or Ctrl-C, run the same command again: it continues where it stopped.
 
 Examples:
-  $ sync push profiles.ndjson --downstream-url http://127.0.0.1:4020
-  $ SYNC_DOWNSTREAM_TOKEN=pat-… sync push profiles.ndjson --to hubspot --map metadata.customer_tier=tier
-  $ sync push dead-letter.ndjson --dead-letter dead-letter.ndjson --downstream-url http://127.0.0.1:4020
+  $ ${programName()} push profiles.ndjson --downstream-url http://127.0.0.1:4020
+  $ SYNC_DOWNSTREAM_TOKEN=pat-… ${programName()} push profiles.ndjson --to hubspot --map metadata.customer_tier=tier
+  $ ${programName()} push dead-letter.ndjson --dead-letter dead-letter.ndjson --downstream-url http://127.0.0.1:4020
                                        # replay after an outage: the file keeps only what failed again
-  $ sync push profiles.ndjson --downstream-url https://platform.example --retry-for 30m
+  $ ${programName()} push profiles.ndjson --downstream-url https://platform.example --retry-for 30m
                                        # from cron: ride out an outage of up to 30 minutes`,
     )
     .action(
@@ -124,6 +125,7 @@ Examples:
           let { exitCode, error } = outcome;
           if (flags.metricsFile && metrics && !flags.dryRun) {
             const { writeMetricsFile } = await import('../telemetry/metrics-file.js');
+            metrics.recordRecords('push', summary);
             ({ exitCode, error } = await writeMetricsFile(flags.metricsFile, metrics, { command: 'push', exitCode, error, durationMs: summary.durationMs }, context.logger));
           }
           return { exitCode, summary, error, report: report(summary, flags), stage: 'send' };
@@ -147,7 +149,7 @@ function report(s: PushSummary, flags: PushFlags): string[] {
     `  requests ${s.requests} · retries ${s.retries} · rate-limited ${s.rateLimited} · took ${(s.durationMs / 1000).toFixed(1)} s`,
   ];
   if (s.deadLettered > 0) {
-    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: sync push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
+    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: ${programName()} push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
   }
   return lines;
 }

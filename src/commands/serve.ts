@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
 import { BOUNDS, duration, maxRetries, nonEmpty, port, redisUrl, retryFor } from '../cli/parsers.js';
+import { programName } from '../cli/program-name.js';
 import type { TargetFlags } from '../destinations/registry.js';
 import { ExitCode } from '../errors.js';
 
@@ -39,7 +40,7 @@ SYNC_REDIS_URL) and --quota-key.
 ${destinationsHelp()}
 
 Example:
-  $ sync serve --port 3000 --downstream-url http://127.0.0.1:4020
+  $ ${programName()} serve --port 3000 --downstream-url http://127.0.0.1:4020
   $ curl -s localhost:3000/profiles -H 'content-type: application/json' \\
       -d '{"email":"ann@example.com","firstName":"Ann","lastName":"Lee"}'`,
     )

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addTargetOptions } from '../cli/destination-options.js';
+import { programName } from '../cli/program-name.js';
 import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
@@ -22,7 +23,7 @@ export function registerState(program: Command): void {
   const state = program.command('state').description("what push remembers each platform accepted: show, forget, or reset it");
 
   withTarget(state.command('show').description('one JSON line per email: whether it is remembered and when the platform accepted it').argument('<email...>'))
-    .addHelpText('after', '\nExample:\n  $ sync state show ann@example.com --downstream-url https://platform.example')
+    .addHelpText('after', `\nExample:\n  $ ${programName()} state show ann@example.com --downstream-url https://platform.example`)
     .action(
       action<TargetFlags>(async (flags, _context, emails) => {
         const { showState } = await import('../state/state-commands.js');
@@ -34,7 +35,7 @@ export function registerState(program: Command): void {
 
   withTarget(state.command('forget').description('make the next push send these emails (or --all) again').argument('[email...]'))
     .option('--all', "forget every email of this platform (other platforms' are kept)")
-    .addHelpText('after', '\nExample:\n  $ sync state forget --all --downstream-url https://platform.example   # after the platform lost its data')
+    .addHelpText('after', `\nExample:\n  $ ${programName()} state forget --all --downstream-url https://platform.example   # after the platform lost its data`)
     .action(
       action<TargetFlags & { all?: boolean }>(async (flags, context, emails) => {
         if (flags.all === (emails.length > 0)) throw new UsageError('name the emails to forget, or --all (not both)');

@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { programName } from '../cli/program-name.js';
 import { seededRandom } from '../engine/random.js';
 import type { Logger } from '../logging/logger.js';
 import { createDownstreamMock } from '../mock/downstream-server.js';
@@ -89,8 +90,9 @@ export function describeDemo({ pull, push, hubspot, files }: DemoResult, cwd = p
   const q = p.qualitySummary;
   const path = (file: string) => relative(cwd, file) || file;
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const name = programName();
   return [
-    'sync demo: the whole flow, offline, against local imitations of both remote sides.',
+    `${name} demo: the whole flow, offline, against local imitations of both remote sides.`,
     '',
     '1. pull: customers from the reqres users API (local mock allowing 3 requests/s; --fault-rate 0.2 fails 20% of requests)',
     `   ${p.pages} pages · ${p.requests} requests · ${p.retries} retries (backoff with jitter) · ${p.rateLimited} answered 429 (waited Retry-After) · ${seconds(p.durationMs)}`,
@@ -109,7 +111,7 @@ export function describeDemo({ pull, push, hubspot, files }: DemoResult, cwd = p
     `   ${h.deadLettered} records not delivered → ${path(files.hubspotDeadLetter)}`,
     '',
     'Nothing was lost: every record was exported, delivered, merged, or written to the dead-letter file.',
-    `Next: sync pull --help · sync push --help (destinations: --to sync|hubspot|mailchimp) · sync serve --help`,
-    `Replay the failures against a platform: npx sync push ${path(files.deadLetter)} --dead-letter ${path(files.deadLetter)} --downstream-url URL`,
+    `Next: ${name} pull --help · ${name} push --help (destinations: --to sync|hubspot|mailchimp) · ${name} serve --help`,
+    `Replay the failures against a platform: ${name} push ${path(files.deadLetter)} --dead-letter ${path(files.deadLetter)} --downstream-url URL`,
   ];
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { z } from 'zod';
+import { programName } from '../cli/program-name.js';
 import { checkMergeValue, describeMergeField, EMPTY_VALUE, type MergeFieldSpec, type MergeValue } from './mailchimp-merge-fields.js';
 
 /**
@@ -251,7 +252,7 @@ export class Audience {
     const details = checkDetails(input);
     if ('error' in details) return details;
     if (!existing && this.budget.held >= this.budget.max) {
-      return refusal(email, `${email} could not be added: the mock holds at most ${this.budget.max} contacts (sync mock mailchimp --max-members).`);
+      return refusal(email, `${email} could not be added: the mock holds at most ${this.budget.max} contacts (${programName()} mock mailchimp --max-members).`);
     }
     const member = existing ?? this.create(id, email, params.now);
     this.commit(member, input, { status: status.ok, merge: merge.ok, tags: tags.ok, now: params.now });

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, rename, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { programName } from '../cli/program-name.js';
 import { describeFsError, UsageError, WriteError } from '../errors.js';
 import { loadHasher, platformKey } from './digest.js';
 import { LoadedEntries } from './entry-index.js';
@@ -175,7 +176,7 @@ export class LmdbStateStore implements StateStore {
       throw new WriteError(
         environmentOf(this.dir),
         damaged
-          ? new Error(`${failure.message}; the state may be damaged: if the next run fails the same way, move it aside with \`sync state reset --state ${this.dir}\``)
+          ? new Error(`${failure.message}; the state may be damaged: if the next run fails the same way, move it aside with \`${programName()} state reset --state ${this.dir}\``)
           : Object.assign(new Error(failure.message), { code: failure.code }),
       );
     } finally {
@@ -255,7 +256,7 @@ function openError(dir: string, failure: KeeperFailure): UsageError {
     return new UsageError(`--state ${dir}: cannot open the state (${fsFailure(Object.assign(new Error(failure.message), { code: failure.code }))})`, { cause: failure });
   }
   return new UsageError(
-    `--state ${dir}: the state cannot be read (${failure.message}); move it aside with \`sync state reset --state ${dir}\` ` +
+    `--state ${dir}: the state cannot be read (${failure.message}); move it aside with \`${programName()} state reset --state ${dir}\` ` +
       '(the next push then sends every profile once; platforms upsert by email), or use a new --state directory',
     { cause: failure },
   );

@@ -1,6 +1,7 @@
 import { ExitCode, WriteError, type SyncError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { Logger } from '../logging/logger.js';
+import { noteMetricsWritten } from './exit-metrics.js';
 import type { SyncMetrics } from './metrics.js';
 
 export interface RunResult {
@@ -20,6 +21,7 @@ export async function writeMetricsFile(
   run: RunResult & { command: string; durationMs: number },
   logger: Logger,
 ): Promise<RunResult> {
+  noteMetricsWritten();
   metrics.recordRun(run.command, { exitCode: run.exitCode, durationMs: run.durationMs, endedAt: Date.now() });
   try {
     await writeFileAtomic(path, await metrics.text());

@@ -11,6 +11,28 @@ export interface MetricsSources {
 
 const KNOWN_FIELDS = new Set(PROFILE_FIELDS);
 
+/** Where each record a push reads ends: exactly one of these (the `--json` summary's keys). */
+export const RECORD_OUTCOMES = ['invalid', 'duplicates', 'unchanged', 'delivered', 'rejected', 'failed'] as const;
+export type RecordOutcome = (typeof RECORD_OUTCOMES)[number];
+
+export interface RunRecord {
+  exitCode: number;
+  durationMs: number;
+  /** Unix time in ms. */
+  endedAt: number;
+}
+
+/**
+ * How a one-shot run ended, into `registry`: the gauges cron's alerts read. Also written alone
+ * when the run never started (see exit-metrics.ts), so they live outside SyncMetrics.
+ */
+export function recordRun(registry: Registry, command: string, { exitCode, durationMs, endedAt }: RunRecord): void {
+  const labels = { command };
+  new Gauge({ name: 'sync_run_exit_code', help: 'Exit code of the last run', labelNames: ['command'] as const, registers: [registry] }).set(labels, exitCode);
+  new Gauge({ name: 'sync_run_duration_seconds', help: 'Duration of the last run', labelNames: ['command'] as const, registers: [registry] }).set(labels, durationMs / 1000);
+  new Gauge({ name: 'sync_run_last_timestamp_seconds', help: 'When the last run ended (Unix time)', labelNames: ['command'] as const, registers: [registry] }).set(labels, endedAt / 1000);
+}
+
 /** `email`, `metadata.tags.3` → the known top-level field; `''` (the record itself) → `record`; anything else → `other`. */
 export function fieldLabel(path: string): string {
   const top = path.split(/[.,]/)[0]!;
@@ -134,11 +156,23 @@ export class SyncMetrics {
   }
 
   /** One-shot runs (cron): when the run ended, how long it took, how it exited. */
-  recordRun(command: string, { exitCode, durationMs, endedAt }: { exitCode: number; durationMs: number; endedAt: number }): void {
-    const labels = { command };
-    new Gauge({ name: 'sync_run_exit_code', help: 'Exit code of the last run', labelNames: ['command'] as const, registers: [this.registry] }).set(labels, exitCode);
-    new Gauge({ name: 'sync_run_duration_seconds', help: 'Duration of the last run', labelNames: ['command'] as const, registers: [this.registry] }).set(labels, durationMs / 1000);
-    new Gauge({ name: 'sync_run_last_timestamp_seconds', help: 'When the last run ended (Unix time)', labelNames: ['command'] as const, registers: [this.registry] }).set(labels, endedAt / 1000);
+  recordRun(command: string, run: RunRecord): void {
+    recordRun(this.registry, command, run);
+  }
+
+  /**
+   * One-shot push runs: the summary's counts, one series per outcome. The outcomes partition the
+   * records read, so an alert can take a share (`sum without (outcome)` is the total) and fire on
+   * many refusals, not on every run that had one bad row.
+   */
+  recordRecords(command: string, counts: Readonly<Record<RecordOutcome, number>>): void {
+    const gauge = new Gauge({
+      name: 'sync_run_records',
+      help: 'Records of the last run by outcome (invalid, duplicates, unchanged, delivered, rejected, failed); they add up to the records read',
+      labelNames: ['command', 'outcome'] as const,
+      registers: [this.registry],
+    });
+    for (const outcome of RECORD_OUTCOMES) gauge.set({ command, outcome }, counts[outcome]);
   }
 
   text(): Promise<string> {

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 
 export const BIN = fileURLToPath(new URL('../../bin/sync.js', import.meta.url));
+/** The same program under its second name, the one installed for cron. */
+export const BIN_CLI = fileURLToPath(new URL('../../bin/sync-cli.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -45,12 +47,14 @@ export interface RunOptions {
   /** Called once the child is running, e.g. to send it a signal. */
   onSpawn?: (child: ChildProcess) => void;
   timeoutMs?: number;
+  /** The launcher to run: BIN (`sync`, the default) or BIN_CLI (`sync-cli`). */
+  bin?: string;
 }
 
 /** Runs `sync …` to completion (bounded by `timeoutMs`). */
-export function runCli(args: string[], { env = {}, cwd, onSpawn, timeoutMs = 15_000 }: RunOptions = {}): Promise<CliResult> {
+export function runCli(args: string[], { env = {}, cwd, onSpawn, timeoutMs = 15_000, bin = BIN }: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { env: childEnv(env), cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

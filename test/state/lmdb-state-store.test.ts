@@ -4,6 +4,7 @@ import { access, mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { setProgramName } from '../../src/cli/program-name.js';
 import { UsageError, WriteError } from '../../src/errors.js';
 import { loadHasher, platformKey } from '../../src/state/digest.js';
 import { checkStored, emailId, encodeStored, writeEmailId } from '../../src/state/entry-codec.js';
@@ -463,6 +464,18 @@ describe('LmdbStateStore on a damaged file', () => {
     const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toMatch(new RegExp(`^--state ${dir}: the state cannot be read \\(.*\\); move it aside with \`sync state reset --state ${dir}\``));
+  });
+
+  it('the advice names the program as it was started: `sync-cli state reset` once installed for cron', async () => {
+    const { dir, data } = await filled();
+    truncateSync(data, statSync(data).size - 1234);
+    setProgramName('sync-cli', {});
+    try {
+      const error = await LmdbStateStore.open(dir, 'http://a').catch((caught: unknown) => caught);
+      expect((error as Error).message).toContain(`move it aside with \`sync-cli state reset --state ${dir}\``);
+    } finally {
+      setProgramName('sync', {});
+    }
   });
 
   it.each([1, 2, 3, 4, 5, 6])('bytes damaged in the middle (seed %i): refused in one line, or read without ever taking garbage for a remembered profile', async (seed) => {

@@ -31,3 +31,22 @@ describe('sync_profile_field_errors_total', () => {
     expect(samples.get('sync_invalid_email_ratio')).toBe(1);
   });
 });
+
+describe('sync_run_records', () => {
+  it("one series per outcome of the push summary; summed over outcome they are the records read, so a share of refusals is one query", async () => {
+    const metrics = new SyncMetrics();
+    const summary = { total: 40, valid: 37, invalid: 3, duplicates: 1, unchanged: 20, delivered: 13, rejected: 2, failed: 1, deadLettered: 6 };
+    metrics.recordRecords('push', summary);
+    const samples = parsePrometheus(await metrics.text());
+    const records = [...samples].filter(([key]) => key.startsWith('sync_run_records{'));
+    expect(Object.fromEntries(records)).toStrictEqual({
+      'sync_run_records{command="push",outcome="invalid"}': 3,
+      'sync_run_records{command="push",outcome="duplicates"}': 1,
+      'sync_run_records{command="push",outcome="unchanged"}': 20,
+      'sync_run_records{command="push",outcome="delivered"}': 13,
+      'sync_run_records{command="push",outcome="rejected"}': 2,
+      'sync_run_records{command="push",outcome="failed"}': 1,
+    });
+    expect(records.reduce((sum, [, value]) => sum + value, 0)).toBe(summary.total);
+  });
+});

@@ -1,0 +1,86 @@
+import { describeFsError, ExitCode } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+
+/** The commands that take `--metrics-file`: the `command` label's whole set. */
+const RUN_COMMANDS = ['pull', 'push'] as const;
+type RunCommand = (typeof RUN_COMMANDS)[number];
+
+/** Global options that take a value (they may stand before the command). */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--log-format']);
+
+export interface MetricsTarget {
+  command: RunCommand;
+  path: string;
+}
+
+/**
+ * The `--metrics-file` of a pull or push, read from the raw arguments before commander does: a run
+ * that commander refuses (exit 2 before any action) must still leave its exit code there. Nothing
+ * for a dry run (it writes no file) or for any other command.
+ */
+export function findMetricsFile(args: readonly string[]): MetricsTarget | undefined {
+  let command: RunCommand | undefined;
+  let path: string | undefined;
+  let dryRun = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') break;
+    if (command === undefined) {
+      if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
+      else if (!arg.startsWith('-')) {
+        if (!(RUN_COMMANDS as readonly string[]).includes(arg)) return undefined;
+        command = arg as RunCommand;
+      }
+      continue;
+    }
+    if (arg === '--dry-run') dryRun = true;
+    else if (arg === '--metrics-file') path = args[++i];
+    else if (arg.startsWith('--metrics-file=')) path = arg.slice('--metrics-file='.length);
+  }
+  return command && path && !dryRun ? { command, path } : undefined;
+}
+
+let writtenByRun = false;
+
+/** The command's own writer ran (it also reports its own failure): nothing is left to record. */
+export function noteMetricsWritten(): void {
+  writtenByRun = true;
+}
+
+/**
+ * Runs the CLI, then makes sure a pull or push given `--metrics-file` leaves its exit code there
+ * whatever happened: a flag refused, a missing SYNC_DOWNSTREAM_URL, a state directory it may not
+ * write. Otherwise the file keeps the previous night's exit code and only a "has not run for a
+ * day" alert notices, a day later. The command writes the full metrics itself when it ran; this
+ * writes only how the run ended. A failure to write is said in one line; the exit code stays.
+ */
+export async function withExitMetrics(args: readonly string[], run: () => Promise<void>, say: (message: string, exitCode: number) => void, now: () => number = Date.now): Promise<void> {
+  const target = findMetricsFile(args);
+  const started = now();
+  writtenByRun = false;
+  try {
+    await run();
+  } finally {
+    const exitCode = Number(process.exitCode ?? ExitCode.ok);
+    // Exit 0 without the command's writer is help or --version: no run ended.
+    if (target && !writtenByRun && exitCode !== ExitCode.ok) {
+      const ended = now();
+      const error = await writeExitMetrics(target, { exitCode, durationMs: ended - started, endedAt: ended });
+      if (error) say(`--metrics-file ${target.path}: exit code ${exitCode} not recorded: ${error}`, exitCode);
+    }
+  }
+}
+
+/** Only the run gauges: nothing else was measured. Returns why it could not write, if so. */
+export async function writeExitMetrics(target: MetricsTarget, run: { exitCode: number; durationMs: number; endedAt: number }): Promise<string | undefined> {
+  // Loaded only here: every command starts through withExitMetrics, few need prom-client.
+  const [{ Registry }, { recordRun }] = await Promise.all([import('prom-client'), import('./metrics.js')]);
+  const registry = new Registry();
+  recordRun(registry, target.command, run);
+  try {
+    await writeFileAtomic(target.path, await registry.metrics());
+    return undefined;
+  } catch (error) {
+    return describeFsError((error as { cause?: unknown }).cause ?? error);
+  }
+}

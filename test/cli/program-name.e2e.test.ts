@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, BIN_CLI, runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+const FIXTURE = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
+const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { bin: Record<string, string> };
+
+/** Lines of help text that show a command to type (`  $ …`). */
+const exampleLines = (text: string): string[] => text.split('\n').filter((line) => /^\s+\$ /.test(line));
+
+// `sync` is coreutils' command in /bin, first on cron's PATH: a hint saying `sync push …` there runs
+// coreutils. The second name is what gets installed for cron; every hint must say the name typed.
+describe('the program under its second name, sync-cli (spawned)', () => {
+  const tmp = useTempDir();
+  let platform: RunningServer;
+
+  beforeAll(async () => {
+    platform = await startServer(['mock', 'downstream', '--port', '0']);
+  });
+  afterAll(async () => {
+    await platform.stop();
+  });
+
+  it('package.json installs both names, each through its own launcher', () => {
+    expect(pkg.bin).toStrictEqual({ sync: 'bin/sync.js', 'sync-cli': 'bin/sync-cli.js' });
+  });
+
+  it('help: the usage line and every example say sync-cli, for the program and each command', async () => {
+    const commands = [['--help'], ['push', '--help'], ['pull', '--help'], ['serve', '--help'], ['demo', '--help'], ['state', 'show', '--help'], ['mock', 'downstream', '--help'], ['mock', 'hubspot', '--help']];
+    const results = await Promise.all(commands.map((args) => runCli(args, { bin: BIN_CLI })));
+    for (const [i, args] of commands.entries()) {
+      const result = results[i]!;
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).toMatch(/^Usage: sync-cli /);
+      const examples = exampleLines(result.stdout);
+      expect(examples.filter((line) => /^\s+\$ (\S+=\S+ )?sync-cli /.test(line)).length, args.join(' ')).toBeGreaterThan(0);
+      for (const line of examples) expect(line, args.join(' ')).not.toMatch(/\$ (\S+=\S+ )?(npx )?sync /);
+    }
+  });
+
+  it('`sync-cli` alone: the usage error points at sync-cli --help (JSON log) and the help it prints says sync-cli', async () => {
+    const json = await runCli([], { bin: BIN_CLI });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr)).toMatchObject({ exitCode: 2, msg: 'no command given; see sync-cli --help' });
+    const pretty = await runCli([], { bin: BIN_CLI, env: { SYNC_LOG_FORMAT: 'pretty' } });
+    expect(pretty.stderr).toMatch(/^Usage: sync-cli /);
+  });
+
+  it('the replay hint after a push names sync-cli', async () => {
+    const deadLetter = join(tmp(), 'dl.ndjson');
+    const result = await runCli(['push', FIXTURE, '--dead-letter', deadLetter, '--downstream-url', platform.url, '--log-format', 'pretty'], { bin: BIN_CLI });
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain(`(replay: sync-cli push ${deadLetter} --dead-letter ${deadLetter} --downstream-url ${platform.url})`);
+  });
+
+  it("the demo's closing lines say sync-cli, never npx sync", async () => {
+    const result = await runCli(['demo', '--out-dir', 'out'], { bin: BIN_CLI, cwd: tmp(), timeoutMs: 30_000 });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^sync-cli demo: the whole flow/);
+    expect(result.stdout).toContain('Next: sync-cli pull --help · sync-cli push --help (destinations: --to sync|hubspot|mailchimp) · sync-cli serve --help');
+    expect(result.stdout).toContain('Replay the failures against a platform: sync-cli push out/dead-letter.ndjson --dead-letter out/dead-letter.ndjson --downstream-url URL');
+    expect(result.stdout).not.toMatch(/npx/);
+  });
+
+  it('`sync` in the repository keeps its name; started by npx it says `npx sync`, and only npx itself can make it so', async () => {
+    const bare = await runCli([], { bin: BIN });
+    expect(JSON.parse(bare.stderr).msg).toBe('no command given; see sync --help');
+    // What npx puts in the environment of the program it starts (measured with npm 11).
+    const viaNpx = await runCli([], { bin: BIN, env: { npm_lifecycle_event: 'npx', npm_lifecycle_script: "'sync'" } });
+    expect(JSON.parse(viaNpx.stderr).msg).toBe('no command given; see npx sync --help');
+    // A test runner started by npx passes its variables on to the children it spawns: not npx sync.
+    const child = await runCli([], { bin: BIN, env: { npm_lifecycle_event: 'npx', npm_lifecycle_script: 'vitest run' } });
+    expect(JSON.parse(child.stderr).msg).toBe('no command given; see sync --help');
+    // npx sync-cli (inside the repository) says so too.
+    const cli = await runCli([], { bin: BIN_CLI, env: { npm_lifecycle_event: 'npx', npm_lifecycle_script: "'sync-cli'" } });
+    expect(JSON.parse(cli.stderr).msg).toBe('no command given; see npx sync-cli --help');
+  });
+});

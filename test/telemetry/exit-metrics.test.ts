@@ -1,0 +1,102 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { findMetricsFile, noteMetricsWritten, withExitMetrics } from '../../src/telemetry/exit-metrics.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+describe('findMetricsFile: the metrics file of a pull or push, from the raw arguments', () => {
+  it.each([
+    [['push', 'p.ndjson', '--metrics-file', 'm.prom'], { command: 'push', path: 'm.prom' }],
+    [['pull', '--metrics-file=m.prom', '--out', 'c.json'], { command: 'pull', path: 'm.prom' }],
+    // Global options before the command, one of them with a value that is not the command.
+    [['--log-format', 'json', '--quiet', 'push', 'p', '--metrics-file', 'm.prom'], { command: 'push', path: 'm.prom' }],
+    // Given twice: the last wins, as commander has it.
+    [['push', 'p', '--metrics-file', 'a.prom', '--metrics-file', 'b.prom'], { command: 'push', path: 'b.prom' }],
+    // A refused flag next to it changes nothing: that is the point.
+    [['push', 'p', '--bogus', '--metrics-file', 'm.prom'], { command: 'push', path: 'm.prom' }],
+  ])('%j → %j', (args, expected) => {
+    expect(findMetricsFile(args)).toStrictEqual(expected);
+  });
+
+  it.each([
+    [['push', 'p']],
+    [['push', 'p', '--metrics-file']],
+    [['push', 'p', '--metrics-file=']],
+    // A dry run writes no file, its metrics included.
+    [['push', 'p', '--dry-run', '--metrics-file', 'm.prom']],
+    // Only pull and push take the flag; the label's values are a fixed set.
+    [['serve', '--metrics-file', 'm.prom']],
+    [['pul', '--metrics-file', 'm.prom']],
+    // After `--` it is an argument, not a flag.
+    [['push', '--', '--metrics-file', 'm.prom']],
+  ])('%j → none', (args) => {
+    expect(findMetricsFile(args)).toBeUndefined();
+  });
+});
+
+describe('withExitMetrics: every exit of a run given --metrics-file is recorded', () => {
+  const tmp = useTempDir();
+  afterEach(() => {
+    process.exitCode = undefined;
+  });
+  /** A clock that gives 1000.0 s at the start and 1002.5 s at the end. */
+  const clock = () => vi.fn<() => number>().mockReturnValueOnce(1_000_000).mockReturnValueOnce(1_002_500);
+
+  it('a run that ended before the command wrote anything (exit 2): exit code, duration and time replace the old file', async () => {
+    const file = join(tmp(), 'push.prom');
+    writeFileSync(file, 'sync_run_exit_code{command="push"} 0\nsync_run_records{command="push",outcome="delivered"} 35\n');
+    const say = vi.fn();
+    await withExitMetrics(['push', 'p', '--bogus', '--metrics-file', file], async () => void (process.exitCode = 2), say, clock());
+    const metrics = parsePrometheus(readFileSync(file, 'utf8'));
+    expect(Object.fromEntries(metrics)).toStrictEqual({
+      'sync_run_exit_code{command="push"}': 2,
+      'sync_run_duration_seconds{command="push"}': 2.5,
+      'sync_run_last_timestamp_seconds{command="push"}': 1002.5,
+    });
+    expect(say).not.toHaveBeenCalled();
+    expect(process.exitCode).toBe(2);
+  });
+
+  it('a run that threw: still recorded, and the error still goes up', async () => {
+    const file = join(tmp(), 'pull.prom');
+    const failing = withExitMetrics(['pull', '--metrics-file', file], async () => {
+      process.exitCode = 1;
+      throw new Error('boom');
+    }, vi.fn(), clock());
+    await expect(failing).rejects.toThrow('boom');
+    expect(parsePrometheus(readFileSync(file, 'utf8')).get('sync_run_exit_code{command="pull"}')).toBe(1);
+  });
+
+  it('the command wrote its own metrics: the file is left as the command wrote it', async () => {
+    const file = join(tmp(), 'push.prom');
+    writeFileSync(file, 'written by the run\n');
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => {
+      noteMetricsWritten();
+      process.exitCode = 3;
+    }, vi.fn(), clock());
+    expect(readFileSync(file, 'utf8')).toBe('written by the run\n');
+  });
+
+  it('the flag is noted per run: a second run in the same process that never reached its writer is recorded', async () => {
+    const file = join(tmp(), 'push.prom');
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => noteMetricsWritten(), vi.fn(), clock());
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => void (process.exitCode = 2), vi.fn(), clock());
+    expect(parsePrometheus(readFileSync(file, 'utf8')).get('sync_run_exit_code{command="push"}')).toBe(2);
+  });
+
+  it('exit 0 without the writer (help, --version) is no run: nothing written', async () => {
+    const file = join(tmp(), 'push.prom');
+    await withExitMetrics(['push', '--help', '--metrics-file', file], async () => undefined, vi.fn(), clock());
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('a file that cannot be written is said in one line naming it; the exit code stays', async () => {
+    const file = join(tmp(), 'missing', 'push.prom');
+    const say = vi.fn();
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => void (process.exitCode = 2), say, clock());
+    expect(say).toHaveBeenCalledOnce();
+    expect(say).toHaveBeenCalledWith(`--metrics-file ${file}: exit code 2 not recorded: no such file or directory (ENOENT)`, 2);
+    expect(process.exitCode).toBe(2);
+  });
+});
