@@ -7,6 +7,7 @@ import { registerServe } from '../commands/serve.js';
 import { registerState } from '../commands/state.js';
 import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
+import { oneLineMessage } from './usage-output.js';
 
 export function createProgram({ writeErr }: { writeErr?: (text: string) => void } = {}): Command {
   const program = new Command('sync')
@@ -26,7 +27,11 @@ export function createProgram({ writeErr }: { writeErr?: (text: string) => void 
     // inherited by every `program.command(...)` registered below.
     .exitOverride()
     // Commander echoes a refused value in its message: a URL's password must not reach the terminal or the log.
-    .configureOutput({ writeErr: writeErr ?? ((text) => process.stderr.write(text)), outputError: (text, write) => write(redactCredentials(text)) })
+    // Its hint (`(Did you mean pull?)`) stays on the error's line: one mistake, one line.
+    .configureOutput({
+      writeErr: writeErr ?? ((text) => process.stderr.write(text)),
+      outputError: (text, write) => write(`error: ${oneLineMessage(redactCredentials(text))}\n`),
+    })
     .addHelpText(
       'after',
       `
