@@ -32,6 +32,8 @@ export function createProgram({ writeErr }: { writeErr?: (text: string) => void 
       writeErr: writeErr ?? ((text) => process.stderr.write(text)),
       outputError: (text, write) => write(`error: ${oneLineMessage(redactCredentials(text))}\n`),
     })
+    // Every command's help lists the options that work everywhere (--json, --quiet, --log-format…).
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
       `

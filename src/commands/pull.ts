@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
+import { baseUrl, BOUNDS, concurrency, durationOption, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -36,9 +36,7 @@ export function registerPull(program: Command): void {
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
-        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
-        .argParser(duration),
+      durationOption('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)', DEFAULT_REQUEST_TIMEOUT_MS),
     )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the source's address)", nonEmpty)

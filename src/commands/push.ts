@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
-import { BOUNDS, duration, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
+import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../destinations/delivery.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -29,16 +29,14 @@ export function registerPush(program: Command): void {
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
-        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
-        .argParser(duration),
+      durationOption('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)', DEFAULT_REQUEST_TIMEOUT_MS),
     )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason (appended to)', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record (appended to)')
     .addOption(
-      new Option('--state <dir>', 'where push remembers what the platform accepted (default: $XDG_STATE_HOME/sync)')
+      new Option('--state <dir>', 'where push remembers what the platform accepted')
         .env('SYNC_STATE_DIR')
         .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     )
