@@ -6,6 +6,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { ProfilesWritten, PullOptions, PullSummary } from '../pull/run-pull.js';
+import { count } from '../ui/count.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
@@ -118,7 +119,7 @@ function report(summary: PullSummary, out: string, profiles: ProfilesWritten | u
   const q = summary.qualitySummary;
   const target = out === '-' ? 'stdout' : out;
   return [
-    summary.out === null ? `Nothing exported; ${target} left as it was.` : `Exported ${summary.exported} customers to ${target}.`,
+    summary.out === null ? `Nothing exported; ${target} left as it was.` : `Exported ${count(summary.exported, 'customer')} to ${target}.`,
     ...(profiles ? [profilesLine(profiles)] : []),
     `  pages ${summary.pages} · requests ${summary.requests} · retries ${summary.retries} · rate-limited ${summary.rateLimited}`,
     `  fetched ${summary.fetched} · skipped (no id) ${summary.skipped} · duplicates removed ${summary.duplicatesRemoved} · quality high ${q.high_quality} / medium ${q.medium_quality} / low ${q.low_quality}`,
@@ -127,6 +128,6 @@ function report(summary: PullSummary, out: string, profiles: ProfilesWritten | u
 }
 
 function profilesLine({ path, written, withoutEmail }: ProfilesWritten): string {
-  const left = withoutEmail > 0 ? ` (${withoutEmail} customers without a valid email left out)` : '';
-  return `Wrote ${written} profiles to ${path === '-' ? 'stdout' : path}${left}.`;
+  const left = withoutEmail > 0 ? ` (${count(withoutEmail, 'customer')} without a valid email left out)` : '';
+  return `Wrote ${count(written, 'profile')} to ${path === '-' ? 'stdout' : path}${left}.`;
 }

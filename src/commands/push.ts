@@ -8,6 +8,7 @@ import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 import { defaultStateDir } from '../state/state-dir.js';
+import { count } from '../ui/count.js';
 
 type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir' | 'resolved'> & {
   dryRun?: boolean;
@@ -137,15 +138,15 @@ Examples:
 function report(s: PushSummary, flags: PushFlags): string[] {
   if (flags.dryRun) {
     const unchanged = s.unchanged > 0 ? `, ${s.unchanged} unchanged since the platform accepted them` : '';
-    return [`Dry run: ${s.valid} of ${s.total} profiles valid${unchanged}; ${s.valid - s.unchanged} would be sent. Nothing sent, no file written.`];
+    return [`Dry run: ${s.valid} of ${count(s.total, 'profile')} valid${unchanged}; ${s.valid - s.unchanged} would be sent. Nothing sent, no file written.`];
   }
   const lines = [
-    `Delivered ${s.delivered} of ${s.total} profiles in ${s.batches} batches.`,
+    `Delivered ${s.delivered} of ${count(s.total, 'profile')} in ${count(s.batches, 'batch', 'batches')}.`,
     `  unchanged ${s.unchanged} · invalid ${s.invalid} · duplicates merged ${s.duplicates} · rejected ${s.rejected} · failed ${s.failed}`,
     `  requests ${s.requests} · retries ${s.retries} · rate-limited ${s.rateLimited} · took ${(s.durationMs / 1000).toFixed(1)} s`,
   ];
   if (s.deadLettered > 0) {
-    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: sync push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
+    lines.push(`  ${count(s.deadLettered, 'record')} added to ${flags.deadLetter} (replay: sync push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
   }
   return lines;
 }
