@@ -209,7 +209,7 @@ function logProfiles(logger: Logger, profiles: ProfilesWritten, withoutEmail: re
   const ids = withoutEmail.slice(0, LOGGED_IDS).join(', ') + (withoutEmail.length > LOGGED_IDS ? ', …' : '');
   logger.info(
     { ...fields, customerIds: withoutEmail.slice(0, LOGGED_IDS) },
-    `profiles written: ${written}; ${withoutEmail.length} customers without a valid email left out (customer_id ${ids})`,
+    `profiles written: ${written}; ${count(withoutEmail.length, 'customer')} without a valid email left out (customer_id ${ids})`,
   );
 }
 
