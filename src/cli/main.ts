@@ -6,6 +6,7 @@ import { withExitMetrics } from '../telemetry/exit-metrics.js';
 import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { createProgram } from './program.js';
 import { programName } from './program-name.js';
+import { JsonCommanderStderr } from './usage-output.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
@@ -26,7 +27,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const usageError = (message: string): void => {
     process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
   };
-  const program = createProgram({ writeErr: json ? (text) => process.stderr.write(asJsonLines(text)) : undefined });
+  // Commander's own messages in JSON mode: one JSON line each, a help page shown for a mistake included.
+  const jsonStderr = json ? new JsonCommanderStderr((message) => jsonLine(message)) : undefined;
+  const program = createProgram({ writeErr: jsonStderr?.write });
+  jsonStderr?.watch(program);
   if (argv.length <= 2) {
     // `sync` alone is a mistake in a script (a missing argument), not a request for help: exit 2.
     if (json) usageError(`no command given; see ${programName()} --help`);
@@ -38,8 +42,9 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has already printed its one-line message.
-      process.exitCode = HELP_CODES.has(error.code) ? ExitCode.ok : ExitCode.usage;
+      // Commander has already printed its one-line message. Help asked for exits 0; help shown for a
+      // mistake (a command group without its command: commander's exit code 1) is a usage error.
+      process.exitCode = HELP_CODES.has(error.code) && error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
       return;
     }
     if (error instanceof UsageError) {
@@ -72,13 +77,4 @@ function wantsJsonLogs(args: string[], env: NodeJS.ProcessEnv): boolean {
 /** The shape of the logger's error lines, for the errors raised before there is a logger. */
 function jsonLine(msg: string, errorClass = 'client', exitCode: number = ExitCode.usage): string {
   return JSON.stringify({ level: 'error', time: new Date().toISOString(), runId: newRunId(), stage: 'run', errorClass, exitCode, msg });
-}
-
-/** Commander's `error: …` text (and any hint lines after it) as JSON lines. */
-function asJsonLines(text: string): string {
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => `${jsonLine(line.replace(/^error: /, ''))}\n`)
-    .join('');
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { checkRedisUrl } from '../quota/redis-url.js';
 
@@ -90,10 +90,14 @@ export function port(value: string): number {
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 } as const;
 
+/** Milliseconds as a duration flag takes them: `10s`, `500ms`, `24h`. */
+export function durationText(ms: number): string {
+  return ms >= 24 * UNIT_MS.h && ms % UNIT_MS.h === 0 ? `${ms / UNIT_MS.h}h` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
 /** `500ms`, `10s`, `30m`, `2h`, or a bare number of milliseconds, within [min, max] ms. */
 export function durationWithin({ min, max }: { min: number; max: number }): (value: string) => number {
-  const say = (ms: number): string => (ms >= 24 * UNIT_MS.h && ms % UNIT_MS.h === 0 ? `${ms / UNIT_MS.h}h` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
-  const range = `from ${say(min)} to ${say(max)}`;
+  const range = `from ${durationText(min)} to ${durationText(max)}`;
   return (value) => {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$/.exec(value);
     if (!match) throw new InvalidArgumentError(`expected a duration ${range}, such as 10s, 500ms, 30m, 2h or 10000 (milliseconds).`);
@@ -105,6 +109,13 @@ export function durationWithin({ min, max }: { min: number; max: number }): (val
 
 /** A request deadline (`--request-timeout`): bounded far below where timers break. */
 export const duration = durationWithin(BOUNDS.requestTimeoutMs);
+/**
+ * A `<duration>` flag with a default: the help shows the default as people write it (`10s`), not
+ * as the milliseconds it is held in.
+ */
+export function durationOption(flags: string, description: string, defaultMs: number, parse: (value: string) => number = duration): Option {
+  return new Option(flags, description).default(defaultMs, durationText(defaultMs)).argParser(parse);
+}
 /** `--retry-for`: at most a day (a longer wait is a typo, or a job to schedule rather than leave retrying). */
 export const retryFor = durationWithin(BOUNDS.retryForMs);
 

@@ -8,6 +8,7 @@ import { registerState } from '../commands/state.js';
 import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
 import { programName } from './program-name.js';
+import { oneLineMessage } from './usage-output.js';
 
 export function createProgram({ writeErr }: { writeErr?: (text: string) => void } = {}): Command {
   const name = programName();
@@ -28,7 +29,13 @@ export function createProgram({ writeErr }: { writeErr?: (text: string) => void 
     // inherited by every `program.command(...)` registered below.
     .exitOverride()
     // Commander echoes a refused value in its message: a URL's password must not reach the terminal or the log.
-    .configureOutput({ writeErr: writeErr ?? ((text) => process.stderr.write(text)), outputError: (text, write) => write(redactCredentials(text)) })
+    // Its hint (`(Did you mean pull?)`) stays on the error's line: one mistake, one line.
+    .configureOutput({
+      writeErr: writeErr ?? ((text) => process.stderr.write(text)),
+      outputError: (text, write) => write(`error: ${oneLineMessage(redactCredentials(text))}\n`),
+    })
+    // Every command's help lists the options that work everywhere (--json, --quiet, --log-format…).
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
       `

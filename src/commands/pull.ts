@@ -1,12 +1,13 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { baseUrl, BOUNDS, concurrency, duration, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
+import { baseUrl, BOUNDS, concurrency, durationOption, integer, maxPages, maxRetries, nonEmpty, probability, rate, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
 import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { ProfilesWritten, PullOptions, PullSummary } from '../pull/run-pull.js';
+import { count } from '../ui/count.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
@@ -37,9 +38,7 @@ export function registerPull(program: Command): void {
     .option('--fault-rate <p>', 'simulate instability: fail this share of requests with 500/503 before they leave', probability, 0)
     .option('--seed <n>', 'seed for enrichment and simulated faults', integer, 0)
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
-        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
-        .argParser(duration),
+      durationOption('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)', DEFAULT_REQUEST_TIMEOUT_MS),
     )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the source's address)", nonEmpty)
@@ -121,7 +120,7 @@ function report(summary: PullSummary, out: string, profiles: ProfilesWritten | u
   const q = summary.qualitySummary;
   const target = out === '-' ? 'stdout' : out;
   return [
-    summary.out === null ? `Nothing exported; ${target} left as it was.` : `Exported ${summary.exported} customers to ${target}.`,
+    summary.out === null ? `Nothing exported; ${target} left as it was.` : `Exported ${count(summary.exported, 'customer')} to ${target}.`,
     ...(profiles ? [profilesLine(profiles)] : []),
     `  pages ${summary.pages} · requests ${summary.requests} · retries ${summary.retries} · rate-limited ${summary.rateLimited}`,
     `  fetched ${summary.fetched} · skipped (no id) ${summary.skipped} · duplicates removed ${summary.duplicatesRemoved} · quality high ${q.high_quality} / medium ${q.medium_quality} / low ${q.low_quality}`,
@@ -130,6 +129,6 @@ function report(summary: PullSummary, out: string, profiles: ProfilesWritten | u
 }
 
 function profilesLine({ path, written, withoutEmail }: ProfilesWritten): string {
-  const left = withoutEmail > 0 ? ` (${withoutEmail} customers without a valid email left out)` : '';
-  return `Wrote ${written} profiles to ${path === '-' ? 'stdout' : path}${left}.`;
+  const left = withoutEmail > 0 ? ` (${count(withoutEmail, 'customer')} without a valid email left out)` : '';
+  return `Wrote ${count(written, 'profile')} to ${path === '-' ? 'stdout' : path}${left}.`;
 }

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
-import { BOUNDS, duration, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
+import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../destinations/delivery.js';
@@ -9,6 +9,7 @@ import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 import { defaultStateDir } from '../state/state-dir.js';
+import { count } from '../ui/count.js';
 
 type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir' | 'resolved'> & {
   dryRun?: boolean;
@@ -30,16 +31,14 @@ export function registerPush(program: Command): void {
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)')
-        .default(DEFAULT_REQUEST_TIMEOUT_MS, '30s')
-        .argParser(duration),
+      durationOption('--request-timeout <duration>', 'deadline of each request: connect, headers and the whole body (30s, 500ms, or milliseconds; at most 3600s)', DEFAULT_REQUEST_TIMEOUT_MS),
     )
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other processes through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .option('--dead-letter <file>', 'NDJSON of every profile not delivered, with line, class and reason (appended to)', 'dead-letter.ndjson')
     .option('--report <file>', 'NDJSON with one outcome line per input record (appended to)')
     .addOption(
-      new Option('--state <dir>', 'where push remembers what the platform accepted (default: $XDG_STATE_HOME/sync)')
+      new Option('--state <dir>', 'where push remembers what the platform accepted')
         .env('SYNC_STATE_DIR')
         .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     )
@@ -141,15 +140,15 @@ Examples:
 function report(s: PushSummary, flags: PushFlags): string[] {
   if (flags.dryRun) {
     const unchanged = s.unchanged > 0 ? `, ${s.unchanged} unchanged since the platform accepted them` : '';
-    return [`Dry run: ${s.valid} of ${s.total} profiles valid${unchanged}; ${s.valid - s.unchanged} would be sent. Nothing sent, no file written.`];
+    return [`Dry run: ${s.valid} of ${count(s.total, 'profile')} valid${unchanged}; ${s.valid - s.unchanged} would be sent. Nothing sent, no file written.`];
   }
   const lines = [
-    `Delivered ${s.delivered} of ${s.total} profiles in ${s.batches} batches.`,
+    `Delivered ${s.delivered} of ${count(s.total, 'profile')} in ${count(s.batches, 'batch', 'batches')}.`,
     `  unchanged ${s.unchanged} · invalid ${s.invalid} · duplicates merged ${s.duplicates} · rejected ${s.rejected} · failed ${s.failed}`,
     `  requests ${s.requests} · retries ${s.retries} · rate-limited ${s.rateLimited} · took ${(s.durationMs / 1000).toFixed(1)} s`,
   ];
   if (s.deadLettered > 0) {
-    lines.push(`  ${s.deadLettered} records added to ${flags.deadLetter} (replay: ${programName()} push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
+    lines.push(`  ${count(s.deadLettered, 'record')} added to ${flags.deadLetter} (replay: ${programName()} push ${flags.deadLetter} --dead-letter ${flags.deadLetter}${targetFlags(flags)})`);
   }
   return lines;
 }

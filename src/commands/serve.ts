@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
-import { BOUNDS, duration, maxRetries, nonEmpty, port, redisUrl, retryFor } from '../cli/parsers.js';
+import { BOUNDS, durationOption, maxRetries, nonEmpty, port, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
 import type { TargetFlags } from '../destinations/registry.js';
 import { ExitCode } from '../errors.js';
@@ -26,7 +26,7 @@ export function registerServe(program: Command): void {
   )
     .option('--max-retries <n>', `retries per batch for 5xx, timeouts and resets (at most ${BOUNDS.maxRetries.max})`, maxRetries, 3)
     .option('--retry-for <duration>', 'keep retrying a failing batch until this long after its first failure (30s, 30m, 2h; at most 24h), instead of stopping after --max-retries: backoff grows to 60 s, 429 waits count', retryFor)
-    .option('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds; at most 3600s)', duration, 10_000)
+    .addOption(durationOption('--request-timeout <duration>', 'longest a caller waits before 504 (10s, 500ms, or milliseconds; at most 3600s)', 10_000))
     .addOption(new Option('--redis-url <url>', 'share the rate limit with other instances through this Redis').env('SYNC_REDIS_URL').argParser(redisUrl()))
     .option('--quota-key <name>', "the shared rate limit's name (default: the SYNC_DOWNSTREAM_TOKEN's fingerprint, else the downstream's address)", nonEmpty)
     .addHelpText(

@@ -5,6 +5,7 @@ import { programName } from '../cli/program-name.js';
 import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
+import { count } from '../ui/count.js';
 
 interface TargetFlags extends PlatformFlags {
   state: string;
@@ -44,7 +45,7 @@ export function registerState(program: Command): void {
         return {
           exitCode: ExitCode.ok,
           summary: { forgotten, platform, state: flags.state },
-          report: [`Forgot ${forgotten} profiles of ${platform}: the next push sends them again.`],
+          report: [`Forgot ${count(forgotten, 'profile')} of ${platform}: the next push sends ${forgotten === 1 ? 'it' : 'them'} again.`],
           stage: 'run',
         };
       }),

@@ -11,6 +11,7 @@ import { createReqresMock, loadUsers } from '../mock/reqres-server.js';
 import { runPull, type PullOutcome } from '../pull/run-pull.js';
 import { MemoryStateStore } from '../state/state-store.js';
 import { runPush, type PushOutcome } from '../push/run-push.js';
+import { count } from '../ui/count.js';
 
 /** The demo's HubSpot simulator accepts this private app token (a local stand-in, no secret). */
 const DEMO_TOKEN = 'demo-private-app-token';
@@ -95,20 +96,20 @@ export function describeDemo({ pull, push, hubspot, files }: DemoResult, cwd = p
     `${name} demo: the whole flow, offline, against local imitations of both remote sides.`,
     '',
     '1. pull: customers from the reqres users API (local mock allowing 3 requests/s; --fault-rate 0.2 fails 20% of requests)',
-    `   ${p.pages} pages · ${p.requests} requests · ${p.retries} retries (backoff with jitter) · ${p.rateLimited} answered 429 (waited Retry-After) · ${seconds(p.durationMs)}`,
-    `   ${p.fetched} records fetched → ${p.duplicatesRemoved} duplicates removed → ${p.exported} customers enriched and exported`,
+    `   ${count(p.pages, 'page')} · ${count(p.requests, 'request')} · ${count(p.retries, 'retry', 'retries')} (backoff with jitter) · ${p.rateLimited} answered 429 (waited Retry-After) · ${seconds(p.durationMs)}`,
+    `   ${count(p.fetched, 'record')} fetched → ${count(p.duplicatesRemoved, 'duplicate')} removed → ${count(p.exported, 'customer')} enriched and exported`,
     `   data quality: ${q.high_quality} high · ${q.medium_quality} medium · ${q.low_quality} low`,
     pull.error ? `   failed: ${pull.error.message}` : `   → ${path(files.export)}`,
     '',
-    `2. push: ${s.total} user profiles to the marketing platform (local mock: 5 requests/s, 20% of requests failing)`,
-    `   ${s.delivered} delivered in ${s.batches} batches · ${s.invalid} invalid · ${s.rejected} rejected by the platform (suppressed) · ${s.duplicates} duplicates merged`,
-    `   ${s.requests} requests · ${s.retries} retries (same Idempotency-Key) · ${s.rateLimited} answered 429 · ${seconds(s.durationMs)}`,
-    `   ${s.deadLettered} records not delivered, each with its line and reason → ${path(files.deadLetter)}`,
+    `2. push: ${count(s.total, 'user profile')} to the marketing platform (local mock: 5 requests/s, 20% of requests failing)`,
+    `   ${s.delivered} delivered in ${count(s.batches, 'batch', 'batches')} · ${s.invalid} invalid · ${s.rejected} rejected by the platform (suppressed) · ${count(s.duplicates, 'duplicate')} merged`,
+    `   ${count(s.requests, 'request')} · ${count(s.retries, 'retry', 'retries')} (same Idempotency-Key) · ${s.rateLimited} answered 429 · ${seconds(s.durationMs)}`,
+    `   ${count(s.deadLettered, 'record')} not delivered, each with its line and reason → ${path(files.deadLetter)}`,
     `   one outcome per record → ${path(files.report)}`,
     '',
-    `3. push --to hubspot: the same ${h.total} profiles to HubSpot (local simulator of its batch upsert: 100 contacts a request, 100 requests per rolling 10 s, 10% failing)`,
-    `   ${h.delivered} contacts upserted in ${h.batches} batches (metadata.source → the property lead_source) · ${h.rejected} refused by HubSpot (blocked addresses) · ${h.retries} retries · ${seconds(h.durationMs)}`,
-    `   ${h.deadLettered} records not delivered → ${path(files.hubspotDeadLetter)}`,
+    `3. push --to hubspot: the same ${count(h.total, 'profile')} to HubSpot (local simulator of its batch upsert: 100 contacts a request, 100 requests per rolling 10 s, 10% failing)`,
+    `   ${count(h.delivered, 'contact')} upserted in ${count(h.batches, 'batch', 'batches')} (metadata.source → the property lead_source) · ${h.rejected} refused by HubSpot (blocked addresses) · ${count(h.retries, 'retry', 'retries')} · ${seconds(h.durationMs)}`,
+    `   ${count(h.deadLettered, 'record')} not delivered → ${path(files.hubspotDeadLetter)}`,
     '',
     'Nothing was lost: every record was exported, delivered, merged, or written to the dead-letter file.',
     `Next: ${name} pull --help · ${name} push --help (destinations: --to sync|hubspot|mailchimp) · ${name} serve --help`,

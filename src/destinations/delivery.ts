@@ -15,6 +15,7 @@ import type { SyncMetrics } from '../telemetry/metrics.js';
 import { ConcurrencyGate } from '../engine/concurrency-gate.js';
 import { DestinationClient } from './client.js';
 import type { Encoded, Target } from './destination.js';
+import { count } from '../ui/count.js';
 
 /**
  * A 1000 ms window held open this much longer. Departures are paced exactly (see GRANT_LEAD_MS);
@@ -143,7 +144,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
         logRetry(logger, 'send', { batchId }, event);
         if (event.kind !== 'rate-limited') return;
         if (event.error instanceof RateLimitedError && event.error.scope === 'connections') {
-          logger.warn({ stage: 'send', batchId, concurrency: gate?.limit }, `${destination.title} refused a connection: at most ${gate?.limit} requests in flight for a while`);
+          logger.warn({ stage: 'send', batchId, concurrency: gate?.limit }, `${destination.title} refused a connection: at most ${count(gate?.limit ?? 0, 'request')} in flight for a while`);
         } else {
           logger.warn({ stage: 'send', batchId, windowMs: limiter.windowMs }, `the platform counted too many arrivals: rate window widened to ${limiter.windowMs} ms`);
         }

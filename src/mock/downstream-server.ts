@@ -6,6 +6,7 @@ import { RateLimiter } from '../engine/rate-limiter.js';
 import type { Logger } from '../logging/logger.js';
 import { requestUrl, sendJson } from '../http/server.js';
 import { EMAIL_PATTERN } from '../normalize/email.js';
+import { count } from '../ui/count.js';
 
 /** Addresses at this domain are on the mock platform's suppression list and are rejected one by one. */
 export const SUPPRESSED_DOMAIN = 'suppressed.example';
@@ -165,7 +166,7 @@ export function createDownstreamMock(options: DownstreamMockOptions): Server & {
     }
     const batch = BatchRequestSchema.safeParse(json);
     if (!batch.success) return respond(400, { error: `malformed batch: ${batch.error.issues[0]?.message ?? 'invalid'}` });
-    if (batch.data.profiles.length > maxBatch) return respond(413, { error: `at most ${maxBatch} profiles per batch` });
+    if (batch.data.profiles.length > maxBatch) return respond(413, { error: `at most ${count(maxBatch, 'profile')} per batch` });
 
     if (failRate > 0 && random() < failRate) {
       counters.failures += 1;

@@ -8,6 +8,7 @@ import { bodyPending, discardRest } from '../serve/request-body.js';
 import { Audience, checkBatchRequest, MAX_BATCH_MEMBERS, MemberBudget, type BatchOutcome, type BatchRequest } from './mailchimp-audience.js';
 import { combineMergeFields, type MergeFieldSpec } from './mailchimp-merge-fields.js';
 import { API_KEY_PATTERN } from './mailchimp-options.js';
+import { count } from '../ui/count.js';
 
 /** The list the mock serves when no `--list` is given. */
 export const DEFAULT_LIST_ID = 'a1b2c3d4e5';
@@ -89,7 +90,7 @@ const problems = {
   tooManyConnections: (limit: number): Problem => ({
     status: 429,
     title: 'TooManyRequests',
-    detail: `You have exceeded the limit of ${limit} simultaneous connections.`,
+    detail: `You have exceeded the limit of ${count(limit, 'simultaneous connection')}.`,
   }),
   internal: { status: 500, title: 'Internal Server Error', detail: 'An unexpected internal error has occurred. Please contact Support for more information.' },
 } satisfies Record<string, Problem | ((...args: never[]) => Problem)>;

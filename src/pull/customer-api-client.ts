@@ -7,6 +7,7 @@ import { departureTransport } from '../http/departure.js';
 import { fromTransportError } from '../http/errors.js';
 import type { FaultInjector } from '../http/fault-injector.js';
 import { ReqresPageSchema, type ReqresPage } from './schemas.js';
+import { count } from '../ui/count.js';
 
 export const API_KEY_VARIABLE = 'SYNC_API_KEY';
 /** A page bigger than this, once decompressed, is refused: gzip would let a small answer take any memory. */
@@ -122,12 +123,12 @@ export class CustomerAPIClient {
           // Pages from different snapshots of the source make an export that matches none of them.
           if (body.total_pages !== totalPages) {
             throw new SourceChangedError(
-              `the source changed during the run: page 1 said ${totalPages} pages, page ${page} says ${body.total_pages}; nothing exported, run again`,
+              `the source changed during the run: page 1 said ${count(totalPages, 'page')}, page ${page} says ${body.total_pages}; nothing exported, run again`,
             );
           }
           // Not fatal by itself (pull's listing check decides whether every record arrived), but worth a line.
           if (first.total !== undefined && body.total !== undefined && body.total !== first.total) {
-            this.options.onWarning?.(page, `page 1 said ${first.total} users in all, page ${page} says ${body.total}: the source changed during the run`);
+            this.options.onWarning?.(page, `page 1 said ${count(first.total, 'user')} in all, page ${page} says ${body.total}: the source changed during the run`);
           }
           pages.set(page, body);
           onPage?.(page, totalPages, body.data.length);

@@ -1,5 +1,6 @@
 import { AuthError, InterruptedError, toSyncError } from '../errors.js';
 import type { ReqresPage } from './schemas.js';
+import { count as counted } from '../ui/count.js';
 
 /**
  * Did the pages of one run add up to the listing the source announced?
@@ -90,7 +91,7 @@ export async function checkListing(pages: ReadonlyMap<number, ReqresPage>, refet
   const count = countListing(pages);
   const { announced, distinct, received } = count;
   if (announced === undefined || distinct >= announced) return { complete: true, count, duplicateRows: 0 };
-  const shortfall = `it announced ${announced} users${count.totalChanged ? ' (its total changed during the run)' : ''}, ${distinct} different ones arrived`;
+  const shortfall = `it announced ${counted(announced, 'user')}${count.totalChanged ? ' (its total changed during the run)' : ''}, ${distinct} different ones arrived`;
   if (count.repeatedAcrossPages === 0) {
     // Repeats within a page cannot come from a move; the rest simply never arrived.
     return { complete: false, count, reason: shortfall };

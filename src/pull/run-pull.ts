@@ -19,6 +19,7 @@ import { DataExporter } from './data-exporter.js';
 import { profilesText, toProfiles } from './pulled-profiles.js';
 import { writeOutputs, type Output } from '../io/write-outputs.js';
 import { RawUserSchema, type QualitySummary, type RawUser, type ReqresPage } from './schemas.js';
+import { count } from '../ui/count.js';
 
 export interface PullOptions {
   baseUrl: string;
@@ -208,7 +209,7 @@ function logProfiles(logger: Logger, profiles: ProfilesWritten, withoutEmail: re
   const ids = withoutEmail.slice(0, LOGGED_IDS).join(', ') + (withoutEmail.length > LOGGED_IDS ? ', …' : '');
   logger.info(
     { ...fields, customerIds: withoutEmail.slice(0, LOGGED_IDS) },
-    `profiles written: ${written}; ${withoutEmail.length} customers without a valid email left out (customer_id ${ids})`,
+    `profiles written: ${written}; ${count(withoutEmail.length, 'customer')} without a valid email left out (customer_id ${ids})`,
   );
 }
 
@@ -227,15 +228,14 @@ async function completeness(
   if (missing.length > 0) {
     const reasons = missing.map((page) => fetched.failures.get(page)?.message).join('; ');
     return {
-      failure: new UnavailableError(`${missing.length} of ${fetched.totalPages} pages stayed unavailable (${reasons})`),
+      failure: new UnavailableError(`${missing.length} of ${count(fetched.totalPages, 'page')} stayed unavailable (${reasons})`),
       incomplete: { incomplete: true, missing_pages: missing },
     };
   }
   const verdict = await checkListing(fetched.pages, refetch);
   if (verdict.complete) {
     if (verdict.duplicateRows > 0) {
-      const rows = verdict.duplicateRows === 1 ? '1 row' : `${verdict.duplicateRows} rows`;
-      logger.info({ stage: 'fetch', duplicateRows: verdict.duplicateRows }, `the source holds ${rows} twice, word for word (checked: its pages did not move)`);
+      logger.info({ stage: 'fetch', duplicateRows: verdict.duplicateRows }, `the source holds ${count(verdict.duplicateRows, 'row')} twice, word for word (checked: its pages did not move)`);
     }
     return { incomplete: {} };
   }

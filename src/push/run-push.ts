@@ -21,6 +21,7 @@ import { emailOf, parseRecord, validateParsed } from './checked-record.js';
 import { openInput, stdinIdentity } from './input.js';
 import { PushOutputs } from './outputs.js';
 import { readRecordChunks } from './record-reader.js';
+import { count } from '../ui/count.js';
 
 /** Records held back at most (see `heldBack`): past it the oldest is sent, in order, as without holding. */
 const MAX_HELD_BACK = 10_000;
@@ -204,7 +205,9 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   const remember = new AcceptedQueue(state, (error) => stopOn(toSyncError(error)), (conflicts) =>
     logger.warn(
       { stage: 'send', conflicts: conflicts.length },
-      `${conflicts.length} profiles were accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so they are forgotten and the next run sends them again`,
+      conflicts.length === 1
+        ? '1 profile was accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so it is forgotten and the next run sends it again'
+        : `${conflicts.length} profiles were accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so they are forgotten and the next run sends them again`,
     ),
   );
 
@@ -435,7 +438,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   if (summary.failed > 0) {
     // The closing line names the same class as the dead letters (the commonest, if they differ).
     const [errorClass, [reason]] = [...failures].sort(([, a], [, b]) => b[1] - a[1])[0]!;
-    const message = `${summary.failed} profiles could not be delivered (${reason}); they are in ${options.deadLetter} for replay`;
+    const they = summary.failed === 1 ? 'it is' : 'they are';
+    const message = `${count(summary.failed, 'profile')} could not be delivered (${reason}); ${they} in ${options.deadLetter} for replay`;
     return { summary, exitCode: ExitCode.failed, error: new SyncError(message, errorClass, ExitCode.failed) };
   }
   return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
@@ -446,7 +450,7 @@ async function openState(dir: string, platform: string, dryRun: boolean, logger:
   const store = await LmdbStateStore.open(dir, platform, { readOnly: dryRun });
   if (!store) logger.info({ stage: 'run', state: dir, platform, remembered: 0 }, `no state in ${dir} yet: every valid profile would be sent`);
   else if (store.created) logger.warn({ stage: 'run', state: dir, platform, remembered: 0 }, `new state created in ${dir}: nothing remembered for ${platform} yet, so every valid profile is sent`);
-  else logger.info({ stage: 'run', state: dir, platform, remembered: store.count() }, `state ${dir}: ${store.count()} profiles remembered for ${platform}`);
+  else logger.info({ stage: 'run', state: dir, platform, remembered: store.count() }, `state ${dir}: ${count(store.count(), 'profile')} remembered for ${platform}`);
   return store;
 }
 

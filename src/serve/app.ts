@@ -11,6 +11,7 @@ import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { unlessCallerLeaves } from './hang-up.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
+import { count } from '../ui/count.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
 const ADMISSION_SHARE = 0.8;
@@ -202,7 +203,7 @@ export class ServeApp {
     if (input.length > this.options.batchSize) {
       throw new HttpProblem(413, {
         status: 'invalid',
-        errors: [{ path: '', message: `at most ${this.options.batchSize} profiles per batch (--batch-size); got ${input.length}` }],
+        errors: [{ path: '', message: `at most ${count(this.options.batchSize, 'profile')} per batch (--batch-size); got ${input.length}` }],
       });
     }
     const inexact = byElement(findInexactNumbers(text));

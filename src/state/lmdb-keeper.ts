@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { open, type RootDatabase } from 'lmdb';
 import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, NOTHING, RECORDED, STORED_BYTES, type KeeperReply, type KeeperRequest } from './keeper-protocol.js';
+import { count } from '../ui/count.js';
 
 /**
  * The only process that touches the LMDB files, run as a child of push (see lmdb-state-store.ts).
@@ -86,7 +87,7 @@ async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>):
   const expected = (db.getStats() as { entryCount: number }).entryCount;
   const stored = generation();
   const found = walked + (stored ? 1 : 0) === expected ? expected : db.getKeysCount();
-  if (found !== expected) throw new Error(`its header counts ${expected} entries, ${found} can be read`);
+  if (found !== expected) throw new Error(`its header counts ${count(expected, 'entry', 'entries')}, ${found} can be read`);
   if (request.readOnly) return stored;
   // Written at every open (the same bytes again once there are some): a file damaged where only
   // writing goes (its free pages, a page past a short end) is refused here, before anything is

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { normalizeEmail } from '../normalize/email.js';
 import { environmentOf, LmdbStateStore, moveAside, stateExists } from './lmdb-state-store.js';
 import { resolveTarget, type TargetFlags } from '../destinations/registry.js';
+import { count } from '../ui/count.js';
 
 /** Which state and which platform in it: what push would use with the same flags. */
 export interface StateTarget extends TargetFlags {
@@ -50,7 +51,7 @@ export async function forgetState(target: StateTarget, emails: readonly string[]
   const writable = (await LmdbStateStore.open(target.stateDir, platform))!;
   try {
     const forgotten = emails === 'all' ? await writable.forgetAll() : await writable.forget(emails.map(keyOf));
-    logger.info({ stage: 'run', state: target.stateDir, platform, forgotten }, `forgot ${forgotten} profiles of ${platform} in ${target.stateDir}: the next push sends them again`);
+    logger.info({ stage: 'run', state: target.stateDir, platform, forgotten }, `forgot ${count(forgotten, 'profile')} of ${platform} in ${target.stateDir}: the next push sends ${forgotten === 1 ? 'it' : 'them'} again`);
     return { forgotten, platform };
   } finally {
     await writable.close();

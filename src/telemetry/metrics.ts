@@ -33,6 +33,15 @@ export function recordRun(registry: Registry, command: string, { exitCode, durat
   new Gauge({ name: 'sync_run_last_timestamp_seconds', help: 'When the last run ended (Unix time)', labelNames: ['command'] as const, registers: [registry] }).set(labels, endedAt / 1000);
 }
 
+/**
+ * Which commands a family belongs to. serve's /metrics shows every family it has; a pull's or a
+ * push's metrics file only its own command's: a pull listing batch sizes and submissions at zero
+ * reads as a push that sent nothing. Families a run adds itself (pull's, the run gauges) are its own.
+ */
+const EVERY_COMMAND = ['pull', 'push', 'serve'] as const;
+const DELIVERING = ['push', 'serve'] as const;
+const SERVE = ['serve'] as const;
+
 /** `email`, `metadata.tags.3` → the known top-level field; `''` (the record itself) → `record`; anything else → `other`. */
 export function fieldLabel(path: string): string {
   const top = path.split(/[.,]/)[0]!;
@@ -43,75 +52,84 @@ export function fieldLabel(path: string): string {
 /**
  * Every metric the tool exports, in one registry per process (not prom-client's global one, so
  * tests and one-shot runs do not share state). `serve` exposes it on /metrics; pull and push write
- * it to `--metrics-file` with the same names.
+ * their own command's part of it to `--metrics-file` with the same names.
  */
 export class SyncMetrics {
   readonly registry = new Registry();
+  /** Family name → the commands it belongs to (see DELIVERING). */
+  private readonly owners = new Map<string, readonly string[]>();
 
-  readonly submissions = new Counter({
-    name: 'sync_submissions_total',
-    help: 'Profiles by final outcome (delivered, rejected, failed, duplicate, invalid) and error class',
-    labelNames: ['outcome', 'error_class'] as const,
-    registers: [this.registry],
-  });
-  readonly validated = new Counter({
-    name: 'sync_profiles_validated_total',
-    help: 'Profiles validated, by result',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly fieldErrors = new Counter({
-    name: 'sync_profile_field_errors_total',
-    help: 'Validation errors by top-level field',
-    labelNames: ['field'] as const,
-    registers: [this.registry],
-  });
-  readonly batchSize = new Histogram({
-    name: 'sync_batch_size',
-    help: 'Profiles per batch sent downstream',
-    buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
-    registers: [this.registry],
-  });
-  readonly downstreamRequests = new Counter({
-    name: 'sync_downstream_requests_total',
-    help: 'Requests to the remote side by HTTP status (or error code)',
-    labelNames: ['status'] as const,
-    registers: [this.registry],
-  });
-  readonly downstreamDuration = new Histogram({
-    name: 'sync_downstream_request_duration_seconds',
-    help: 'Duration of one request to the remote side',
-    labelNames: ['status'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
-    registers: [this.registry],
-  });
-  readonly retries = new Counter({
-    name: 'sync_retries_total',
-    help: 'Retries by kind (transient, rate-limited)',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-  readonly rateLimited = new Counter({
-    name: 'sync_rate_limited_total',
-    help: '429 answers from the remote side',
-    registers: [this.registry],
-  });
-  readonly callerWait = new Histogram({
-    name: 'sync_caller_wait_seconds',
-    help: 'serve: time a caller waited for its answer, by HTTP status',
-    labelNames: ['status'] as const,
-    // Fine between 200 and 600 ms: one rate slot plus the platform's latency is where waits cluster.
-    buckets: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1, 2, 5, 10],
-    registers: [this.registry],
-  });
+  readonly submissions = new Counter(
+    this.own(DELIVERING, {
+      name: 'sync_submissions_total',
+      help: 'Profiles by final outcome (delivered, rejected, failed, duplicate, invalid) and error class',
+      labelNames: ['outcome', 'error_class'] as const,
+    }),
+  );
+  readonly validated = new Counter(
+    this.own(DELIVERING, {
+      name: 'sync_profiles_validated_total',
+      help: 'Profiles validated, by result',
+      labelNames: ['result'] as const,
+    }),
+  );
+  readonly fieldErrors = new Counter(
+    this.own(DELIVERING, {
+      name: 'sync_profile_field_errors_total',
+      help: 'Validation errors by top-level field',
+      labelNames: ['field'] as const,
+    }),
+  );
+  readonly batchSize = new Histogram(
+    this.own(DELIVERING, {
+      name: 'sync_batch_size',
+      help: 'Profiles per batch sent downstream',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
+    }),
+  );
+  readonly downstreamRequests = new Counter(
+    this.own(DELIVERING, {
+      name: 'sync_downstream_requests_total',
+      help: 'Requests to the remote side by HTTP status (or error code)',
+      labelNames: ['status'] as const,
+    }),
+  );
+  readonly downstreamDuration = new Histogram(
+    this.own(DELIVERING, {
+      name: 'sync_downstream_request_duration_seconds',
+      help: 'Duration of one request to the remote side',
+      labelNames: ['status'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+    }),
+  );
+  readonly retries = new Counter(
+    this.own(EVERY_COMMAND, {
+      name: 'sync_retries_total',
+      help: 'Retries by kind (transient, rate-limited)',
+      labelNames: ['kind'] as const,
+    }),
+  );
+  readonly rateLimited = new Counter(
+    this.own(EVERY_COMMAND, {
+      name: 'sync_rate_limited_total',
+      help: '429 answers from the remote side',
+    }),
+  );
+  readonly callerWait = new Histogram(
+    this.own(SERVE, {
+      name: 'sync_caller_wait_seconds',
+      help: 'serve: time a caller waited for its answer, by HTTP status',
+      labelNames: ['status'] as const,
+      // Fine between 200 and 600 ms: one rate slot plus the platform's latency is where waits cluster.
+      buckets: [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.75, 1, 2, 5, 10],
+    }),
+  );
 
   constructor(sources: MetricsSources = {}) {
     const fieldErrors = this.fieldErrors;
     const validated = this.validated;
     new Gauge({
-      name: 'sync_invalid_email_ratio',
-      help: 'Share of validated profiles whose email was invalid',
-      registers: [this.registry],
+      ...this.own(DELIVERING, { name: 'sync_invalid_email_ratio', help: 'Share of validated profiles whose email was invalid' }),
       async collect() {
         const [errors, totals] = await Promise.all([fieldErrors.get(), validated.get()]);
         const email = errors.values.find((v) => v.labels.field === 'email')?.value ?? 0;
@@ -122,9 +140,7 @@ export class SyncMetrics {
     if (sources.queueDepth) {
       const depth = sources.queueDepth;
       new Gauge({
-        name: 'sync_queue_depth',
-        help: 'Profiles waiting for a rate slot',
-        registers: [this.registry],
+        ...this.own(SERVE, { name: 'sync_queue_depth', help: 'Profiles waiting for a rate slot' }),
         collect() {
           this.set(depth());
         },
@@ -133,9 +149,7 @@ export class SyncMetrics {
     if (sources.breakerState) {
       const state = sources.breakerState;
       new Gauge({
-        name: 'sync_breaker_state',
-        help: 'Downstream circuit breaker: 0 closed, 1 half-open, 2 open',
-        registers: [this.registry],
+        ...this.own(SERVE, { name: 'sync_breaker_state', help: 'Downstream circuit breaker: 0 closed, 1 half-open, 2 open' }),
         collect() {
           this.set(BREAKER_VALUE[state()]);
         },
@@ -155,8 +169,12 @@ export class SyncMetrics {
     }
   }
 
-  /** One-shot runs (cron): when the run ended, how long it took, how it exited. */
+  /**
+   * One-shot runs (cron): when the run ended, how long it took, how it exited. From here on the
+   * registry holds only `command`'s families: the metrics file says what this run is about.
+   */
   recordRun(command: string, run: RunRecord): void {
+    for (const [name, commands] of this.owners) if (!commands.includes(command)) this.registry.removeSingleMetric(name);
     recordRun(this.registry, command, run);
   }
 
@@ -173,6 +191,12 @@ export class SyncMetrics {
       registers: [this.registry],
     });
     for (const outcome of RECORD_OUTCOMES) gauge.set({ command, outcome }, counts[outcome]);
+  }
+
+  /** A shared family's configuration, registered here and noted as belonging to `commands`. */
+  private own<C extends { name: string }>(commands: readonly string[], config: C): C & { registers: Registry[] } {
+    this.owners.set(config.name, commands);
+    return { ...config, registers: [this.registry] };
   }
 
   text(): Promise<string> {

@@ -35,7 +35,10 @@ describe('telemetry for one-shot runs (spawned)', () => {
     const result = await runCli(['pull', '--base-url', `${source.url}/api`, '--fault-rate', '0.2', '--seed', '7', '--max-retries', '10', '--out', join(tmp(), 'c.json'), '--metrics-file', metricsFile, '--json']);
     expect(result.code, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout);
-    const metrics = parsePrometheus(readFileSync(metricsFile, 'utf8'));
+    const text = readFileSync(metricsFile, 'utf8');
+    const metrics = parsePrometheus(text);
+    // Only pull's own families: no push or serve family listed at zero.
+    expect(text).not.toMatch(/^# TYPE sync_(batch_size|submissions_total|profiles_validated|profile_field_errors|downstream_|invalid_email_ratio|caller_wait)/m);
     expect(metrics.get('sync_source_requests_total')).toBe(summary.requests);
     expect(metrics.get('sync_pull_pages_total')).toBe(summary.pages);
     expect(metrics.get('sync_pull_customers_exported')).toBe(summary.exported);
@@ -66,7 +69,10 @@ describe('telemetry for one-shot runs (spawned)', () => {
     );
     expect(result.code, result.stderr).toBe(3);
     const summary = JSON.parse(result.stdout);
-    const metrics = parsePrometheus(readFileSync(metricsFile, 'utf8'));
+    const text = readFileSync(metricsFile, 'utf8');
+    const metrics = parsePrometheus(text);
+    // Only push's own families: none of pull's, nor serve's caller waits.
+    expect(text).not.toMatch(/^# TYPE sync_(pull_|source_|caller_wait)/m);
     expect(metrics.get('sync_submissions_total{outcome="delivered",error_class=""}')).toBe(summary.delivered);
     expect(metrics.get('sync_submissions_total{outcome="rejected",error_class="client"}')).toBe(summary.rejected);
     expect(metrics.get('sync_submissions_total{outcome="invalid",error_class="client"}')).toBe(summary.invalid);

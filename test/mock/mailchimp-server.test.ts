@@ -29,12 +29,19 @@ class GateClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
     return new Promise((resolve, reject) => {
-      const release = (): void => resolve();
-      this.held.push(release);
-      signal?.addEventListener('abort', () => {
+      // A released sleep lets go of the signal too, as a real timer does: the mock shares one
+      // signal among all the requests it holds, and listeners left behind pile up past Node's
+      // warning threshold (a MaxListenersExceededWarning printed in the middle of the test run).
+      const abort = (): void => {
         this.held.splice(this.held.indexOf(release), 1);
-        reject(signal.reason);
-      });
+        reject(signal!.reason);
+      };
+      const release = (): void => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      };
+      this.held.push(release);
+      signal?.addEventListener('abort', abort, { once: true });
       this.onHold?.();
     });
   }

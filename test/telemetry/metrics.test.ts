@@ -50,3 +50,44 @@ describe('sync_run_records', () => {
     expect(records.reduce((sum, [, value]) => sum + value, 0)).toBe(summary.total);
   });
 });
+
+/** The families a Prometheus text names (`# TYPE name kind`). */
+const families = (text: string): string[] => [...text.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]!).sort();
+
+const RUN_GAUGES = ['sync_run_duration_seconds', 'sync_run_exit_code', 'sync_run_last_timestamp_seconds'];
+
+describe("a one-shot run's metrics hold only its own command's families", () => {
+  const run = { exitCode: 0, durationMs: 1000, endedAt: Date.now() };
+
+  it('pull: the shared retry and 429 counters and the run gauges, no push or serve family at zero', async () => {
+    const metrics = new SyncMetrics();
+    metrics.recordRun('pull', run);
+    expect(families(await metrics.text())).toEqual(['sync_rate_limited_total', 'sync_retries_total', ...RUN_GAUGES].sort());
+  });
+
+  it("push: push's families, not serve's", async () => {
+    const metrics = new SyncMetrics();
+    metrics.recordRun('push', run);
+    const names = families(await metrics.text());
+    expect(names).toEqual(
+      [
+        'sync_batch_size',
+        'sync_downstream_request_duration_seconds',
+        'sync_downstream_requests_total',
+        'sync_invalid_email_ratio',
+        'sync_profile_field_errors_total',
+        'sync_profiles_validated_total',
+        'sync_rate_limited_total',
+        'sync_retries_total',
+        'sync_submissions_total',
+        ...RUN_GAUGES,
+      ].sort(),
+    );
+  });
+
+  it('serve (no run recorded) exposes every family it has, its caller waits and queue included', async () => {
+    const metrics = new SyncMetrics({ queueDepth: () => 0, breakerState: () => 'closed' });
+    const names = families(await metrics.text());
+    expect(names).toEqual(expect.arrayContaining(['sync_caller_wait_seconds', 'sync_queue_depth', 'sync_breaker_state', 'sync_submissions_total', 'sync_batch_size']));
+  });
+});

@@ -1,0 +1,63 @@
+import type { Command, Option } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { duration } from '../../src/cli/parsers.js';
+import { createProgram } from '../../src/cli/program.js';
+
+/** Every command under the program, groups (`mock`, `state`) and their commands included. */
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((sub) => [sub, ...allCommands(sub)]);
+}
+
+const pathOf = (command: Command): string => (command.parent ? `${pathOf(command.parent)} ${command.name()}` : command.name());
+
+/** One option's help text as the help shows it (description, default, choices, env). */
+function optionHelp(command: Command, option: Option): string {
+  const helper = command.createHelp();
+  return helper.optionDescription(option);
+}
+
+describe("every command's help", () => {
+  const program = createProgram();
+  const commands = allCommands(program);
+
+  it('covers the groups and their commands', () => {
+    expect(commands.map(pathOf)).toEqual(expect.arrayContaining(['sync push', 'sync mock', 'sync mock hubspot', 'sync state', 'sync state show']));
+  });
+
+  it('lists the options that work everywhere (--json, --quiet, --log-format, --verbose, --no-color)', () => {
+    for (const command of commands) {
+      const help = command.helpInformation();
+      for (const flag of ['--json', '--quiet', '--log-format', '--verbose', '--no-color']) {
+        expect(help, `${pathOf(command)} --help lacks ${flag}`).toContain(flag);
+      }
+    }
+  });
+
+  it('says each default once', () => {
+    for (const command of [program, ...commands]) {
+      for (const option of command.options) {
+        const text = optionHelp(command, option);
+        expect(text.match(/default:/g)?.length ?? 0, `${pathOf(command)} ${option.flags}: ${text}`).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('shows a duration default as people write it (10s, 30s), one that the flag reads back as the same value', () => {
+    let checked = 0;
+    for (const command of commands) {
+      for (const option of command.options.filter((o) => o.flags.includes('<duration>') && o.defaultValue !== undefined)) {
+        const shown = /\(default: ([^,)]+)/.exec(optionHelp(command, option))?.[1];
+        expect(shown, `${pathOf(command)} ${option.flags}`).toMatch(/^\d+(ms|s|m|h)$/);
+        expect(duration(shown!)).toBe(option.defaultValue);
+        checked++;
+      }
+    }
+    // pull's, push's and serve's --request-timeout at least.
+    expect(checked).toBeGreaterThanOrEqual(3);
+  });
+
+  it("serve's --request-timeout says 10s", () => {
+    const serve = commands.find((command) => pathOf(command) === 'sync serve')!;
+    expect(serve.helpInformation()).toMatch(/--request-timeout <duration>[\s\S]*?\(default: 10s\)/);
+  });
+});
