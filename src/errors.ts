@@ -32,6 +32,17 @@ export class UsageError extends SyncError {
   }
 }
 
+/** An output a run would write cannot be written (checked before the first request): names the flag. */
+export class OutputPathError extends UsageError {
+  constructor(
+    readonly flag: string,
+    path: string,
+    why: string,
+  ) {
+    super(`${flag} ${path}: ${why}`);
+  }
+}
+
 /** The remote side answered with an HTTP status we did not want. */
 export class HttpStatusError extends SyncError {
   constructor(

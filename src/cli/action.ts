@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { ExitCode, toSyncError, type SyncError } from '../errors.js';
+import { ExitCode, OutputPathError, toSyncError, type SyncError } from '../errors.js';
 import type { Stage } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
+import { noteMetricsWritten } from '../telemetry/exit-metrics.js';
 import { createContext, type GlobalOptions, type RunContext } from './context.js';
 
 /** What a command hands back to the top level, which prints it and sets the exit code. */
@@ -34,6 +35,8 @@ export function action<O>(handler: Handler<O & GlobalOptions>) {
       outcome = await handler(options, context, command.args);
     } catch (error) {
       const failure = toSyncError(error);
+      // The run's own line already says the metrics file cannot be written: not a second time.
+      if (failure instanceof OutputPathError && failure.flag === '--metrics-file') noteMetricsWritten();
       outcome = { exitCode: failure.exitCode, error: failure };
     }
     printOutcome(outcome, context);

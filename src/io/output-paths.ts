@@ -1,7 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { access, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { describeFsError, UsageError } from '../errors.js';
+import { describeFsError, OutputPathError, UsageError } from '../errors.js';
 
 /** An output a command will write, named by the flag that chose it (for the error line). */
 export interface OutputPath {
@@ -22,7 +22,7 @@ export async function checkOutputPaths(outputs: readonly OutputPath[]): Promise<
   const seen = new Map<string, string>();
   for (const { flag, path, stdout = false } of outputs) {
     if (path === undefined || (stdout && path === '-')) continue;
-    if (path === '-') throw new UsageError(`${flag} -: expected a file (stdout is for data or the --json summary)`);
+    if (path === '-') throw new OutputPathError(flag, '-', 'expected a file (stdout is for data or the --json summary)');
     await checkWritableFile(flag, path);
     const identity = await fileIdentity(path);
     const other = seen.get(identity);
@@ -48,7 +48,7 @@ export function identityOf(info: Pick<Stats, 'dev' | 'ino'>): string {
 
 async function checkWritableFile(flag: string, path: string): Promise<void> {
   const fail = (why: string): never => {
-    throw new UsageError(`${flag} ${path}: ${why}`);
+    throw new OutputPathError(flag, path, why);
   };
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : fail(describeFsError(error))));
   if (info?.isDirectory()) fail('is a directory');

@@ -42,7 +42,7 @@ export function findMetricsFile(args: readonly string[]): MetricsTarget | undefi
 
 let writtenByRun = false;
 
-/** The command's own writer ran (it also reports its own failure): nothing is left to record. */
+/** The command's own writer ran, or the run already said the file cannot be written: nothing is left to do. */
 export function noteMetricsWritten(): void {
   writtenByRun = true;
 }
