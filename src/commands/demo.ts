@@ -20,7 +20,7 @@ export function registerDemo(program: Command): void {
         const logger = context.verbose ? context.logger : context.logger.child({}, { level: 'warn' });
         const progress = context.terminal.progress('Running the demo: pull, then push');
         try {
-          const result = await runDemo({ outDir: flags.outDir }, { logger });
+          const result = await runDemo({ outDir: flags.outDir }, { logger, runId: context.runId });
           const finished = (code: ExitCode) => code === ExitCode.ok || code === ExitCode.partial;
           const ok = !result.pull.error && finished(result.push.exitCode) && finished(result.hubspot.exitCode);
           const lines = describeDemo(result);

@@ -110,6 +110,7 @@ Examples:
             },
             {
               logger: context.logger,
+              runId: context.runId,
               verbose: context.verbose,
               quietBatches: context.logFormat === 'pretty',
               signal: interruption.signal,

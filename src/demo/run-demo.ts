@@ -35,7 +35,7 @@ export interface DemoResult {
  * through injected failures and a tight rate limit (so retries and 429s show), then a push of the
  * bundled profiles (valid, invalid and suppressed mixed) through the batching engine.
  */
-export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Logger }): Promise<DemoResult> {
+export async function runDemo({ outDir }: DemoOptions, { logger, runId }: { logger: Logger; runId: string }): Promise<DemoResult> {
   await mkdir(outDir, { recursive: true });
   const files = {
     export: join(outDir, 'customers.json'),
@@ -60,7 +60,7 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
     const push = await runPush(
       { file: DEMO_PROFILES, downstreamUrl: platformUrl, rate: 5, batchSize: 10, maxRetries: 5, deadLetter: files.deadLetter, report: files.report, dryRun: false, stateDir: '', full: false },
       // The mock platform starts empty each time: so does the demo's memory of what it accepted.
-      { logger, state: new MemoryStateStore() },
+      { logger, runId, state: new MemoryStateStore() },
     );
     const toHubspot = await runPush(
       {
@@ -75,7 +75,7 @@ export async function runDemo({ outDir }: DemoOptions, { logger }: { logger: Log
         stateDir: '',
         full: false,
       },
-      { logger, state: new MemoryStateStore() },
+      { logger, runId, state: new MemoryStateStore() },
     );
     return { pull, push, hubspot: toHubspot, files };
   } finally {

@@ -130,9 +130,15 @@ export function describeErrors(errors: readonly FieldError[]): string {
   return errors.map((error) => (error.path ? `${error.path}: ${error.message}` : error.message)).join('; ');
 }
 
-/** A dead-letter line; `sync push` accepts a file of these and re-sends each `record`. */
-export const DeadLetterSchema = z.object({
+/**
+ * A dead-letter line; `sync push` accepts a file of these and re-sends each `record`. `runId` and
+ * `at` say which run wrote it and when; lines written before they existed (or edited without them)
+ * replay the same. Strict: an object with any other key is not a dead letter but a record.
+ */
+export const DeadLetterSchema = z.strictObject({
   line: z.number().int(),
+  runId: z.string().optional(),
+  at: z.string().optional(),
   class: z.enum(['client', 'server', 'unexpected']),
   reason: z.string(),
   record: z.unknown(),

@@ -95,7 +95,7 @@ function problemRecord(record: RawRecord): Parsed {
     const parsed = parseJson(text);
     const letter = parsed.ok ? asDeadLetter(parsed.value) : undefined;
     if (letter && typeof letter.record === 'string') {
-      if (Buffer.byteLength(letter.record) <= MAX_PROFILE_BYTES) return parseRecord({ line, text: deadLetterLine(letter.line, letter.class, letter.reason, JSON.stringify(letter.record)) });
+      if (Buffer.byteLength(letter.record) <= MAX_PROFILE_BYTES) return parseRecord({ line, text: `${deadLetterPrefix(letter)}${JSON.stringify(letter.record)}}` });
       return invalid(letter.line, recordTextOf(text, letter), letter.reason);
     }
   }
@@ -112,11 +112,22 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; me
   }
 }
 
-type DeadLetter = { line: number; class: string; reason: string; record: unknown };
+/** Which run wrote a dead letter, and when (ISO 8601): the lines of two runs sharing a file differ by it. */
+export interface Stamp {
+  runId: string;
+  at: string;
+}
+
+/** A dead letter's keys but its record: ours carry the stamp; older files (and hand edits) may not. */
+type LetterHead = { line: number; runId?: string; at?: string; class: string; reason: string };
+type DeadLetter = LetterHead & { record: unknown };
 
 function asDeadLetter(value: unknown): DeadLetter | undefined {
   // Stryker disable next-line ConditionalExpression: without the typeof, a primitive fails the schema below instead; it only saves the parse.
-  if (value === null || typeof value !== 'object' || Object.keys(value).length !== 4) return undefined;
+  if (value === null || typeof value !== 'object' || !('record' in value)) return undefined;
+  // line, class, reason and record, with or without runId and at: a profile has none of these keys.
+  const keys = Object.keys(value).length;
+  if (keys < 4 || keys > 6) return undefined;
   const letter = DeadLetterSchema.safeParse(value);
   return letter.success ? letter.data : undefined;
 }
@@ -127,25 +138,36 @@ function asDeadLetter(value: unknown): DeadLetter | undefined {
  * line break can only be whitespace between tokens that punctuation already separates, so removing
  * it changes nothing else.
  */
-export function deadLetterLine(line: number, errorClass: string, reason: string, recordJson: string): string {
-  return `${deadLetterPrefix(line, errorClass, reason)}${recordJson.replace(LINE_BREAKS, '')}}`;
+export function deadLetterLine(line: number, stamp: Stamp, errorClass: string, reason: string, recordJson: string): string {
+  return `{"line":${line},${stampText(stamp)}"class":${JSON.stringify(errorClass)},"reason":${JSON.stringify(reason)},"record":${recordJson.replace(LINE_BREAKS, '')}}`;
 }
 
 const LINE_BREAKS = /[\r\n]/g;
 
-function deadLetterPrefix(line: number, errorClass: string, reason: string): string {
-  return `{"line":${line},"class":${JSON.stringify(errorClass)},"reason":${JSON.stringify(reason)},"record":`;
+/** The stamp as written, serialized once for the many lines a run writes with the same stamp. */
+let lastStamp: { stamp: Stamp; text: string } | undefined;
+function stampText(stamp: Stamp): string {
+  if (lastStamp?.stamp !== stamp) lastStamp = { stamp, text: `"runId":${JSON.stringify(stamp.runId)},"at":${JSON.stringify(stamp.at)},` };
+  return lastStamp.text;
+}
+
+/** Everything before the record, in the order we write it; a stamp key only when the letter has it. */
+function deadLetterPrefix(head: LetterHead): string {
+  const runId = head.runId === undefined ? '' : `"runId":${JSON.stringify(head.runId)},`;
+  const at = head.at === undefined ? '' : `"at":${JSON.stringify(head.at)},`;
+  return `{"line":${head.line},${runId}${at}"class":${JSON.stringify(head.class)},"reason":${JSON.stringify(head.reason)},"record":`;
 }
 
 /**
  * The JSON text of a dead letter's `record`, cut out of the line rather than re-serialized: lines
- * we wrote have a known prefix. A line edited by hand (other spacing or key order) is re-serialized
+ * we wrote (with or without the stamp, which older versions did not write) have a known prefix.
+ * The prefix holds every key but `record`, so a line that starts with it ends with the record. A line edited by hand (other spacing or key order) is re-serialized
  * when its depth allows and its numbers survive it (`exact`), else the whole line is kept as text:
  * never a stack overflow, never a changed digit.
  */
 function recordTextOf(lineText: string, letter: DeadLetter, exact = true): string {
   const trimmed = lineText.trim();
-  const prefix = deadLetterPrefix(letter.line, letter.class, letter.reason);
+  const prefix = deadLetterPrefix(letter);
   // Stryker disable next-line StringLiteral: the line parsed as an object, so with our prefix it ends in `}`; the check documents the slice.
   if (trimmed.startsWith(prefix) && trimmed.endsWith('}')) return trimmed.slice(prefix.length, -1);
   return exact && depthOf(letter.record) <= MAX_SERIALIZED_DEPTH ? JSON.stringify(letter.record) : JSON.stringify(lineText);

@@ -65,6 +65,8 @@ export interface PushOptions extends TargetFlags {
 }
 
 export interface PushDependencies extends DeliveryDependencies {
+  /** This run's id (the one on every log line): every dead-letter and report line carries it. */
+  runId: string;
   /** Unmasked emails in logs. */
   verbose?: boolean;
   /**
@@ -201,7 +203,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     fatal = error;
     void engine?.abort();
   };
-  const outputs = dryRun ? undefined : new PushOutputs({ deadLetter: options.deadLetter, report: options.report }, stopOn);
+  const outputs = dryRun ? undefined : new PushOutputs({ deadLetter: options.deadLetter, report: options.report }, { runId: deps.runId, now: () => clock.now() }, stopOn);
   const remember = new AcceptedQueue(state, (error) => stopOn(toSyncError(error)), (conflicts) =>
     logger.warn(
       { stage: 'send', conflicts: conflicts.length },

@@ -236,12 +236,17 @@ describe('sync push under faults (spawned)', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ total: 5, delivered: 4, invalid: 1, deadLettered: 1 });
     const [letter] = readLines(deadLetter);
     // Its own line, its reason, and the record as read (spliced, never re-serialized).
-    expect(letter).toMatch(/^\{"line":3,"class":"client","reason":"metadata\.x(\.0)+: is nested more than 32 levels deep","record":/);
+    expect(letter).toMatch(/^\{"line":3,"runId":"[0-9a-f]{8}","at":"\d{4}-\d\d-\d\dT[\d:.]+Z","class":"client","reason":"metadata\.x(\.0)+: is nested more than 32 levels deep","record":/);
     expect(letter!.endsWith(`"record":${deep}}`)).toBe(true);
 
     const replay = await runCli(['push', deadLetter, '--downstream-url', mock.url, '--dead-letter', deadLetter, '--json'], { env });
     expect(replay.code, replay.stderr).toBe(3);
-    expect(readLines(deadLetter)).toEqual([letter]);
+    // The same line, record spliced as read, stamped by the replaying run.
+    const replayed = readLines(deadLetter);
+    const stamp = /"runId":"([0-9a-f]{8})","at":"[^"]+",/;
+    expect(replayed).toHaveLength(1);
+    expect(replayed[0]!.replace(stamp, '') === letter!.replace(stamp, '')).toBe(true);
+    expect(stamp.exec(replayed[0]!)![1]).not.toBe(stamp.exec(letter!)![1]);
   });
 
   it('records that are not JSON, too large or not UTF-8 are dead-lettered with their text, and reading goes on', async () => {

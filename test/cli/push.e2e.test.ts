@@ -42,13 +42,15 @@ describe('sync push against sync mock downstream (spawned)', () => {
 
     const letters = readFileSync(deadLetter, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     expect(letters).toHaveLength(11);
-    for (const letter of letters) expect(Object.keys(letter).sort()).toEqual(['class', 'line', 'reason', 'record']);
+    for (const letter of letters) expect(Object.keys(letter)).toEqual(['line', 'runId', 'at', 'class', 'reason', 'record']);
     expect(letters.filter((l) => l.reason === 'address is on the suppression list')).toHaveLength(3);
 
     // JSON logs: every line has the run id and a stage; batch lines carry their batch id.
     const logs = result.stderr.trim().split('\n').map((line) => JSON.parse(line));
     expect(logs.every((l) => typeof l.runId === 'string' && typeof l.stage === 'string')).toBe(true);
     expect(logs.filter((l) => l.stage === 'send' && l.msg !== 'run finished').every((l) => typeof l.batchId === 'string')).toBe(true);
+    // The dead letters carry the run's own id, the one on its log lines.
+    expect(new Set(letters.map((l) => l.runId))).toEqual(new Set([logs[0].runId]));
   });
 
   it('replays its dead-letter file', async () => {

@@ -157,6 +157,14 @@ describe('PROFILE_FIELDS, DeadLetterSchema, BatchResponseSchema, toWire', () => 
     expect(DeadLetterSchema.safeParse({ ...letter, reason: 1 }).success).toBe(false);
   });
 
+  it('a dead letter may carry the runId and at of the run that wrote it, as strings; no other key', () => {
+    const letter = { line: 3, runId: '0a1b2c3d', at: '2026-01-20T02:00:00.000Z', class: 'client', reason: 'r', record: { a: 1 } };
+    expect(DeadLetterSchema.parse(letter)).toEqual(letter);
+    expect(DeadLetterSchema.safeParse({ ...letter, runId: 7 }).success).toBe(false);
+    expect(DeadLetterSchema.safeParse({ ...letter, at: null }).success).toBe(false);
+    expect(DeadLetterSchema.safeParse({ ...letter, note: 'x' }).success).toBe(false);
+  });
+
   it('a batch response has a batchId and results of accepted or rejected emails, with an optional error', () => {
     const response = { batchId: 'b1', results: [{ email: 'a@b.co', status: 'accepted' }, { email: 'c@d.co', status: 'rejected', error: 'bad' }] };
     expect(BatchResponseSchema.parse(response)).toEqual(response);

@@ -62,7 +62,7 @@ describe('runPush', () => {
   async function run(
     input: string,
     overrides: Partial<PushOptions> = {},
-    extra: { verbose?: boolean; stdout?: PassThrough; signal?: AbortSignal; clock?: VirtualClock } = {},
+    extra: { verbose?: boolean; stdout?: PassThrough; signal?: AbortSignal; clock?: VirtualClock; runId?: string } = {},
   ) {
     const file = overrides.file ?? join(tmp(), 'profiles.ndjson');
     if (!overrides.file) writeFileSync(file, input);
@@ -81,7 +81,7 @@ describe('runPush', () => {
         full: false,
         ...overrides,
       },
-      { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, newBatchId: () => `b-${++ids}`, ...extra },
+      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, newBatchId: () => `b-${++ids}`, ...extra },
     );
     return { ...outcome, log, deadLetter: join(tmp(), 'dead-letter.ndjson') };
   }
@@ -102,13 +102,16 @@ describe('runPush', () => {
       { email: 'x@suppressed.example', firstName: 'Sup', lastName: 'Pressed', metadata: {} },
     ]);
 
+    const stamp = { runId: 'run-1', at: '1970-01-01T00:00:00.000Z' };
     expect(readNdjson(deadLetter)).toEqual([
-      { line: 2, class: 'client', reason: 'email: must be a valid email address', record: { email: 'bad', firstName: 'X', lastName: 'Y' } },
-      { line: 4, class: 'client', reason: expect.stringMatching(/^not valid JSON/), record: '{"broken":' },
-      { line: 5, class: 'client', reason: 'address is on the suppression list', record: sup },
+      { line: 2, ...stamp, class: 'client', reason: 'email: must be a valid email address', record: { email: 'bad', firstName: 'X', lastName: 'Y' } },
+      { line: 4, ...stamp, class: 'client', reason: expect.stringMatching(/^not valid JSON/), record: '{"broken":' },
+      { line: 5, ...stamp, class: 'client', reason: 'address is on the suppression list', record: sup },
     ]);
     const report = readNdjson(join(tmp(), 'report.ndjson'));
     expect(report).toHaveLength(6);
+    for (const line of report) expect(line).toMatchObject(stamp);
+    expect(Object.keys(report.find((r) => r.status === 'rejected')!)).toEqual(['line', 'runId', 'at', 'email', 'status', 'batchId', 'class', 'reason']);
     expect(report.map((r) => [r.line, r.status]).sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual([
       [1, 'duplicate'],
       [2, 'invalid'],
@@ -212,6 +215,42 @@ describe('runPush', () => {
     expect(existsSync(first.deadLetter)).toBe(false);
   });
 
+  it('two runs on one dead-letter and report file: each line says which run wrote it and when', async () => {
+    platform();
+    const report = join(tmp(), 'report.ndjson');
+    const input = lines(ann, { email: 'bad' });
+    await run(input, { report, full: true }, { runId: 'night-1', clock: new VirtualClock(Date.parse('2026-01-20T02:00:00.000Z')) });
+    await run(input, { report, full: true }, { runId: 'night-2', clock: new VirtualClock(Date.parse('2026-01-20T14:00:00.000Z')) });
+    const stamps = (path: string) => readNdjson(path).map(({ line, runId, at, status }) => ({ line, runId, at, ...(status ? { status } : {}) }));
+    expect(stamps(join(tmp(), 'dead-letter.ndjson'))).toEqual([
+      { line: 2, runId: 'night-1', at: '2026-01-20T02:00:00.000Z' },
+      { line: 2, runId: 'night-2', at: '2026-01-20T14:00:00.000Z' },
+    ]);
+    expect(stamps(report).sort((a, b) => String(a.runId).localeCompare(String(b.runId)) || Number(a.line) - Number(b.line))).toEqual([
+      { line: 1, runId: 'night-1', at: '2026-01-20T02:00:00.000Z', status: 'delivered' },
+      { line: 2, runId: 'night-1', at: '2026-01-20T02:00:00.000Z', status: 'invalid' },
+      { line: 1, runId: 'night-2', at: '2026-01-20T14:00:00.000Z', status: 'delivered' },
+      { line: 2, runId: 'night-2', at: '2026-01-20T14:00:00.000Z', status: 'invalid' },
+    ]);
+  });
+
+  it("a replay keeps each record's original line and stamps it with the replaying run; older lines without a stamp replay too", async () => {
+    platform({ fail: () => 503 });
+    const deadLetter = join(tmp(), 'dead-letter.ndjson');
+    // A line from before runId and at, then the failing run's own.
+    writeFileSync(deadLetter, `${JSON.stringify({ line: 9, class: 'server', reason: 'HTTP 503', record: bob })}\n`);
+    await run(lines({ email: 'x' }, ann, bob), {}, { runId: 'first', clock: new VirtualClock(Date.parse('2026-01-20T02:00:00.000Z')) });
+    expect(readNdjson(deadLetter).map(({ line, runId }) => [line, runId])).toEqual([[9, undefined], [1, 'first'], [2, 'first'], [3, 'first']]);
+    const replay = await run('', { file: deadLetter }, { runId: 'replay', clock: new VirtualClock(Date.parse('2026-01-21T08:00:00.000Z')) });
+    expect(replay.summary).toMatchObject({ total: 4, invalid: 1, failed: 2, duplicates: 1 });
+    // The consumed lines are gone; what is still undeliverable is back with its first line number.
+    expect(readNdjson(deadLetter).map(({ line, runId, at, class: errorClass }) => ({ line, runId, at, errorClass })).sort((a, b) => Number(a.line) - Number(b.line))).toEqual([
+      { line: 1, runId: 'replay', at: '2026-01-21T08:00:00.000Z', errorClass: 'client' },
+      { line: 2, runId: 'replay', at: expect.stringMatching(/^2026-01-21T08:0/), errorClass: 'server' },
+      { line: 3, runId: 'replay', at: expect.stringMatching(/^2026-01-21T08:0/), errorClass: 'server' },
+    ]);
+  });
+
   it("keeps an earlier run's dead letters when a new run adds its own", async () => {
     platform();
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
@@ -310,7 +349,7 @@ describe('runPush with a state', () => {
     const log = await memoryLogger();
     return runPush(
       { file, downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 500, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: '', full: false, ...overrides },
-      { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, state },
+      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, state },
     );
   }
 
@@ -436,7 +475,7 @@ describe('runPush with a state', () => {
     const log = await memoryLogger();
     const result = await runPush(
       { file: '-', downstreamUrl: DOWNSTREAM, rate: 1, batchSize: 1, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: '', full: false },
-      { logger: log.logger, clock: new VirtualClock(0), jitter: () => 1, state, stdin: input() },
+      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, state, stdin: input() },
     );
     expect(result.summary).toMatchObject({ unchanged: 0, delivered: 3 });
     expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Late', lastName: 'Lee', metadata: {} }]);
