@@ -1,14 +1,15 @@
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, rename, stat, statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, lstat, rename, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { programName } from '../cli/program-name.js';
-import { describeFsError, UsageError, WriteError } from '../errors.js';
+import { UsageError, WriteError } from '../errors.js';
 import { loadHasher, platformKey } from './digest.js';
 import { LoadedEntries } from './entry-index.js';
 import { checkStored, decodeIndexed, emailId, encodeStored, writeEmailId, type EmailId } from './entry-codec.js';
 import { KeeperClient, KeeperFailure } from './keeper-client.js';
 import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, RECORDED, STORED_BYTES } from './keeper-protocol.js';
 import type { Accepted, Recorded, Remembered, StateStore } from './state-store.js';
+import { createStateDirectory, fsFailure } from './state-dir.js';
 
 /** The LMDB environment inside the state directory. No dot: lmdb-js opens a name with an extension as a single file. */
 export const ENVIRONMENT = 'platform-state';
@@ -214,40 +215,13 @@ async function checkAccess(dir: string, path: string, readOnly: boolean): Promis
 
 /** Creates the directory and checks there is room, saying what is wrong in the words of the cause. */
 async function prepareDirectory(dir: string, path: string): Promise<void> {
-  try {
-    await mkdir(path, { recursive: true });
-  } catch (error) {
-    const cause = (error as NodeJS.ErrnoException).code === 'ENOENT' ? await whyNotCreated(path, error) : error;
-    throw new UsageError(`--state ${dir}: cannot create the state (${fsFailure(cause)})`, { cause });
-  }
+  await createStateDirectory(dir, path);
   // A write through LMDB's map on a full disk is a SIGBUS (in the keeper); refuse at the start
   // instead, with room for a run's worth of new entries.
   const { bavail, bsize } = await statfs(path);
   if (bavail * bsize < MIN_FREE_BYTES) {
     throw new UsageError(`--state ${dir}: not enough free space (${Math.floor((bavail * bsize) / 1024)} KB free; at least ${MIN_FREE_BYTES / 1024 / 1024} MB needed)`);
   }
-}
-
-/**
- * Node's recursive mkdir says ENOENT for a folder it could not create on a read-only filesystem
- * (Node 20): the nearest folder that exists says what is really wrong.
- */
-async function whyNotCreated(path: string, error: unknown): Promise<unknown> {
-  for (let folder = dirname(path); ; folder = dirname(folder)) {
-    const exists = await stat(folder).then(
-      () => true,
-      () => false,
-    );
-    if (exists) return access(folder, constants.W_OK).then(() => error, (refused: unknown) => refused);
-    if (dirname(folder) === folder) return error;
-  }
-}
-
-function fsFailure(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOTDIR' || code === 'EEXIST') return 'not a directory';
-  return describeFsError(error);
 }
 
 /** Why opening failed: the filesystem's refusal in its words, or a damaged state and what to do. */
