@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, OutputPathError, toSyncError, type SyncError } from '../errors.js';
 import type { Stage } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
+import type { RunHistory } from '../history/run-recorder.js';
 import { noteMetricsWritten } from '../telemetry/exit-metrics.js';
 import { createContext, type GlobalOptions, type RunContext } from './context.js';
 
@@ -18,27 +19,29 @@ export interface CommandOutcome {
   stage?: Stage;
 }
 
-type Handler<O> = (options: O, context: RunContext, args: string[]) => Promise<CommandOutcome>;
+export type Handler<O> = (options: O, context: RunContext, args: string[]) => Promise<CommandOutcome>;
 
 /**
  * Wraps a command handler: builds the run context from the flags, runs it, and turns the outcome
  * (or any thrown error) into output and `process.exitCode`. Never `process.exit()`: that cuts
  * piped stdout short.
  */
-export function action<O>(handler: Handler<O & GlobalOptions>) {
+export function action<O>(handler: Handler<O & GlobalOptions>, history?: RunHistory<O & GlobalOptions>) {
+  // push and pull: every run, whatever its outcome, leaves one line in the run history (src/history).
+  const run: Handler<O & GlobalOptions> = history ? async (...args) => (await import('../history/run-recorder.js')).recorded(history, handler, ...args) : handler;
   return async (...received: unknown[]): Promise<void> => {
     const command = received.at(-1) as Command;
     const options = command.optsWithGlobals<O & GlobalOptions>();
     const context = await createContext(options);
     let outcome: CommandOutcome;
     try {
-      outcome = await handler(options, context, command.args);
+      outcome = await run(options, context, command.args);
     } catch (error) {
       const failure = toSyncError(error);
-      // The run's own line already says the metrics file cannot be written: not a second time.
-      if (failure instanceof OutputPathError && failure.flag === '--metrics-file') noteMetricsWritten();
       outcome = { exitCode: failure.exitCode, error: failure };
     }
+    // The run's own line already says the metrics file cannot be written: not a second time.
+    if (outcome.error instanceof OutputPathError && outcome.error.flag === '--metrics-file') noteMetricsWritten();
     printOutcome(outcome, context);
     process.exitCode = outcome.exitCode;
   };

@@ -3,6 +3,7 @@ import { registerDemo } from '../commands/demo.js';
 import { registerMock } from '../commands/mock.js';
 import { registerPull } from '../commands/pull.js';
 import { registerPush } from '../commands/push.js';
+import { registerRuns } from '../commands/runs.js';
 import { registerServe } from '../commands/serve.js';
 import { registerState } from '../commands/state.js';
 import { redactCredentials } from '../logging/redact.js';
@@ -52,6 +53,7 @@ Exit codes: 0 done · 1 failed · 2 could not start · 3 some records rejected �
   registerPush(program);
   registerServe(program);
   registerState(program);
+  registerRuns(program);
   registerMock(program);
   registerDemo(program);
   return program;

@@ -6,8 +6,10 @@ import { onInterrupt } from '../cli/signals.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
+import type { RunHistory } from '../history/run-recorder.js';
 import type { ProfilesWritten, PullOptions, PullSummary } from '../pull/run-pull.js';
 import { count } from '../ui/count.js';
+import { defaultStateDir } from '../state/state-dir.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
@@ -20,7 +22,11 @@ type PullFlags = Omit<PullOptions, 'apiKey' | 'allowPartial'> & {
   retryFor?: number;
   redisUrl?: string;
   quotaKey?: string;
+  state: string;
 };
+
+/** Every pull is recorded in the state directory's run history, naming its source. */
+const PULL_HISTORY: RunHistory<PullFlags> = { command: 'pull', stateDir: (flags) => flags.state, platform: (flags) => flags.baseUrl };
 
 export function registerPull(program: Command): void {
   program
@@ -45,6 +51,11 @@ export function registerPull(program: Command): void {
     .option('--allow-partial', 'write what was fetched when some pages stay unavailable (marked incomplete, exit 1)')
     .option('--max-pages <n>', `refuse a source that announces more pages than this (at most ${BOUNDS.maxPages.max})`, maxPages, 1000)
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
+    .addOption(
+      new Option('--state <dir>', 'where the run history (runs.ndjson, see sync runs) is kept, as for push')
+        .env('SYNC_STATE_DIR')
+        .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
+    )
     .addHelpText(
       'after',
       `
@@ -52,6 +63,7 @@ Environment:
   SYNC_SOURCE_URL  base URL (the flag wins)
   SYNC_API_KEY     sent as x-api-key (default: ${DEFAULT_API_KEY})
   SYNC_REDIS_URL   shared rate limit (the flag wins)
+  SYNC_STATE_DIR   the --state directory
 
 Profiles (--profiles): one line per customer with a valid email, sorted like the export:
   {email, firstName, lastName, metadata: {customer_id, engagement_level, activity_status,
@@ -112,7 +124,7 @@ Example:
           interruption.dispose();
           await quota?.close();
         }
-      }),
+      }, PULL_HISTORY),
     );
 }
 

@@ -8,6 +8,7 @@ import { DELIVERY_PACING } from '../destinations/delivery.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
+import type { RunHistory } from '../history/run-recorder.js';
 import { defaultStateDir } from '../state/state-dir.js';
 import { count } from '../ui/count.js';
 
@@ -134,9 +135,21 @@ Examples:
           interruption.dispose();
           await quota?.close();
         }
-      }),
+      }, PUSH_HISTORY),
     );
 }
+
+/** Every push is recorded in the state directory's run history, but a dry run (it touches no state). */
+const PUSH_HISTORY: RunHistory<PushFlags> = {
+  command: 'push',
+  stateDir: (flags) => (flags.dryRun ? undefined : flags.state),
+  platform: async (flags) => {
+    const { resolveTarget } = await import('../destinations/registry.js');
+    // What the state names this platform by; a missing token does not hide it.
+    const { target } = resolveTarget(flags, process.env.SYNC_DOWNSTREAM_TOKEN || undefined, { contactless: true });
+    return target.baseUrl ? target.destination.identity(target) : null;
+  },
+};
 
 function report(s: PushSummary, flags: PushFlags): string[] {
   if (flags.dryRun) {
