@@ -167,6 +167,14 @@ describe('the run history and sync runs (spawned)', () => {
     const warnings = jsonLines(listed.stderr).filter((line) => line.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.msg).toMatch(/runs\.ndjson: skipped the line at byte \d+: not valid JSON$/);
+
+    // Many damaged lines: the first few are named, the rest counted.
+    appendFileSync(join(stateDir, 'runs.ndjson'), 'x\n'.repeat(8));
+    const many = await runs(stateDir);
+    expect(many.stdout.trim().split('\n')).toHaveLength(2);
+    const told = jsonLines(many.stderr).filter((line) => line.level === 'warn').map((line) => line.msg as string);
+    expect(told).toHaveLength(6);
+    expect(told.at(-1)).toMatch(/runs\.ndjson: skipped 9 damaged lines in all$/);
   });
 
   it('pull records its runs too, in --state or SYNC_STATE_DIR; a state directory that cannot hold the history stops it before the first request', async () => {
