@@ -328,7 +328,7 @@ describe('runPush for a person at a terminal (quietBatches)', () => {
     const log = await memoryLogger();
     const result = await runPush(
       { file, downstreamUrl: DOWNSTREAM, rate: 20, batchSize: 1, maxRetries: 0, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: '', full: false },
-      { logger: log.logger, quietBatches: true, progressLogMs: 100, state: new MemoryStateStore() },
+      { logger: log.logger, runId: 'run-1', quietBatches: true, progressLogMs: 100, state: new MemoryStateStore() },
     );
     expect(result.summary.delivered).toBe(6);
     const batchLines = log.lines().filter((line) => String(line.msg).endsWith(' done'));
