@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError, WriteError } from '../../src/errors.js';
+import { OutputPathError, UsageError, WriteError } from '../../src/errors.js';
 import { appendRun, appendRunSync, historyPath, prepareHistory, readLastRuns, RUNS_FILE, type DamagedLine } from '../../src/history/run-history.js';
 import { runLine, type RunRecord } from '../../src/history/run-record.js';
 import { useTempDir } from '../helpers/tmp.js';
@@ -104,7 +104,7 @@ describe('the run history', () => {
     await expect(prepareHistory(file)).rejects.toThrow(new UsageError(`--state ${file}: cannot create the state (not a directory)`));
     const stateDir = join(tmp(), 'state');
     mkdirSync(join(stateDir, RUNS_FILE), { recursive: true });
-    await expect(prepareHistory(stateDir)).rejects.toThrow(new UsageError(`--state ${historyPath(stateDir)}: is a directory`));
+    await expect(prepareHistory(stateDir)).rejects.toThrow(new OutputPathError('--state', historyPath(stateDir), 'is a directory'));
     // Creating it, when missing, is part of preparing.
     const fresh = join(tmp(), 'a', 'b');
     await prepareHistory(fresh);
