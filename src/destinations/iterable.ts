@@ -19,9 +19,10 @@ import { mappedValue } from './field-map.js';
  * - 200 `{successCount, failCount, invalidEmails, failedUpdates:{…Emails, …UserIds}}`, refusals by
  *   identifier, not by position (Block types/users.go `FailedUpdates`; RudderStack's recorded
  *   answers in test/integrations/destinations/iterable/dataDelivery/network.ts).
- * - A data field's type is fixed once set; a value of another type is refused for the whole request
- *   with 400 `RequestFieldsTypesMismatched` (a real 2021 answer recorded by Grouparoo; Block resends
- *   every user of such a bulkUpdate alone to find the offender, batch/user_update.go).
+ * - A data field's type is fixed once set; a value of another type refuses the user in
+ *   `failedUpdates.invalidDataEmails` (Block types/users.go), or the whole request with 400
+ *   `RequestFieldsTypesMismatched` (a real 2021 answer recorded by Grouparoo; Block resends every
+ *   user of such a bulkUpdate alone to find the offender, batch/user_update.go). Both are read.
  * - 401 `{msg:"Invalid API key", code:"BadApiKey"}`, 429 `{msg:"Exceeded rate limit.",
  *   code:"RateLimitExceeded"}` (third-party fixtures; no rate-limit headers are documented).
  */
@@ -50,9 +51,10 @@ const LIST_MEANINGS: Readonly<Record<string, string>> = {
  * Iterable's bulk user update, keyed by email: `POST /api/users/bulkUpdate` with the project's API
  * key in `Api-Key`. Each user's data fields are merged into the profile (a mapped object replaces
  * the stored object: mergeNestedObjects is not sent, so it is false); a user that does not exist
- * is created. Refusals come inside a 200, by email, in `failedUpdates.*` lists; a data field sent
- * with another type than the one the project fixed refuses the whole request (400), and the batch
- * is bisected down to the profile. Limits: 1,000 users and 4 MB a request, 5 requests/s.
+ * is created. Refusals come inside a 200, by email, in `failedUpdates.*` lists (a data field sent
+ * with another type than the one the project fixed: `invalidDataEmails`); when Iterable refuses the
+ * whole request for that instead (400), the batch is bisected down to the profile. Limits: 1,000
+ * users and 4 MB a request, 5 requests/s.
  */
 export const iterableDestination: Destination = {
   name: 'iterable',

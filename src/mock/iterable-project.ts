@@ -8,11 +8,12 @@ export const FIELD_TYPES = ['string', 'long', 'double', 'boolean', 'date', 'obje
 export type FieldType = (typeof FIELD_TYPES)[number];
 
 /**
- * How a type mismatch is answered. `request`: the whole request is refused with 400
- * RequestFieldsTypesMismatched (a real answer recorded on users/update; Block's client handles it
- * on bulkUpdate), the default. `per-user`: only that user is refused, named in
- * `failedUpdates.invalidDataEmails` (RudderStack reads those lists; whether bulkUpdate ever
- * answers so for a type is not documented).
+ * How a type mismatch is answered. `per-user`, the default: only that user is refused, named in
+ * `failedUpdates.invalidDataEmails` (Block's client: "Invalid Data"; RudderStack reads those lists),
+ * its neighbours applied. `request`: the whole request is refused with 400
+ * RequestFieldsTypesMismatched (a real answer Grouparoo recorded on users/update; Block's client
+ * handles it on bulkUpdate by sending every user again alone). Which one bulkUpdate gives for a
+ * type is not documented: both are served.
  */
 export type TypeMismatchMode = 'request' | 'per-user';
 

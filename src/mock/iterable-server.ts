@@ -20,8 +20,10 @@ import { IterableProject, MAX_USERS, readBulkRequest, type FieldType, type Store
  *   (rudder-transformer test/integrations/destinations/iterable/dataDelivery/network.ts); a
  *   malformed address is named at the top and in failedUpdates, as recorded there.
  * - Body errors: 400 `BadJsonBody` with play-json paths (same RudderStack recordings).
- * - Type mismatch: 400 `RequestFieldsTypesMismatched`, the message Grouparoo recorded in 2021
- *   (plugins/@grouparoo/iterable/__tests__/fixtures); per user with `--type-mismatch per-user`.
+ * - Type mismatch: the user alone in failedUpdates.invalidDataEmails (Block's types/users.go and
+ *   batch/batch_errors.go "Invalid Data"), the default; or, with `--type-mismatch request`, the whole
+ *   request refused with 400 `RequestFieldsTypesMismatched` in the words Grouparoo recorded in 2021
+ *   (plugins/@grouparoo/iterable/__tests__/fixtures), as Block's batch/user_update.go handles it.
  * - 401 `{msg:"Invalid API key", code:"BadApiKey", params:{ip, endpoint}}`; 429 `{msg:"Exceeded
  *   rate limit.", code:"RateLimitExceeded"}`: third-party fixtures. No rate-limit header is
  *   documented: Retry-After only with `--retry-after`.
@@ -41,13 +43,15 @@ export const MAX_BODY_BYTES = 4_000_000;
 /** Arrivals remembered for the peak: past this many in 1000 ms the peak reported is this bound. */
 const REMEMBERED_ARRIVALS = 100_000;
 /** Projects opened by the keys callers send (when `keys` is not given); past it, a new key gets 401. */
-const MAX_PROJECTS = 1000;
+export const MAX_PROJECTS = 1000;
 /** The first project's number (Iterable names it in type mismatch messages). */
 const FIRST_PROJECT = 10216;
 
 export interface IterableMockOptions {
   /** The only API keys accepted, one project each; without them any non-empty key is (a project per key). */
   keys?: readonly string[];
+  /** Projects any key may open when `keys` is not given (default MAX_PROJECTS); a new key past it gets 401. */
+  maxProjects?: number;
   /** Bulk updates per API key allowed to arrive in any 1000 ms (429 past it). */
   rate?: number;
   typeMismatch?: TypeMismatchMode;
@@ -146,7 +150,7 @@ function sameKey(given: string, expected: string): boolean {
 
 /** Imitates Iterable's bulkUpdate (and getFields, getByEmail), with `/__mock/stats|users|fields` for tests. */
 export function createIterableMock(options: IterableMockOptions): IterableMock {
-  const { rate = DEFAULT_RATE, typeMismatch = 'request', newFields = 'create', failRate = 0, latencyMs = 0, random, logger } = options;
+  const { rate = DEFAULT_RATE, maxProjects = MAX_PROJECTS, typeMismatch = 'per-user', newFields = 'create', failRate = 0, latencyMs = 0, random, logger } = options;
   const clock = options.clock ?? systemClock;
   const projects = new Map<string, { project: IterableProject; window: RollingWindow; peak: ArrivalPeak }>();
   const newProject = () => ({
@@ -181,7 +185,7 @@ export function createIterableMock(options: IterableMockOptions): IterableMock {
     }
     let found = projects.get(key);
     // Any key opens a project, up to a bound: a caller trying keys cannot grow the mock without end.
-    if (!found && projects.size < MAX_PROJECTS) projects.set(key, (found = newProject()));
+    if (!found && projects.size < maxProjects) projects.set(key, (found = newProject()));
     return found;
   };
 

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { close, listen } from '../../src/http/server.js';
-import { BULK_UPDATE_PATH, createIterableMock, GET_FIELDS_PATH, GET_USER_PATH, MAX_BODY_BYTES, type IterableMockOptions } from '../../src/mock/iterable-server.js';
+import { BULK_UPDATE_PATH, createIterableMock, GET_FIELDS_PATH, GET_USER_PATH, MAX_BODY_BYTES, MAX_PROJECTS, type IterableMockOptions } from '../../src/mock/iterable-server.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- answers are read as the JSON they are */
@@ -84,6 +84,16 @@ describe('authentication: the Api-Key header, one project per key', () => {
     expect([mock.fields('project-a')?.plan, mock.fields('project-b')?.plan]).toEqual(['string', 'long']);
     // Two projects: the hooks ask which one.
     expect(await hook(url, 'users?email=ann@example.com')).toEqual({ status: 404, body: { error: 'give ?key= (one project per API key)' } });
+  });
+
+  it('keys open a bounded number of projects (1,000 by default): a caller trying keys cannot grow the mock without end', async () => {
+    expect(MAX_PROJECTS).toBe(1000);
+    const { mock, url } = await start({ maxProjects: 3 });
+    for (const key of ['key-0', 'key-1', 'key-2']) expect((await bulk(url, [user('ann@example.com')], key)).status).toBe(200);
+    const refused = await bulk(url, [user('ann@example.com')], 'key-3');
+    expect([refused.status, refused.body.code]).toEqual([401, 'BadApiKey']);
+    expect((await bulk(url, [user('bob@example.com')], 'key-2')).status).toBe(200);
+    expect(mock.stats()).toMatchObject({ unauthorized: 1, users: 4 });
   });
 });
 
@@ -188,8 +198,8 @@ describe('field types: fixed by the first value, a later value of another type r
   const mismatchMessage = (field: string, fixed: string, possible: string) =>
     `Project 10216: The request does not have the same data types as the data previously submitted. Field '${field}' already exists for type 'user' and has a data type of '${fixed}' but possible types '${possible}' in the request.`;
 
-  it('request mode (the default): the whole request refused with 400 RequestFieldsTypesMismatched, nothing of it applied', async () => {
-    const { mock, url } = await start();
+  it('request mode (--type-mismatch request): the whole request refused with 400 RequestFieldsTypesMismatched, nothing of it applied', async () => {
+    const { mock, url } = await start({ typeMismatch: 'request' });
     await bulk(url, [user('ann@example.com', { plan: 'pro', score: 7, since: '2024-01-15 09:30:00 +00:00' })]);
     expect(mock.fields()).toMatchObject({ plan: 'string', score: 'long', since: 'date' });
     const answer = await bulk(url, [user('bob@example.com', { plan: 'free' }), user('cid@example.com', { plan: 3, since: 'soon' })]);
@@ -209,7 +219,7 @@ describe('field types: fixed by the first value, a later value of another type r
   });
 
   it('what a type takes: a date text is a string, a whole number a double; not the other way round; objects are typed inside', async () => {
-    const { url } = await start({ fields: [{ name: 'note', type: 'string' }, { name: 'ratio', type: 'double' }, { name: 'count', type: 'long' }] });
+    const { url } = await start({ typeMismatch: 'request', fields: [{ name: 'note', type: 'string' }, { name: 'ratio', type: 'double' }, { name: 'count', type: 'long' }] });
     expect((await bulk(url, [user('a@example.com', { note: '2024-01-15', ratio: 2, prefs: { sms: true } })])).status).toBe(200);
     expect((await bulk(url, [user('b@example.com', { count: 1.5 })])).body.msg).toBe(mismatchMessage('count', 'long', 'double'));
     expect((await bulk(url, [user('c@example.com', { prefs: { sms: 'yes' } })])).body.msg).toBe(mismatchMessage('prefs.sms', 'boolean', 'string, keyword'));
@@ -218,8 +228,8 @@ describe('field types: fixed by the first value, a later value of another type r
     expect((await bulk(url, [user('e@example.com', { tier: 'gold' }), user('f@example.com', { tier: true })])).body.msg).toBe(mismatchMessage('tier', 'string', 'boolean'));
   });
 
-  it('per-user mode: only that user refused, named in failedUpdates.invalidDataEmails; its neighbours applied', async () => {
-    const { mock, url } = await start({ typeMismatch: 'per-user', fields: [{ name: 'plan', type: 'string' }] });
+  it('per-user mode (the default): only that user refused, named in failedUpdates.invalidDataEmails; its neighbours applied', async () => {
+    const { mock, url } = await start({ fields: [{ name: 'plan', type: 'string' }] });
     const answer = await bulk(url, [user('ann@example.com', { plan: 'pro' }), user('bob@example.com', { plan: 3 }), user('cid@example.com', { plan: 'free' })]);
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ successCount: 2, failCount: 1, failedUpdates: { ...EMPTY_LISTS, invalidDataEmails: ['bob@example.com'] } });

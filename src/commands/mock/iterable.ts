@@ -8,7 +8,7 @@ interface IterableFlags {
   port: number;
   key?: string[];
   rate: number;
-  typeMismatch: 'request' | 'per-user';
+  typeMismatch: 'per-user' | 'request';
   newFields: 'create' | 'drop';
   field?: { name: string; type: FieldType }[];
   retryAfter?: number;
@@ -43,9 +43,9 @@ export function registerIterableMock(mock: Command): void {
     .option('--key <key>', 'an API key accepted, one project each, repeatable (default: any non-empty key, a project per key)', keys)
     .option('--rate <n>', `bulk updates per API key allowed to arrive in any 1000 ms before 429 (at most ${BOUNDS.mockRate.max})`, mockRate, 5)
     .addOption(
-      new Option('--type-mismatch <how>', "a data field sent with another type than the project fixed: the whole request refused (400 RequestFieldsTypesMismatched), or the user alone (failedUpdates.invalidDataEmails)")
-        .choices(['request', 'per-user'])
-        .default('request'),
+      new Option('--type-mismatch <how>', "a data field sent with another type than the project fixed: the user alone refused (failedUpdates.invalidDataEmails), or the whole request (400 RequestFieldsTypesMismatched)")
+        .choices(['per-user', 'request'])
+        .default('per-user'),
     )
     .addOption(new Option('--new-fields <what>', "data fields the project does not know yet: created, or dropped and listed in filteredOutFields (a request's createNewFields decides first)").choices(['create', 'drop']).default('create'))
     .option('--field <name:type>', `a data field every project has from the start, type ${FIELD_TYPES.join('|')} (repeatable)`, fields)
