@@ -10,6 +10,7 @@ import { timed, writeProfiles } from './push.js';
 const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
 const HUBSPOT_TOKEN = 'bench-token';
 const MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us21';
+const ITERABLE_KEY = 'bench-iterable-key';
 
 function startSimulator(args) {
   return new Promise((resolve, reject) => {
@@ -50,6 +51,23 @@ const cases = [
     floor: { perSecond: (10 * 500) / 1.5, why: '10 connections × 500 a batch ÷ 1.5 s latency' },
     over: (s) => ({ 'most connections open (limit 10)': s.maxConcurrent, '429s': s.tooManyConnections }),
     fine: (s) => s.maxConcurrent <= 10 && s.tooManyConnections === 0,
+  },
+  {
+    name: 'iterable',
+    profiles: 40_000,
+    simulator: ['iterable', '--latency', '200', '--key', ITERABLE_KEY],
+    push: ['--to', 'iterable'],
+    env: { SYNC_DOWNSTREAM_TOKEN: ITERABLE_KEY },
+    // 5 bulk updates/s per project × 1,000 users a request (a profile here is ~150 bytes: 4 MB never binds first).
+    floor: { perSecond: 5 * 1000, why: 'rate 5/s × 1000 a batch' },
+    over: (s) => ({
+      'bulk updates in any 1000 ms (limit 5)': s.maxRequestsPerSecondPerKey,
+      'most in flight (limit 5)': s.maxConcurrent,
+      'largest request (limit 1000 users)': s.largestRequestUsers,
+      'requests over 1000 users / 4 MB': s.overLimit.users + s.overLimit.bytes,
+      '429s': s.rateLimited,
+    }),
+    fine: (s) => s.maxRequestsPerSecondPerKey <= 5 && s.maxConcurrent <= 5 && s.overLimit.users + s.overLimit.bytes === 0 && s.rateLimited === 0,
   },
 ];
 

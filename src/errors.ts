@@ -58,6 +58,14 @@ export class HttpStatusError extends SyncError {
 }
 
 /**
+ * A 4xx the platform says is about a value in the request, not about the request itself (Iterable's
+ * `RequestFieldsTypesMismatched`: a data field sent with another type than the one it has). Its
+ * words name the field, not the profile, so two halves of a batch that each hold such a profile
+ * are refused in the same words: the batch is bisected on regardless, until each stands alone.
+ */
+export class DataRefusedError extends HttpStatusError {}
+
+/**
  * No HTTP answer at all: timeout, reset, refused, unknown host. The remote side's (or the
  * network's) fault; `retryable` is false for the ones that will not heal by waiting (DNS, TLS).
  */

@@ -10,6 +10,7 @@ import { maskEmail } from '../logging/logger.js';
 import { parsePropertySpec, type CustomPropertySpec } from '../mock/hubspot-properties.js';
 import type { MergeFieldSpec } from '../mock/mailchimp-merge-fields.js';
 import * as mailchimpFlags from '../mock/mailchimp-options.js';
+import { registerIterableMock } from './mock/iterable.js';
 
 interface CommonFlags {
   port: number;
@@ -63,7 +64,7 @@ function propertySpecs(value: string, previous: CustomPropertySpec[] = []): Cust
  * Listen, print `listening URL` on stdout (scripts read the port from it), serve until
  * SIGINT/SIGTERM, then close and report what the mock saw.
  */
-async function serveUntilSignal(server: Server, flags: CommonFlags, context: RunContext, describe: () => object): Promise<CommandOutcome> {
+export async function serveUntilSignal(server: Server, flags: CommonFlags, context: RunContext, describe: () => object): Promise<CommandOutcome> {
   const { close, listen } = await import('../http/server.js');
   // Listening for the signals before saying `listening`: a script that reads the line and stops
   // the mock at once must not find Node's default action (death by signal) still in place.
@@ -81,7 +82,7 @@ async function serveUntilSignal(server: Server, flags: CommonFlags, context: Run
   return { exitCode: ExitCode.ok, summary, stage: 'mock' };
 }
 
-const randomFor = (seed: number | undefined) => (seed === undefined ? Math.random : seededRandom(seed));
+export const randomFor = (seed: number | undefined) => (seed === undefined ? Math.random : seededRandom(seed));
 
 export function registerMock(program: Command): void {
   const mock = program.command('mock').description('local servers that imitate the remote sides, with failure injection');
@@ -252,4 +253,6 @@ export function registerMock(program: Command): void {
         return serveUntilSignal(server, flags, context, () => server.stats());
       }),
     );
+
+  registerIterableMock(mock);
 }

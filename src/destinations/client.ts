@@ -127,6 +127,8 @@ export class DestinationClient {
     }
     if (status === 404) throw destination.notFound(answer, this.target, what);
     if (status === 429) throw this.rateLimited(answer, what);
+    const read = status < 500 ? destination.clientError?.(answer, what) : undefined;
+    if (read) throw read;
     // A 4xx body says what is wrong with the request (the data's fault): worth a dead letter's reason.
     throw new HttpStatusError(status, `${what}: HTTP ${status}${said && status < 500 ? `: ${said}` : ''}`, answer.headers['retry-after'], said);
   }

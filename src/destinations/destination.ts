@@ -1,9 +1,9 @@
 import type { ItemResult } from '../engine/batch-engine.js';
-import type { RateLimitedError, RefusedError } from '../errors.js';
+import type { HttpStatusError, RateLimitedError, RefusedError } from '../errors.js';
 import type { Profile } from '../profiles/schemas.js';
 import type { MappedField } from './field-map.js';
 
-export type DestinationName = 'sync' | 'hubspot' | 'mailchimp';
+export type DestinationName = 'sync' | 'hubspot' | 'mailchimp' | 'iterable';
 
 /** What one run talks to: the destination, where, with which credential, list and field map. */
 export interface Target {
@@ -70,6 +70,11 @@ export interface Destination {
   accepted(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[];
   /** A 429, read the platform's way (how long to wait, for what); default: Retry-After. */
   rateLimited?(answer: PlatformAnswer, what: string): RateLimitedError | RefusedError;
+  /**
+   * Another 4xx (not 401/403/404/429), read the platform's way: its own words, and whether it blames
+   * a value in the batch (DataRefusedError, bisected to the profile). Undefined: the default reading.
+   */
+  clientError?(answer: PlatformAnswer, what: string): HttpStatusError | undefined;
   /** A 404 for the batch call: which flag names the wrong thing. */
   notFound(answer: PlatformAnswer, target: Target, what: string): RefusedError;
   /**
@@ -83,10 +88,10 @@ export interface Destination {
   readonly idempotencyKey?: boolean;
 }
 
-/** The platform's own words from an error body: its `message`, `detail`, `error` or `title`, or the text. */
+/** The platform's own words from an error body: its `message`, `detail`, `error`, `title` or `msg` (Iterable), or the text. */
 export function platformSaid(answer: PlatformAnswer): string | undefined {
   const body = answer.body as Record<string, unknown> | undefined;
-  const field = body && typeof body === 'object' ? (body.message ?? body.detail ?? body.error ?? body.title) : undefined;
+  const field = body && typeof body === 'object' ? (body.message ?? body.detail ?? body.error ?? body.title ?? body.msg) : undefined;
   const text = typeof field === 'string' ? field : answer.text.replace(/<[^>]*>/g, ' ');
   const said = text.trim().replace(/\s+/g, ' ');
   if (said === '') return undefined;

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import type { Destination, DestinationName, Target } from './destination.js';
 import { parseMaps } from './field-map.js';
 import { hubspotDestination } from './hubspot.js';
+import { iterableDestination } from './iterable.js';
 import { mailchimpDestination } from './mailchimp.js';
 import { syncDestination } from './sync.js';
 
@@ -10,6 +11,7 @@ export const DESTINATIONS: Readonly<Record<DestinationName, Destination>> = {
   sync: syncDestination,
   hubspot: hubspotDestination,
   mailchimp: mailchimpDestination,
+  iterable: iterableDestination,
 };
 
 export const DESTINATION_NAMES = Object.keys(DESTINATIONS) as DestinationName[];

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { CircuitOpenError, HttpStatusError, InterruptedError, RefusedError, SyncError, toSyncError, ExitCode, type ErrorClass } from '../errors.js';
+import { CircuitOpenError, DataRefusedError, HttpStatusError, InterruptedError, RefusedError, SyncError, toSyncError, ExitCode, type ErrorClass } from '../errors.js';
 import type { ConcurrencyGate, Permit } from './concurrency-gate.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Executor, RetryEvent } from './executor.js';
@@ -475,7 +475,8 @@ export class BatchEngine<T> {
    * half that fails again is bisected further until the bad profiles stand alone. Unless both halves
    * fail the same way (same status, same words): then the 400 is about the request, not about a
    * profile (a platform answering 400 to everything would otherwise cost two requests a profile
-   * and blame the data), and the batch fails as the platform's fault.
+   * and blame the data), and the batch fails as the platform's fault. A refusal the platform itself
+   * puts on a value (DataRefusedError) names a field, not a profile: it is bisected on whatever the words.
    */
   private async bisect(batchId: string, items: Pending<T>[], settle: (pending: Pending<T>, outcome: Settled) => void): Promise<void> {
     this.stats.splits += 1;
@@ -484,7 +485,7 @@ export class BatchEngine<T> {
     const ids = [`${batchId}.1`, `${batchId}.2`] as const;
     const parent = { id: batchId, reason: 'bisect' as const };
     const [first, second] = await Promise.all(halves.map((half, i) => this.deliver(ids[i]!, half, {}, parent, true)));
-    if (first && second && first.detail === second.detail) {
+    if (first && second && first.detail === second.detail && !(first instanceof DataRefusedError)) {
       const said = first.detail ? ` ("${first.detail}")` : '';
       const error = new SyncError(
         `batch ${batchId}: the downstream answered HTTP 400 to both halves the same way${said}: not a profile's fault, so it is not split further`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuthError, HttpStatusError, NetworkError, RateLimitedError, RefusedError } from '../../src/errors.js';
+import { AuthError, DataRefusedError, HttpStatusError, NetworkError, RateLimitedError, RefusedError } from '../../src/errors.js';
 import { ConcurrencyGate } from '../../src/engine/concurrency-gate.js';
 import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
@@ -291,6 +291,26 @@ describe('BatchEngine', () => {
     expect(calls.map((c) => c.emails.length)).toEqual([100, 50, 50]);
     expect(outcomes.every((o) => o.status === 'failed' && o.errorClass === 'server')).toBe(true);
     expect(outcomes[0]).toMatchObject({ reason: 'batch b-1: the downstream answered HTTP 400 to both halves the same way ("unsupported API version"): not a profile\'s fault, so it is not split further' });
+  });
+
+  it('a refusal the platform puts on a value (DataRefusedError) is bisected on even when both halves say the same words', async () => {
+    // Iterable's type mismatch names the field, not the profile: two profiles sending a number where
+    // a string was get the very same 400, yet each is the data's fault and their neighbours are fine.
+    const words = "Field 'plan' already exists for type 'user' and has a data type of 'string' but possible types 'long' in the request.";
+    const { calls, submitAll } = setup({
+      batchSize: 8,
+      behaviour: (items) => {
+        if (items.some((i) => i.email.startsWith('bad'))) throw new DataRefusedError(400, `HTTP 400: ${words}`, undefined, words);
+        return acceptAll(items, 0, undefined as never);
+      },
+    });
+    const list = emails(8);
+    list[1] = 'bad1@example.com';
+    list[6] = 'bad2@example.com';
+    const outcomes = await submitAll(list);
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'rejected', 'delivered', 'delivered', 'delivered', 'delivered', 'rejected', 'delivered']);
+    expect(outcomes[6]).toMatchObject({ errorClass: 'client', reason: `HTTP 400: ${words}` });
+    expect(calls.map((c) => c.emails.length)).toEqual([8, 4, 4, 2, 2, 2, 2, 1, 1, 1, 1]);
   });
 
   it('a 401 fails the batch and everything still waiting at once, with the refusal as reason', async () => {
