@@ -33,6 +33,7 @@ export function destinationsHelp(): string {
     hubspot: 'private app token (Bearer)',
     mailchimp: 'API key …-us21 (Basic); --list',
     iterable: "project's server-side API key (Api-Key)",
+    braze: 'REST API key with users.track (Bearer); --downstream-url',
   };
   const rows = DESTINATION_NAMES.map((name) => {
     const { defaults } = DESTINATIONS[name];

@@ -120,6 +120,10 @@ export class DestinationClient {
     const { destination } = this.target;
     const { status } = answer;
     if (status >= 200 && status < 300) return destination.accepted(answer, emails, what);
+    if (status === 400) {
+      const each = destination.refusedEach?.(answer, emails, what);
+      if (each) return each;
+    }
     const said = platformSaid(answer);
     if (status === 401 || status === 403) {
       // Said in the body, never echoed from the request: the credential is not in either.

@@ -3,7 +3,7 @@ import type { HttpStatusError, RateLimitedError, RefusedError } from '../errors.
 import type { Profile } from '../profiles/schemas.js';
 import type { MappedField } from './field-map.js';
 
-export type DestinationName = 'sync' | 'hubspot' | 'mailchimp' | 'iterable';
+export type DestinationName = 'sync' | 'hubspot' | 'mailchimp' | 'iterable' | 'braze';
 
 /** What one run talks to: the destination, where, with which credential, list and field map. */
 export interface Target {
@@ -52,6 +52,8 @@ export interface Destination {
   readonly needs: { credential: boolean; list: boolean };
   /** Where the platform is when `--downstream-url` is not given (may read the credential); undefined: required. */
   defaultBaseUrl(credential: string | undefined): string | undefined;
+  /** When there is no default: what `--downstream-url` should be, said when it is missing (Braze: the instance's REST endpoint). */
+  readonly baseUrlHint?: string;
   /** Why a `--map` target cannot be one of this platform's fields (checked before anything is read). */
   checkMap(map: MappedField): string | undefined;
   headers(target: Target): Record<string, string>;
@@ -68,6 +70,15 @@ export interface Destination {
    * delivered: it throws UnexpectedResponseError.
    */
   accepted(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[];
+  /**
+   * A 400 that still answers item by item (Braze refuses the request when every object in it is
+   * invalid, naming each): one result per item. Undefined: the 400 is about the batch as a whole
+   * (the engine bisects it). Without this, halves refused in the same words look like a request
+   * the platform refuses whatever it holds, and the profiles would fail as the platform's fault.
+   * Unlike clientError (a refusal that blames a value without saying which item: bisected), the
+   * answer names each item, so no request is spent finding them.
+   */
+  refusedEach?(answer: PlatformAnswer, emails: readonly string[], what: string): ItemResult[] | undefined;
   /** A 429, read the platform's way (how long to wait, for what); default: Retry-After. */
   rateLimited?(answer: PlatformAnswer, what: string): RateLimitedError | RefusedError;
   /**

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { Destination, DestinationName, Target } from './destination.js';
 import { parseMaps } from './field-map.js';
+import { brazeDestination } from './braze.js';
 import { hubspotDestination } from './hubspot.js';
 import { iterableDestination } from './iterable.js';
 import { mailchimpDestination } from './mailchimp.js';
@@ -12,6 +13,7 @@ export const DESTINATIONS: Readonly<Record<DestinationName, Destination>> = {
   hubspot: hubspotDestination,
   mailchimp: mailchimpDestination,
   iterable: iterableDestination,
+  braze: brazeDestination,
 };
 
 export const DESTINATION_NAMES = Object.keys(DESTINATIONS) as DestinationName[];
@@ -51,7 +53,9 @@ export function resolveTarget(flags: TargetFlags, credential: string | undefined
     throw new UsageError(`SYNC_DOWNSTREAM_TOKEN is required with ${to}: ${destination.title}'s credential, from the environment`);
   }
   const baseUrl = flags.downstreamUrl ?? (credential || !destination.needs.credential ? destination.defaultBaseUrl(credential) : undefined);
-  if (!baseUrl && !contactless) throw new UsageError(`--downstream-url (or SYNC_DOWNSTREAM_URL) is required with ${to}`);
+  if (!baseUrl && !contactless) {
+    throw new UsageError(`--downstream-url (or SYNC_DOWNSTREAM_URL) is required with ${to}${destination.baseUrlHint ? `: ${destination.baseUrlHint}` : ''}`);
+  }
   const batchSize = flags.batchSize ?? destination.defaults.batchSize;
   if (batchSize > destination.limits.maxItems) {
     throw new UsageError(`--batch-size ${batchSize}: ${destination.title} takes at most ${destination.limits.maxItems} profiles a request`);
