@@ -11,8 +11,9 @@ import { parsePropertySpec, type CustomPropertySpec } from '../mock/hubspot-prop
 import type { MergeFieldSpec } from '../mock/mailchimp-merge-fields.js';
 import * as mailchimpFlags from '../mock/mailchimp-options.js';
 import { registerIterableMock } from './mock/iterable.js';
+import { registerBrazeMock } from './mock/braze.js';
 
-interface CommonFlags {
+export interface CommonFlags {
   port: number;
   failRate: number;
   seed?: number;
@@ -255,4 +256,5 @@ export function registerMock(program: Command): void {
     );
 
   registerIterableMock(mock);
+  registerBrazeMock(mock);
 }
