@@ -10,7 +10,7 @@ export function addTargetOptions(command: Command): Command {
   return command
     .addOption(new Option('--to <name>', 'the platform to deliver to').choices(DESTINATION_NAMES).env('SYNC_DESTINATION').default('sync'))
     .addOption(
-      new Option('--downstream-url <url>', "the platform's base URL (default: the platform's public API; required for --to sync)")
+      new Option('--downstream-url <url>', "the platform's base URL (default: the platform's public API; required for --to sync and braze)")
         .env('SYNC_DOWNSTREAM_URL')
         .argParser(baseUrl('--downstream-url', 'SYNC_DOWNSTREAM_URL')),
     )

@@ -35,7 +35,8 @@ export const brazeDestination: Destination = {
   limits: { maxItems: 75 },
   needs: { credential: true, list: false },
   defaultBaseUrl: () => undefined,
-  baseUrlHint: `your Braze instance's REST endpoint, e.g. ${EXAMPLE_URL} (Settings › APIs and Identifiers shows it)`,
+  // The dashboard's URL names the instance; Braze's API overview (docs/api/basics) maps each to its REST endpoint.
+  baseUrlHint: `your Braze instance's REST endpoint, e.g. ${EXAMPLE_URL} for dashboard-01.braze.com (Braze's API overview lists every instance)`,
   checkMap(map) {
     if (PROFILE_ATTRIBUTES.includes(map.target)) return `${map.target} is already sent from the profile`;
     if (map.target === 'tags') return 'metadata.tags is already sent as the attribute tags';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../../cli/action.js';
 import { BOUNDS, integer, latency, port, probability } from '../../cli/parsers.js';
+import { programName } from '../../cli/program-name.js';
 import { maskEmail } from '../../logging/logger.js';
 import { randomFor, serveUntilSignal, type CommonFlags } from '../mock.js';
 
@@ -31,8 +32,8 @@ export function registerBrazeMock(mock: Command): void {
         'GET /__mock/stats shows what the mock saw; GET /__mock/users?email=… what it holds for one user.',
         '',
         'Example:',
-        '  $ sync mock braze --port 4050 --fail-rate 0.1',
-        '  $ SYNC_DOWNSTREAM_TOKEN=any sync push profiles.ndjson --to braze --downstream-url http://127.0.0.1:4050',
+        `  $ ${programName()} mock braze --port 4050 --fail-rate 0.1`,
+        `  $ SYNC_DOWNSTREAM_TOKEN=any ${programName()} push profiles.ndjson --to braze --downstream-url http://127.0.0.1:4050`,
       ].join('\n'),
     )
     .action(
