@@ -11,6 +11,7 @@ const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
 const HUBSPOT_TOKEN = 'bench-token';
 const MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us21';
 const ITERABLE_KEY = 'bench-iterable-key';
+const BRAZE_KEY = 'bench-braze-rest-key';
 
 function startSimulator(args) {
   return new Promise((resolve, reject) => {
@@ -68,6 +69,23 @@ const cases = [
       '429s': s.rateLimited,
     }),
     fine: (s) => s.maxRequestsPerSecondPerKey <= 5 && s.maxConcurrent <= 5 && s.overLimit.users + s.overLimit.bytes === 0 && s.rateLimited === 0,
+  },
+  {
+    name: 'braze',
+    profiles: 6000,
+    simulator: ['braze', '--latency', '80', '--key', BRAZE_KEY],
+    push: ['--to', 'braze'],
+    env: { SYNC_DOWNSTREAM_TOKEN: BRAZE_KEY },
+    // 10 requests/s (the default; Braze itself takes 3,000 per 3 s) × 75 attribute objects a request.
+    floor: { perSecond: 10 * 75, why: 'rate 10/s × 75 a batch' },
+    over: (s) => ({
+      'most objects in a request (limit 75)': s.maxObjectsPerRequest,
+      'requests over 75 objects': s.overObjectLimit,
+      'in any 1000 ms (rate 10)': s.maxRequestsPerSecond,
+      'in any 3 s (limit 3000)': s.maxRequestsPer3s,
+      '429s': s.rateLimited,
+    }),
+    fine: (s) => s.maxObjectsPerRequest <= 75 && s.overObjectLimit === 0 && s.maxRequestsPerSecond <= 10 && s.maxRequestsPer3s <= 3000 && s.rateLimited === 0,
   },
 ];
 
