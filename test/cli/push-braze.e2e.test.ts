@@ -12,7 +12,9 @@ import { useTempDir } from '../helpers/tmp.js';
 
 const KEY = 'braze-rest-key-e2e-SECRET';
 const INVALID_EMAIL = "The value provided for the 'email' field is not a valid email.";
-const GOOD = 150;
+const GOOD = 149;
+/** Where, among the good ones, one refused profile sits: inside a batch Braze answers 201 "success" with errors[]. */
+const AMID = 10;
 
 const profile = (i: number, extra: Record<string, unknown> = {}) => ({ email: `user${i}@example.com`, firstName: 'ann', lastName: 'lee', metadata: { tags: ['vip'], plan: `p${i}` }, ...extra });
 const ndjson = (values: unknown[]) => values.map((value) => JSON.stringify(value)).join('\n') + '\n';
@@ -47,10 +49,15 @@ describe('push --to braze (spawned, against sync mock braze)', () => {
     const file = join(tmp(), 'profiles.ndjson');
     const deadLetter = join(tmp(), 'dl.ndjson');
     const report = join(tmp(), 'report.ndjson');
-    // The refused ones come last: after two full batches of 75, they make a batch of their own, which
-    // Braze refuses whole (400, naming each object); earlier, one would be refused inside a 201.
-    const records = [
-      ...Array.from({ length: GOOD }, (_, i) => profile(i)),
+    // One refused profile amid the good ones: Braze answers its batch 201 "success" and names it in
+    // errors[] (the trap: it must not count as delivered). Three more come last: after two full
+    // batches of 75 valid profiles, they make a batch of their own, which Braze refuses whole (400,
+    // naming each object).
+    const good = Array.from({ length: GOOD }, (_, i) => profile(i));
+    const records: Record<string, unknown>[] = [
+      ...good.slice(0, AMID),
+      { email: 'amid@suppressed.example', firstName: 'Sup', lastName: 'Pressed' },
+      ...good.slice(AMID),
       { email: 'not-an-email', firstName: 'x', lastName: 'y' },
       { email: 'nolast@example.com', firstName: 'x' },
       ...[1, 2, 3].map((i) => ({ email: `gone${i}@suppressed.example`, firstName: 'Sup', lastName: 'Pressed' })),
@@ -65,10 +72,10 @@ describe('push --to braze (spawned, against sync mock braze)', () => {
 
     const first = await push('--report', report, '--verbose');
     expect(first.code, first.stderr).toBe(3);
-    expect(JSON.parse(first.stdout)).toMatchObject({ total: GOOD + 5, valid: GOOD + 3, invalid: 2, delivered: GOOD, rejected: 3, failed: 0, deadLettered: 5 });
+    expect(JSON.parse(first.stdout)).toMatchObject({ total: GOOD + 6, valid: GOOD + 4, invalid: 2, delivered: GOOD, rejected: 4, failed: 0, deadLettered: 6 });
     // What Braze holds: every good profile, as sent (names capitalised by push, tags, the mapped plan).
     expect(await get('/__mock/users?email=user0@example.com')).toEqual({ email: 'user0@example.com', first_name: 'Ann', last_name: 'Lee', tags: ['vip'], plan: 'p0' });
-    expect(await get('/__mock/users?email=user149@example.com')).toMatchObject({ plan: 'p149' });
+    expect(await get('/__mock/users?email=user148@example.com')).toMatchObject({ plan: 'p148' });
     const stats = await get<Stats>('/__mock/stats');
     expect(stats.users).toBe(GOOD);
     expect(stats.failures).toBeGreaterThan(0);
@@ -76,27 +83,31 @@ describe('push --to braze (spawned, against sync mock braze)', () => {
     expect(stats).toMatchObject({ overObjectLimit: 0, rateLimited: 0 });
     // The last batch, only refused objects, was answered 400 (naming each) and still dead-lettered per profile.
     expect(stats.badRequests).toBeGreaterThanOrEqual(1);
+    expect(stats.rejected).toBeGreaterThanOrEqual(4);
     expect(stats.maxObjectsPerRequest).toBeLessThanOrEqual(75);
     expect(stats.maxRequestsPerSecond).toBeLessThanOrEqual(10);
     expect(stats.maxConcurrent).toBeLessThanOrEqual(10);
-    expect(readLines(deadLetter).map((letter) => [letter.line, letter.class, letter.reason])).toEqual([
-      [GOOD + 1, 'client', 'email: must be a valid email address'],
-      [GOOD + 2, 'client', 'lastName: is required'],
-      [GOOD + 3, 'client', INVALID_EMAIL],
+    expect(await get('/__mock/users?email=amid@suppressed.example')).toEqual({ error: 'no such user' });
+    const letters = readLines(deadLetter).map((letter) => [letter.line, letter.class, letter.reason] as [number, string, string]);
+    expect(letters.sort((a, b) => a[0] - b[0])).toEqual([
+      [AMID + 1, 'client', INVALID_EMAIL],
+      [GOOD + 2, 'client', 'email: must be a valid email address'],
+      [GOOD + 3, 'client', 'lastName: is required'],
       [GOOD + 4, 'client', INVALID_EMAIL],
       [GOOD + 5, 'client', INVALID_EMAIL],
+      [GOOD + 6, 'client', INVALID_EMAIL],
     ]);
 
     // The same file again: no good profile is sent (the state); the refused ones are tried again.
     const before = await get<Stats>('/__mock/stats');
     const rerun = await push();
     expect(rerun.code, rerun.stderr).toBe(3);
-    expect(JSON.parse(rerun.stdout)).toMatchObject({ unchanged: GOOD, delivered: 0, rejected: 3 });
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ unchanged: GOOD, delivered: 0, rejected: 4 });
     const after = await get<Stats>('/__mock/stats');
     expect(after.accepted).toBe(before.accepted);
 
     // One profile changed: exactly that one is sent, and Braze holds its new value.
-    records[42] = profile(42, { lastName: 'changed' });
+    records[AMID + 1 + 42] = profile(42, { lastName: 'changed' });
     writeFileSync(file, ndjson(records));
     const changed = await push();
     expect(JSON.parse(changed.stdout)).toMatchObject({ unchanged: GOOD - 1, delivered: 1 });
