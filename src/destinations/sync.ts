@@ -15,7 +15,7 @@ export const syncDestination: Destination = {
   limits: { maxItems: 10_000 },
   needs: { credential: false, list: false },
   defaultBaseUrl: () => undefined,
-  checkMap: () => 'sync sends metadata whole: --map is for the marketing platforms (--to hubspot, mailchimp)',
+  checkMap: () => 'sync sends metadata whole: --map is for the marketing platforms (any --to but sync)',
   headers: ({ credential }): Record<string, string> => (credential ? { authorization: `Bearer ${credential}` } : {}),
   endpoint: ({ baseUrl }) => `${baseUrl}/profiles/batch`,
   encode: (profile) => ({ fragment: JSON.stringify(toWire(profile)) }),

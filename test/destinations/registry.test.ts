@@ -26,7 +26,7 @@ describe('resolveTarget: the destination from the flags, or why the run cannot s
     [{}, undefined, '--downstream-url (or SYNC_DOWNSTREAM_URL) is required with --to sync'],
     [{ to: 'hubspot', batchSize: 101 }, 'x', '--batch-size 101: HubSpot takes at most 100 profiles a request'],
     [{ to: 'mailchimp', list: 'L', batchSize: 501 }, KEY, '--batch-size 501: Mailchimp takes at most 500 profiles a request'],
-    [{ downstreamUrl: 'http://p.test', map: ['metadata.tier=tier'] }, undefined, '--map metadata.tier=tier: sync sends metadata whole: --map is for the marketing platforms (--to hubspot, mailchimp)'],
+    [{ downstreamUrl: 'http://p.test', map: ['metadata.tier=tier'] }, undefined, '--map metadata.tier=tier: sync sends metadata whole: --map is for the marketing platforms (any --to but sync)'],
     [{ to: 'hubspot', map: ['metadata.first=firstname'] }, 'x', '--map metadata.first=firstname: firstname is already sent from the profile'],
     [{ to: 'hubspot', map: ['tier=tier'] }, 'x', '--map tier=tier: expected metadata.KEY=TARGET (dots reach inside metadata, e.g. metadata.preferences.plan=plan)'],
     [{ to: 'hubspot', map: ['metadata.a=tier', 'metadata.b=Tier'] }, 'x', '--map metadata.b=Tier: metadata.a is already sent as Tier'],
