@@ -32,6 +32,7 @@ export function destinationsHelp(): string {
     sync: 'optional, sent as Bearer',
     hubspot: 'private app token (Bearer)',
     mailchimp: 'API key …-us21 (Basic); --list',
+    customerio: 'SITE_ID:API_KEY (Basic)',
     iterable: "project's server-side API key (Api-Key)",
   };
   const rows = DESTINATION_NAMES.map((name) => {
