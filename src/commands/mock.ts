@@ -10,9 +10,10 @@ import { maskEmail } from '../logging/logger.js';
 import { parsePropertySpec, type CustomPropertySpec } from '../mock/hubspot-properties.js';
 import type { MergeFieldSpec } from '../mock/mailchimp-merge-fields.js';
 import * as mailchimpFlags from '../mock/mailchimp-options.js';
+import { registerCustomerioMock } from './mock/customerio.js';
 import { registerIterableMock } from './mock/iterable.js';
 
-interface CommonFlags {
+export interface CommonFlags {
   port: number;
   failRate: number;
   seed?: number;
@@ -254,5 +255,6 @@ export function registerMock(program: Command): void {
       }),
     );
 
+  registerCustomerioMock(mock);
   registerIterableMock(mock);
 }
