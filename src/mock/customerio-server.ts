@@ -62,7 +62,8 @@ export interface CustomerioMockStats {
   /** Most requests that arrived within any 1000 ms, and most handled at once. */
   maxRequestsPerSecond: number;
   maxConcurrent: number;
-  /** The largest request body and the largest entry seen, in bytes, and the most entries in one request. */
+  /** Bytes of every request body read (for throughput in bytes/s), the largest request body and entry seen, the most entries in one request. */
+  requestBytes: number;
   maxRequestBytes: number;
   maxEntryBytes: number;
   maxEntries: number;
@@ -132,6 +133,7 @@ export function createCustomerioMock(options: CustomerioMockOptions): Customerio
     accepted: 0,
     rejected: 0,
     maxConcurrent: 0,
+    requestBytes: 0,
     maxRequestBytes: 0,
     maxEntryBytes: 0,
     maxEntries: 0,
@@ -215,6 +217,7 @@ export function createCustomerioMock(options: CustomerioMockOptions): Customerio
     const body = req.method === 'POST' ? await readBody(req) : { text: '', bytes: 0 };
     if ('gone' in body) return;
     const bytes = 'tooLarge' in body ? body.tooLarge : body.bytes;
+    counters.requestBytes += bytes;
     counters.maxRequestBytes = Math.max(counters.maxRequestBytes, bytes);
 
     if (url.pathname !== BATCH_PATH) return refuse(404, 'not found');

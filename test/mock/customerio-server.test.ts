@@ -277,6 +277,7 @@ describe('other paths and stats', () => {
       maxEntries: 2,
       maxEntryBytes: Buffer.byteLength(JSON.stringify(entries[0])),
       maxRequestBytes: Buffer.byteLength(JSON.stringify({ batch: entries })),
+      requestBytes: Buffer.byteLength(JSON.stringify({ batch: entries })) + Buffer.byteLength(JSON.stringify({ batch: [person('c@example.com')] })),
       maxConcurrent: 2,
       maxRequestsPerSecond: 2,
       oversizedRequests: 0,
