@@ -1,7 +1,7 @@
 // npm run bench destinations: each real platform's throughput against its floor, through its simulator,
 // with the simulator's own count of what went over the platform's limits (it must be 0).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,18 @@ const HUBSPOT_TOKEN = 'bench-token';
 const MAILCHIMP_KEY = '0123456789abcdef0123456789abcdef-us21';
 const ITERABLE_KEY = 'bench-iterable-key';
 const BRAZE_KEY = 'bench-braze-rest-key';
+const CUSTOMERIO_REQUEST_BYTES = 500_000;
+
+/** Profiles whose Customer.io entries are about 1 KB (a mapped 900-byte note): the 500 KB a request, not the 1,000 entries, decides the batch. */
+async function writeKilobyteProfiles(path, count) {
+  const out = createWriteStream(path);
+  const note = 'n'.repeat(900);
+  for (let i = 0; i < count; i++) {
+    const line = `{"email":"user${String(i).padStart(6, '0')}@example.com","firstName":"first","lastName":"last","metadata":{"tags":["t${i % 7}"],"note":"${note}"}}\n`;
+    if (!out.write(line)) await new Promise((resolve) => out.once('drain', resolve));
+  }
+  await new Promise((resolve) => out.end(resolve));
+}
 
 function startSimulator(args) {
   return new Promise((resolve, reject) => {
@@ -52,6 +64,29 @@ const cases = [
     floor: { perSecond: (10 * 500) / 1.5, why: '10 connections × 500 a batch ÷ 1.5 s latency' },
     over: (s) => ({ 'most connections open (limit 10)': s.maxConcurrent, '429s': s.tooManyConnections }),
     fine: (s) => s.maxConcurrent <= 10 && s.tooManyConnections === 0,
+  },
+  {
+    name: 'customerio',
+    profiles: 30_000,
+    write: writeKilobyteProfiles,
+    simulator: ['customerio', '--latency', '200'],
+    push: ['--to', 'customerio', '--map', 'metadata.note=note'],
+    env: { SYNC_DOWNSTREAM_TOKEN: 'bench-site:bench-key' },
+    // 10 requests/s × as many of these equal entries as 500,000 bytes hold (the envelope and commas included).
+    floor: (s) => {
+      const perRequest = Math.floor((CUSTOMERIO_REQUEST_BYTES - '{"batch":[]}'.length + 1) / (s.maxEntryBytes + 1));
+      return { perSecond: 10 * perRequest, why: `rate 10/s × ${perRequest} entries of ${s.maxEntryBytes} bytes in 500,000 bytes` };
+    },
+    bytes: (s, seconds) => `${(s.requestBytes / seconds / 1e6).toFixed(2)} MB/s of request bodies against ${((10 * CUSTOMERIO_REQUEST_BYTES) / 1e6).toFixed(2)} MB/s (10/s × 500,000 bytes)`,
+    over: (s) => ({
+      'largest request (limit 500,000 bytes)': s.maxRequestBytes,
+      'largest entry (limit 32,000)': s.maxEntryBytes,
+      'requests over': s.oversizedRequests,
+      'entries over': s.oversizedEntries,
+      'in any 1000 ms (limit 10)': s.maxRequestsPerSecond,
+      '429s': s.rateLimited,
+    }),
+    fine: (s) => s.oversizedRequests === 0 && s.oversizedEntries === 0 && s.maxRequestBytes <= CUSTOMERIO_REQUEST_BYTES && s.maxRequestsPerSecond <= 10 && s.rateLimited === 0,
   },
   {
     name: 'iterable',
@@ -95,7 +130,7 @@ export async function destinationBenchmarks() {
     const sim = await startSimulator(c.simulator);
     try {
       const file = join(dir, 'profiles.ndjson');
-      await writeProfiles(file, c.profiles);
+      await (c.write ?? writeProfiles)(file, c.profiles);
       const run = await timed(['push', file, ...c.push, '--downstream-url', sim.url, '--dead-letter', join(dir, 'dl.ndjson'), '--json'], {
         ...c.env,
         SYNC_STATE_DIR: join(dir, 'state'),
@@ -103,11 +138,13 @@ export async function destinationBenchmarks() {
       const summary = JSON.parse(run.stdout || '{}');
       const stats = await sim.stats();
       const achieved = (summary.delivered ?? 0) / (run.wallMs / 1000);
+      const floor = typeof c.floor === 'function' ? c.floor(stats) : c.floor;
       console.log(
         `${c.name}: ${summary.delivered}/${c.profiles} delivered in ${(run.wallMs / 1000).toFixed(1)} s (process start included): ` +
-          `${Math.round(achieved)} profiles/s against a floor of ${Math.round(c.floor.perSecond)}/s (${c.floor.why}) = ${(achieved / c.floor.perSecond).toFixed(2)}×; ` +
+          `${Math.round(achieved)} profiles/s against a floor of ${Math.round(floor.perSecond)}/s (${floor.why}) = ${(achieved / floor.perSecond).toFixed(2)}×; ` +
           `peak RSS ${Math.round((run.rssKb ?? 0) / 1024)} MB`,
       );
+      if (c.bytes) console.log(`  ${c.bytes(stats, run.wallMs / 1000)}`);
       console.log(`  at the platform: ${Object.entries(c.over(stats)).map(([what, n]) => `${what}: ${n}`).join(' · ')} → ${c.fine(stats) ? 'within its limits' : 'OVER ITS LIMITS'}`);
     } finally {
       await sim.stop();

@@ -32,8 +32,9 @@ export function destinationsHelp(): string {
     sync: 'optional, sent as Bearer',
     hubspot: 'private app token (Bearer)',
     mailchimp: 'API key …-us21 (Basic); --list',
-    iterable: "project's server-side API key (Api-Key)",
     braze: 'REST API key with users.track (Bearer); --downstream-url',
+    customerio: 'SITE_ID:API_KEY (Basic)',
+    iterable: "project's server-side API key (Api-Key)",
   };
   const rows = DESTINATION_NAMES.map((name) => {
     const { defaults } = DESTINATIONS[name];

@@ -10,8 +10,9 @@ import { maskEmail } from '../logging/logger.js';
 import { parsePropertySpec, type CustomPropertySpec } from '../mock/hubspot-properties.js';
 import type { MergeFieldSpec } from '../mock/mailchimp-merge-fields.js';
 import * as mailchimpFlags from '../mock/mailchimp-options.js';
-import { registerIterableMock } from './mock/iterable.js';
 import { registerBrazeMock } from './mock/braze.js';
+import { registerCustomerioMock } from './mock/customerio.js';
+import { registerIterableMock } from './mock/iterable.js';
 
 export interface CommonFlags {
   port: number;
@@ -255,6 +256,7 @@ export function registerMock(program: Command): void {
       }),
     );
 
-  registerIterableMock(mock);
   registerBrazeMock(mock);
+  registerCustomerioMock(mock);
+  registerIterableMock(mock);
 }

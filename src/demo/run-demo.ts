@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { programName } from '../cli/program-name.js';
 import { seededRandom } from '../engine/random.js';
+import { DESTINATION_NAMES } from '../destinations/registry.js';
 import type { Logger } from '../logging/logger.js';
 import { createDownstreamMock } from '../mock/downstream-server.js';
 import { createHubspotMock } from '../mock/hubspot-server.js';
@@ -112,7 +113,7 @@ export function describeDemo({ pull, push, hubspot, files }: DemoResult, cwd = p
     `   ${count(h.deadLettered, 'record')} not delivered → ${path(files.hubspotDeadLetter)}`,
     '',
     'Nothing was lost: every record was exported, delivered, merged, or written to the dead-letter file.',
-    `Next: ${name} pull --help · ${name} push --help (destinations: --to sync|hubspot|mailchimp) · ${name} serve --help`,
+    `Next: ${name} pull --help · ${name} push --help (destinations: --to ${DESTINATION_NAMES.join('|')}) · ${name} serve --help`,
     `Replay the failures against a platform: ${name} push ${path(files.deadLetter)} --dead-letter ${path(files.deadLetter)} --downstream-url URL`,
   ];
 }

@@ -107,12 +107,22 @@ export class DestinationClient {
     return { status, headers: lowerCased(headers), body, text };
   }
 
-  /** The credential, and the encoded header values that carry it (HTTP Basic's base64). */
+  /**
+   * The credential, the encoded header values that carry it (HTTP Basic's base64), and Basic's
+   * password on its own: Customer.io's credential is `SITE_ID:API_KEY`, and its API key echoed
+   * alone is as secret as the pair.
+   */
   private secrets(): string[] {
     const { credential } = this.target;
     if (!credential) return [];
     const encoded = Object.values(this.target.destination.headers(this.target)).flatMap((value) => /^Basic\s+(\S+)$/i.exec(value)?.[1] ?? []);
-    return [credential, ...encoded];
+    const passwords = encoded.flatMap((pair) => {
+      const decoded = Buffer.from(pair, 'base64').toString('utf8');
+      const password = decoded.slice(decoded.indexOf(':') + 1);
+      return decoded.includes(':') && password !== '' ? [password] : [];
+    });
+    // Longest first: a shorter secret inside a longer one must not leave the rest of it showing.
+    return [credential, ...encoded, ...passwords].sort((a, b) => b.length - a.length);
   }
 
   /** The one place a status becomes an outcome: 2xx per item (the destination reads it), the rest typed errors. */

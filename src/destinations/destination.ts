@@ -3,7 +3,7 @@ import type { HttpStatusError, RateLimitedError, RefusedError } from '../errors.
 import type { Profile } from '../profiles/schemas.js';
 import type { MappedField } from './field-map.js';
 
-export type DestinationName = 'sync' | 'hubspot' | 'mailchimp' | 'iterable' | 'braze';
+export type DestinationName = 'sync' | 'hubspot' | 'mailchimp' | 'braze' | 'customerio' | 'iterable';
 
 /** What one run talks to: the destination, where, with which credential, list and field map. */
 export interface Target {
@@ -54,6 +54,8 @@ export interface Destination {
   defaultBaseUrl(credential: string | undefined): string | undefined;
   /** When there is no default: what `--downstream-url` should be, said when it is missing (Braze: the instance's REST endpoint). */
   readonly baseUrlHint?: string;
+  /** Why SYNC_DOWNSTREAM_TOKEN cannot be this platform's credential, by its form alone (never quoting it). */
+  checkCredential?(credential: string): string | undefined;
   /** Why a `--map` target cannot be one of this platform's fields (checked before anything is read). */
   checkMap(map: MappedField): string | undefined;
   headers(target: Target): Record<string, string>;
@@ -99,10 +101,13 @@ export interface Destination {
   readonly idempotencyKey?: boolean;
 }
 
-/** The platform's own words from an error body: its `message`, `detail`, `error`, `title` or `msg` (Iterable), or the text. */
+/** The platform's own words from an error body: its `message`, `detail`, `error`, `title`, `msg` (Iterable) or `meta` (Customer.io), or the text. */
 export function platformSaid(answer: PlatformAnswer): string | undefined {
   const body = answer.body as Record<string, unknown> | undefined;
-  const field = body && typeof body === 'object' ? (body.message ?? body.detail ?? body.error ?? body.title ?? body.msg) : undefined;
+  // Customer.io's Track API says it in a `meta` envelope: `{meta: {error}}` or `{meta: {errors: [...]}}`.
+  const meta = isObject(body) && isObject(body.meta) ? body.meta : undefined;
+  const metaSaid = meta && (typeof meta.error === 'string' ? meta.error : Array.isArray(meta.errors) ? meta.errors.filter((e) => typeof e === 'string').join('; ') : undefined);
+  const field = body && typeof body === 'object' ? (body.message ?? body.detail ?? body.error ?? body.title ?? body.msg ?? (metaSaid || undefined)) : undefined;
   const text = typeof field === 'string' ? field : answer.text.replace(/<[^>]*>/g, ' ');
   const said = text.trim().replace(/\s+/g, ' ');
   if (said === '') return undefined;

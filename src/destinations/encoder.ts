@@ -29,10 +29,10 @@ export function encoderFor(target: Target): ProfileEncoder {
       if ('refused' in encoding) return encoding;
       const bytes = Buffer.byteLength(encoding.fragment);
       if (maxItemBytes !== undefined && bytes > maxItemBytes) {
-        return { refused: `${kb(bytes)} as sent to ${destination.title}, over its limit of ${kb(maxItemBytes)} a profile` };
+        return { refused: `${bytesText(bytes)} as sent to ${destination.title}, over its limit of ${bytesText(maxItemBytes)} a profile` };
       }
       if (maxBytes !== undefined && bytes + destination.envelopeBytes(1) > maxBytes) {
-        return { refused: `${kb(bytes)} as sent to ${destination.title}, more than one request may carry (${kb(maxBytes)})` };
+        return { refused: `${bytesText(bytes)} as sent to ${destination.title}, more than one request may carry (${bytesText(maxBytes)})` };
       }
       return { profile, fragment: encoding.fragment, bytes };
     },
@@ -41,4 +41,5 @@ export function encoderFor(target: Target): ProfileEncoder {
   };
 }
 
-const kb = (bytes: number): string => (bytes < 10_240 ? `${bytes} bytes` : `${Math.ceil(bytes / 1024)} KB`);
+// Exact: a limit in decimal units (Customer.io's 32,000) rounded to KiB would read the same as a size just over it.
+const bytesText = (bytes: number): string => `${bytes.toLocaleString('en-US')} bytes`;

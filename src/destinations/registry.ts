@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import type { Destination, DestinationName, Target } from './destination.js';
 import { parseMaps } from './field-map.js';
 import { brazeDestination } from './braze.js';
+import { customerioDestination } from './customerio.js';
 import { hubspotDestination } from './hubspot.js';
 import { iterableDestination } from './iterable.js';
 import { mailchimpDestination } from './mailchimp.js';
@@ -12,8 +13,9 @@ export const DESTINATIONS: Readonly<Record<DestinationName, Destination>> = {
   sync: syncDestination,
   hubspot: hubspotDestination,
   mailchimp: mailchimpDestination,
-  iterable: iterableDestination,
   braze: brazeDestination,
+  customerio: customerioDestination,
+  iterable: iterableDestination,
 };
 
 export const DESTINATION_NAMES = Object.keys(DESTINATIONS) as DestinationName[];
@@ -52,6 +54,8 @@ export function resolveTarget(flags: TargetFlags, credential: string | undefined
   if (destination.needs.credential && !credential && !contactless) {
     throw new UsageError(`SYNC_DOWNSTREAM_TOKEN is required with ${to}: ${destination.title}'s credential, from the environment`);
   }
+  const credentialProblem = credential ? destination.checkCredential?.(credential) : undefined;
+  if (credentialProblem) throw new UsageError(`SYNC_DOWNSTREAM_TOKEN with ${to}: ${credentialProblem}`);
   const baseUrl = flags.downstreamUrl ?? (credential || !destination.needs.credential ? destination.defaultBaseUrl(credential) : undefined);
   if (!baseUrl && !contactless) {
     throw new UsageError(`--downstream-url (or SYNC_DOWNSTREAM_URL) is required with ${to}${destination.baseUrlHint ? `: ${destination.baseUrlHint}` : ''}`);

@@ -5,7 +5,7 @@ const lines = (stderr: string): string[] => stderr.split('\n').filter((line) => 
 
 describe("commander's usage errors: one mistake, one line, exit 2 (spawned)", () => {
   it.each([
-    ['mock', 'sync mock needs a command: reqres, downstream, hubspot, mailchimp, iterable or braze; see sync mock --help'],
+    ['mock', 'sync mock needs a command: reqres, downstream, hubspot, mailchimp, braze, customerio or iterable; see sync mock --help'],
     ['state', 'sync state needs a command: show, forget or reset; see sync state --help'],
   ])('`sync %s` without its command in a pipe: exit 2 and one JSON error line, not its help as one error per line', async (group, msg) => {
     const result = await runCli([group]);

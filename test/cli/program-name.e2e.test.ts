@@ -60,7 +60,7 @@ describe('the program under its second name, sync-cli (spawned)', () => {
     const result = await runCli(['demo', '--out-dir', 'out'], { bin: BIN_CLI, cwd: tmp(), timeoutMs: 30_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^sync-cli demo: the whole flow/);
-    expect(result.stdout).toContain('Next: sync-cli pull --help · sync-cli push --help (destinations: --to sync|hubspot|mailchimp) · sync-cli serve --help');
+    expect(result.stdout).toContain('Next: sync-cli pull --help · sync-cli push --help (destinations: --to sync|hubspot|mailchimp|braze|customerio|iterable) · sync-cli serve --help');
     expect(result.stdout).toContain('Replay the failures against a platform: sync-cli push out/dead-letter.ndjson --dead-letter out/dead-letter.ndjson --downstream-url URL');
     expect(result.stdout).not.toMatch(/npx/);
   });

@@ -78,7 +78,7 @@ describe('iterable: the body', () => {
   it('a profile larger than one 4 MB request is refused before it costs a request', () => {
     const mapped = targetOf('iterable', BASE, { credential: KEY, maps: ['metadata.note=note'] });
     const refused = encoderFor(mapped).encode({ ...bob, metadata: { note: 'x'.repeat(4_000_000) } });
-    expect(refused).toEqual({ refused: expect.stringMatching(/^3907 KB as sent to Iterable, more than one request may carry \(3907 KB\)$/) });
+    expect(refused).toEqual({ refused: expect.stringMatching(/^4,000,\d{3} bytes as sent to Iterable, more than one request may carry \(4,000,000 bytes\)$/) });
   });
 
   it('refuses --map targets the profile already fills, subscription fields, and dotted names', () => {

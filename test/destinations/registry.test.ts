@@ -19,7 +19,7 @@ describe('resolveTarget: the destination from the flags, or why the run cannot s
   });
 
   it.each([
-    [{ to: 'salesforce' }, 'x', '--to salesforce: expected one of sync, hubspot, mailchimp, iterable, braze'],
+    [{ to: 'salesforce' }, 'x', '--to salesforce: expected one of sync, hubspot, mailchimp, braze, customerio, iterable'],
     [{ to: 'mailchimp' }, KEY, '--list ID (or SYNC_LIST_ID) is required with --to mailchimp: the audience to add members to'],
     [{ to: 'hubspot', list: 'L' }, 'x', '--list is for --to mailchimp; --to hubspot has no lists'],
     [{ to: 'hubspot' }, undefined, "SYNC_DOWNSTREAM_TOKEN is required with --to hubspot: HubSpot's credential, from the environment"],
