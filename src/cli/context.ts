@@ -34,6 +34,7 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
     runId,
     color,
     destination: terminal.stream,
+    maskEmails: !options.verbose,
   });
   return {
     runId,

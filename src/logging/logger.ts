@@ -15,6 +15,8 @@ export interface LoggerOptions {
   color: boolean;
   /** Defaults to stderr: stdout belongs to data and the `--json` summary. */
   destination?: DestinationStream;
+  /** Mask email addresses inside messages too (a platform's refusal may quote one); off with --verbose. */
+  maskEmails?: boolean;
 }
 
 export function newRunId(): string {
@@ -25,7 +27,7 @@ export function newRunId(): string {
  * pino: JSON lines by default (cheap, what log shippers want); pino-pretty for people at a terminal.
  * Both write synchronously so a line is never lost when the process ends.
  */
-export async function createLogger({ format, level, runId, color, destination }: LoggerOptions): Promise<Logger> {
+export async function createLogger({ format, level, runId, color, destination, maskEmails = true }: LoggerOptions): Promise<Logger> {
   // pino-pretty is only needed by a person at a terminal; cron runs skip loading it.
   const pretty = format === 'pretty' ? (await import('pino-pretty')).default : undefined;
   const stream =
@@ -45,10 +47,11 @@ export async function createLogger({ format, level, runId, color, destination }:
       base: { runId },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      // Every message, whoever logs it: a URL in it keeps no password.
+      // Every message, whoever logs it: a URL in it keeps no password, an address quoted in it is masked.
       hooks: {
         logMethod(args, method) {
-          method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactCredentials(arg) : arg)) as Parameters<typeof method>);
+          const clean = (text: string): string => (maskEmails ? maskEmailsIn(redactCredentials(text)) : redactCredentials(text));
+          method.apply(this, args.map((arg) => (typeof arg === 'string' ? clean(arg) : arg)) as Parameters<typeof method>);
         },
       },
     },
@@ -61,4 +64,13 @@ export function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');
   if (at <= 0) return '***';
   return `${email[0]}***${email.slice(at)}`;
+}
+
+// An address as platforms quote one in free text. No `/` or `*` in the local part: a URL whose
+// password redactCredentials already masked (`http://***@host`) is not an address.
+const EMAIL_IN_TEXT = /[\p{L}\p{N}._%+!#$&'=?^`{|}~-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+/gu;
+
+/** Every address inside a message masked as maskEmail does: `refused: ann@x.io is suppressed` → `refused: a***@x.io is suppressed`. */
+export function maskEmailsIn(text: string): string {
+  return text.includes('@') ? text.replace(EMAIL_IN_TEXT, (email) => maskEmail(email)) : text;
 }

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, maskEmailsIn } from '../../src/logging/logger.js';
+
+/** The JSON lines a logger wrote, parsed. */
+async function linesOf(maskEmails: boolean | undefined, log: (logger: Awaited<ReturnType<typeof createLogger>>) => void): Promise<Array<Record<string, unknown>>> {
+  const written: string[] = [];
+  const logger = await createLogger({ format: 'json', level: 'debug', runId: 'r1', color: false, maskEmails, destination: { write: (line: string) => void written.push(line) } });
+  log(logger);
+  return written.join('').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('maskEmailsIn', () => {
+  it('masks every address a platform quotes in free text, and nothing else', () => {
+    expect(maskEmailsIn('identifiers.email: blocked@suppressed.example is suppressed (suppressed)')).toBe('identifiers.email: b***@suppressed.example is suppressed (suppressed)');
+    expect(maskEmailsIn('"ann.lee+x@Example.COM" and bob@b.io')).toBe('"a***@Example.COM" and b***@b.io');
+    expect(maskEmailsIn('josé@exämple.de looks fake')).toBe('j***@exämple.de looks fake');
+    // A URL whose password is already masked, a bare @, a handle: not addresses.
+    expect(maskEmailsIn('POST http://***@127.0.0.1:4020/profiles failed')).toBe('POST http://***@127.0.0.1:4020/profiles failed');
+    expect(maskEmailsIn('@mention and a@b and 5 @ 3')).toBe('@mention and a@b and 5 @ 3');
+  });
+});
+
+describe('createLogger', () => {
+  it("masks addresses inside every message by default (a platform's refusal quoting one), and keeps them with --verbose", async () => {
+    const message = 'line 903: rejected by the downstream: identifiers.email: blocked@suppressed.example is suppressed';
+    const [masked] = await linesOf(undefined, (logger) => logger.warn({ stage: 'send' }, message));
+    expect(masked!.msg).toBe('line 903: rejected by the downstream: identifiers.email: b***@suppressed.example is suppressed');
+    const [kept] = await linesOf(false, (logger) => logger.warn({ stage: 'send' }, message));
+    expect(kept!.msg).toBe(message);
+  });
+
+  it('still masks a password in a URL in a message, verbose or not', async () => {
+    const [line] = await linesOf(false, (logger) => logger.error('cannot reach http://u:s3cret@127.0.0.1:9/x'));
+    expect(line!.msg).not.toContain('s3cret');
+  });
+});
