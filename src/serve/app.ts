@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
-import type { Delivery } from '../destinations/delivery.js';
+import type { Delivery } from '../delivery/delivery.js';
 import type { Encoded } from '../destinations/destination.js';
-import type { ProfileEncoder } from '../destinations/encoder.js';
+import type { ProfileEncoder } from '../delivery/encoder.js';
 import type { Quota } from '../quota/open-quota.js';
 import { maskEmail, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';

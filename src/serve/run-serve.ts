@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { createDelivery, DELIVERY_PACING, type Delivery } from '../destinations/delivery.js';
-import { encoderFor } from '../destinations/encoder.js';
+import { createDelivery, DELIVERY_PACING, type Delivery } from '../delivery/delivery.js';
+import { encoderFor } from '../delivery/encoder.js';
 import { resolveTarget, type ResolvedTarget, type TargetFlags } from '../destinations/registry.js';
 import { loadHasher } from '../state/digest.js';
 import { openQuota } from '../quota/open-quota.js';

@@ -1,7 +1,7 @@
 import { hasher } from '../hash/xxhash.js';
 
 /**
- * 64 bits of what a platform would get for a profile (destinations/encoder.ts): equal digests mean
+ * 64 bits of what a platform would get for a profile (delivery/encoder.ts): equal digests mean
  * the platform would get the same bytes.
  */
 export type Digest = bigint;

@@ -1,10 +1,10 @@
 import nock from 'nock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DestinationClient } from '../../src/destinations/client.js';
+import { DestinationClient } from '../../src/delivery/destination-client.js';
 import { customerioDestination as cio, MAX_ENTRY_BYTES, MAX_REQUEST_BYTES, siteIdOf } from '../../src/destinations/customerio.js';
-import { createDelivery } from '../../src/destinations/delivery.js';
+import { createDelivery } from '../../src/delivery/delivery.js';
 import type { Encoded, PlatformAnswer } from '../../src/destinations/destination.js';
-import { encoderFor } from '../../src/destinations/encoder.js';
+import { encoderFor } from '../../src/delivery/encoder.js';
 import { resolveTarget } from '../../src/destinations/registry.js';
 import { isRateLimited, isTransient } from '../../src/engine/retry-policy.js';
 import { seededRandom } from '../../src/engine/random.js';

@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DestinationClient } from '../../src/destinations/client.js';
+import { DestinationClient } from '../../src/delivery/destination-client.js';
 import type { PlatformAnswer } from '../../src/destinations/destination.js';
 import { hubspotDestination as hubspot, readable } from '../../src/destinations/hubspot.js';
 import { AuthError, HttpStatusError, RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../../src/errors.js';

@@ -1,10 +1,10 @@
 import nock from 'nock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DestinationClient } from '../../src/destinations/client.js';
+import { DestinationClient } from '../../src/delivery/destination-client.js';
 import type { PlatformAnswer } from '../../src/destinations/destination.js';
 import { iterableDestination as iterable } from '../../src/destinations/iterable.js';
 import { resolveTarget } from '../../src/destinations/registry.js';
-import { encoderFor } from '../../src/destinations/encoder.js';
+import { encoderFor } from '../../src/delivery/encoder.js';
 import { AuthError, DataRefusedError, HttpStatusError, RateLimitedError, RefusedError, UnexpectedResponseError } from '../../src/errors.js';
 import { isTransient } from '../../src/engine/retry-policy.js';
 import { loadHasher } from '../../src/state/digest.js';

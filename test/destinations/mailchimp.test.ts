@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
-import { DestinationClient } from '../../src/destinations/client.js';
+import { DestinationClient } from '../../src/delivery/destination-client.js';
 import type { PlatformAnswer } from '../../src/destinations/destination.js';
 import { dataCentreOf, mailchimpDestination as mailchimp } from '../../src/destinations/mailchimp.js';
 import { RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../../src/errors.js';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DestinationClient } from '../../src/destinations/client.js';
+import { DestinationClient } from '../../src/delivery/destination-client.js';
 import { RateLimitedError } from '../../src/errors.js';
 import { close, listen } from '../../src/http/server.js';
 import { isBrazeEmail } from '../../src/mock/braze-email.js';

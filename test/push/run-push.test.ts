@@ -7,7 +7,7 @@ import { ExitCode, UsageError } from '../../src/errors.js';
 import { runPush, type PushOptions } from '../../src/push/run-push.js';
 import { MemoryStateStore } from '../../src/state/state-store.js';
 import { loadHasher } from '../../src/state/digest.js';
-import { encoderFor } from '../../src/destinations/encoder.js';
+import { encoderFor } from '../../src/delivery/encoder.js';
 import { encoded, targetOf } from '../helpers/targets.js';
 import { validateProfile } from '../../src/profiles/schemas.js';
 import { memoryLogger } from '../helpers/logger.js';

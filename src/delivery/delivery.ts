@@ -13,8 +13,8 @@ import type { Logger } from '../logging/logger.js';
 import { logRetry } from '../logging/retry-log.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { ConcurrencyGate } from '../engine/concurrency-gate.js';
-import { DestinationClient } from './client.js';
-import type { Encoded, Target } from './destination.js';
+import { DestinationClient } from './destination-client.js';
+import type { Encoded, Target } from '../destinations/destination.js';
 import { count } from '../ui/count.js';
 
 /**

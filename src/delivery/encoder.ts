@@ -1,8 +1,8 @@
 import type { Profile } from '../profiles/schemas.js';
 import { hasher } from '../hash/xxhash.js';
 import type { Digest } from '../state/digest.js';
-import type { Encoded, Target } from './destination.js';
-import { mapsFingerprint } from './field-map.js';
+import type { Encoded, Target } from '../destinations/destination.js';
+import { mapsFingerprint } from '../destinations/field-map.js';
 
 /**
  * Profiles as one destination takes them, with what push remembers of them. A profile that no

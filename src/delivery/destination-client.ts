@@ -4,7 +4,7 @@ import type { ItemResult, RequestHooks } from '../engine/batch-engine.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
 import { departureTransport } from '../http/departure.js';
 import { fromTransportError } from '../http/errors.js';
-import { platformSaid, type Encoded, type PlatformAnswer, type Target } from './destination.js';
+import { platformSaid, type Encoded, type PlatformAnswer, type Target } from '../destinations/destination.js';
 
 export const TOKEN_VARIABLE = 'SYNC_DOWNSTREAM_TOKEN';
 /** An answer larger than this is refused: a broken or hostile platform must not fill memory. */

@@ -2,7 +2,7 @@ import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { AuthError, HttpStatusError, InterruptedError, NetworkError, UnexpectedResponseError, type SyncError } from '../../src/errors.js';
 import { isTransient } from '../../src/engine/retry-policy.js';
-import { DestinationClient } from '../../src/destinations/client.js';
+import { DestinationClient } from '../../src/delivery/destination-client.js';
 import { encoded, targetOf } from '../helpers/targets.js';
 import type { Profile } from '../../src/profiles/schemas.js';
 import { startDripServer } from '../helpers/drip-server.js';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Destination } from '../../src/destinations/destination.js';
-import { encoderFor } from '../../src/destinations/encoder.js';
+import { encoderFor } from '../../src/delivery/encoder.js';
 import { syncDestination } from '../../src/destinations/sync.js';
 import { hasher } from '../../src/hash/xxhash.js';
 import { loadHasher } from '../../src/state/digest.js';
