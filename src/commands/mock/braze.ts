@@ -3,7 +3,7 @@ import { action } from '../../cli/action.js';
 import { BOUNDS, integer, latency, port, probability } from '../../cli/parsers.js';
 import { programName } from '../../cli/program-name.js';
 import { maskEmail } from '../../logging/logger.js';
-import { randomFor, serveUntilSignal, type CommonFlags } from '../mock.js';
+import { randomFor, serveUntilSignal, type CommonFlags } from './serve-mock.js';
 
 interface BrazeFlags extends CommonFlags {
   key?: string;

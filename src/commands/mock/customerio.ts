@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../../cli/action.js';
 import { BOUNDS, integer, latency, mockRate, port, probability } from '../../cli/parsers.js';
-import type { CommonFlags } from '../mock.js';
+import type { CommonFlags } from './serve-mock.js';
 
 interface CustomerioFlags extends CommonFlags {
   rate: number;
@@ -38,7 +38,7 @@ export function registerCustomerioMock(mock: Command): void {
     )
     .action(
       action<CustomerioFlags>(async (flags, context) => {
-        const { serveUntilSignal, randomFor } = await import('../mock.js');
+        const { serveUntilSignal, randomFor } = await import('./serve-mock.js');
         const { createCustomerioMock } = await import('../../mock/customerio-server.js');
         const server = createCustomerioMock({
           siteId: flags.siteId,

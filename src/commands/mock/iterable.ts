@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action } from '../../cli/action.js';
 import { BOUNDS, integer, latency, mockRate, port, probability, wholeNumber } from '../../cli/parsers.js';
 import { FIELD_TYPES, type FieldType } from '../../mock/iterable-project.js';
-import { randomFor, serveUntilSignal } from '../mock.js';
+import { randomFor, serveUntilSignal } from './serve-mock.js';
 
 interface IterableFlags {
   port: number;
