@@ -31,6 +31,9 @@ function keeperScript(): string {
   return here.endsWith('.ts') || !existsSync(sibling) ? resolve(dirname(here), '../../dist/state/lmdb-keeper.js') : sibling;
 }
 
+/** How long a failed send waits for the keeper's exit to say why it failed. */
+const EXIT_NOTICE_MS = 2000;
+
 /** How long one request may take: generous (opening a state of millions of entries takes seconds). */
 export const REQUEST_TIMEOUT_MS = 300_000;
 
@@ -92,7 +95,11 @@ export class KeeperClient {
       };
       this.pending.set(id, { resolve: settle(resolveDone), reject: settle(reject), onEntries });
       this.child.send({ ...request, id } as KeeperRequest, (error) => {
-        if (error) this.fail(id, new KeeperFailure(`the state process did not take the request (${error.message})`));
+        if (!error) return;
+        // A keeper that just died refuses the pipe before its exit is seen: the exit (a signal, a
+        // code) says why, the EPIPE does not. It is waited for briefly; exiting rejects this request.
+        const seen = setTimeout(() => this.fail(id, new KeeperFailure(`the state process did not take the request (${error.message})`)), EXIT_NOTICE_MS);
+        void this.exited.then(() => clearTimeout(seen));
       });
     });
   }

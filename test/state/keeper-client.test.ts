@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,29 @@ describe('KeeperClient', () => {
     expect(performance.now() - started).toBeLessThan(5000);
     await expect(keeper.request({ op: 'forgetAll' })).rejects.toBe(error);
     await keeper.kill();
+  });
+
+  it('a keeper that died as a request is sent is reported by how it died, not by the broken pipe seen first', async () => {
+    // The order a loaded machine produces: the send fails (EPIPE) before the child's exit is seen.
+    class DyingChild extends EventEmitter {
+      readonly stderr = null;
+      readonly channel = null;
+      readonly pid = 1;
+      send(_message: unknown, callback: (error: Error | null) => void): boolean {
+        setImmediate(() => callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+        setTimeout(() => this.emit('exit', null, 'SIGSEGV'), 50);
+        return false;
+      }
+      ref(): void {}
+      unref(): void {}
+      kill(): boolean {
+        return true;
+      }
+    }
+    const keeper = new (KeeperClient as unknown as new (child: unknown) => KeeperClient)(new DyingChild());
+    const error = await keeper.request({ op: 'forgetAll' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(KeeperFailure);
+    expect((error as Error).message).toBe('the process reading it crashed (SIGSEGV)');
   });
 
   it('its environment holds none of the run\'s SYNC_ variables (the credentials)', async () => {
