@@ -1,7 +1,8 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { programName } from '../cli/program-name.js';
+import { makeDirectory } from '../io/make-directory.js';
 import { seededRandom } from '../engine/random.js';
 import { DESTINATION_NAMES } from '../destinations/registry.js';
 import type { Logger } from '../logging/logger.js';
@@ -37,7 +38,7 @@ export interface DemoResult {
  * bundled profiles (valid, invalid and suppressed mixed) through the batching engine.
  */
 export async function runDemo({ outDir }: DemoOptions, { logger, runId }: { logger: Logger; runId: string }): Promise<DemoResult> {
-  await mkdir(outDir, { recursive: true });
+  await makeDirectory(outDir);
   const files = {
     export: join(outDir, 'customers.json'),
     deadLetter: join(outDir, 'dead-letter.ndjson'),

@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describeFsError, UsageError } from '../errors.js';
+import { makeDirectory } from '../io/make-directory.js';
 
 /** `$XDG_STATE_HOME/sync`, else `~/.local/state/sync` (the XDG base directory default). */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -17,7 +18,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export async function createStateDirectory(dir: string, path = dir): Promise<void> {
   try {
-    await mkdir(path, { recursive: true });
+    await makeDirectory(path);
   } catch (error) {
     const cause = (error as NodeJS.ErrnoException).code === 'ENOENT' ? await whyNotCreated(path, error) : error;
     throw new UsageError(`--state ${dir}: cannot create the state (${fsFailure(cause)})`, { cause });
@@ -25,7 +26,7 @@ export async function createStateDirectory(dir: string, path = dir): Promise<voi
 }
 
 /**
- * Node's recursive mkdir says ENOENT for a folder it could not create on a read-only filesystem
+ * A folder that cannot be created on a read-only filesystem may say ENOENT
  * (Node 20): the nearest folder that exists says what is really wrong.
  */
 async function whyNotCreated(path: string, error: unknown): Promise<unknown> {
