@@ -294,9 +294,10 @@ describe('sync push under faults (spawned)', () => {
     const mock = await platform('--rate', '50');
     const input = join(tmp(), 'p.ndjson');
     const env = { SYNC_STATE_DIR: join(tmp(), 'state') };
+    const deadLetter = join(tmp(), 'dead-letter.ndjson');
     const push = async (...extra: string[]) => {
       const before = await stats(mock);
-      const result = await runCli(['push', input, '--downstream-url', mock.url, '--rate', '50', '--json', ...extra], { env });
+      const result = await runCli(['push', input, '--downstream-url', mock.url, '--rate', '50', '--json', '--dead-letter', deadLetter, ...extra], { env });
       expect(result.code, result.stderr).toBe(0);
       return { summary: JSON.parse(result.stdout), accepted: (await stats(mock)).accepted - before.accepted };
     };
