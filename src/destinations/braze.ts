@@ -2,7 +2,7 @@ import { RateLimitedError, RefusedError, UnexpectedResponseError } from '../erro
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
 import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer } from './destination.js';
-import { mappedValue } from './field-map.js';
+import { fieldsObject, mappedValue } from './field-map.js';
 
 /** The attributes every profile fills. */
 const PROFILE_ATTRIBUTES = ['email', 'first_name', 'last_name'];
@@ -46,7 +46,7 @@ export const brazeDestination: Destination = {
   headers: ({ credential }) => ({ authorization: `Bearer ${credential}` }),
   endpoint: ({ baseUrl }) => `${baseUrl}/users/track`,
   encode(profile, target) {
-    const attributes: Record<string, unknown> = { email: profile.email, first_name: profile.firstName, last_name: profile.lastName };
+    const attributes = fieldsObject({ email: profile.email, first_name: profile.firstName, last_name: profile.lastName });
     const tags = profile.metadata?.tags;
     if (tags) attributes.tags = tags;
     for (const map of target.maps) {

@@ -2,7 +2,7 @@ import { RefusedError, UnexpectedResponseError, UsageError } from '../errors.js'
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
 import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer } from './destination.js';
-import { mappedValue } from './field-map.js';
+import { fieldsObject, mappedValue } from './field-map.js';
 
 /*
  * Customer.io's Track API v2 batch call, as its public reference describes it (sources in
@@ -70,8 +70,7 @@ export const customerioDestination: Destination = {
   headers: ({ credential }) => ({ authorization: `Basic ${Buffer.from(credential ?? '').toString('base64')}` }),
   endpoint: ({ baseUrl }) => `${baseUrl}/api/v2/batch`,
   encode(profile, target) {
-    // No prototype: a `--map …=__proto__` is an attribute like any other, not the object's prototype.
-    const attributes: Record<string, unknown> = Object.assign(Object.create(null) as object, { first_name: profile.firstName, last_name: profile.lastName });
+    const attributes = fieldsObject({ first_name: profile.firstName, last_name: profile.lastName });
     const tags = profile.metadata?.tags;
     if (tags && tags.length > 0) attributes.tags = tags;
     for (const map of target.maps) {

@@ -5,7 +5,7 @@ import { normalizeEmail } from '../normalize/email.js';
 import { credentialFingerprint } from '../quota/quota-key.js';
 import { platformOf } from '../state/state-store.js';
 import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer } from './destination.js';
-import { mappedValue } from './field-map.js';
+import { fieldsObject, mappedValue } from './field-map.js';
 
 /**
  * What Iterable's API does, and where each fact comes from (/work/notes/platforms/iterable.md):
@@ -80,7 +80,7 @@ export const iterableDestination: Destination = {
   headers: ({ credential }) => ({ 'Api-Key': credential ?? '' }),
   endpoint: ({ baseUrl }) => `${baseUrl}/api/users/bulkUpdate`,
   encode(profile, target) {
-    const dataFields: Record<string, unknown> = { firstName: profile.firstName, lastName: profile.lastName };
+    const dataFields = fieldsObject({ firstName: profile.firstName, lastName: profile.lastName });
     const tags = profile.metadata?.tags;
     if (tags && tags.length > 0) dataFields.tags = tags;
     // Values go as they are: their JSON type is the field's type in Iterable (a number where a

@@ -57,6 +57,15 @@ describe('braze: the body', () => {
     });
   });
 
+  // A plain object took `attributes.__proto__ = value` as its prototype: the attribute was never
+  // sent, and the profile still counted as delivered.
+  it('an attribute named __proto__ is sent as an attribute, not taken as the prototype of the object', () => {
+    const mapped = targetOf('braze', BASE, { credential: KEY, maps: ['metadata.tier=__proto__'] });
+    expect(encoded(mapped, bob).fragment).toContain('"__proto__":"gold"');
+    const object = targetOf('braze', BASE, { credential: KEY, maps: ['metadata.nested=__proto__'] });
+    expect(encoded(object, bob).fragment).toContain('"__proto__":{"plan":"pro"}');
+  });
+
   it('an empty tag list is sent as one (the profile has no tags now); a profile without tags sends none', () => {
     expect(JSON.parse(encoded(target, { ...cy, metadata: { tags: [] } }).fragment)).toMatchObject({ tags: [] });
     expect(JSON.parse(encoded(target, cy).fragment)).not.toHaveProperty('tags');

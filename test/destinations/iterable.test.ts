@@ -68,6 +68,15 @@ describe('iterable: the body', () => {
     });
   });
 
+  // A plain object took `dataFields.__proto__ = value` as its prototype: the field was never
+  // sent, and the user still counted as updated.
+  it('a data field named __proto__ is sent as a field, not taken as the prototype of dataFields', () => {
+    const mapped = targetOf('iterable', BASE, { credential: KEY, maps: ['metadata.plan=__proto__'] });
+    expect(encoded(mapped, ann).fragment).toContain('"__proto__":"pro"');
+    const object = targetOf('iterable', BASE, { credential: KEY, maps: ['metadata.prefs=__proto__'] });
+    expect(encoded(object, ann).fragment).toContain('"__proto__":{"sms":false}');
+  });
+
   it('counts exactly what its envelope adds to the items', () => {
     for (const count of [1, 2, 3, 1000]) {
       const fragments = Array.from({ length: count }, (_, i) => items[i % 3]!.fragment);
