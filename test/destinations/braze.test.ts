@@ -144,6 +144,16 @@ describe('braze: what a 2xx means for each object', () => {
     expect(braze.accepted(answer(201, body), emails, 'b')[1]).toEqual({ status: 'rejected', error: 'a; b' });
   });
 
+  // Each type was checked against the object's types so far (Array.includes): 50,000 distinct
+  // types for one object took ~12 s (measured at 40,000: 7.6 s).
+  it('an object named 50,000 times in distinct words: its reason is kept to the first words, read at once', () => {
+    const errors = Array.from({ length: 50000 }, (_, i) => ({ type: `type ${i}`, input_array: 'attributes', index: 0 }));
+    const results = braze.accepted(answer(201, { message: 'success', errors }), emails, 'b');
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'accepted', 'accepted']);
+    expect(results[0]!.error).toMatch(/^type 0; type 1; .*…$/);
+    expect(results[0]!.error!.length).toBeLessThanOrEqual(1001);
+  }, 3000);
+
   it('an error that names no object sent (another array, an index out of range, a bare string) leaves the others unconfirmed, never delivered', () => {
     for (const error of [
       { type: "'quantity' is not valid", input_array: 'purchases', index: 0 },
