@@ -3,6 +3,7 @@ import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
 import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
+import { downstreamToken } from '../destinations/token.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../delivery/delivery.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -74,7 +75,7 @@ Examples:
       action<PushFlags>(async (flags, context, [file]) => {
         const { runPush } = await import('../push/run-push.js');
         const { resolveTarget } = await import('../destinations/registry.js');
-        const token = process.env.SYNC_DOWNSTREAM_TOKEN || undefined;
+        const token = downstreamToken();
         const resolved = resolveTarget(flags, token, { contactless: Boolean(flags.dryRun) });
         const { target } = resolved;
         const metrics = flags.metricsFile ? new (await import('../telemetry/metrics.js')).SyncMetrics() : undefined;
@@ -146,7 +147,7 @@ const PUSH_HISTORY: RunHistory<PushFlags> = {
   platform: async (flags) => {
     const { resolveTarget } = await import('../destinations/registry.js');
     // What the state names this platform by; a missing token does not hide it.
-    const { target } = resolveTarget(flags, process.env.SYNC_DOWNSTREAM_TOKEN || undefined, { contactless: true });
+    const { target } = resolveTarget(flags, downstreamToken(), { contactless: true });
     return target.baseUrl ? target.destination.identity(target) : null;
   },
 };

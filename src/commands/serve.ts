@@ -3,6 +3,7 @@ import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
 import { BOUNDS, durationOption, maxRetries, nonEmpty, port, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
+import { downstreamToken } from '../destinations/token.js';
 import type { TargetFlags } from '../destinations/registry.js';
 import { ExitCode } from '../errors.js';
 
@@ -50,7 +51,7 @@ Example:
         const running = await startServe(
           {
             ...flags,
-            token: process.env.SYNC_DOWNSTREAM_TOKEN || undefined,
+            token: downstreamToken(),
             maxRetries: flags.maxRetries,
             retryForMs: flags.retryFor,
             requestTimeoutMs: flags.requestTimeout,

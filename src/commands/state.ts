@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { addTargetOptions } from '../cli/destination-options.js';
 import { programName } from '../cli/program-name.js';
+import { downstreamToken } from '../destinations/token.js';
 import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
@@ -18,7 +19,7 @@ function withTarget(command: Command): Command {
   );
 }
 
-const targetOf = (flags: TargetFlags) => ({ ...flags, stateDir: flags.state, credential: process.env.SYNC_DOWNSTREAM_TOKEN || undefined });
+const targetOf = (flags: TargetFlags) => ({ ...flags, stateDir: flags.state, credential: downstreamToken() });
 
 export function registerState(program: Command): void {
   const state = program.command('state').description("what push remembers each platform accepted: show, forget, or reset it");

@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
-import { AuthError, HttpStatusError, type SyncError } from '../errors.js';
+import { AuthError, HttpStatusError, RefusedError, type SyncError } from '../errors.js';
 import type { ItemResult, RequestHooks } from '../engine/batch-engine.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';
 import { departureTransport } from '../http/departure.js';
@@ -130,6 +130,7 @@ export class DestinationClient {
     const { destination } = this.target;
     const { status } = answer;
     if (status >= 200 && status < 300) return destination.accepted(answer, emails, what);
+    if (status >= 300 && status < 400) throw this.redirected(answer, what);
     if (status === 400) {
       const each = destination.refusedEach?.(answer, emails, what);
       if (each) return each;
@@ -147,8 +148,32 @@ export class DestinationClient {
     throw new HttpStatusError(status, `${what}: HTTP ${status}${said && status < 500 ? `: ${said}` : ''}`, answer.headers['retry-after'], said);
   }
 
+  /**
+   * A redirect is never followed (maxRedirects 0: it would carry the credential to the host it
+   * names), and no batch can succeed while the platform points elsewhere (Customer.io redirects a
+   * workspace's traffic sent to the other region): the run stops, naming where it points.
+   */
+  private redirected(answer: PlatformAnswer, what: string): RefusedError {
+    const { destination, baseUrl } = this.target;
+    const origin = originOf(answer.headers.location, baseUrl);
+    return new RefusedError(
+      `${what}: HTTP ${answer.status}: ${destination.title} redirects ${origin ? `to ${origin}` : 'elsewhere'}, which is not followed (the request carries the credential); check --downstream-url${origin ? ` (${origin}?)` : ''}`,
+    );
+  }
+
   private rateLimited(answer: PlatformAnswer, what: string): SyncError {
     return this.target.destination.rateLimited?.(answer, what) ?? new HttpStatusError(429, `${what}: HTTP 429`, answer.headers['retry-after'], platformSaid(answer));
+  }
+}
+
+/** The scheme, host and port a Location names (never its path, query or user info), or undefined. */
+function originOf(location: string | undefined, base: string): string | undefined {
+  if (!location) return undefined;
+  try {
+    const url = new URL(location, base);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
   }
 }
 

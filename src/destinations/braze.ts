@@ -1,8 +1,8 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer } from './destination.js';
-import { mappedValue } from './field-map.js';
+import { isObject, platformSaid, Refusals, refusalText, type Destination, type PlatformAnswer } from './destination.js';
+import { fieldsObject, mappedValue } from './field-map.js';
 
 /** The attributes every profile fills. */
 const PROFILE_ATTRIBUTES = ['email', 'first_name', 'last_name'];
@@ -46,7 +46,7 @@ export const brazeDestination: Destination = {
   headers: ({ credential }) => ({ authorization: `Bearer ${credential}` }),
   endpoint: ({ baseUrl }) => `${baseUrl}/users/track`,
   encode(profile, target) {
-    const attributes: Record<string, unknown> = { email: profile.email, first_name: profile.firstName, last_name: profile.lastName };
+    const attributes = fieldsObject({ email: profile.email, first_name: profile.firstName, last_name: profile.lastName });
     const tags = profile.metadata?.tags;
     if (tags) attributes.tags = tags;
     for (const map of target.maps) {
@@ -109,15 +109,10 @@ function trackErrors(errors: unknown[], count: number): TrackError[] {
 }
 
 /** Each object's refusal, by index: Braze's `type`, several joined when one object has several. */
-function refusalsByIndex(errors: readonly TrackError[]): Map<number, string> {
-  const said = new Map<number, string[]>();
-  for (const { type, index } of errors) {
-    if (index === undefined) continue;
-    const types = said.get(index) ?? [];
-    if (!types.includes(type)) types.push(type);
-    said.set(index, types);
-  }
-  return new Map([...said].map(([index, types]) => [index, refusalText(types.join('; '))]));
+function refusalsByIndex(errors: readonly TrackError[]): Refusals<number> {
+  const refused = new Refusals<number>();
+  for (const { type, index } of errors) if (index !== undefined) refused.add(index, type);
+  return refused;
 }
 
 /**
@@ -138,7 +133,7 @@ function trackResults(answer: PlatformAnswer, emails: readonly string[], what: s
   const refused = refusalsByIndex(errors);
   const unplaced = errors.find((error) => error.index === undefined);
   return emails.map((_email, i) => {
-    const message = refused.get(i);
+    const message = refused.text(i);
     if (message !== undefined) return { status: 'rejected', error: message };
     if (unplaced) return { status: 'unconfirmed', error: `${what}: Braze reported an error that names no object sent ("${refusalText(unplaced.type)}"): this one may have been refused` };
     return { status: 'accepted' };
@@ -155,5 +150,5 @@ function everyObjectRefused(answer: PlatformAnswer, emails: readonly string[]): 
   if (!isObject(body) || typeof body.message !== 'string' || body.message === 'success' || !Array.isArray(body.errors)) return undefined;
   const refused = refusalsByIndex(trackErrors(body.errors, emails.length));
   if (emails.length === 0 || refused.size !== emails.length) return undefined;
-  return emails.map((_email, i) => ({ status: 'rejected', error: refused.get(i)! }));
+  return emails.map((_email, i) => ({ status: 'rejected', error: refused.text(i)! }));
 }

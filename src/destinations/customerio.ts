@@ -1,8 +1,8 @@
 import { RefusedError, UnexpectedResponseError, UsageError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer } from './destination.js';
-import { mappedValue } from './field-map.js';
+import { isObject, platformSaid, Refusals, type Destination, type PlatformAnswer } from './destination.js';
+import { fieldsObject, mappedValue } from './field-map.js';
 
 /*
  * Customer.io's Track API v2 batch call, as its public reference describes it (sources in
@@ -70,8 +70,7 @@ export const customerioDestination: Destination = {
   headers: ({ credential }) => ({ authorization: `Basic ${Buffer.from(credential ?? '').toString('base64')}` }),
   endpoint: ({ baseUrl }) => `${baseUrl}/api/v2/batch`,
   encode(profile, target) {
-    // No prototype: a `--map …=__proto__` is an attribute like any other, not the object's prototype.
-    const attributes: Record<string, unknown> = Object.assign(Object.create(null) as object, { first_name: profile.firstName, last_name: profile.lastName });
+    const attributes = fieldsObject({ first_name: profile.firstName, last_name: profile.lastName });
     const tags = profile.metadata?.tags;
     if (tags && tags.length > 0) attributes.tags = tags;
     for (const map of target.maps) {
@@ -115,7 +114,7 @@ function batchResults(answer: PlatformAnswer, emails: readonly string[], what: s
   if (!known) throw new UnexpectedResponseError(`${said} is not a batch answer`);
   const errors = (body.errors ?? []) as unknown[];
   if (status !== 200 && errors.length === 0) throw new UnexpectedResponseError(`${said} names no refused entry`);
-  const refused = new Map<number, string[]>();
+  const refused = new Refusals<number>();
   let unattributed = 0;
   for (const error of errors) {
     const index = isObject(error) ? error.batch_index : undefined;
@@ -123,11 +122,11 @@ function batchResults(answer: PlatformAnswer, emails: readonly string[], what: s
       unattributed += 1;
       continue;
     }
-    refused.set(index, [...(refused.get(index) ?? []), refusalOf(error as Record<string, unknown>)]);
+    refused.add(index, refusalOf(error as Record<string, unknown>));
   }
   return emails.map((_email, i) => {
-    const reasons = refused.get(i);
-    if (reasons) return { status: 'rejected', error: refusalText(reasons.join('; ')) };
+    const reason = refused.text(i);
+    if (reason !== undefined) return { status: 'rejected', error: reason };
     // An error we cannot tie to an entry may be about any of the others: none of them is confirmed.
     if (unattributed > 0) return { status: 'unconfirmed', error: `${said} refuses ${unattributed} entr${unattributed === 1 ? 'y' : 'ies'} without a usable batch_index` };
     return { status: 'accepted' };

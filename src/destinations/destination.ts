@@ -125,4 +125,37 @@ export function refusalText(text: string): string {
   return text.length > MAX_REFUSAL_CHARS ? `${text.slice(0, MAX_REFUSAL_CHARS)}…` : text;
 }
 
+/**
+ * Each item's refusals in the platform's words: the same words once, and no more once an item's
+ * text is past MAX_REFUSAL_CHARS (refusalText cuts it there anyway). An answer of up to 32 MB may
+ * name one item hundreds of thousands of times: each costs one look-up, never a pass over the
+ * words kept so far.
+ */
+export class Refusals<K> {
+  /** Per item: its distinct words, and the length of their text joined (once past the limit, it is cut). */
+  private readonly said = new Map<K, { words: Set<string>; length: number }>();
+
+  add(key: K, words: string): void {
+    let kept = this.said.get(key);
+    if (!kept) this.said.set(key, (kept = { words: new Set(), length: 0 }));
+    if (kept.length > MAX_REFUSAL_CHARS || kept.words.has(words)) return;
+    kept.length += (kept.words.size > 0 ? '; '.length : 0) + words.length;
+    kept.words.add(words);
+  }
+
+  has(key: K): boolean {
+    return this.said.has(key);
+  }
+
+  /** The item's refusal, its words joined and cut to MAX_REFUSAL_CHARS; undefined: not refused. */
+  text(key: K): string | undefined {
+    const kept = this.said.get(key);
+    return kept && refusalText([...kept.words].join('; '));
+  }
+
+  get size(): number {
+    return this.said.size;
+  }
+}
+
 export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);

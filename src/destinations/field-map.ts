@@ -32,6 +32,14 @@ export function parseMaps(values: readonly string[]): MappedField[] {
   return maps;
 }
 
+/**
+ * An object to put platform fields in, with no prototype: a `--map …=__proto__` is a field like any
+ * other (on a plain object the assignment would set its prototype, and the field would never be sent).
+ */
+export function fieldsObject(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, fields);
+}
+
 /** The value a map takes from a profile: undefined when any step of the path is missing. */
 export function mappedValue(profile: Profile, map: MappedField): unknown {
   let value: unknown = profile.metadata;

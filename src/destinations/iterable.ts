@@ -4,8 +4,8 @@ import { parseRetryAfter } from '../engine/retry-policy.js';
 import { normalizeEmail } from '../normalize/email.js';
 import { credentialFingerprint } from '../quota/quota-key.js';
 import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer } from './destination.js';
-import { mappedValue } from './field-map.js';
+import { isObject, platformSaid, Refusals, refusalText, type Destination, type PlatformAnswer } from './destination.js';
+import { fieldsObject, mappedValue } from './field-map.js';
 
 /**
  * What Iterable's API does, and where each fact comes from (/work/notes/platforms/iterable.md):
@@ -80,7 +80,7 @@ export const iterableDestination: Destination = {
   headers: ({ credential }) => ({ 'Api-Key': credential ?? '' }),
   endpoint: ({ baseUrl }) => `${baseUrl}/api/users/bulkUpdate`,
   encode(profile, target) {
-    const dataFields: Record<string, unknown> = { firstName: profile.firstName, lastName: profile.lastName };
+    const dataFields = fieldsObject({ firstName: profile.firstName, lastName: profile.lastName });
     const tags = profile.metadata?.tags;
     if (tags && tags.length > 0) dataFields.tags = tags;
     // Values go as they are: their JSON type is the field's type in Iterable (a number where a
@@ -153,22 +153,18 @@ function bulkUpdateResults(answer: PlatformAnswer, emails: readonly string[], wh
   }
   droppedFields(body, what);
   const lists: [string, unknown][] = [['invalidEmails', body.invalidEmails], ...Object.entries(failed).filter(([key]) => key.endsWith('Emails'))];
-  const refused = new Map<string, string[]>();
+  const refused = new Refusals<string>();
   for (const [key, list] of lists) {
     if (!Array.isArray(list)) continue;
-    for (const email of list) {
-      if (typeof email !== 'string') continue;
-      const said = refused.get(normalizeEmail(email)) ?? [];
-      if (!said.includes(key)) said.push(key);
-      refused.set(normalizeEmail(email), said);
-    }
+    const meaning = `${key}: ${LIST_MEANINGS[key] ?? 'refused by Iterable'}`;
+    for (const email of list) if (typeof email === 'string') refused.add(normalizeEmail(email), meaning);
   }
   const named = emails.filter((email) => refused.has(email)).length;
   const { successCount, failCount } = body;
   const countsAgree = successCount + failCount === emails.length && failCount === named;
   return emails.map((email) => {
-    const keys = refused.get(email);
-    if (keys) return { status: 'rejected', error: refusalText(keys.map((key) => `${key}: ${LIST_MEANINGS[key] ?? 'refused by Iterable'}`).join('; ')) };
+    const reason = refused.text(email);
+    if (reason !== undefined) return { status: 'rejected', error: reason };
     if (countsAgree) return { status: 'accepted' };
     return {
       status: 'unconfirmed',

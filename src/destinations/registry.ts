@@ -20,6 +20,19 @@ export const DESTINATIONS: Readonly<Record<DestinationName, Destination>> = {
 
 export const DESTINATION_NAMES = Object.keys(DESTINATIONS) as DestinationName[];
 
+/**
+ * Why a credential cannot go into an HTTP header as it is (never quoting it). A control character
+ * is dropped or refused on the way, and a letter outside Latin-1 goes as one byte of it: the
+ * platform would get another key than ours, and an answer quoting that key back would not be
+ * masked. No platform issues a key outside printable ASCII.
+ */
+function credentialCharacterProblem(credential: string): string | undefined {
+  if (credential !== credential.trim()) return 'whitespace around it';
+  if ([...credential].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f')) return 'a control character';
+  if (/[^\u0020-\u007e]/.test(credential)) return 'a character outside ASCII';
+  return undefined;
+}
+
 /** The flags (and their environment variables) that say where a push or serve delivers. */
 export interface TargetFlags {
   to?: string;
@@ -53,6 +66,10 @@ export function resolveTarget(flags: TargetFlags, credential: string | undefined
   if (!destination.needs.list && flags.list) throw new UsageError(`--list is for --to mailchimp; ${to} has no lists`);
   if (destination.needs.credential && !credential && !contactless) {
     throw new UsageError(`SYNC_DOWNSTREAM_TOKEN is required with ${to}: ${destination.title}'s credential, from the environment`);
+  }
+  const characters = credential ? credentialCharacterProblem(credential) : undefined;
+  if (characters) {
+    throw new UsageError(`SYNC_DOWNSTREAM_TOKEN holds ${characters}, which an HTTP header cannot carry as it is: check how the key was copied`);
   }
   const credentialProblem = credential ? destination.checkCredential?.(credential) : undefined;
   if (credentialProblem) throw new UsageError(`SYNC_DOWNSTREAM_TOKEN with ${to}: ${credentialProblem}`);

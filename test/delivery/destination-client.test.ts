@@ -1,6 +1,6 @@
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
-import { AuthError, HttpStatusError, InterruptedError, NetworkError, UnexpectedResponseError, type SyncError } from '../../src/errors.js';
+import { AuthError, HttpStatusError, InterruptedError, NetworkError, RefusedError, UnexpectedResponseError, type SyncError } from '../../src/errors.js';
 import { isTransient } from '../../src/engine/retry-policy.js';
 import { DestinationClient } from '../../src/delivery/destination-client.js';
 import { encoded, targetOf } from '../helpers/targets.js';
@@ -69,6 +69,26 @@ describe('DestinationClient.send (sync)', () => {
 });
 
 describe('DestinationClient: refusals', () => {
+  // Customer.io redirects a workspace's traffic sent to the other region ("we'll redirect it
+  // accordingly"). A redirect is never followed (it would carry the credential to the host it
+  // names), and it was read as a 4xx about the data: every batch of the run was sent, failed
+  // "HTTP 307" and was dead-lettered one by one.
+  it('a 3xx stops the run naming --downstream-url and where the platform points, without following it', async () => {
+    const cio = targetOf('customerio', 'http://track.test', { credential: 'site:k3y' });
+    for (const status of [301, 302, 307, 308]) {
+      const scope = nock('http://track.test').post('/api/v2/batch').reply(status, '', { location: 'https://track-eu.test/api/v2/batch?x=1' });
+      const error = await new DestinationClient(cio).send('b-1', [encoded(cio, people[0]!)]).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(RefusedError);
+      expect((error as Error).message).toBe(
+        `batch b-1: HTTP ${status}: Customer.io redirects to https://track-eu.test, which is not followed (the request carries the credential); check --downstream-url (https://track-eu.test?)`,
+      );
+      expect(scope.isDone()).toBe(true);
+    }
+    nock(URL_BASE).post('/profiles/batch').reply(302);
+    const bare = await syncClient({ baseUrl: URL_BASE }).send('b-1', profiles).catch((caught: unknown) => caught);
+    expect((bare as Error).message).toBe('batch b-1: HTTP 302: the downstream redirects elsewhere, which is not followed (the request carries the credential); check --downstream-url');
+  });
+
   it('a 401/403 names the token variable and is a client error no retry can fix', async () => {
     for (const status of [401, 403]) {
       nock(URL_BASE).post('/profiles/batch').reply(status, { error: 'bad token' });

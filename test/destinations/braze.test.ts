@@ -57,6 +57,15 @@ describe('braze: the body', () => {
     });
   });
 
+  // A plain object took `attributes.__proto__ = value` as its prototype: the attribute was never
+  // sent, and the profile still counted as delivered.
+  it('an attribute named __proto__ is sent as an attribute, not taken as the prototype of the object', () => {
+    const mapped = targetOf('braze', BASE, { credential: KEY, maps: ['metadata.tier=__proto__'] });
+    expect(encoded(mapped, bob).fragment).toContain('"__proto__":"gold"');
+    const object = targetOf('braze', BASE, { credential: KEY, maps: ['metadata.nested=__proto__'] });
+    expect(encoded(object, bob).fragment).toContain('"__proto__":{"plan":"pro"}');
+  });
+
   it('an empty tag list is sent as one (the profile has no tags now); a profile without tags sends none', () => {
     expect(JSON.parse(encoded(target, { ...cy, metadata: { tags: [] } }).fragment)).toMatchObject({ tags: [] });
     expect(JSON.parse(encoded(target, cy).fragment)).not.toHaveProperty('tags');
@@ -134,6 +143,16 @@ describe('braze: what a 2xx means for each object', () => {
     const body = { message: 'success', errors: [{ type: 'a', input_array: 'attributes', index: 1 }, { type: 'b', input_array: 'attributes', index: '1' }, { type: 'a', input_array: 'attributes', index: 1 }] };
     expect(braze.accepted(answer(201, body), emails, 'b')[1]).toEqual({ status: 'rejected', error: 'a; b' });
   });
+
+  // Each type was checked against the object's types so far (Array.includes): 50,000 distinct
+  // types for one object took ~12 s (measured at 40,000: 7.6 s).
+  it('an object named 50,000 times in distinct words: its reason is kept to the first words, read at once', () => {
+    const errors = Array.from({ length: 50000 }, (_, i) => ({ type: `type ${i}`, input_array: 'attributes', index: 0 }));
+    const results = braze.accepted(answer(201, { message: 'success', errors }), emails, 'b');
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'accepted', 'accepted']);
+    expect(results[0]!.error).toMatch(/^type 0; type 1; .*…$/);
+    expect(results[0]!.error!.length).toBeLessThanOrEqual(1001);
+  }, 3000);
 
   it('an error that names no object sent (another array, an index out of range, a bare string) leaves the others unconfirmed, never delivered', () => {
     for (const error of [

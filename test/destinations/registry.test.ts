@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveTarget } from '../../src/destinations/registry.js';
+import { downstreamToken } from '../../src/destinations/token.js';
 import { UsageError } from '../../src/errors.js';
 
 const KEY = 'abc-us21';
@@ -38,5 +39,36 @@ describe('resolveTarget: the destination from the flags, or why the run cannot s
     const { target } = resolveTarget({ to: 'hubspot' }, undefined, { contactless: true });
     expect([target.destination.name, target.baseUrl]).toEqual(['hubspot', '']);
     expect(resolveTarget({}, undefined, { contactless: true }).target.baseUrl).toBe('');
+  });
+
+  // axios drops what a header cannot carry (a newline, spaces around the key) and Node sends a
+  // letter outside Latin-1 as one byte of it: the platform got another key than ours, and when it
+  // quoted that key back, masking the one we hold did not hide it (measured: "bad auth Bearer
+  // -secret-XYZ" for a key 'ключ-secret-XYZ' in stderr and the dead letters).
+  it.each([
+    ['abc\ndef', 'a control character'],
+    ['abc\u0000', 'a control character'],
+    ['ключ-secret', 'a character outside ASCII'],
+    ['sécret', 'a character outside ASCII'],
+    [' abc', 'whitespace around it'],
+    ['abc\t', 'whitespace around it'],
+  ])('a credential %j an HTTP header cannot carry as it is: exit 2 naming %s, never quoting it', (credential, what) => {
+    for (const to of ['braze', 'iterable', 'hubspot']) {
+      const attempt = () => resolveTarget({ to, downstreamUrl: 'http://127.0.0.1:1' }, credential);
+      expect(attempt).toThrow(UsageError);
+      expect(attempt).toThrow(`SYNC_DOWNSTREAM_TOKEN holds ${what}`);
+      try {
+        attempt();
+      } catch (error) {
+        expect((error as Error).message).not.toContain(credential.trim().slice(0, 3));
+      }
+    }
+  });
+
+  it('the token from the environment without the whitespace around it (a newline copied with the key): what is sent is what is masked', () => {
+    expect(downstreamToken({ SYNC_DOWNSTREAM_TOKEN: '  key-123\r\n' })).toBe('key-123');
+    expect(downstreamToken({ SYNC_DOWNSTREAM_TOKEN: ' \n' })).toBeUndefined();
+    expect(downstreamToken({})).toBeUndefined();
+    expect(resolveTarget({ to: 'braze', downstreamUrl: 'http://127.0.0.1:1' }, downstreamToken({ SYNC_DOWNSTREAM_TOKEN: 'key 1\n' })).target.credential).toBe('key 1');
   });
 });
