@@ -1,9 +1,8 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
+import { addDeliveryOptions, destinationsHelp, downstreamToken } from '../cli/destination-options.js';
 import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
-import { downstreamToken } from '../destinations/token.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../delivery/delivery.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';

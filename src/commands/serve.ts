@@ -1,9 +1,8 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { addDeliveryOptions, destinationsHelp } from '../cli/destination-options.js';
+import { addDeliveryOptions, destinationsHelp, downstreamToken } from '../cli/destination-options.js';
 import { BOUNDS, durationOption, maxRetries, nonEmpty, port, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
-import { downstreamToken } from '../destinations/token.js';
 import type { TargetFlags } from '../destinations/registry.js';
 import { ExitCode } from '../errors.js';
 

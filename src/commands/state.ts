@@ -1,8 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
-import { addTargetOptions } from '../cli/destination-options.js';
+import { addTargetOptions, downstreamToken } from '../cli/destination-options.js';
 import { programName } from '../cli/program-name.js';
-import { downstreamToken } from '../destinations/token.js';
 import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveTarget } from '../../src/destinations/registry.js';
-import { downstreamToken } from '../../src/destinations/token.js';
+import { downstreamToken } from '../../src/cli/destination-options.js';
 import { UsageError } from '../../src/errors.js';
 
 const KEY = 'abc-us21';
