@@ -96,6 +96,16 @@ describe('commonProfile', () => {
     expect(zodProfile(input)).toEqual({ email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' });
   });
 
+  it('leaves a class instance to zod too (JSON.parse never makes one): only speed is lost', () => {
+    const input = new (class Person {
+      email = 'ann@example.com';
+      firstName = 'ann';
+      lastName = 'lee';
+    })();
+    expect(commonProfile(input)).toBeUndefined();
+    expect(zodProfile(input)).toEqual({ email: 'ann@example.com', firstName: 'Ann', lastName: 'Lee' });
+  });
+
   it('never copies a __proto__ key: zod decides', () => {
     expect(commonProfile(JSON.parse('{"email":"a@b.co","firstName":"a","lastName":"b","metadata":{"__proto__":{"x":1}}}'))).toBeUndefined();
     expect(commonProfile(JSON.parse('{"email":"a@b.co","firstName":"a","lastName":"b","metadata":{"preferences":{"__proto__":{"x":1}}}}'))).toBeUndefined();
