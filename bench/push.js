@@ -150,24 +150,12 @@ async function deliveryRun(dir, { busy }) {
   console.log(`${busy ? 'busy' : 'idle'}: ${over} of ${RUNS} runs over the limit; efficiency ${Math.min(...efficiencies).toFixed(3)}–${Math.max(...efficiencies).toFixed(3)}`);
 }
 
-async function dryRun(dir) {
-  const n = 1_000_000;
-  const file = join(dir, 'profiles-1m.ndjson');
-  await writeProfiles(file, n);
-  console.log(`\n## push --dry-run of ${n.toLocaleString('en')} NDJSON profiles (validation only)`);
-  const run = await timed(['push', file, '--dry-run', '--json', '--quiet']);
-  const summary = JSON.parse(run.stdout);
-  console.log(`exit ${run.code}: ${summary.valid.toLocaleString('en')} valid in ${summary.durationMs} ms → ${Math.round((summary.valid * 1000) / summary.durationMs).toLocaleString('en')} profiles/s`);
-  console.log(`peak RSS ${Math.round(run.rssKb / 1024)} MB (target ≤ 150 MB)`);
-}
-
 export async function pushBenchmarks() {
   const dir = mkdtempSync(join(tmpdir(), 'sync-bench-push-'));
   try {
     const only = process.env.BENCH_PUSH;
     if (!only || only === 'idle') await deliveryRun(dir, { busy: false });
     if (!only || only === 'busy') await deliveryRun(dir, { busy: true });
-    if (!only) await dryRun(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

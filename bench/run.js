@@ -1,13 +1,14 @@
-// npm run bench [pull|push|destinations|quota|serve|serve-wrk|state]: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
+// npm run bench [pull|push|validation|destinations|quota|serve|serve-wrk|state]: prints figures (achieved vs the theoretical limit). Not a test: nothing here fails CI.
 import { pullBenchmarks } from './pull.js';
 import { pushBenchmarks } from './push.js';
 import { destinationBenchmarks } from './destinations.js';
 import { quotaBenchmarks } from './quota.js';
 import { serveBenchmarks, serveWrkBenchmark } from './serve.js';
 import { stateBenchmarks } from './state.js';
+import { validationBenchmarks } from './validation.js';
 
 const only = process.argv[2];
-const suites = { pull: pullBenchmarks, push: pushBenchmarks, destinations: destinationBenchmarks, quota: quotaBenchmarks, serve: serveBenchmarks, 'serve-wrk': serveWrkBenchmark, state: stateBenchmarks };
+const suites = { pull: pullBenchmarks, push: pushBenchmarks, validation: validationBenchmarks, destinations: destinationBenchmarks, quota: quotaBenchmarks, serve: serveBenchmarks, 'serve-wrk': serveWrkBenchmark, state: stateBenchmarks };
 // serve-wrk needs wrk installed: only when asked for by name.
 const optional = new Set(['serve-wrk']);
 for (const [name, run] of Object.entries(suites)) {

@@ -11,6 +11,7 @@ import type { PushOptions, PushSummary } from '../push/run-push.js';
 import type { RunHistory } from '../history/run-recorder.js';
 import { defaultStateDir } from '../state/state-dir.js';
 import { count } from '../ui/count.js';
+import { noProgress } from '../ui/terminal.js';
 
 type PushFlags = Omit<PushOptions, 'file' | 'token' | 'dryRun' | 'full' | 'stateDir' | 'resolved'> & {
   dryRun?: boolean;
@@ -115,7 +116,8 @@ Examples:
               verbose: context.verbose,
               quietBatches: context.logFormat === 'pretty',
               signal: interruption.signal,
-              progress,
+              // Not drawn (no terminal): the line is not worth computing every 250 ms.
+              progress: progress === noProgress ? undefined : progress,
               stdout: context.json ? undefined : process.stdout,
               metrics,
               timeoutMs: flags.requestTimeout,

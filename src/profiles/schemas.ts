@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EMAIL_PATTERN, emailProblem, normalizeEmail } from '../normalize/email.js';
 import { nameProblem, normalizeName } from '../normalize/name.js';
 import { inexactNumberMessage, pathText, type InexactNumber } from './inexact-numbers.js';
+import { commonProfile } from './common-profile.js';
 
 /** A profile larger than this (as read) is invalid: it protects memory and the downstream. */
 export const MAX_PROFILE_BYTES = 100 * 1024;
@@ -115,6 +116,11 @@ function unsafeStructure(value: unknown): FieldError | undefined {
 export function validateProfile(input: unknown, inexact: readonly InexactNumber[] = []): Validation {
   const unsafe = unsafeStructure(input);
   if (unsafe) return { ok: false, errors: [unsafe] };
+  if (inexact.length === 0) {
+    // A plainly valid record (nearly all of them) skips zod; anything else gets zod's verdict and words.
+    const profile = commonProfile(input);
+    if (profile) return { ok: true, profile };
+  }
   const parsed = ProfileSchema.safeParse(input);
   if (parsed.success && inexact.length === 0) return { ok: true, profile: parsed.data };
   const errors: FieldError[] = (parsed.error?.issues ?? []).map((issue) => {

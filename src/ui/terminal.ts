@@ -15,7 +15,8 @@ export interface Progress {
   stop(): void;
 }
 
-const noProgress: Progress = { update: () => undefined, stop: () => undefined };
+/** What `progress()` gives where nothing is drawn: a caller may skip computing the text. */
+export const noProgress: Progress = { update: () => undefined, stop: () => undefined };
 
 /**
  * stderr as a person sees it: a spinner while long work runs, colour when wanted. Log lines go

@@ -19,6 +19,42 @@ describe('normalizeName', () => {
   it('composes decomposed accents so equal names compare equal', () => {
     expect(normalizeName('E\u0301lodie')).toBe('Élodie');
   });
+
+  it.each([
+    ['first12', 'First12'],
+    ['LAST-NAME7', 'Last-Name7'],
+    ["x'y z-w", "X'Y Z-W"],
+    ['a  b', 'A B'],
+    [' ab', 'Ab'],
+    ['ab ', 'Ab'],
+    ['a\tb', 'A B'],
+    ['a\u000bb', 'A B'],
+    ['1a', '1a'],
+    ['_a', '_a'],
+    ['a\u0000b', 'A\u0000b'],
+    ['\u007fa', '\u007fa'],
+    ['-', '-'],
+  ])('ASCII %j → %j', (input, expected) => {
+    expect(normalizeName(input)).toBe(expected);
+  });
+
+  it('gives what the Unicode rules give for every ASCII name (generated)', () => {
+    // The rules as first written: the ASCII path must agree with them exactly.
+    const reference = (value: string): string =>
+      value
+        .normalize('NFC')
+        .trim()
+        .replace(/\s+/gu, ' ')
+        .toLowerCase()
+        .replace(/(^|[\s'’-])(\p{L})/gu, (_match, boundary: string, letter: string) => boundary + letter.toUpperCase());
+    const alphabet = ['a', 'Z', 'q', 'Q', ' ', '  ', '\t', '\n', "'", '-', '’', '1', '_', '.', '\u0000', '\u007f', '@', '[', '`', '{', 'é'];
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 5000; i++) {
+      const name = Array.from({ length: Math.floor(random() * 8) }, () => alphabet[Math.floor(random() * alphabet.length)]!).join('');
+      expect(normalizeName(name), JSON.stringify(name)).toBe(reference(name));
+    }
+  });
 });
 
 describe('nameProblem (on a normalized name)', () => {
@@ -36,6 +72,16 @@ describe('nameProblem (on a normalized name)', () => {
     expect(nameProblem('\u0301')).toBe('must contain letters');
     expect(nameProblem('\u0301A')).toBe('a combining mark must follow a letter');
     expect(nameProblem('A \u0301B')).toBe('a combining mark must follow a letter');
+  });
+
+  it('an ASCII name: letters are a name, anything else must have one; controls are still named', () => {
+    expect(nameProblem('Ann-Lee 2')).toBeUndefined();
+    expect(nameProblem('z')).toBeUndefined();
+    expect(nameProblem('Z')).toBeUndefined();
+    expect(nameProblem('12 - 3')).toBe('must contain letters');
+    expect(nameProblem('@[`{')).toBe('must contain letters');
+    expect(nameProblem('Ann\u007f')).toBe('must not contain control or invisible formatting characters (U+007F)');
+    expect(nameProblem('Ann\u001f')).toBe('must not contain control or invisible formatting characters (U+001F)');
   });
 
   it('a mark after a letter, a mark, a joiner or a digit is fine; one letter of any script is a name', () => {
