@@ -4,7 +4,7 @@ import { addDeliveryOptions, destinationsHelp, downstreamToken } from '../cli/de
 import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
 import { onInterrupt } from '../cli/signals.js';
-import { DELIVERY_PACING } from '../delivery/delivery.js';
+import { DELIVERY_PACING } from '../delivery/pacing.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { createDelivery, DELIVERY_PACING, type Delivery } from '../delivery/delivery.js';
+import { createDelivery, type Delivery } from '../delivery/delivery.js';
+import { DELIVERY_PACING } from '../delivery/pacing.js';
 import { encoderFor } from '../delivery/encoder.js';
 import { resolveTarget, type ResolvedTarget, type TargetFlags } from '../destinations/registry.js';
 import { loadHasher } from '../state/digest.js';
