@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InterruptedError, WriteError } from '../errors.js';
@@ -45,6 +46,34 @@ export async function removeStaleTempFiles(target: string): Promise<string[]> {
  */
 export async function writeFileAtomic(target: string, data: string, signal?: AbortSignal): Promise<void> {
   await replaceTogether([await stageFile(target, data)], signal);
+}
+
+/**
+ * writeFileAtomic for a process that is exiting now (an 'exit' listener runs no promise): the same
+ * temp file, fsync and rename, synchronously. Stale temp files are left to the next async write.
+ */
+export function writeFileAtomicSync(target: string, data: string): void {
+  const existing = statSync(target, { throwIfNoEntry: false });
+  if (existing && !existing.isFile()) throw new WriteError(target, Object.assign(new Error('is not a regular file'), { code: 'ENOTREG' }));
+  const temp = join(dirname(target), tempName(target));
+  try {
+    const fd = openSync(temp, 'wx', 0o644);
+    try {
+      const bytes = Buffer.from(data, 'utf8');
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, target);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Never created, or already renamed.
+    }
+    throw new WriteError(target, error);
+  }
 }
 
 /** A file written in full beside its target (fsynced), not yet in its place. */
