@@ -33,11 +33,14 @@ not_started() {
   if [ -d "$folder" ]; then
     file=$(readlink -f -- "$folder/sync_$step.prom" 2> /dev/null) || file=$folder/sync_$step.prom
     temp=$(dirname -- "$file")/.sync_$step.prom.$$.tmp
-    printf '# HELP %s %s\n# TYPE %s gauge\n%s{command="%s"} %s\n\n' \
+    if ! printf '# HELP %s %s\n# TYPE %s gauge\n%s{command="%s"} %s\n\n' \
       sync_run_exit_code 'Exit code of the last run' sync_run_exit_code sync_run_exit_code "$step" "$code" \
       sync_run_duration_seconds 'Duration of the last run' sync_run_duration_seconds sync_run_duration_seconds "$step" 0 \
       sync_run_last_timestamp_seconds 'When the last run ended (Unix time)' sync_run_last_timestamp_seconds sync_run_last_timestamp_seconds "$step" "$(date +%s)" \
-      2> /dev/null > "$temp" && mv -f -- "$temp" "$file" 2> /dev/null || { rm -f -- "$temp"; say "exit $code not recorded in $file"; }
+      2> /dev/null > "$temp" || ! mv -f -- "$temp" "$file" 2> /dev/null; then
+      rm -f -- "$temp"
+      say "exit $code not recorded in $file"
+    fi
   fi
   exit "$code"
 }
