@@ -11,6 +11,8 @@
 # folders it writes to, says on stderr (the cron mail) why it stopped, and exits with the code of
 # the step that stopped it: 0 done, 1 failed, 2 could not start, 3 done but some records refused,
 # 130 interrupted. Each run's files carry its start time: logs/, runs/, dead-letters/, reports/.
+# One night at a time per NIGHTLY_DIR (where flock(1) exists): a second one says so and exits 2.
+# A night that stops before its first step still writes its exit code to that step's metrics file.
 set -uo pipefail
 
 stamp=$(date +%Y-%m-%dT%H%M%S)
@@ -19,11 +21,35 @@ say() { printf 'sync-cli nightly %s: %s\n' "$stamp" "$*" >&2; }
 stopped=
 trap 'stopped=1' INT TERM
 
+# Stops the night before any step ran: says why, and puts the exit code in the metrics file of the
+# step it would have run first, since that file is what the alert reads (last night's exit 0 must
+# not stay there). Written like the tool writes it: a temp file renamed over the file a link names.
+not_started() {
+  local code=$1 step=pull; shift
+  say "$*; nothing ran"
+  [ -z "${NIGHTLY_PROFILES:-}" ] || step=push
+  local folder=${NIGHTLY_METRICS_DIR:-${NIGHTLY_DIR:-${HOME:-}/sync-cli}/metrics}
+  local file temp
+  if [ -d "$folder" ]; then
+    file=$(readlink -f -- "$folder/sync_$step.prom" 2> /dev/null) || file=$folder/sync_$step.prom
+    temp=$(dirname -- "$file")/.sync_$step.prom.$$.tmp
+    if ! printf '# HELP %s %s\n# TYPE %s gauge\n%s{command="%s"} %s\n\n' \
+      sync_run_exit_code 'Exit code of the last run' sync_run_exit_code sync_run_exit_code "$step" "$code" \
+      sync_run_duration_seconds 'Duration of the last run' sync_run_duration_seconds sync_run_duration_seconds "$step" 0 \
+      sync_run_last_timestamp_seconds 'When the last run ended (Unix time)' sync_run_last_timestamp_seconds sync_run_last_timestamp_seconds "$step" "$(date +%s)" \
+      2> /dev/null > "$temp" || ! mv -f -- "$temp" "$file" 2> /dev/null; then
+      rm -f -- "$temp"
+      say "exit $code not recorded in $file"
+    fi
+  fi
+  exit "$code"
+}
+
 env_file=${1:-/etc/sync-cli/nightly.env}
 if [ -n "${1:-}" ] || [ -e "$env_file" ]; then
   set -a # every variable the file sets reaches sync-cli
   # shellcheck source=/dev/null
-  . "$env_file" || { say "cannot read $env_file; nothing ran"; exit 2; }
+  . "$env_file" || not_started 2 "cannot read $env_file"
   set +a
 fi
 
@@ -35,11 +61,19 @@ retry_for=${NIGHTLY_RETRY_FOR:-30m}           # ride out an outage of the source
 # NIGHTLY_PROFILES=FILE: push this file (another job's) instead of pulling.
 
 for folder in "$dir/exports" "$dir/logs" "$dir/runs" "$dir/dead-letters" "$dir/reports" "$metrics"; do
-  mkdir -p "$folder" || { say "cannot create $folder; nothing ran"; exit 2; }
+  mkdir -p "$folder" || not_started 2 "cannot create $folder"
 done
-cd "$dir" || { say "cannot enter $dir; nothing ran"; exit 2; }
-[ -x "$cli" ] || { say "$cli is not installed (README: Running it from cron); nothing ran"; exit 2; }
-command -v node > /dev/null || { say "node is not on PATH ($PATH): set PATH in $env_file; nothing ran"; exit 2; }
+cd "$dir" || not_started 2 "cannot enter $dir"
+# One night at a time in a folder: one started while the last is still at it (an outage ridden out
+# with --retry-for, a rerun by hand) would push the same profiles twice at once and, started in the
+# same second, write over the other's logs. The lock is the night's, its steps included.
+if command -v flock > /dev/null; then
+  { exec 9>> .nightly.lock; } 2> /dev/null || not_started 2 "cannot write in $dir"
+  flock -n 9 || not_started 2 "another night is still running in $dir (pid $(cat .nightly.lock 2> /dev/null))"
+  printf '%s\n' "$$" > .nightly.lock
+fi
+[ -x "$cli" ] || not_started 2 "$cli is not installed (README: Running it from cron)"
+command -v node > /dev/null || not_started 2 "node is not on PATH ($PATH): set PATH in $env_file"
 
 # Why a step stopped, in the tool's words: the message of the last error line of its log (else
 # the log's last line: what node or the shell said).
@@ -61,7 +95,14 @@ if [ -z "${NIGHTLY_PROFILES:-}" ]; then
   code=$?
   case $code in
     0) ;;
-    1) say "pull failed, nothing pushed, the previous export kept: $(why "$log")"; exit 1 ;;
+    1)
+      # --allow-partial (or a run it could not record) writes the export and still fails: say which.
+      if grep -q '"out":"' "runs/pull-$stamp.json"; then
+        say "pull failed after writing exports/customers.json and $profiles (incomplete, or not recorded), nothing pushed: $(why "$log")"
+      else
+        say "pull failed, nothing pushed, the previous export kept: $(why "$log")"
+      fi
+      exit 1 ;;
     2) say "pull could not start, nothing pushed: $(why "$log")"; exit 2 ;;
     130) say "pull interrupted, nothing pushed; the previous export kept"; exit 130 ;;
     *) say "pull ended with exit code $code, nothing pushed: $(why "$log")"; exit "$code" ;;

@@ -52,7 +52,7 @@ export function registerPull(program: Command): void {
     .option('--max-pages <n>', `refuse a source that announces more pages than this (at most ${BOUNDS.maxPages.max})`, maxPages, 1000)
     .option('--metrics-file <file>', "write the run's metrics in Prometheus text format (node_exporter textfile collector)")
     .addOption(
-      new Option('--state <dir>', 'where the run history (runs.ndjson, see sync runs) is kept, as for push')
+      new Option('--state <dir>', `where the run history (runs.ndjson, see ${programName()} runs) is kept, as for push`)
         .env('SYNC_STATE_DIR')
         .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     )

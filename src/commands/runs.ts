@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
 import { positiveInt } from '../cli/parsers.js';
+import { programName } from '../cli/program-name.js';
 import { ExitCode } from '../errors.js';
 import { defaultStateDir } from '../state/state-dir.js';
 
@@ -28,8 +29,8 @@ startedAt, durationMs, exitCode, platform, summary}, newest last. A damaged line
 warning on stderr.
 
 Examples:
-  $ sync runs --last 5
-  $ sync runs --json | jq -c 'select(.exitCode == 1 or .exitCode == 2)'`,
+  $ ${programName()} runs --last 5
+  $ ${programName()} runs --json | jq -c 'select(.exitCode == 1 or .exitCode == 2)'`,
     )
     .action(
       action<{ last: number; state: string }>(async (flags, context) => {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeFsError, UsageError } from '../errors.js';
@@ -76,13 +76,17 @@ export async function readLastRuns(
   options: TailOptions = {},
 ): Promise<ListedRun[] | undefined> {
   const path = historyPath(stateDir);
-  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+  const refused = (why: string, cause?: unknown): UsageError => new UsageError(`--state ${stateDir}: cannot read the run history ${path} (${why})`, { cause });
+  // Non-blocking: opening a FIFO to read would wait for a writer forever.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
-    throw new UsageError(`--state ${stateDir}: cannot read the run history ${path} (${describeFsError(error)})`, { cause: error });
+    throw refused(describeFsError(error), error);
   });
   if (!handle) return undefined;
   const runs: ListedRun[] = [];
   try {
+    // Runs only ever append to a regular file: anything else (a FIFO, a device) was put there by hand.
+    if (!(await handle.stat()).isFile()) throw refused('not a regular file');
     for await (const line of linesFromEnd(handle, options)) {
       if ('tooLong' in line) {
         onDamaged({ offset: line.offset, why: `a line of ${line.tooLong} bytes, far longer than a run's` });
@@ -94,7 +98,7 @@ export async function readLastRuns(
       if (runs.length >= last) break;
     }
   } catch (error) {
-    throw new UsageError(`--state ${stateDir}: cannot read the run history ${path} (${describeFsError(error)})`, { cause: error });
+    throw error instanceof UsageError ? error : refused(describeFsError(error), error);
   } finally {
     await handle.close();
   }

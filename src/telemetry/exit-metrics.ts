@@ -1,5 +1,6 @@
 import { describeFsError, ExitCode } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../io/atomic-write.js';
+import { runGaugesText, type RunRecord } from './run-gauges.js';
 
 /** The commands that take `--metrics-file`: the `command` label's whole set. */
 const RUN_COMMANDS = ['pull', 'push'] as const;
@@ -58,27 +59,48 @@ export async function withExitMetrics(args: readonly string[], run: () => Promis
   const target = findMetricsFile(args);
   const started = now();
   writtenByRun = false;
+  const ending = (exitCode: number): RunRecord => {
+    const ended = now();
+    return { exitCode, durationMs: ended - started, endedAt: ended };
+  };
+  // A second Ctrl-C (signals.ts) or a stdout closed by its reader (broken-pipe.ts) ends the process
+  // with process.exit(): the finally below never runs then, only 'exit' listeners, synchronously.
+  const onExit = (exitCode: number): void => {
+    if (!target || writtenByRun || exitCode === ExitCode.ok) return;
+    const error = writeExitMetricsSync(target, ending(exitCode));
+    if (error) say(`--metrics-file ${target.path}: exit code ${exitCode} not recorded: ${error}`, exitCode);
+  };
+  if (target) process.once('exit', onExit);
   try {
     await run();
   } finally {
-    const exitCode = Number(process.exitCode ?? ExitCode.ok);
-    // Exit 0 without the command's writer is help or --version: no run ended.
-    if (target && !writtenByRun && exitCode !== ExitCode.ok) {
-      const ended = now();
-      const error = await writeExitMetrics(target, { exitCode, durationMs: ended - started, endedAt: ended });
-      if (error) say(`--metrics-file ${target.path}: exit code ${exitCode} not recorded: ${error}`, exitCode);
+    try {
+      const exitCode = Number(process.exitCode ?? ExitCode.ok);
+      // Exit 0 without the command's writer is help or --version: no run ended.
+      if (target && !writtenByRun && exitCode !== ExitCode.ok) {
+        const error = await writeExitMetrics(target, ending(exitCode));
+        if (error) say(`--metrics-file ${target.path}: exit code ${exitCode} not recorded: ${error}`, exitCode);
+      }
+    } finally {
+      process.off('exit', onExit);
     }
   }
 }
 
 /** Only the run gauges: nothing else was measured. Returns why it could not write, if so. */
-export async function writeExitMetrics(target: MetricsTarget, run: { exitCode: number; durationMs: number; endedAt: number }): Promise<string | undefined> {
-  // Loaded only here: every command starts through withExitMetrics, few need prom-client.
-  const [{ Registry }, { recordRun }] = await Promise.all([import('prom-client'), import('./metrics.js')]);
-  const registry = new Registry();
-  recordRun(registry, target.command, run);
+export async function writeExitMetrics(target: MetricsTarget, run: RunRecord): Promise<string | undefined> {
   try {
-    await writeFileAtomic(target.path, await registry.metrics());
+    await writeFileAtomic(target.path, runGaugesText(target.command, run));
+    return undefined;
+  } catch (error) {
+    return describeFsError((error as { cause?: unknown }).cause ?? error);
+  }
+}
+
+/** The same, for a process that is exiting now. */
+function writeExitMetricsSync(target: MetricsTarget, run: RunRecord): string | undefined {
+  try {
+    writeFileAtomicSync(target.path, runGaugesText(target.command, run));
     return undefined;
   } catch (error) {
     return describeFsError((error as { cause?: unknown }).cause ?? error);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BreakerState } from '../engine/circuit-breaker.js';
 import { PROFILE_FIELDS } from '../profiles/schemas.js';
+import { RUN_GAUGES, type RunRecord } from './run-gauges.js';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
@@ -15,22 +16,12 @@ const KNOWN_FIELDS = new Set(PROFILE_FIELDS);
 export const RECORD_OUTCOMES = ['invalid', 'duplicates', 'unchanged', 'delivered', 'rejected', 'failed'] as const;
 export type RecordOutcome = (typeof RECORD_OUTCOMES)[number];
 
-export interface RunRecord {
-  exitCode: number;
-  durationMs: number;
-  /** Unix time in ms. */
-  endedAt: number;
-}
-
 /**
  * How a one-shot run ended, into `registry`: the gauges cron's alerts read. Also written alone
  * when the run never started (see exit-metrics.ts), so they live outside SyncMetrics.
  */
-export function recordRun(registry: Registry, command: string, { exitCode, durationMs, endedAt }: RunRecord): void {
-  const labels = { command };
-  new Gauge({ name: 'sync_run_exit_code', help: 'Exit code of the last run', labelNames: ['command'] as const, registers: [registry] }).set(labels, exitCode);
-  new Gauge({ name: 'sync_run_duration_seconds', help: 'Duration of the last run', labelNames: ['command'] as const, registers: [registry] }).set(labels, durationMs / 1000);
-  new Gauge({ name: 'sync_run_last_timestamp_seconds', help: 'When the last run ended (Unix time)', labelNames: ['command'] as const, registers: [registry] }).set(labels, endedAt / 1000);
+export function recordRun(registry: Registry, command: string, run: RunRecord): void {
+  for (const { name, help, value } of RUN_GAUGES) new Gauge({ name, help, labelNames: ['command'] as const, registers: [registry] }).set({ command }, value(run));
 }
 
 /**

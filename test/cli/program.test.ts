@@ -1,6 +1,7 @@
 import type { Command, Option } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { duration } from '../../src/cli/parsers.js';
+import { setProgramName } from '../../src/cli/program-name.js';
 import { createProgram } from '../../src/cli/program.js';
 
 /** Every command under the program, groups (`mock`, `state`) and their commands included. */
@@ -59,5 +60,31 @@ describe("every command's help", () => {
   it("serve's --request-timeout says 10s", () => {
     const serve = commands.find((command) => pathOf(command) === 'sync serve')!;
     expect(serve.helpInformation()).toMatch(/--request-timeout <duration>[\s\S]*?\(default: 10s\)/);
+  });
+});
+
+// Installed for cron the tool is sync-cli: \`sync\` there is coreutils'. A help page that says
+// \`sync runs --last 5\` to a sync-cli user runs coreutils when pasted.
+describe('every help page, invoked as sync-cli', () => {
+  afterEach(() => setProgramName('sync', {}));
+
+  it('names sync-cli wherever it shows a command to type (its examples and descriptions included)', () => {
+    setProgramName('sync-cli', {});
+    const program = createProgram();
+    const pages: [string, string][] = [];
+    for (const command of [program, ...allCommands(program)]) {
+      let page = '';
+      vi.spyOn(process.stdout, 'write').mockImplementation((text) => ((page += String(text)), true));
+      command.outputHelp();
+      vi.mocked(process.stdout.write).mockRestore();
+      pages.push([pathOf(command), page]);
+    }
+    expect(pages.length).toBeGreaterThan(15);
+    for (const [path, page] of pages) {
+      expect(path).toMatch(/^sync-cli/);
+      // Help wraps lines: \`sync\` at a line's end and its command on the next is the same mistake.
+      const typed = page.replace(/\s+/g, ' ').match(/(?<![\w-])sync (push|pull|serve|state|runs|mock|demo)\b/g) ?? [];
+      expect(typed, `${path} --help`).toEqual([]);
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OutputPathError, UsageError, WriteError } from '../../src/errors.js';
@@ -117,6 +118,20 @@ describe('the run history', () => {
     chmodSync(historyPath(stateDir), 0o444);
     await expect(prepareHistory(stateDir)).rejects.toThrow(UsageError);
     await expect(appendRun(stateDir, run(1))).rejects.toThrow(WriteError);
+  });
+
+  // Nothing writes anything but a regular file there, so what else is there was put by hand: a
+  // FIFO blocked \`sync runs\` in open() for good (cron's \`sync runs\` never returned), and a link to a
+  // device listed nothing, as if no run had ever happened.
+  it.each([
+    ['a FIFO', (path: string) => execFileSync('mkfifo', [path])],
+    ['a link to a device', (path: string) => symlinkSync('/dev/zero', path)],
+  ])('%s where the history should be: a usage error naming --state, at once', { timeout: 5_000 }, async (_what, make) => {
+    const stateDir = tmp();
+    make(historyPath(stateDir));
+    const failure = await readLastRuns(stateDir, 5, () => undefined).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UsageError);
+    expect((failure as UsageError).message).toBe(`--state ${stateDir}: cannot read the run history ${historyPath(stateDir)} (not a regular file)`);
   });
 
   it('a write that fails is thrown, naming the file (a directory in the way)', async () => {

@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InterruptedError } from '../../src/errors.js';
-import { removeStaleTempFiles, replaceTogether, stageFile, writeFileAtomic } from '../../src/io/atomic-write.js';
+import { removeStaleTempFiles, replaceTogether, stageFile, writeFileAtomic, writeFileAtomicSync } from '../../src/io/atomic-write.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 describe('writeFileAtomic', () => {
@@ -65,5 +65,43 @@ describe('stageFile and replaceTogether', () => {
     await expect(replaceTogether(staged, AbortSignal.abort())).rejects.toBeInstanceOf(InterruptedError);
     expect([readFileSync(a, 'utf8'), readFileSync(b, 'utf8')]).toEqual(['old a', 'old b']);
     expect(readdirSync(tmp()).sort()).toEqual(['a.json', 'b.ndjson']);
+  });
+});
+
+// An operator links the name a job writes to where the file is read (`customers.json` → the web
+// root, `sync_push.prom` → the textfile collector's folder). A rename over the link replaced the link
+// with a regular file: the file read stayed last week's, silently, every night after.
+describe.each([
+  ['writeFileAtomic', (target: string, data: string) => writeFileAtomic(target, data)],
+  ['writeFileAtomicSync', async (target: string, data: string) => writeFileAtomicSync(target, data)],
+])('%s through a symbolic link', (_name, write) => {
+  const tmp = useTempDir();
+
+  it('replaces the file the link points to (relative link, via a second link); the links stay links', async () => {
+    mkdirSync(join(tmp(), 'published'));
+    const real = join(tmp(), 'published', 'customers.json');
+    writeFileSync(real, 'last week');
+    symlinkSync('published/customers.json', join(tmp(), 'hop.json'));
+    symlinkSync(join(tmp(), 'hop.json'), join(tmp(), 'customers.json'));
+    await write(join(tmp(), 'customers.json'), 'tonight');
+    expect(readFileSync(real, 'utf8')).toBe('tonight');
+    expect(lstatSync(join(tmp(), 'customers.json')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(tmp(), 'hop.json'))).toBe('published/customers.json');
+    expect(readdirSync(join(tmp(), 'published'))).toEqual(['customers.json']);
+  });
+
+  it('a link to a file not yet there creates that file', async () => {
+    mkdirSync(join(tmp(), 'textfile'));
+    symlinkSync(join(tmp(), 'textfile', 'sync_push.prom'), join(tmp(), 'm.prom'));
+    await write(join(tmp(), 'm.prom'), 'metrics');
+    expect(readFileSync(join(tmp(), 'textfile', 'sync_push.prom'), 'utf8')).toBe('metrics');
+    expect(lstatSync(join(tmp(), 'm.prom')).isSymbolicLink()).toBe(true);
+  });
+
+  it('a loop of links is refused, naming the path given', async () => {
+    symlinkSync(join(tmp(), 'b'), join(tmp(), 'a'));
+    symlinkSync(join(tmp(), 'a'), join(tmp(), 'b'));
+    await expect(write(join(tmp(), 'a'), 'x')).rejects.toThrow(join(tmp(), 'a'));
+    expect(lstatSync(join(tmp(), 'a')).isSymbolicLink()).toBe(true);
   });
 });

@@ -21,10 +21,11 @@ describe('makeDirectory', () => {
     await expect(makeDirectory(path)).resolves.toBeUndefined();
   });
 
-  it('fails with the reason where a file stands in the way', async () => {
+  it('fails with the reason where a file stands in the way, or is the path itself', async () => {
     const file = join(tmp(), 'file');
     writeFileSync(file, 'x');
     await expect(makeDirectory(join(file, 'state'))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    await expect(makeDirectory(file)).rejects.toMatchObject({ code: 'EEXIST' });
   });
 
   it('settles where a folder cannot be made although its parent exists (/proc: Node 20 recursive mkdir spins there for ever)', async () => {

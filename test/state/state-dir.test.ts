@@ -1,7 +1,10 @@
-import { homedir } from 'node:os';
+import { mkdtempSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { defaultStateDir } from '../../src/state/state-dir.js';
+import { UsageError } from '../../src/errors.js';
+import { createStateDirectory, defaultStateDir } from '../../src/state/state-dir.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 const fallback = join(homedir(), '.local', 'state', 'sync');
 
@@ -22,6 +25,39 @@ describe('defaultStateDir', () => {
       expect(defaultStateDir()).toBe('/srv/state/sync');
     } finally {
       vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe('createStateDirectory', () => {
+  const tmp = useTempDir();
+
+  it('creates the missing folders, and a folder that is there is fine', async () => {
+    const dir = join(tmp(), 'a', 'b', 'state');
+    await createStateDirectory(dir);
+    await createStateDirectory(dir);
+    expect(statSync(dir).isDirectory()).toBe(true);
+  });
+
+  it('a file in the way: a usage error naming --state, "not a directory"', async () => {
+    writeFileSync(join(tmp(), 'file'), '');
+    await expect(createStateDirectory(join(tmp(), 'file', 'state'))).rejects.toThrow(`--state ${join(tmp(), 'file', 'state')}: cannot create the state (not a directory)`);
+  });
+
+  // Node 20's recursive mkdir retries forever, at full CPU, when mkdir says ENOENT under a parent
+  // that exists: a relative --state in a working directory deleted under the job (a deploy that
+  // replaced its folder), or a pseudo-filesystem. The run must refuse, not spin until cron kills it.
+  it('a relative --state in a working directory that was deleted: refused (exit 2), not a hang', { timeout: 5_000 }, async () => {
+    const home = process.cwd();
+    const gone = mkdtempSync(join(tmpdir(), 'sync-gone-'));
+    process.chdir(gone);
+    rmdirSync(gone);
+    try {
+      const failure = await createStateDirectory(join('state', 'platform')).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(UsageError);
+      expect((failure as UsageError).message).toMatch(/^--state state\/platform: cannot create the state \(/);
+    } finally {
+      process.chdir(home);
     }
   });
 });

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Registry } from 'prom-client';
 import { findMetricsFile, noteMetricsWritten, withExitMetrics } from '../../src/telemetry/exit-metrics.js';
+import { recordRun } from '../../src/telemetry/metrics.js';
+import { runGaugesText } from '../../src/telemetry/run-gauges.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 import { useTempDir } from '../helpers/tmp.js';
 
@@ -98,5 +101,69 @@ describe('withExitMetrics: every exit of a run given --metrics-file is recorded'
     expect(say).toHaveBeenCalledOnce();
     expect(say).toHaveBeenCalledWith(`--metrics-file ${file}: exit code 2 not recorded: no such file or directory (ENOENT)`, 2);
     expect(process.exitCode).toBe(2);
+  });
+});
+
+// A second Ctrl-C (src/cli/signals.ts) and a closed stdout (src/cli/broken-pipe.ts) end the process
+// with process.exit(): no promise runs after that, so the exit code must be written synchronously,
+// from the process's 'exit' event, or last night's file stays.
+describe('withExitMetrics: a process that exits at once (process.exit) mid-run', () => {
+  const tmp = useTempDir();
+  afterEach(() => {
+    process.exitCode = undefined;
+  });
+
+  /** A run that ends the way process.exit(code) does: the 'exit' listeners added since the run began are called, synchronously. */
+  const exitingWith = (code: number, first?: () => void) => {
+    const before = new Set(process.listeners('exit'));
+    return async (): Promise<number> => {
+      first?.();
+      const added = process.listeners('exit').filter((listener) => !before.has(listener));
+      for (const listener of added) (listener as (code: number) => void)(code);
+      return added.length;
+    };
+  };
+
+  it('exit 130 (second Ctrl-C) during the run: the exit code replaces last night\'s file before the process is gone', async () => {
+    const file = join(tmp(), 'push.prom');
+    writeFileSync(file, 'sync_run_exit_code{command="push"} 0\n');
+    let added = 0;
+    const exiting = exitingWith(130);
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => {
+      added = await exiting();
+    }, vi.fn(), () => 5_000);
+    expect(added).toBeGreaterThan(0);
+    expect(Object.fromEntries(parsePrometheus(readFileSync(file, 'utf8')))).toMatchObject({ 'sync_run_exit_code{command="push"}': 130 });
+  });
+
+  it('exit 141 (stdout closed by its reader) after the command wrote its own metrics: the file stays the command\'s', async () => {
+    const file = join(tmp(), 'pull.prom');
+    writeFileSync(file, 'written by the run\n');
+    const exiting = exitingWith(141, noteMetricsWritten);
+    await withExitMetrics(['pull', '--metrics-file', file], async () => void (await exiting()), vi.fn(), () => 5_000);
+    expect(readFileSync(file, 'utf8')).toBe('written by the run\n');
+  });
+
+  it('exit 141 before the command wrote anything: recorded as pull\'s', async () => {
+    const file = join(tmp(), 'pull.prom');
+    const exiting = exitingWith(141);
+    await withExitMetrics(['pull', '--metrics-file', file], async () => void (await exiting()), vi.fn(), () => 5_000);
+    expect(parsePrometheus(readFileSync(file, 'utf8')).get('sync_run_exit_code{command="pull"}')).toBe(141);
+  });
+
+  it('no exit listener is left behind once the run is over', async () => {
+    const file = join(tmp(), 'push.prom');
+    const before = process.listenerCount('exit');
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => void (process.exitCode = 2), vi.fn(), () => 5_000);
+    expect(process.listenerCount('exit')).toBe(before);
+  });
+});
+
+describe('runGaugesText: the run gauges without prom-client (for an exiting process)', () => {
+  it('is exactly what prom-client renders for the same run', async () => {
+    const run = { exitCode: 130, durationMs: 2500, endedAt: 1_700_000_000_123 };
+    const registry = new Registry();
+    recordRun(registry, 'push', run);
+    expect(runGaugesText('push', run)).toBe(await registry.metrics());
   });
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action } from '../../cli/action.js';
 import { BOUNDS, integer, latency, mockRate, port, probability } from '../../cli/parsers.js';
+import { programName } from '../../cli/program-name.js';
 import type { CommonFlags } from './serve-mock.js';
 
 interface CustomerioFlags extends CommonFlags {
@@ -32,8 +33,8 @@ export function registerCustomerioMock(mock: Command): void {
         'mock saw (largest request and entry, anything over the limits); GET /__mock/people?email=… a person.',
         '',
         'Example:',
-        '  $ sync mock customerio --port 4060 --fail-rate 0.1',
-        '  $ SYNC_DOWNSTREAM_TOKEN=site:key sync push fixtures/profiles/profiles.ndjson --to customerio --downstream-url http://127.0.0.1:4060',
+        `  $ ${programName()} mock customerio --port 4060 --fail-rate 0.1`,
+        `  $ SYNC_DOWNSTREAM_TOKEN=site:key ${programName()} push fixtures/profiles/profiles.ndjson --to customerio --downstream-url http://127.0.0.1:4060`,
       ].join('\n'),
     )
     .action(

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { action } from '../../cli/action.js';
 import { BOUNDS, integer, latency, mockRate, port, probability, wholeNumber } from '../../cli/parsers.js';
+import { programName } from '../../cli/program-name.js';
 import { FIELD_TYPES, type FieldType } from '../../mock/iterable-project.js';
 import { randomFor, serveUntilSignal } from './serve-mock.js';
 
@@ -62,8 +63,8 @@ export function registerIterableMock(mock: Command): void {
         'GET /__mock/fields the field types (add &key=… when several projects exist).',
         '',
         'Example:',
-        '  $ sync mock iterable --port 4070 --field plan:string --fail-rate 0.1',
-        '  $ SYNC_DOWNSTREAM_TOKEN=any-key sync push profiles.ndjson --to iterable --downstream-url http://127.0.0.1:4070 --map metadata.plan=plan',
+        `  $ ${programName()} mock iterable --port 4070 --field plan:string --fail-rate 0.1`,
+        `  $ SYNC_DOWNSTREAM_TOKEN=any-key ${programName()} push profiles.ndjson --to iterable --downstream-url http://127.0.0.1:4070 --map metadata.plan=plan`,
       ].join('\n'),
     )
     .action(
