@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { Random } from '../engine/random.js';
@@ -6,6 +5,7 @@ import { requestUrl, sendJson } from '../http/server.js';
 import type { Logger } from '../logging/logger.js';
 import { ArrivalPeak } from './arrival-window.js';
 import { checkTrackRequest, INPUT_ARRAYS, MAX_OBJECTS, type CheckedObject, type InputArray } from './braze-track.js';
+import { readBody, sameSecret, TOO_LARGE } from './request-body.js';
 
 /**
  * Imitates Braze's `POST /users/track` as its public reference describes it. Where each behaviour
@@ -123,32 +123,10 @@ class FixedWindow {
   }
 }
 
-const TOO_LARGE = Symbol('too large');
-/** The body, TOO_LARGE (read on and dropped to twice the limit, so the caller gets its 413), or undefined if the caller left. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | typeof TOO_LARGE | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) chunks.push(chunk);
-      else if (size > 2 * maxBytes) req.destroy();
-    });
-    req.on('end', () => resolve(size > maxBytes ? TOO_LARGE : Buffer.concat(chunks).toString('utf8')));
-    req.on('close', () => resolve(undefined));
-  });
-}
-
 /** The key of `Authorization: Bearer KEY`; Braze refuses a key written in quotes (errors.md, 401). */
 function bearerKey(header: string | undefined): string | undefined {
   const key = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
   return key === undefined || /^['"]/.test(key) ? undefined : key;
-}
-
-function sameKey(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const EDGE_PAGES: Record<number, string> = {
@@ -273,7 +251,7 @@ export function createBrazeMock(options: BrazeMockOptions): BrazeMock {
 
     if (url.pathname.replace(/\/+$/, '') !== TRACK_PATH || req.method !== 'POST') return respond(404, { message: MESSAGE_404 });
     const given = bearerKey(req.headers.authorization);
-    if (given === undefined || (key !== undefined && !sameKey(given, key))) {
+    if (given === undefined || (key !== undefined && !sameSecret(given, key))) {
       counters.unauthorized += 1;
       return respond(401, { message: MESSAGE_401 });
     }

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { Random } from '../engine/random.js';
@@ -6,6 +5,7 @@ import { requestUrl, sendJson } from '../http/server.js';
 import type { Logger } from '../logging/logger.js';
 import { ArrivalPeak, RollingWindow } from './arrival-window.js';
 import { checkEntry, MAX_REQUEST_BYTES, readBatch, type EntryError, type Identify } from './customerio-batch.js';
+import { sameSecret } from './request-body.js';
 
 /*
  * Imitates Customer.io's Track API v2 batch call, as its public reference describes it (sources in
@@ -110,10 +110,7 @@ function basicPair(header: string | undefined): { siteId: string; apiKey: string
 }
 
 function same(given: string, expected: string | undefined): boolean {
-  if (expected === undefined) return true;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return expected === undefined || sameSecret(given, expected);
 }
 
 const GATEWAY_HTML = (status: number, title: string): string =>

@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import { ArrivalPeak, DailyCounter, RollingWindow } from './arrival-window.js';
 import { customProperty, customPropertyProblem, defaultContactProperties, type CustomPropertySpec, type HubspotProperty } from './hubspot-properties.js';
 import { errorDetails, inputProblems, propertyValuesMessage, readUpsertBody, type RequestProblem, type UpsertInput } from './hubspot-upsert.js';
+import { readBody, TOO_LARGE } from './request-body.js';
 
 export const UPSERT_PATH = '/crm/v3/objects/contacts/batch/upsert';
 export const PROPERTIES_PATH = '/crm/v3/properties/contacts';
@@ -101,25 +102,6 @@ function catalogueOf(specs: readonly CustomPropertySpec[], createdAt: string): H
     properties.push(customProperty(spec, createdAt, properties.length));
   }
   return properties;
-}
-
-/**
- * The body, or TOO_LARGE, or undefined when the caller went away. A body over the limit is read on
- * and dropped up to twice the limit, so a caller still sending it receives the 413 instead of a reset.
- */
-const TOO_LARGE = Symbol('too large');
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string | typeof TOO_LARGE | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) chunks.push(chunk);
-      else if (size > 2 * maxBytes) req.destroy();
-    });
-    req.on('end', () => resolve(size > maxBytes ? TOO_LARGE : Buffer.concat(chunks).toString('utf8')));
-    req.on('close', () => resolve(undefined));
-  });
 }
 
 function bearerToken(header: string | undefined): string | undefined {

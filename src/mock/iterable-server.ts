@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { Random } from '../engine/random.js';
@@ -7,6 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { bodyPending, discardRest } from '../serve/request-body.js';
 import { ArrivalPeak, RollingWindow } from './arrival-window.js';
 import { IterableProject, MAX_USERS, readBulkRequest, type FieldType, type StoredUser, type TypeMismatchMode } from './iterable-project.js';
+import { sameSecret } from './request-body.js';
 
 /*
  * `sync mock iterable`: Iterable's bulk user update, as far as its public reference and recorded
@@ -142,12 +142,6 @@ function readBody(req: IncomingMessage): Promise<Body> {
   });
 }
 
-function sameKey(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Imitates Iterable's bulkUpdate (and getFields, getByEmail), with `/__mock/stats|users|fields` for tests. */
 export function createIterableMock(options: IterableMockOptions): IterableMock {
   const { rate = DEFAULT_RATE, maxProjects = MAX_PROJECTS, typeMismatch = 'per-user', newFields = 'create', failRate = 0, latencyMs = 0, random, logger } = options;
@@ -180,7 +174,7 @@ export function createIterableMock(options: IterableMockOptions): IterableMock {
   const projectOf = (key: string | undefined) => {
     if (!key) return undefined;
     if (options.keys?.length) {
-      const known = [...projects.keys()].find((candidate) => sameKey(key, candidate));
+      const known = [...projects.keys()].find((candidate) => sameSecret(key, candidate));
       return known === undefined ? undefined : projects.get(known);
     }
     let found = projects.get(key);

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { Random } from '../engine/random.js';
@@ -9,6 +9,7 @@ import { Audience, checkBatchRequest, MAX_BATCH_MEMBERS, MemberBudget, type Batc
 import { combineMergeFields, type MergeFieldSpec } from './mailchimp-merge-fields.js';
 import { API_KEY_PATTERN } from './mailchimp-options.js';
 import { count } from '../ui/count.js';
+import { sameSecret } from './request-body.js';
 
 /** The list the mock serves when no `--list` is given. */
 export const DEFAULT_LIST_ID = 'a1b2c3d4e5';
@@ -184,12 +185,6 @@ function basicPassword(header: string): string | undefined {
   return colon === -1 ? undefined : decoded.slice(colon + 1);
 }
 
-function sameKey(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** A path segment's text, or '' when its %-escapes are malformed (no list has that id either). */
 function decodePathSegment(segment: string): string {
   try {
@@ -243,7 +238,7 @@ export function createMailchimpMock(options: MailchimpMockOptions): MailchimpMoc
     if (!header) return problems.keyMissing;
     const given = basicPassword(header);
     const match = given === undefined ? null : API_KEY_PATTERN.exec(given);
-    if (!match || (key !== undefined && !sameKey(given!, key))) return problems.keyInvalid;
+    if (!match || (key !== undefined && !sameSecret(given!, key))) return problems.keyInvalid;
     if (dc !== undefined && match[1] !== dc) return problems.wrongDatacenter(match[1]!);
     return undefined;
   };
