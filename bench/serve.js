@@ -147,3 +147,102 @@ export async function serveWrkBenchmark() {
     await platform.stop();
   }
 }
+
+const BASELINE = fileURLToPath(new URL('baselines/minimal-serve.js', import.meta.url));
+
+/** Starts `node SCRIPT ARGS` and waits for its `listening URL` line (the baseline speaks like serve). */
+function startScript(script, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.on('data', (chunk) => {
+      const match = /listening (\S+)/.exec(String(chunk));
+      if (match) resolve({ url: match[1], child, stop: () => new Promise((done) => (child.once('close', done), child.kill('SIGTERM'))) });
+    });
+    child.on('error', reject);
+  });
+}
+
+/** wrk's latency figure ("1.23s", "850.12ms", "95.00us", "1.10m") in milliseconds. */
+function wrkMs(text) {
+  const match = /([\d.]+)(us|ms|s|m)\b/.exec(text ?? '');
+  if (!match) return NaN;
+  return Number(match[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2]];
+}
+
+function runWrk(url, connections, duration) {
+  const script = fileURLToPath(new URL('wrk-post.lua', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const wrk = spawn('wrk', ['-t2', `-c${connections}`, `-d${duration}`, '--timeout', '10s', '--latency', '-s', script, `${url}/profiles`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    wrk.stdout.on('data', (chunk) => (text += chunk));
+    wrk.on('error', reject);
+    wrk.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}`))));
+  });
+}
+
+/** One server (ours or the baseline) under wrk against a fresh downstream mock: its figures. */
+async function measureUnderWrk(label, startServer, connections, duration) {
+  const platform = await start(['mock', 'downstream', '--port', '0', '--rate', '5', '--latency', '80', '--max-batch', '2000']);
+  const server = await startServer(platform.url);
+  try {
+    const before = sample(server.child.pid);
+    const started = performance.now();
+    const output = await runWrk(server.url, connections, duration);
+    const after = sample(server.child.pid);
+    const seconds = (performance.now() - started) / 1000;
+    const stats = await (await fetch(`${platform.url}/stats`)).json();
+    const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+    const socketErrors = /Socket errors:.*/.exec(output)?.[0] ?? 'Socket errors: none';
+    const cpu = after.cpuSeconds - before.cpuSeconds;
+    const figures = {
+      label,
+      answersPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1] ?? NaN),
+      p50Ms: wrkMs(/^\s+50%\s+(\S+)/m.exec(output)?.[1]),
+      p99Ms: wrkMs(/^\s+99%\s+(\S+)/m.exec(output)?.[1]),
+      // Per answer wrk received (it counts completed requests); the process's own utime + stime.
+      cpuUsPerAnswer: (cpu * 1e6) / requests,
+      cpuShare: cpu / seconds,
+      rssMb: Math.round(after.rssKb / 1024),
+      requests,
+      non2xx,
+      socketErrors,
+      overLimit: Math.max(0, stats.maxRequestsPerSecond - 5),
+      rateLimited: stats.rateLimited,
+      accepted: stats.accepted,
+    };
+    console.log(
+      `${label.padEnd(8)} ${figures.answersPerSecond.toFixed(0).padStart(6)} answers/s · p50 ${figures.p50Ms.toFixed(0)} ms · p99 ${figures.p99Ms.toFixed(0)} ms · ` +
+        `${figures.cpuUsPerAnswer.toFixed(0)} µs CPU/answer (${(figures.cpuShare * 100).toFixed(0)}% of a core) · RSS ${figures.rssMb} MB · ` +
+        `${requests} answers, ${non2xx} non-2xx, ${socketErrors} · platform: max ${stats.maxRequestsPerSecond}/1000 ms, ${stats.rateLimited} × 429, accepted ${stats.accepted}`,
+    );
+    return figures;
+  } finally {
+    await server.stop();
+    await platform.stop();
+  }
+}
+
+/**
+ * `sync serve` against the minimal baseline (bench/baselines/minimal-serve.js), one after the other
+ * in the same run, under wrk at each of WRK_CONNECTIONS_LIST (1500,3000) connections for
+ * WRK_DURATION (12s) each; prints the ratios ours/baseline. Needs `wrk` on PATH.
+ */
+export async function serveBaselineBenchmark() {
+  const levels = (process.env.WRK_CONNECTIONS_LIST ?? '1500,3000').split(',').map(Number);
+  const duration = process.env.WRK_DURATION ?? '12s';
+  const ours = (downstream) => start(['serve', '--port', '0', '--downstream-url', downstream, '--batch-size', '2000', '--log-format', 'json']);
+  const baseline = (downstream) => startScript(BASELINE, ['--port', '0', '--downstream-url', downstream, '--rate', '5', '--batch-size', '2000']);
+  console.log(`load average at the start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  for (const connections of levels) {
+    console.log(`\n## serve vs minimal baseline under wrk: ${connections} connections for ${duration} each (platform: 5 req/s, 80 ms latency, batch 2000)`);
+    const a = await measureUnderWrk('sync', ours, connections, duration);
+    const b = await measureUnderWrk('baseline', baseline, connections, duration);
+    const ratio = (x, y) => (x / y).toFixed(2);
+    console.log(
+      `ours/baseline: throughput ${ratio(a.answersPerSecond, b.answersPerSecond)}× · p99 ${ratio(a.p99Ms, b.p99Ms)}× · CPU per answer ${ratio(a.cpuUsPerAnswer, b.cpuUsPerAnswer)}× · ` +
+        `arrivals over the limit: sync ${a.overLimit} (${a.rateLimited} × 429), baseline ${b.overLimit} (${b.rateLimited} × 429)`,
+    );
+  }
+  console.log(`\nload average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+}
