@@ -226,12 +226,14 @@ async function measureUnderWrk(label, startServer, connections, duration) {
 /**
  * `sync serve` against the minimal baseline (bench/baselines/minimal-serve.js), one after the other
  * in the same run, under wrk at each of WRK_CONNECTIONS_LIST (1500,3000) connections for
- * WRK_DURATION (12s) each; prints the ratios ours/baseline. Needs `wrk` on PATH.
+ * WRK_DURATION (12s) each; prints the ratios ours/baseline. BENCH_SERVE_ARGS adds flags to ours
+ * (e.g. --quiet). Needs `wrk` on PATH.
  */
 export async function serveBaselineBenchmark() {
   const levels = (process.env.WRK_CONNECTIONS_LIST ?? '1500,3000').split(',').map(Number);
   const duration = process.env.WRK_DURATION ?? '12s';
-  const ours = (downstream) => start(['serve', '--port', '0', '--downstream-url', downstream, '--batch-size', '2000', '--log-format', 'json']);
+  const extra = (process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean);
+  const ours = (downstream) => start(['serve', '--port', '0', '--downstream-url', downstream, '--batch-size', '2000', '--log-format', 'json', ...extra]);
   const baseline = (downstream) => startScript(BASELINE, ['--port', '0', '--downstream-url', downstream, '--rate', '5', '--batch-size', '2000']);
   console.log(`load average at the start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
   for (const connections of levels) {
