@@ -1,3 +1,4 @@
+import { BROKEN_PIPE_EXIT_CODE } from '../cli/broken-pipe.js';
 import { ExitCode } from '../errors.js';
 import type { RunRecord } from './run-record.js';
 
@@ -7,6 +8,7 @@ const MEANINGS: Record<number, string> = {
   [ExitCode.usage]: 'could not start',
   [ExitCode.partial]: 'finished, some records rejected',
   [ExitCode.interrupted]: 'interrupted',
+  [BROKEN_PIPE_EXIT_CODE]: 'stopped: its output was closed by its reader',
 };
 
 /** What an exit code means, in the words of the exit-code table. */

@@ -44,6 +44,6 @@ describe('describeRun', () => {
 
 describe('exitMeaning', () => {
   it('names every exit code of the contract, and says when a code is not one', () => {
-    expect([0, 1, 2, 3, 130, 7].map(exitMeaning)).toEqual(['done', 'failed', 'could not start', 'finished, some records rejected', 'interrupted', 'unknown exit code']);
+    expect([0, 1, 2, 3, 130, 141, 7].map(exitMeaning)).toEqual(['done', 'failed', 'could not start', 'finished, some records rejected', 'interrupted', 'stopped: its output was closed by its reader', 'unknown exit code']);
   });
 });
