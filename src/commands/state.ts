@@ -26,9 +26,9 @@ export function registerState(program: Command): void {
   withTarget(state.command('show').description('one JSON line per email: whether it is remembered and when the platform accepted it').argument('<email...>'))
     .addHelpText('after', `\nExample:\n  $ ${programName()} state show ann@example.com --downstream-url https://platform.example`)
     .action(
-      action<TargetFlags>(async (flags, _context, emails) => {
+      action<TargetFlags>(async (flags, context, emails) => {
         const { showState } = await import('../state/state-commands.js');
-        const shown = await showState(targetOf(flags), emails);
+        const shown = await showState(targetOf(flags), emails, context.logger);
         process.stdout.write(shown.map((line) => `${JSON.stringify(line)}\n`).join(''));
         return { exitCode: ExitCode.ok, stage: 'run' };
       }),

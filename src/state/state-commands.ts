@@ -30,8 +30,11 @@ function platformFor(flags: StateTarget): string {
 const keyOf = normalizeEmail;
 
 /** Whether each email is remembered for the platform, and since when. Reads only. */
-export async function showState(target: StateTarget, emails: readonly string[]): Promise<ShownEmail[]> {
-  const store = await LmdbStateStore.open(target.stateDir, platformFor(target), { readOnly: true });
+export async function showState(target: StateTarget, emails: readonly string[], logger: Logger): Promise<ShownEmail[]> {
+  const platform = platformFor(target);
+  const store = await LmdbStateStore.open(target.stateDir, platform, { readOnly: true });
+  // A mistyped --state must not look like a state that remembers nothing of these emails.
+  if (!store) logger.warn({ stage: 'run', state: target.stateDir, platform }, `no state in ${target.stateDir}: nothing is remembered there for any platform (is --state or SYNC_STATE_DIR right?)`);
   try {
     return emails.map((given) => {
       const email = keyOf(given);

@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Logger } from '../../src/logging/logger.js';
+import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
+import { showState } from '../../src/state/state-commands.js';
+
+describe('showState', () => {
+  const dirs: string[] = [];
+  afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+  const tmp = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'sync-show-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const logger = () => ({ warn: vi.fn(), info: vi.fn() }) as unknown as Logger & { warn: ReturnType<typeof vi.fn> };
+
+  it('a directory holding no state (a mistyped --state) is said, not answered as "nothing remembered" in silence', async () => {
+    const log = logger();
+    const stateDir = join(tmp(), 'nope');
+    const shown = await showState({ stateDir, downstreamUrl: 'http://127.0.0.1:4020' }, ['ann@example.com'], log);
+    expect(shown).toEqual([{ email: 'ann@example.com', remembered: false }]);
+    expect(log.warn).toHaveBeenCalledOnce();
+    expect(log.warn.mock.calls[0]![1]).toBe(`no state in ${stateDir}: nothing is remembered there for any platform (is --state or SYNC_STATE_DIR right?)`);
+  });
+
+  it('an existing state answers without the warning', async () => {
+    const log = logger();
+    const stateDir = tmp();
+    await (await LmdbStateStore.open(stateDir, 'sync http://127.0.0.1:4020'))!.close();
+    await showState({ stateDir, downstreamUrl: 'http://127.0.0.1:4020' }, ['ann@example.com'], log);
+    expect(log.warn).not.toHaveBeenCalled();
+  });
+});
