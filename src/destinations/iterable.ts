@@ -140,7 +140,8 @@ const isCount = (value: unknown): value is number => typeof value === 'number' &
  * A 200 counts its users (successCount, failCount) and names the failed ones by email in lists
  * (`invalidEmails` at the top, `failedUpdates.*Emails`). A user named in any list is refused with
  * that list's meaning. The others are delivered only when the counts agree with the names: every
- * user sent counted once, and as many failures counted as named. Otherwise Iterable failed someone
+ * user sent counted once (the unchanged ones named in `noOpEmails` may be left out of the count),
+ * and as many failures counted as named. Otherwise Iterable failed someone
  * it did not name (by a userId, say), and no unnamed user can be told delivered: all of them stay
  * unconfirmed, sent again by the next run (an update is safe to repeat). An answer that is not
  * this shape (empty, HTML, other JSON) never counts anyone delivered.
@@ -161,7 +162,12 @@ function bulkUpdateResults(answer: PlatformAnswer, emails: readonly string[], wh
   }
   const named = emails.filter((email) => refused.has(email)).length;
   const { successCount, failCount } = body;
-  const countsAgree = successCount + failCount === emails.length && failCount === named;
+  // Users whose update changed nothing (`noOpEmails`) hold what was sent. Whether Iterable counts them
+  // in successCount is not documented: the counts agree either way.
+  const noOp = new Set(Array.isArray(body.noOpEmails) ? body.noOpEmails.filter((email): email is string => typeof email === 'string').map(normalizeEmail) : []);
+  const unchanged = emails.filter((email) => noOp.has(email) && !refused.has(email)).length;
+  const counted = successCount + failCount;
+  const countsAgree = failCount === named && (counted === emails.length || counted + unchanged === emails.length);
   return emails.map((email) => {
     const reason = refused.text(email);
     if (reason !== undefined) return { status: 'rejected', error: reason };

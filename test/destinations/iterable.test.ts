@@ -133,6 +133,19 @@ describe('iterable: what a 200 says about each user', () => {
     expect(iterable.accepted(answer(200, result(1, 1, { invalidDataEmails: ['Ann@Bücher.de'] })), sent, 'b')[0]).toMatchObject({ status: 'rejected' });
   });
 
+  it('users named unchanged (noOpEmails) are delivered whether or not successCount counts them', () => {
+    const counted = iterable.accepted(answer(200, result(3, 0, {}, { noOpEmails: ['bob@example.com'] })), emails, 'b');
+    const leftOut = iterable.accepted(answer(200, result(2, 0, {}, { noOpEmails: ['Bob@Example.com'] })), emails, 'b');
+    expect([counted, leftOut].map((results) => results.map((item) => item.status))).toEqual([
+      ['accepted', 'accepted', 'accepted'],
+      ['accepted', 'accepted', 'accepted'],
+    ]);
+    // One short with nobody named unchanged: still unconfirmed.
+    expect(iterable.accepted(answer(200, result(2, 0)), emails, 'b').map((item) => item.status)).toEqual(['unconfirmed', 'unconfirmed', 'unconfirmed']);
+    // A no-op list naming someone not sent does not make up for a missing count.
+    expect(iterable.accepted(answer(200, result(2, 0, {}, { noOpEmails: ['zed@example.com'] })), emails, 'b').map((item) => item.status)).toEqual(['unconfirmed', 'unconfirmed', 'unconfirmed']);
+  });
+
   it('counts that do not match the names leave every unnamed user unconfirmed, never delivered', () => {
     const expected = (said: string) => ({ status: 'unconfirmed', error: `batch b-1: Iterable counted ${said}: this user's update is not confirmed` });
     // A failure Iterable counted but named by something else (a userId): who it was cannot be told.
