@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { bodyPending, discardRest } from '../serve/request-body.js';
 import { ArrivalPeak, RollingWindow } from './arrival-window.js';
 import { IterableProject, MAX_USERS, readBulkRequest, type FieldType, type StoredUser, type TypeMismatchMode } from './iterable-project.js';
-import { sameSecret } from './request-body.js';
+import { readBodyUpTo, sameSecret } from './request-body.js';
 
 /*
  * `sync mock iterable`: Iterable's bulk user update, as far as its public reference and recorded
@@ -109,39 +109,6 @@ const TOO_LARGE_HTML = '<html>\r\n<head><title>413 Request Entity Too Large</tit
 const GATEWAY_HTML = (status: number, text: string): string => `<html><head><title>${status} ${text}</title></head><body><center><h1>${status} ${text}</h1></center></body></html>`;
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', server: 'iterable-ingress mock' };
 
-type Body = { text: string } | { tooLarge: true } | { gone: true };
-
-/** The whole body, up to MAX_BODY_BYTES (past it, the rest is read and dropped once answered); `gone` if the caller left. */
-function readBody(req: IncomingMessage): Promise<Body> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('close', onGone);
-    };
-    const onGone = (): void => {
-      stop();
-      resolve({ gone: true });
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
-      stop();
-      req.pause();
-      resolve({ tooLarge: true });
-    };
-    const onEnd = (): void => {
-      stop();
-      resolve({ text: Buffer.concat(chunks, size).toString('utf8') });
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('close', onGone);
-  });
-}
-
 /** Imitates Iterable's bulkUpdate (and getFields, getByEmail), with `/__mock/stats|users|fields` for tests. */
 export function createIterableMock(options: IterableMockOptions): IterableMock {
   const { rate = DEFAULT_RATE, maxProjects = MAX_PROJECTS, typeMismatch = 'per-user', newFields = 'create', failRate = 0, latencyMs = 0, random, logger } = options;
@@ -226,7 +193,7 @@ export function createIterableMock(options: IterableMockOptions): IterableMock {
     const route = url.pathname === BULK_UPDATE_PATH ? 'POST' : url.pathname === GET_FIELDS_PATH || url.pathname === GET_USER_PATH ? 'GET' : undefined;
     if (route !== req.method) return reply(404, ACTION_NOT_FOUND(req.method ?? 'GET', url.pathname));
     // The ingress measures the body before the API sees the request.
-    const body = route === 'POST' ? await readBody(req) : { text: '' };
+    const body = route === 'POST' ? await readBodyUpTo(req, MAX_BODY_BYTES) : { text: '' };
     if ('gone' in body) return;
     if ('tooLarge' in body) {
       overLimit.bytes += 1;

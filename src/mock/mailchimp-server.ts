@@ -9,7 +9,7 @@ import { Audience, checkBatchRequest, MAX_BATCH_MEMBERS, MemberBudget, type Batc
 import { combineMergeFields, type MergeFieldSpec } from './mailchimp-merge-fields.js';
 import { API_KEY_PATTERN } from './mailchimp-options.js';
 import { count } from '../ui/count.js';
-import { sameSecret } from './request-body.js';
+import { readBodyUpTo, sameSecret } from './request-body.js';
 
 /** The list the mock serves when no `--list` is given. */
 export const DEFAULT_LIST_ID = 'a1b2c3d4e5';
@@ -138,44 +138,6 @@ function replyTo(req: IncomingMessage, res: ServerResponse): Reply {
   };
 }
 
-type Body = { text: string } | { tooLarge: true } | { gone: true };
-
-/** The whole body, up to MAX_BODY_BYTES (past it, the rest is left to `settleBody`); `gone` if the client left first. */
-function readBody(req: IncomingMessage): Promise<Body> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onGone);
-      req.off('close', onGone);
-    };
-    const onGone = (): void => {
-      stop();
-      resolve({ gone: true });
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) {
-        chunks.push(chunk);
-        return;
-      }
-      stop();
-      req.pause();
-      resolve({ tooLarge: true });
-    };
-    const onEnd = (): void => {
-      stop();
-      resolve({ text: Buffer.concat(chunks, size).toString('utf8') });
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onGone);
-    req.on('close', onGone);
-  });
-}
-
 /** The password of an HTTP Basic header (Mailchimp takes any user name and the API key as password). */
 function basicPassword(header: string): string | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
@@ -278,7 +240,7 @@ export function createMailchimpMock(options: MailchimpMockOptions): MailchimpMoc
   };
 
   const batchSubscribe = async (req: IncomingMessage, reply: Reply, audience: Audience, url: URL): Promise<void> => {
-    const body = await readBody(req);
+    const body = await readBodyUpTo(req, MAX_BODY_BYTES);
     if ('gone' in body) return;
     if ('tooLarge' in body) return reply.problem(problems.tooLarge);
     let json: unknown;
