@@ -62,11 +62,9 @@ describe('sync mock hubspot (spawned)', () => {
     expect(stopped.stderr).not.toContain('ann@example.com');
   });
 
+  // The other refusals, in process: mock-hubspot.test.ts.
   it.each([
     [['--rate', '100/xyz'], /--rate.*expected a duration/],
-    [['--property', 'tags:checkbox'], /--property.*needs its options/],
-    [['--property', 'lifecyclestage'], /--property "lifecyclestage" is already defined/],
-    [['--daily', '0'], /--daily.*requests per day/],
   ])('refuses %j with one line, exit 2', async (flags, message) => {
     expect(refusal(await runCli(['mock', 'hubspot', '--port', '0', ...flags]))).toMatch(message);
   });

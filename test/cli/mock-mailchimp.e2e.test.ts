@@ -65,21 +65,10 @@ describe('sync mock mailchimp (spawned)', () => {
     expect(await heldRequest).toBe('cut');
   });
 
+  // The other refusals, in process: mock-mailchimp.test.ts.
   it('refuses a malformed --key with exit 2, without printing it', async () => {
     const message = refusal(await runCli(['mock', 'mailchimp', '--port', '0', '--key', 'my-secret-key']));
     expect(message).toBe('--key: expected a Mailchimp API key: 32 hexadecimal digits (lower case), a dash and the data centre, such as 0123456789abcdef0123456789abcdef-us21');
     expect(message).not.toContain('my-secret-key');
-  });
-
-  it('refuses a --key of another data centre than --dc', async () => {
-    expect(refusal(await runCli(['mock', 'mailchimp', '--port', '0', '--key', KEY, '--dc', 'us6']))).toBe('--key is for data centre us21 but --dc is us6: no request could be accepted');
-  });
-
-  it.each([
-    [['--merge-field', 'LTV:money'], "option '--merge-field <tag[:type][:required]>' argument 'LTV:money' is invalid. expected a type among text, number, date, birthday, phone, url, imageurl, zip, address after the tag (such as LTV:number)."],
-    [['--list', 'not/an-id'], "option '--list <id>' argument 'not/an-id' is invalid. expected an audience id of 1 to 32 letters and digits, such as a1b2c3d4e5."],
-    [['--connections', '0'], "option '--connections <n>' argument '0' is invalid. expected simultaneous connections from 1 to 1000."],
-  ])('refuses %j with exit 2 naming the flag', async (args, message) => {
-    expect(refusal(await runCli(['mock', 'mailchimp', '--port', '0', ...args]))).toBe(message);
   });
 });

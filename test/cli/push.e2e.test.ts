@@ -63,13 +63,10 @@ describe('sync push against sync mock downstream (spawned)', () => {
   });
 });
 
+// The other bad invocations, in process: push.test.ts.
 describe('sync push: bad invocations exit 2 with one line', () => {
   it.each([
     [['push', 'no-such-file.ndjson', '--downstream-url', 'http://127.0.0.1:9'], /no-such-file.ndjson: no such file/],
-    [['push', FIXTURE], /--downstream-url/],
-    [['push', FIXTURE, '--downstream-url', 'ftp://x'], /--downstream-url/],
-    [['push', FIXTURE, '--batch-size', '0', '--dry-run'], /--batch-size/],
-    [['push'], /missing required argument 'file'/],
   ])('%j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

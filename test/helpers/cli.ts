@@ -23,8 +23,8 @@ afterAll(() => {
   stateHomes = undefined;
 });
 
-/** Environment for a child: no colour, no TTY hints, CI-like, a state of its own. */
-function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+/** Environment for a child (and for an in-process run, in-process-cli.ts): no colour, no TTY hints, CI-like, a state of its own. */
+export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   stateHomes ??= mkdtempSync(join(tmpdir(), 'sync-state-'));
   const stateHome = mkdtempSync(join(stateHomes, 'run-'));
   return {
