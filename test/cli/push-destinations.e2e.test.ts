@@ -2,9 +2,15 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
-import { useTempDir } from '../helpers/tmp.js';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { createHubspotMock, type HubspotMockOptions } from '../../src/mock/hubspot-server.js';
+import { parsePropertySpec } from '../../src/mock/hubspot-properties.js';
+import { createMailchimpMock, type MailchimpMockOptions } from '../../src/mock/mailchimp-server.js';
+import { mergeFields } from '../../src/mock/mailchimp-options.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
+import { testDir } from '../helpers/tmp.js';
 
 /**
  * --to hubspot and --to mailchimp, spawned against `sync mock hubspot|mailchimp`: good, invalid
@@ -21,24 +27,32 @@ const ndjson = (values: unknown[]) => values.map((value) => (typeof value === 's
 const jsonLines = (text: string) => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
 const readLines = (path: string) => (existsSync(path) ? jsonLines(readFileSync(path, 'utf8')) : []);
 
-describe('push to real platforms (spawned, against their simulators)', () => {
-  const tmp = useTempDir();
-  const servers: RunningServer[] = [];
-  const start = async (...args: string[]) => {
-    const server = await startServer(args);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.stop()));
+interface Mock {
+  url: string;
+}
+
+// Each test has its own simulators (the ones `sync mock hubspot|mailchimp` serves, in the test's
+// process) and folders: two run at once, each mostly waiting on its platform's limits and latency.
+vi.setConfig({ maxConcurrency: 2 });
+// A test whose runs wait on a platform's limits, latency and retries for several seconds, or that
+// spawns several runs one after the other, next to another test on a busy machine: over the 20 s default.
+const LONG_RUN = 60_000;
+
+const hubspot = (context: TestContext, options: Partial<HubspotMockOptions> = {}) => serveMock(createHubspotMock({ random: Math.random, ...options }), context.onTestFinished);
+const mailchimp = (context: TestContext, options: Partial<MailchimpMockOptions> = {}) => serveMock(createMailchimpMock({ random: Math.random, ...options }), context.onTestFinished);
+
+describe.concurrent('push to real platforms (spawned, against their simulators)', () => {
+  const get = async <T,>(server: Mock, path: string): Promise<T> => (await fetch(`${server.url}${path}`)).json() as Promise<T>;
+
+  const argsIn = (tmp: () => string) => ({
+    hubspotArgs: (mock: Mock, file: string, ...extra: string[]) => ['push', file, '--to', 'hubspot', '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra],
+    mailchimpArgs: (mock: Mock, file: string, ...extra: string[]) => ['push', file, '--to', 'mailchimp', '--list', LIST, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra],
   });
-  const get = async <T,>(server: RunningServer, path: string): Promise<T> => (await fetch(`${server.url}${path}`)).json() as Promise<T>;
 
-  const hubspotArgs = (mock: RunningServer, file: string, ...extra: string[]) => ['push', file, '--to', 'hubspot', '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra];
-  const mailchimpArgs = (mock: RunningServer, file: string, ...extra: string[]) => ['push', file, '--to', 'mailchimp', '--list', LIST, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), '--json', ...extra];
-
-  it('hubspot: good profiles upserted with the mapped field, invalid and refused ones dead-lettered with their reasons (class client), replayable', async () => {
-    const mock = await start('mock', 'hubspot', '--port', '0', '--token', HUBSPOT_TOKEN, '--property', 'tier');
+  it('hubspot: good profiles upserted with the mapped field, invalid and refused ones dead-lettered with their reasons (class client), replayable', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { hubspotArgs } = argsIn(tmp);
+    const mock = await hubspot(context, { token: HUBSPOT_TOKEN, properties: [parsePropertySpec('tier')] });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson([profile(1, { metadata: { customer_tier: 'gold' } }), { email: 'not-an-email', firstName: 'x', lastName: 'y' }, profile(2), { email: 'blocked@suppressed.example', firstName: 'Bo', lastName: 'Cked' }]));
     const env = { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN, SYNC_STATE_DIR: join(tmp(), 'state') };
@@ -58,8 +72,10 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(readLines(join(tmp(), 'dl.ndjson')).map((letter) => letter.line)).toEqual([2, 4]);
   });
 
-  it('hubspot under 20% failures and 1.5 s latency: every profile delivered, never more than 100 arrivals in any rolling 10 s or 10 in any second', async () => {
-    const mock = await start('mock', 'hubspot', '--port', '0', '--fail-rate', '0.2', '--latency', '1500', '--seed', '3');
+  it('hubspot under 20% failures and 1.5 s latency: every profile delivered, never more than 100 arrivals in any rolling 10 s or 10 in any second', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { hubspotArgs } = argsIn(tmp);
+    const mock = await hubspot(context, { failRate: 0.2, latencyMs: 1500, random: seededRandom(3) });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(Array.from({ length: 1500 }, (_, i) => profile(i))));
     const result = await runCli(hubspotArgs(mock, file, '--max-retries', '8'), { env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN }, timeoutMs: 60_000 });
@@ -72,24 +88,29 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(stats.maxRequestsPerSecond).toBeLessThanOrEqual(10);
     expect(stats.maxConcurrent).toBeLessThanOrEqual(10);
     expect(stats.rateLimited).toBe(0);
-  });
+  }, LONG_RUN);
 
-  it('mailchimp under 20% failures and 1.5 s latency: every member added, never more than 10 connections open', async () => {
-    const mock = await start('mock', 'mailchimp', '--port', '0', '--fail-rate', '0.2', '--latency', '1500', '--seed', '5');
+  it('mailchimp under 20% failures and 1.5 s latency: every member added, never more than 10 connections open', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { mailchimpArgs } = argsIn(tmp);
+    const mock = await mailchimp(context, { failRate: 0.2, latencyMs: 1500, random: seededRandom(5) });
     const file = join(tmp(), 'profiles.ndjson');
-    writeFileSync(file, ndjson(Array.from({ length: 3000 }, (_, i) => profile(i))));
+    // 20 batches at 20 a second, each held 1.5 s: the client reaches the 10 connections many times over.
+    writeFileSync(file, ndjson(Array.from({ length: 2000 }, (_, i) => profile(i))));
     const result = await runCli(mailchimpArgs(mock, file, '--batch-size', '100', '--rate', '20', '--max-retries', '8'), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ delivered: 3000, failed: 0 });
+    expect(JSON.parse(result.stdout)).toMatchObject({ delivered: 2000, failed: 0 });
     const stats = await get<{ created: number; maxConcurrent: number; tooManyConnections: number; failures: number }>(mock, '/__mock/stats');
-    expect(stats.created).toBe(3000);
+    expect(stats.created).toBe(2000);
     expect(stats.failures).toBeGreaterThan(0);
     expect(stats.maxConcurrent).toBeLessThanOrEqual(10);
     expect(stats.tooManyConnections).toBe(0);
-  });
+  }, LONG_RUN);
 
-  it('mailchimp: a member refused inside the 200 is dead-lettered with Mailchimp\'s words; new members subscribed, tags sent, status never changed', async () => {
-    const mock = await start('mock', 'mailchimp', '--port', '0', '--merge-field', 'TIER');
+  it('mailchimp: a member refused inside the 200 is dead-lettered with Mailchimp\'s words; new members subscribed, tags sent, status never changed', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { mailchimpArgs } = argsIn(tmp);
+    const mock = await mailchimp(context, { mergeFields: mergeFields('TIER') });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson([profile(1, { metadata: { tags: ['vip'], tier: 'gold' } }), { email: 'fake@suppressed.example', firstName: 'F', lastName: 'K' }]));
     const result = await runCli(mailchimpArgs(mock, file, '--map', 'metadata.tier=TIER'), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } });
@@ -102,14 +123,15 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     ]);
   });
 
-  it.each([
-    ['hubspot: a refused token', 'hubspot', ['--token', HUBSPOT_TOKEN], [], { SYNC_DOWNSTREAM_TOKEN: 'pat-na1-wrong-SECRET' }, /^HubSpot refused SYNC_DOWNSTREAM_TOKEN \(HTTP 401/],
-    ['hubspot: a --map to a property it does not have', 'hubspot', [], ['--map', 'metadata.tier=tier'], { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN }, /^--map metadata\.tier=tier: HubSpot has no contact property "tier"/],
-    ['mailchimp: an unknown audience', 'mailchimp', [], ['--list', 'nope'], { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, /^--list nope: Mailchimp has no audience with this id/],
-    ['mailchimp: a --map to a merge field it does not have', 'mailchimp', [], ['--list', LIST, '--map', 'metadata.tier=TIER'], { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, /^--map metadata\.tier=TIER: the audience a1b2c3d4e5 has no merge field TIER/],
-    ['mailchimp: a refused key', 'mailchimp', ['--key', MAILCHIMP_KEY], ['--list', LIST], { SYNC_DOWNSTREAM_TOKEN: 'ffffffffffffffffffffffffffffffff-us21' }, /^Mailchimp refused SYNC_DOWNSTREAM_TOKEN \(HTTP 401/],
-  ] as const)('preflight, %s: exit 2 with one line, nothing read or sent', async (_name, to, mockArgs, pushArgs, env, message) => {
-    const mock = await start('mock', to, '--port', '0', ...mockArgs);
+  it.for([
+    ['hubspot: a refused token', 'hubspot', { token: HUBSPOT_TOKEN }, [], { SYNC_DOWNSTREAM_TOKEN: 'pat-na1-wrong-SECRET' }, /^HubSpot refused SYNC_DOWNSTREAM_TOKEN \(HTTP 401/],
+    ['hubspot: a --map to a property it does not have', 'hubspot', {}, ['--map', 'metadata.tier=tier'], { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN }, /^--map metadata\.tier=tier: HubSpot has no contact property "tier"/],
+    ['mailchimp: an unknown audience', 'mailchimp', {}, ['--list', 'nope'], { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, /^--list nope: Mailchimp has no audience with this id/],
+    ['mailchimp: a --map to a merge field it does not have', 'mailchimp', {}, ['--list', LIST, '--map', 'metadata.tier=TIER'], { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY }, /^--map metadata\.tier=TIER: the audience a1b2c3d4e5 has no merge field TIER/],
+    ['mailchimp: a refused key', 'mailchimp', { key: MAILCHIMP_KEY }, ['--list', LIST], { SYNC_DOWNSTREAM_TOKEN: 'ffffffffffffffffffffffffffffffff-us21' }, /^Mailchimp refused SYNC_DOWNSTREAM_TOKEN \(HTTP 401/],
+  ] as const)('preflight, %s: exit 2 with one line, nothing read or sent', async ([, to, mockOptions, pushArgs, env, message], context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await (to === 'hubspot' ? hubspot(context, mockOptions) : mailchimp(context, mockOptions));
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson([profile(1)]));
     const result = await runCli(['push', file, '--to', to, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), ...pushArgs], { env });
@@ -122,7 +144,8 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(existsSync(join(tmp(), 'dl.ndjson'))).toBe(false);
   });
 
-  it.each(['hubspot', 'mailchimp'])('preflight, %s down (503 after every retry): exit 1, and --json still prints the one summary', async (to) => {
+  it.for(['hubspot', 'mailchimp'])('preflight, %s down (503 after every retry): exit 1, and --json still prints the one summary', async (to, context) => {
+    const tmp = testDir(context.onTestFinished);
     let reads = 0;
     const down = createServer((_req, res) => {
       reads += 1;
@@ -147,34 +170,45 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     }
   });
 
-  it('a rerun sends only what changed; a HubSpot push does not make a Mailchimp push skip anything (state per destination)', async () => {
-    const hubspot = await start('mock', 'hubspot', '--port', '0');
-    const mailchimp = await start('mock', 'mailchimp', '--port', '0');
+  it('a rerun sends only what changed; a HubSpot push does not make a Mailchimp push skip anything (state per destination)', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { hubspotArgs, mailchimpArgs } = argsIn(tmp);
+    const [hubspotMock, mailchimpMock] = await Promise.all([hubspot(context), mailchimp(context)]);
     const file = join(tmp(), 'profiles.ndjson');
     const state = { SYNC_STATE_DIR: join(tmp(), 'state') };
     writeFileSync(file, ndjson([profile(1), profile(2), profile(3)]));
-    const hub = () => runCli(hubspotArgs(hubspot, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } });
-    const chimp = () => runCli(mailchimpArgs(mailchimp, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } });
-    expect(JSON.parse((await hub()).stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
-    expect(JSON.parse((await chimp()).stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
+    const hub = (...extra: string[]) => runCli(hubspotArgs(hubspotMock, file, ...extra), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } });
+    const chimp = () => runCli(mailchimpArgs(mailchimpMock, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } });
+    const summary = async (run: Promise<{ stdout: string }>) => JSON.parse((await run).stdout) as unknown;
+    // Mailchimp's first push comes after HubSpot's: what HubSpot accepted must not make it skip.
+    expect(await summary(hub())).toMatchObject({ delivered: 3, unchanged: 0 });
+    expect(await summary(chimp())).toMatchObject({ delivered: 3, unchanged: 0 });
     writeFileSync(file, ndjson([profile(1), profile(2, { lastName: 'changed' }), profile(3)]));
-    expect(JSON.parse((await hub()).stdout)).toMatchObject({ delivered: 1, unchanged: 2 });
-    expect(JSON.parse((await chimp()).stdout)).toMatchObject({ delivered: 1, unchanged: 2 });
+    // Each platform's rerun reads only its own part of the state: the two go at once.
+    const [hubRerun, chimpRerun] = await Promise.all([summary(hub()), summary(chimp())]);
+    expect(hubRerun).toMatchObject({ delivered: 1, unchanged: 2 });
+    expect(chimpRerun).toMatchObject({ delivered: 1, unchanged: 2 });
     // Another field map sends other fields: everything is sent again.
-    const mapped = await runCli(hubspotArgs(hubspot, file, '--map', 'metadata.x=company'), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } });
-    expect(JSON.parse(mapped.stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
+    expect(await summary(hub('--map', 'metadata.x=company'))).toMatchObject({ delivered: 3, unchanged: 0 });
     // sync state names the platform as push does; forgetting on HubSpot leaves Mailchimp as it was.
     const show = (...args: string[]) => runCli(['state', 'show', 'user1@example.com', ...args], { env: state }).then((run) => JSON.parse(run.stdout) as { remembered: boolean });
-    expect(await show('--to', 'hubspot', '--downstream-url', hubspot.url)).toMatchObject({ remembered: true });
-    await runCli(['state', 'forget', '--all', '--to', 'hubspot', '--downstream-url', hubspot.url], { env: state });
-    expect(await show('--to', 'hubspot', '--downstream-url', hubspot.url)).toMatchObject({ remembered: false });
-    expect(await show('--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimp.url)).toMatchObject({ remembered: true });
-    expect(await show('--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimp.url)).toMatchObject({ remembered: false });
-    // Eleven CLI runs one after the other: about 20 s on a busy 2-core machine, where 20 s is the default limit.
-  }, 60_000);
+    expect(await show('--to', 'hubspot', '--downstream-url', hubspotMock.url)).toMatchObject({ remembered: true });
+    await runCli(['state', 'forget', '--all', '--to', 'hubspot', '--downstream-url', hubspotMock.url], { env: state });
+    const [hubAfter, chimpAfter, otherList] = await Promise.all([
+      show('--to', 'hubspot', '--downstream-url', hubspotMock.url),
+      show('--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimpMock.url),
+      show('--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimpMock.url),
+    ]);
+    expect(hubAfter).toMatchObject({ remembered: false });
+    expect(chimpAfter).toMatchObject({ remembered: true });
+    expect(otherList).toMatchObject({ remembered: false });
+    // Eleven CLI runs, seven one after the other: up to 20 s on a busy 2-core machine, where 20 s is the default limit.
+  }, LONG_RUN);
 
-  it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async () => {
-    const mock = await start('mock', 'hubspot', '--port', '0', '--latency', '200');
+  it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { hubspotArgs } = argsIn(tmp);
+    const mock = await hubspot(context, { latencyMs: 200 });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(Array.from({ length: 2000 }, (_, i) => profile(i))));
     const env = { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN, SYNC_STATE_DIR: join(tmp(), 'state') };
@@ -196,19 +230,24 @@ describe('push to real platforms (spawned, against their simulators)', () => {
     expect(summary.unchanged + summary.delivered).toBe(2000);
     expect(summary.unchanged).toBeGreaterThanOrEqual(500 - 10 * 100);
     expect((await get<{ contacts: number }>(mock, '/__mock/stats')).contacts).toBe(2000);
-  });
+  }, LONG_RUN);
 
-  it('credentials never show: not in stdout, stderr (even --verbose), dead letters, reports or the metrics file', async () => {
-    const hubspot = await start('mock', 'hubspot', '--port', '0', '--token', HUBSPOT_TOKEN, '--fail-rate', '0.3', '--seed', '1');
-    const mailchimp = await start('mock', 'mailchimp', '--port', '0', '--fail-rate', '0.3', '--seed', '1');
+  it('credentials never show: not in stdout, stderr (even --verbose), dead letters, reports or the metrics file', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const { hubspotArgs, mailchimpArgs } = argsIn(tmp);
+    const [hubspotMock, mailchimpMock] = await Promise.all([
+      hubspot(context, { token: HUBSPOT_TOKEN, failRate: 0.3, random: seededRandom(1) }),
+      mailchimp(context, { failRate: 0.3, random: seededRandom(1) }),
+    ]);
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson([profile(1), { email: 'x@suppressed.example', firstName: 'X', lastName: 'Y' }, '{"broken":']));
     const files = (name: string) => ['--report', join(tmp(), `${name}-report.ndjson`), '--metrics-file', join(tmp(), `${name}.prom`), '--verbose', '--max-retries', '0'];
-    const runs = [
-      await runCli(hubspotArgs(hubspot, file, ...files('h')), { env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } }),
-      await runCli(mailchimpArgs(mailchimp, file, ...files('m')), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } }),
-      await runCli(hubspotArgs(hubspot, file), { env: { SYNC_DOWNSTREAM_TOKEN: 'pat-na1-wrong-SECRET' } }),
-    ];
+    // Three runs that share nothing but the dead-letter file (appended to by whole lines): at once.
+    const runs = await Promise.all([
+      runCli(hubspotArgs(hubspotMock, file, ...files('h')), { env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN } }),
+      runCli(mailchimpArgs(mailchimpMock, file, ...files('m')), { env: { SYNC_DOWNSTREAM_TOKEN: MAILCHIMP_KEY } }),
+      runCli(hubspotArgs(hubspotMock, file), { env: { SYNC_DOWNSTREAM_TOKEN: 'pat-na1-wrong-SECRET' } }),
+    ]);
     const written = ['dl.ndjson', 'h-report.ndjson', 'm-report.ndjson', 'h.prom', 'm.prom'].map((name) => (existsSync(join(tmp(), name)) ? readFileSync(join(tmp(), name), 'utf8') : ''));
     const everything = [...runs.flatMap((run) => [run.stdout, run.stderr]), ...written].join('\n');
     expect(everything.length).toBeGreaterThan(1000);

@@ -2,9 +2,11 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
-import { useTempDir } from '../helpers/tmp.js';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
+import { createDownstreamMock, type DownstreamMockOptions } from '../../src/mock/downstream-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
+import { testDir, useTempDir } from '../helpers/tmp.js';
 import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
 /**
@@ -21,9 +23,13 @@ interface Stats {
   deliveredMoreThanOnce: Record<string, number>;
 }
 
-const get = async <T,>(server: RunningServer, path: string): Promise<T> => (await fetch(`${server.url}${path}`)).json() as Promise<T>;
-const stats = (server: RunningServer) => get<Stats>(server, '/stats');
-const acceptedEmails = async (server: RunningServer) => new Set((await get<{ emails: string[] }>(server, '/accepted')).emails);
+interface Mock {
+  url: string;
+}
+
+const get = async <T,>(server: Mock, path: string): Promise<T> => (await fetch(`${server.url}${path}`)).json() as Promise<T>;
+const stats = (server: Mock) => get<Stats>(server, '/stats');
+const acceptedEmails = async (server: Mock) => new Set((await get<{ emails: string[] }>(server, '/accepted')).emails);
 const extraCopies = (s: Stats) => Object.values(s.deliveredMoreThanOnce).reduce((sum, times) => sum + times - 1, 0);
 
 const profile = (i: number, firstName = 'Ann') => ({ email: `user${i}@example.com`, firstName, lastName: 'Lee' });
@@ -42,20 +48,20 @@ function stopMidRun(child: ChildProcess, signal: NodeJS.Signals, delayMs: number
   child.stderr!.on('data', onData);
 }
 
-describe('sync push under faults (spawned)', () => {
-  const tmp = useTempDir();
-  const servers: RunningServer[] = [];
-  const platform = async (...args: string[]) => {
-    const server = await startServer(['mock', 'downstream', '--port', '0', ...args]);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.stop()));
-  });
+// Each test has its own platform (the one `sync mock downstream` serves, in the test's process),
+// folders and state: two run at once.
+vi.setConfig({ maxConcurrency: 2 });
+// A test of several runs one after the other (each push ~1.3 s of CPU: its start and its state
+// keeper's) or of thousands of profiles at 20 a second, next to another test on a busy machine: over
+// the 20 s default.
+const LONG_RUN = 60_000;
 
-  it('kill -9 at a random moment, then the same command: every profile delivered, repeats bounded by the batches in flight', async () => {
-    const mock = await platform('--rate', '20', '--latency', '60');
+describe.concurrent('sync push under faults (spawned)', () => {
+  const platform = (context: TestContext, options: Partial<DownstreamMockOptions> = {}) => serveMock(createDownstreamMock({ random: Math.random, ...options }), context.onTestFinished);
+
+  it('kill -9 at a random moment, then the same command: every profile delivered, repeats bounded by the batches in flight', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context, { rate: 20, latencyMs: 60 });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(Array.from({ length: 4000 }, (_, i) => profile(i))));
     const env = { SYNC_STATE_DIR: join(tmp(), 'state') };
@@ -77,10 +83,11 @@ describe('sync push under faults (spawned)', () => {
     expect(summary.unchanged, why).toBeGreaterThanOrEqual(seenBefore.accepted - 300);
     expect(summary.unchanged + summary.delivered).toBe(4000);
     expect(after.rateLimited).toBe(0);
-  });
+  }, LONG_RUN);
 
-  it.each(['SIGINT', 'SIGKILL'] as const)('a replay of the dead-letter file onto itself, stopped by %s, loses no line', async (signal) => {
-    const mock = await platform('--rate', '20', '--latency', '50');
+  it.for(['SIGINT', 'SIGKILL'] as const)('a replay of the dead-letter file onto itself, stopped by %s, loses no line', { timeout: LONG_RUN }, async (signal, context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context, { rate: 20, latencyMs: 50 });
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
     const records = Array.from({ length: 3000 }, (_, i) => profile(i));
     writeFileSync(deadLetter, ndjson(records.map((record, i) => ({ line: i + 1, class: 'server', reason: 'HTTP 503', record }))));
@@ -108,8 +115,9 @@ describe('sync push under faults (spawned)', () => {
     expect(readLines(deadLetter)).toEqual([]);
   });
 
-  it('three replays of one dead-letter file at once: every record is delivered or still in the file', async () => {
-    const mock = await platform('--rate', '100', '--latency', '20');
+  it('three replays of one dead-letter file at once: every record is delivered or still in the file', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context, { rate: 100, latencyMs: 20 });
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
     const valid = Array.from({ length: 1000 }, (_, i) => profile(i));
     const invalid = Array.from({ length: 200 }, (_, i) => ({ email: `invalid${i}`, firstName: 'X', lastName: 'Y' }));
@@ -127,10 +135,11 @@ describe('sync push under faults (spawned)', () => {
     // The invalid ones can never be delivered: each must still be in the file.
     expect(invalid.filter((record) => !inFile.has(record.email))).toEqual([]);
     expect(valid.filter((record) => !inFile.has(record.email) && !delivered.has(record.email))).toEqual([]);
-  });
+  }, LONG_RUN);
 
-  it('two runs at once share one dead-letter file: both keep every line', async () => {
-    const mock = await platform('--rate', '100', '--latency', '20');
+  it('two runs at once share one dead-letter file: both keep every line', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context, { rate: 100, latencyMs: 20 });
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
     const earlier = Array.from({ length: 5 }, (_, i) => JSON.stringify({ line: i + 1, class: 'client', reason: 'earlier run', record: { email: `old${i}` } }));
     writeFileSync(deadLetter, `${earlier.join('\n')}\n`);
@@ -157,7 +166,8 @@ describe('sync push under faults (spawned)', () => {
   });
 
   it('a full disk under the dead-letter file: exit 1, one line naming the file, and no dead letter claimed that is not there', async (context) => {
-    const mock = await platform();
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const input = join(tmp(), 'invalid.ndjson');
     // 600 invalid records, ~170 bytes of dead letter each: about 100 KB, far over a 16 KB disk.
     writeFileSync(input, ndjson(Array.from({ length: 600 }, (_, i) => ({ email: `not-an-email-${i}`, firstName: 'Bad', lastName: 'Email' }))));
@@ -200,10 +210,11 @@ describe('sync push under faults (spawned)', () => {
     } finally {
       execFileSync('umount', [disk]);
     }
-  });
+  }, LONG_RUN);
 
   it('a state directory on a full disk is refused before the first request, in one line (never a SIGBUS)', async (context) => {
-    const mock = await platform();
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const disk = join(tmp(), 'state-disk');
     mkdirSync(disk);
     if (!tryMountTmpfs(disk, '16k')) {
@@ -224,8 +235,9 @@ describe('sync push under faults (spawned)', () => {
     }
   });
 
-  it('a record nested 10,000 levels deep is one dead letter; the records around it are delivered, and a replay keeps its line', async () => {
-    const mock = await platform();
+  it('a record nested 10,000 levels deep is one dead letter; the records around it are delivered, and a replay keeps its line', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const deep = `{"email":"deep@example.com","firstName":"D","lastName":"E","metadata":{"x":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`;
     const input = join(tmp(), 'poison.ndjson');
     writeFileSync(input, ndjson([profile(1), profile(2), deep, profile(3), profile(4)]));
@@ -247,10 +259,11 @@ describe('sync push under faults (spawned)', () => {
     expect(replayed).toHaveLength(1);
     expect(replayed[0]!.replace(stamp, '') === letter!.replace(stamp, '')).toBe(true);
     expect(stamp.exec(replayed[0]!)![1]).not.toBe(stamp.exec(letter!)![1]);
-  });
+  }, LONG_RUN);
 
-  it('records that are not JSON, too large or not UTF-8 are dead-lettered with their text, and reading goes on', async () => {
-    const mock = await platform();
+  it('records that are not JSON, too large or not UTF-8 are dead-lettered with their text, and reading goes on', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const big = JSON.stringify({ ...profile(9), metadata: { note: 'x'.repeat(120 * 1024) } });
     const input = join(tmp(), 'mixed.ndjson');
     writeFileSync(
@@ -275,8 +288,9 @@ describe('sync push under faults (spawned)', () => {
     expect(letters[2]!.record).toBe(big);
   });
 
-  it('--dry-run sends nothing and writes nothing, even with the URL in the environment', async () => {
-    const mock = await platform();
+  it('--dry-run sends nothing and writes nothing, even with the URL in the environment', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const input = join(tmp(), 'p.ndjson');
     writeFileSync(input, ndjson([profile(1), profile(2), { email: 'bad' }]));
     const stateDir = join(tmp(), 'state');
@@ -290,8 +304,9 @@ describe('sync push under faults (spawned)', () => {
     expect([existsSync(deadLetter), existsSync(join(tmp(), 'r.ndjson')), existsSync(stateDir)]).toEqual([false, false, false]);
   });
 
-  it('incremental by default: a second run sends nothing, a 1% change sends exactly the 1%, --full sends all', async () => {
-    const mock = await platform('--rate', '50');
+  it('incremental by default: a second run sends nothing, a 1% change sends exactly the 1%, --full sends all', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context, { rate: 50 });
     const input = join(tmp(), 'p.ndjson');
     const env = { SYNC_STATE_DIR: join(tmp(), 'state') };
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
@@ -313,10 +328,11 @@ describe('sync push under faults (spawned)', () => {
     expect(third.summary).toMatchObject({ delivered: 10, unchanged: 990 });
     expect(third.accepted).toBe(10);
     expect((await push('--full')).summary).toMatchObject({ delivered: 1000, unchanged: 0 });
-  });
+  }, LONG_RUN);
 
-  it('unusable output paths stop the run before the first request (exit 2, one line)', async () => {
-    const mock = await platform();
+  it('unusable output paths stop the run before the first request (exit 2, one line)', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const input = join(tmp(), 'p.ndjson');
     writeFileSync(input, ndjson([profile(1)]));
     const notADir = join(tmp(), 'file');
@@ -332,14 +348,16 @@ describe('sync push under faults (spawned)', () => {
     ];
     writeFileSync(join(tmp(), 'target.ndjson'), '');
     symlinkSync(join(tmp(), 'target.ndjson'), join(tmp(), 'link.ndjson'));
-    for (const [extra, message] of cases) {
-      const result = await runCli(['push', input, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), ...extra]);
+    // Each refused on its own: all at once.
+    const results = await Promise.all(cases.map(([extra]) => runCli(['push', input, '--downstream-url', mock.url, '--dead-letter', join(tmp(), 'dl.ndjson'), ...extra])));
+    for (const [i, [extra, message]] of cases.entries()) {
+      const result = results[i]!;
       expect(result.code, `${extra.join(' ')}\n${result.stderr}`).toBe(2);
       expect(result.stderr.trim().split('\n'), extra.join(' ')).toHaveLength(1);
       expect(result.stderr).toMatch(message);
     }
     expect((await stats(mock)).requests).toBe(0);
-  });
+  }, LONG_RUN);
 });
 
 describe('sync pull: an unusable --out stops the run before the first request', () => {
@@ -354,8 +372,11 @@ describe('sync pull: an unusable --out stops the run before the first request', 
     await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve));
     const { port } = source.address() as { port: number };
     try {
-      for (const extra of [['--out', '/missing/dir/x.json'], ['--out', tmp()], ['--out', join(tmp(), 'x.json'), '--metrics-file', '/missing/dir/m.prom']]) {
-        const result = await runCli(['pull', '--base-url', `http://127.0.0.1:${port}/api`, '--max-retries', '0', ...extra]);
+      const cases = [['--out', '/missing/dir/x.json'], ['--out', tmp()], ['--out', join(tmp(), 'x.json'), '--metrics-file', '/missing/dir/m.prom']];
+      // Each refused on its own: all at once.
+      const results = await Promise.all(cases.map((extra) => runCli(['pull', '--base-url', `http://127.0.0.1:${port}/api`, '--max-retries', '0', ...extra])));
+      for (const [i, extra] of cases.entries()) {
+        const result = results[i]!;
         expect(result.code, result.stderr).toBe(2);
         expect(result.stderr.trim().split('\n')).toHaveLength(1);
         expect(result.stderr).toMatch(new RegExp(`${extra.at(-2)} ${extra.at(-1)}`));

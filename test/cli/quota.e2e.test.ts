@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { runCli, startServer, type CliResult, type RunningServer } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { useTempDir } from '../helpers/tmp.js';
 
@@ -20,7 +22,10 @@ function profiles(path: string, count: number, prefix: string): string {
   return path;
 }
 
-async function stats(platform: RunningServer): Promise<Stats> {
+/** The platform `sync mock downstream --rate 5` serves, in the test's own process (no process start). */
+const fivePerSecond = (latencyMs = 0) => serveMock(createDownstreamMock({ rate: 5, latencyMs, random: Math.random }), onTestFinished);
+
+async function stats(platform: { url: string }): Promise<Stats> {
   return (await (await fetch(`${platform.url}/stats`)).json()) as Stats;
 }
 
@@ -41,10 +46,9 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
   });
 
   /** Pushes two files and posts `serveCount` profiles to a serve instance, all with one Redis and one key. */
-  async function scenario(options: { onStarted?: (redis: TestRedis, platform: RunningServer) => Promise<void> } = {}) {
+  async function scenario(options: { onStarted?: (redis: TestRedis, platform: { url: string }, serve: RunningServer) => Promise<void> } = {}) {
     redis = await startRedis();
-    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5', '--latency', '20']);
-    servers.push(platform);
+    const platform = await fivePerSecond(20);
     const env = { SYNC_DOWNSTREAM_URL: platform.url, SYNC_REDIS_URL: redis.url };
     const serve = await startServer(['serve', '--port', '0', '--batch-size', '20', '--request-timeout', '20s'], env);
     servers.push(serve);
@@ -57,7 +61,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     const callers = Array.from({ length: SERVE_CALLERS }, (_, i) =>
       fetch(`${serve.url}/profiles`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `s${i}@example.com`, firstName: 'Sam', lastName: `Roe${i}` }) }).then((res) => res.status),
     );
-    const during = options.onStarted?.(redis, platform);
+    const during = options.onStarted?.(redis, platform, serve);
     const [a, b, answers] = await Promise.all([push('a'), push('b'), Promise.all(callers), during]);
     return { platform, serve, a, b, answers, dir };
   }
@@ -80,12 +84,11 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
   it('Redis killed and restarted mid-run: still at most 5 in any 1000 ms, nothing lost; serve reports it meanwhile', async () => {
     let healthWhileDown: unknown;
     const { platform, a, b, answers } = await scenario({
-      onStarted: async (r, platform) => {
+      onStarted: async (r, platform, serve) => {
         // Mid-run by the platform's own count (process start-up time varies with the machine's load).
         while ((await stats(platform)).requests < 6) await sleep(100);
         await r.kill();
         await sleep(600);
-        const serve = servers[1]!;
         healthWhileDown = await fetch(`${serve.url}/healthz`).then(async (res) => ({ status: res.status, body: await res.json() }));
         await sleep(400);
         await r.restart();
@@ -108,8 +111,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
 
   it('Redis gone for good: push stops sending, dead-letters what it could not send (class server), exit 1', async () => {
     redis = await startRedis();
-    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
-    servers.push(platform);
+    const platform = await fivePerSecond();
     const dir = tmp();
     const deadLetter = join(dir, 'dead.ndjson');
     const run = runCli(['push', profiles(join(dir, 'p.ndjson'), 200, 'p'), '--batch-size', '10', '--max-retries', '1', '--json', '--dead-letter', deadLetter], {
@@ -143,8 +145,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
 
   it('a second push asking for another --rate on a key in use is exit 2 naming the key and the rate in force; the platform never sees more than 5', async () => {
     redis = await startRedis();
-    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
-    servers.push(platform);
+    const platform = await fivePerSecond();
     // 20 requests at 5/s: about 4 s for the second to start and be refused while the first runs.
     const first = pushOnePerRequest('a', 20, 5, platform.url);
     // The first holds the key once its first request has arrived.
@@ -169,8 +170,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
 
   it('127.0.0.1 and localhost are one platform: without --quota-key both pushes share one budget', async () => {
     redis = await startRedis();
-    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
-    servers.push(platform);
+    const platform = await fivePerSecond();
     const port = new URL(platform.url).port;
     const [a, b] = await Promise.all([pushOnePerRequest('a', 6, 5, `http://127.0.0.1:${port}`), pushOnePerRequest('b', 6, 5, `http://localhost:${port}`)]);
     for (const run of [a, b]) expect(run.code, run.stderr).toBe(0);
@@ -182,8 +182,7 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
 
   it('an idle serve holds its key and rate (named after its token, not the host); a push with that token at another rate is refused; stopping serve frees the key', async () => {
     redis = await startRedis();
-    const platform = await startServer(['mock', 'downstream', '--port', '0', '--rate', '5']);
-    servers.push(platform);
+    const platform = await fivePerSecond();
     const token = 'pat-s3cret-t0ken';
     const fingerprint = `token:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
     const serve = await startServer(['serve', '--port', '0', '--rate', '5'], { SYNC_DOWNSTREAM_URL: platform.url, SYNC_DOWNSTREAM_TOKEN: token, SYNC_REDIS_URL: redis.url });

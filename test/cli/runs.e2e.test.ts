@@ -4,9 +4,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
-import { useTempDir } from '../helpers/tmp.js';
+import { describe, expect, it, vi, type TestContext } from 'vitest';
+import { createDownstreamMock, type DownstreamMockOptions } from '../../src/mock/downstream-server.js';
+import { createReqresMock, loadUsers } from '../../src/mock/reqres-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
+import { testDir } from '../helpers/tmp.js';
 
 /**
  * "What happened last night?" from outside: the run history every push and pull appends to, what
@@ -33,30 +36,32 @@ function interruptMidRun(child: ChildProcess): void {
   child.stderr!.on('data', onData);
 }
 
-describe('the run history and sync runs (spawned)', () => {
-  const tmp = useTempDir();
-  const servers: RunningServer[] = [];
-  const start = async (...args: string[]) => {
-    const server = await startServer(args);
-    servers.push(server);
-    return server;
-  };
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.stop()));
-  });
+// Each test has its own simulators (the ones `sync mock downstream|reqres` serve, in the test's
+// process), folders and state: two run at once.
+vi.setConfig({ maxConcurrency: 2 });
+// Eight runs one after the other (each push ~1.3 s of CPU: its start and its state keeper's), next
+// to another test on a busy machine: over the 20 s default.
+const EIGHT_RUNS = 60_000;
+
+const platform = (context: TestContext, options: Partial<DownstreamMockOptions> = {}) => serveMock(createDownstreamMock({ random: Math.random, ...options }), context.onTestFinished);
+// `sync mock reqres`'s defaults: 6 users a page, 10 requests a second.
+const reqres = (context: TestContext) => serveMock(createReqresMock({ users: loadUsers(), perPage: 6, rate: 10, random: Math.random }), context.onTestFinished);
+
+describe.concurrent('the run history and sync runs (spawned)', () => {
   const runs = async (stateDir: string, ...args: string[]) => {
     const result = await runCli(['runs', '--state', stateDir, ...args]);
     expect(result.code, result.stderr).toBe(0);
     return result;
   };
 
-  it('two pushes on one day: their dead letters and report lines are told apart by runId, the same as in the history and the logs', async () => {
-    const platform = await start('mock', 'downstream', '--port', '0');
+  it('two pushes on one day: their dead letters and report lines are told apart by runId, the same as in the history and the logs', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context);
     const stateDir = join(tmp(), 'state');
     const deadLetter = join(tmp(), 'dead-letter.ndjson');
     const report = join(tmp(), 'report.ndjson');
     const push = async () => {
-      const result = await runCli(['push', FIXTURE, '--downstream-url', platform.url, '--dead-letter', deadLetter, '--report', report, '--state', stateDir, '--json']);
+      const result = await runCli(['push', FIXTURE, '--downstream-url', mock.url, '--dead-letter', deadLetter, '--report', report, '--state', stateDir, '--json']);
       expect(result.code, result.stderr).toBe(3);
       return { runId: jsonLines(result.stderr)[0]!.runId as string, summary: JSON.parse(result.stdout) as { total: number; deadLettered: number } };
     };
@@ -88,22 +93,22 @@ describe('the run history and sync runs (spawned)', () => {
     expect(reported).toHaveLength(first.summary.total + second.summary.total);
   });
 
-  it('after a pull, a push with exit 3, an interrupted push and one that could not start, sync runs lists all four, newest last', async () => {
-    const source = await start('mock', 'reqres', '--port', '0');
-    const platform = await start('mock', 'downstream', '--port', '0', '--latency', '300');
+  it('after a pull, a push with exit 3, an interrupted push and one that could not start, sync runs lists all four, newest last', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const [source, mock] = await Promise.all([reqres(context), platform(context, { latencyMs: 300 })]);
     const stateDir = join(tmp(), 'state');
     const env = { SYNC_STATE_DIR: stateDir };
     const dl = ['--dead-letter', join(tmp(), 'dl.ndjson')];
 
     const pull = await runCli(['pull', '--base-url', `${source.url}/api`, '--out', join(tmp(), 'customers.json')], { env });
     expect(pull.code, pull.stderr).toBe(0);
-    const partial = await runCli(['push', FIXTURE, '--downstream-url', platform.url, ...dl], { env });
+    const partial = await runCli(['push', FIXTURE, '--downstream-url', mock.url, ...dl], { env });
     expect(partial.code, partial.stderr).toBe(3);
     const big = join(tmp(), 'big.ndjson');
     writeFileSync(big, ndjson(Array.from({ length: 2000 }, (_, i) => profile(i))));
-    const interrupted = await runCli(['push', big, '--downstream-url', platform.url, '--batch-size', '10', ...dl], { env, onSpawn: interruptMidRun });
+    const interrupted = await runCli(['push', big, '--downstream-url', mock.url, '--batch-size', '10', ...dl], { env, onSpawn: interruptMidRun });
     expect(interrupted.code, interrupted.stderr).toBe(130);
-    const unstarted = await runCli(['push', join(tmp(), 'missing.ndjson'), '--downstream-url', platform.url, ...dl], { env });
+    const unstarted = await runCli(['push', join(tmp(), 'missing.ndjson'), '--downstream-url', mock.url, ...dl], { env });
     expect(unstarted.code, unstarted.stderr).toBe(2);
 
     const listed = (await runs(stateDir)).stdout.trim().split('\n');
@@ -111,9 +116,9 @@ describe('the run history and sync runs (spawned)', () => {
     const timestamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}/;
     for (const line of listed) expect(line).toMatch(timestamp);
     expect(listed[0]).toMatch(new RegExp(`  pull  ${source.url}/api  exit 0 \\(done\\)  exported 24 · pages \\d+.*  \\d+\\.\\d s  run [0-9a-f]{8}$`));
-    expect(listed[1]).toMatch(new RegExp(`  push  ${platform.url}  exit 3 \\(finished, some records rejected\\)  delivered 35 of 47 · invalid 8 · duplicates 1 · rejected 3 · dead-lettered 11  `));
-    expect(listed[2]).toMatch(new RegExp(`  push  ${platform.url}  exit 130 \\(interrupted\\)  delivered \\d+ of \\d+`));
-    expect(listed[3]).toMatch(new RegExp(`  push  ${platform.url}  exit 2 \\(could not start\\)  no summary  `));
+    expect(listed[1]).toMatch(new RegExp(`  push  ${mock.url}  exit 3 \\(finished, some records rejected\\)  delivered 35 of 47 · invalid 8 · duplicates 1 · rejected 3 · dead-lettered 11  `));
+    expect(listed[2]).toMatch(new RegExp(`  push  ${mock.url}  exit 130 \\(interrupted\\)  delivered \\d+ of \\d+`));
+    expect(listed[3]).toMatch(new RegExp(`  push  ${mock.url}  exit 2 \\(could not start\\)  no summary  `));
 
     const raw = jsonLines((await runs(stateDir, '--json')).stdout);
     expect(raw.map((run) => [run.command, run.exitCode])).toEqual([
@@ -128,10 +133,11 @@ describe('the run history and sync runs (spawned)', () => {
     expect(raw[1]!.summary).toMatchObject({ total: 47, delivered: 35, rejected: 3, deadLettered: 11 });
     expect(raw[3]!.summary).toBeNull();
     expect(jsonLines((await runs(stateDir, '--json', '--last', '2')).stdout).map((run) => run.exitCode)).toEqual([130, 2]);
-  });
+  }, EIGHT_RUNS);
 
-  it('two pushes at once both record their line', async () => {
-    const platform = await start('mock', 'downstream', '--port', '0', '--latency', '50');
+  it('two pushes at once both record their line', async (context) => {
+    const tmp = testDir(context.onTestFinished);
+    const mock = await platform(context, { latencyMs: 50 });
     const stateDir = join(tmp(), 'state');
     const files = [0, 1].map((n) => {
       const file = join(tmp(), `p${n}.ndjson`);
@@ -139,7 +145,7 @@ describe('the run history and sync runs (spawned)', () => {
       return file;
     });
     const results = await Promise.all(
-      files.map((file, n) => runCli(['push', file, '--downstream-url', platform.url, '--batch-size', '50', '--dead-letter', join(tmp(), `dl${n}.ndjson`), '--state', stateDir])),
+      files.map((file, n) => runCli(['push', file, '--downstream-url', mock.url, '--batch-size', '50', '--dead-letter', join(tmp(), `dl${n}.ndjson`), '--state', stateDir])),
     );
     expect(results.map((result) => result.code)).toEqual([0, 0]);
     const raw = jsonLines((await runs(stateDir, '--json')).stdout);
@@ -147,13 +153,13 @@ describe('the run history and sync runs (spawned)', () => {
     expect(raw.map((run) => (run.summary as { delivered: number }).delivered)).toEqual([200, 200]);
   });
 
-  it('a dry run is not recorded; a damaged line is skipped with a warning; no history yet is said, not an error', async () => {
+  it('a dry run is not recorded; a damaged line is skipped with a warning; no history yet is said, not an error', async (context) => {
+    const tmp = testDir(context.onTestFinished);
     const stateDir = join(tmp(), 'state');
-    const none = await runs(stateDir);
+    // Neither writes a history: the two at once.
+    const [none, dry] = await Promise.all([runs(stateDir), runCli(['push', FIXTURE, '--dry-run', '--state', stateDir])]);
     expect(none.stdout).toBe('');
     expect(none.stderr).toContain(`no run history in ${stateDir} yet`);
-
-    const dry = await runCli(['push', FIXTURE, '--dry-run', '--state', stateDir]);
     expect(dry.code, dry.stderr).toBe(3);
     expect(existsSync(join(stateDir, 'runs.ndjson'))).toBe(false);
 
@@ -177,7 +183,8 @@ describe('the run history and sync runs (spawned)', () => {
     expect(told.at(-1)).toMatch(/runs\.ndjson: skipped 9 damaged lines in all$/);
   });
 
-  it('pull records its runs too, in --state or SYNC_STATE_DIR; a state directory that cannot hold the history stops it before the first request', async () => {
+  it('pull records its runs too, in --state or SYNC_STATE_DIR; a state directory that cannot hold the history stops it before the first request', async (context) => {
+    const tmp = testDir(context.onTestFinished);
     // A source that only counts: the refused pull must not reach it.
     let requests = 0;
     const counter = createServer((_request, response) => ((requests += 1), response.writeHead(503).end()));
@@ -193,7 +200,7 @@ describe('the run history and sync runs (spawned)', () => {
       await new Promise((closed) => counter.close(closed));
     }
 
-    const source = await start('mock', 'reqres', '--port', '0');
+    const source = await reqres(context);
 
     const stateDir = join(tmp(), 'new', 'state');
     const pulled = await runCli(['pull', '--base-url', `${source.url}/api`, '--out', join(tmp(), 'c.json')], { env: { SYNC_STATE_DIR: stateDir } });

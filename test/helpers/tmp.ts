@@ -12,3 +12,15 @@ export function useTempDir(): () => string {
   });
   return () => (dir ??= mkdtempSync(join(tmpdir(), 'sync-test-')));
 }
+
+/**
+ * A fresh temp folder for one test, removed when it finishes. For concurrent tests, which must not
+ * share `useTempDir`'s folder: pass the test context's `onTestFinished`.
+ */
+export function testDir(onTestFinished: (fn: () => void) => void): () => string {
+  let dir: string | undefined;
+  onTestFinished(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => (dir ??= mkdtempSync(join(tmpdir(), 'sync-test-')));
+}

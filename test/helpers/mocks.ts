@@ -1,0 +1,37 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { close, listen } from '../../src/http/server.js';
+
+type OnFinished = (fn: () => Promise<void>) => void;
+
+/**
+ * A simulator in the test's own process: the server `sync mock …` runs, listening on 127.0.0.1 and
+ * a free port, without the ~0.3–0.5 s of CPU a process start costs. Stopped when the test finishes
+ * (pass the test context's `onTestFinished`: it is the one hook concurrent tests do not share).
+ * Spawn `sync mock …` instead where a test kills or restarts the mock's process.
+ */
+export async function serveMock<S extends Server>(server: S, onTestFinished: OnFinished): Promise<{ url: string; server: S }> {
+  const url = await listen(server, 0);
+  onTestFinished(async () => {
+    // Answers a test holds (holdAnswers) would keep close() waiting.
+    server.closeAllConnections();
+    await close(server);
+  });
+  return { url, server };
+}
+
+/**
+ * Holds each answer the server writes until the promise `until(request)` returns has settled
+ * (undefined: answered at once). The request is processed on arrival as usual; only its answer
+ * waits, which orders "processed, not yet answered" by events instead of by a latency long enough.
+ */
+export function holdAnswers(server: Server, until: (request: IncomingMessage) => Promise<unknown> | undefined): void {
+  server.prependListener('request', (request: IncomingMessage, response) => {
+    const gate = until(request);
+    if (!gate) return;
+    const end = response.end.bind(response) as (...args: unknown[]) => void;
+    response.end = ((...args: unknown[]) => {
+      void gate.then(() => end(...args));
+      return response;
+    }) as typeof response.end;
+  });
+}
