@@ -9,6 +9,7 @@ import { maskEmail, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
+import { AnswerPacer } from './answer-pacer.js';
 import { CALLER_LEFT, unlessCallerLeaves } from './hang-up.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
 import { count } from '../ui/count.js';
@@ -98,6 +99,8 @@ export class ServeApp {
   /** Requests being answered; `settled()` waits for none to be left. */
   private open = 0;
   private readonly whenNoneOpen: (() => void)[] = [];
+  /** A batch's callers are answered a slice per turn (see AnswerPacer). */
+  private readonly answers = new AnswerPacer<Result>();
 
   constructor(options: AppOptions, deps: AppDependencies) {
     this.options = options;
@@ -304,7 +307,7 @@ export class ServeApp {
         timer = undefined;
         socket?.off('close', left);
         const result = this.record(item.profile, value);
-        if (waiting) resolve(result);
+        if (waiting) this.answers.hand(resolve, result);
       };
       let timer: NodeJS.Timeout | undefined = setTimeout(() => settle('timeout'), this.options.requestTimeoutMs);
       void outcome.then(settle);
