@@ -301,13 +301,17 @@ export class ServeApp {
         waiting = false;
         reject(new RequestCut(499, CALLER_LEFT));
       };
+      // Still listening for a hang-up until the answer is handed over (it may wait a few turns in the pacer).
+      const answer = (result: Result): void => {
+        socket?.off('close', left);
+        if (waiting) resolve(result);
+      };
       const settle = (value: DeliveryOutcome | 'timeout'): void => {
         if (!timer) return;
         clearTimeout(timer);
         timer = undefined;
-        socket?.off('close', left);
         const result = this.record(item.profile, value);
-        if (waiting) this.answers.hand(resolve, result);
+        if (waiting) this.answers.hand(answer, result);
       };
       let timer: NodeJS.Timeout | undefined = setTimeout(() => settle('timeout'), this.options.requestTimeoutMs);
       void outcome.then(settle);
