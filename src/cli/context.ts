@@ -33,7 +33,8 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
     level: options.verbose ? 'debug' : options.quiet ? 'warn' : 'info',
     runId,
     color,
-    destination: terminal.stream,
+    // JSON lines go to the terminal without a stream in between; pino-pretty pipes into a stream.
+    destination: logFormat === 'json' ? terminal.sink : terminal.stream,
     maskEmails: !options.verbose,
   });
   return {

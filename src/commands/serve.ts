@@ -60,6 +60,8 @@ Example:
           { logger: context.logger, verbose: context.verbose },
         );
         process.stdout.write(`listening ${running.url}\n`);
+        // One access line per caller: written once per event-loop turn while serving, not one write each.
+        const writeEachLine = context.terminal.gatherLines();
         const { rate, batchSize, concurrency, target } = running.resolved;
         context.logger.info({ stage: 'serve', url: running.url, to: target.destination.name, rate, batchSize, concurrency }, 'ready');
         // SIGTERM/SIGINT is a normal shutdown here: flush, answer everyone, exit 0.
@@ -68,7 +70,11 @@ Example:
           process.once('SIGTERM', resolve);
         });
         context.logger.info({ stage: 'serve', signal }, 'signal received');
-        await running.shutdown();
+        try {
+          await running.shutdown();
+        } finally {
+          writeEachLine();
+        }
         return { exitCode: ExitCode.ok, summary: running.delivery.executor.stats, stage: 'serve' };
       }),
     );

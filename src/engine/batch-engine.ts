@@ -125,6 +125,13 @@ export class BatchEngine<T> {
   readonly stats: BatchEngineStats = { batches: 0, splits: 0 };
   private readonly options: BatchEngineOptions<T>;
   private queue: Pending<T>[] = [];
+  /**
+   * This many items at the head of the queue wait behind a key in flight, as last looked at. Only
+   * a key leaving flight or a new queue can unblock them, and both reset it: so each wake of the
+   * dispatcher looks only at items it has not seen, not at the whole queue (a server's callers
+   * each wake it once; walking the queue each time made a submission cost O(queued)).
+   */
+  private blockedHead = 0;
   /** Keys of the batches taken from the queue and not yet settled (their splits and halves included). */
   private readonly inFlightKeys = new Set<string>();
   private inFlight = 0;
@@ -292,7 +299,10 @@ export class BatchEngine<T> {
 
   private hasSendable(): boolean {
     if (this.inFlightKeys.size === 0) return true;
-    return this.queue.some((pending) => !this.inFlightKeys.has(pending.key));
+    for (; this.blockedHead < this.queue.length; this.blockedHead++) {
+      if (!this.inFlightKeys.has(this.queue[this.blockedHead]!.key)) return true;
+    }
+    return false;
   }
 
   /**
@@ -332,6 +342,7 @@ export class BatchEngine<T> {
     }
     // Stryker disable next-line ConditionalExpression,EqualityOperator: a shortcut; concatenating no blocked items gives the same queue
     this.queue = blocked.length > 0 ? blocked.concat(this.queue.slice(i)) : this.queue.slice(i);
+    this.blockedHead = 0;
     // Producers waiting for room are woken once this batch has left (see deliver), not now: a file
     // reader refilling the queue keeps the event loop busy for tens of milliseconds, and that must
     // not happen while the request waits for the instant it may leave.
@@ -354,6 +365,7 @@ export class BatchEngine<T> {
   private failQueued(error: SyncError): void {
     const queue = this.queue;
     this.queue = [];
+    this.blockedHead = 0;
     for (const pending of queue) pending.resolve(failed(error));
     this.releaseDrainWaiters();
   }
@@ -461,7 +473,10 @@ export class BatchEngine<T> {
     } finally {
       this.releaseDrainWaiters();
       this.inFlight -= 1;
-      if (!parent) for (const { key } of items) this.inFlightKeys.delete(key);
+      if (!parent) {
+        for (const { key } of items) this.inFlightKeys.delete(key);
+        this.blockedHead = 0;
+      }
       if (!parent || tally.delivered + tally.rejected + tally.failed > 0) {
         events?.onBatchDone?.({ batchId, size: items.length, ...tally, durationMs: now() - started });
       }

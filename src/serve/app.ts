@@ -9,7 +9,8 @@ import { maskEmail, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
-import { unlessCallerLeaves } from './hang-up.js';
+import { AnswerPacer } from './answer-pacer.js';
+import { CALLER_LEFT, unlessCallerLeaves } from './hang-up.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
 import { count } from '../ui/count.js';
 
@@ -52,14 +53,37 @@ interface Answer {
   batchId?: string;
 }
 
+/** What the line logged for every request holds. */
+interface AccessLine {
+  stage: 'serve';
+  requestId: string;
+  method: string | undefined;
+  path: string;
+  status: number;
+  durationMs: number;
+  batchId?: string;
+  reason?: string;
+}
+
 const HTTP_STATUS: Record<Result['status'], number> = { forwarded: 200, invalid: 400, rejected: 422, failed: 503, timeout: 504 };
 
-const ROUTES: Record<string, string> = {
-  '/profiles': 'POST',
-  '/profiles/batch': 'POST',
-  '/healthz': 'GET',
-  '/livez': 'GET',
-  '/metrics': 'GET',
+/** Each path and the methods it answers; HEAD is GET without the body (Node leaves the body out itself): load balancers probe with it. */
+const GET = { methods: ['GET', 'HEAD'], allow: 'GET, HEAD' } as const;
+const POST = { methods: ['POST'], allow: 'POST' } as const;
+const ROUTES: Record<string, { methods: readonly string[]; allow: string }> = {
+  '/profiles': POST,
+  '/profiles/batch': POST,
+  '/healthz': GET,
+  '/livez': GET,
+  '/metrics': GET,
+};
+
+/** The label set of each status, made once: prom-client takes an object per observation. */
+const STATUS_LABELS = new Map<number, { status: string }>();
+const statusLabel = (status: number): { status: string } => {
+  let labels = STATUS_LABELS.get(status);
+  if (!labels) STATUS_LABELS.set(status, (labels = { status: String(status) }));
+  return labels;
 };
 
 /**
@@ -72,7 +96,11 @@ export class ServeApp {
   private readonly options: AppOptions;
   private readonly deps: AppDependencies;
   private draining = false;
-  private readonly open = new Set<Promise<void>>();
+  /** Requests being answered; `settled()` waits for none to be left. */
+  private open = 0;
+  private readonly whenNoneOpen: (() => void)[] = [];
+  /** A batch's callers are answered a slice per turn (see AnswerPacer). */
+  private readonly answers = new AnswerPacer<Result>();
 
   constructor(options: AppOptions, deps: AppDependencies) {
     this.options = options;
@@ -81,7 +109,7 @@ export class ServeApp {
 
   /** Requests being answered now. */
   get inFlight(): number {
-    return this.open.size;
+    return this.open;
   }
 
   /** From now on new submissions get 503; those already waiting are still answered. */
@@ -90,33 +118,41 @@ export class ServeApp {
   }
 
   /** Resolves once every request that had started has been answered. */
-  async settled(): Promise<void> {
-    while (this.open.size > 0) await Promise.allSettled([...this.open]);
+  settled(): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenNoneOpen.push(resolve));
   }
 
+  // A counter rather than a set of the handlers' promises: no promise, closure or set entry per
+  // request just to know when all are answered (issue 19: per-request layers were the excess CPU).
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const handling = this.route(req, res);
-    this.open.add(handling);
-    void handling.finally(() => this.open.delete(handling));
+    this.open += 1;
+    void this.route(req, res);
   };
+
+  private closed(): void {
+    this.open -= 1;
+    if (this.open > 0) return;
+    for (const resolve of this.whenNoneOpen.splice(0)) resolve();
+  }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = correlationId(req.headers['x-request-id']);
-    const path = (req.url ?? '/').split('?')[0]!;
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
     let status = 500;
     let batchId: string | undefined;
     let reason: string | undefined;
     // Whether the caller may be sending its body: always, unless it waits for our 100 Continue.
     let invited = !expectsContinue(req);
     try {
-      const method = ROUTES[path];
-      if (!method) throw new HttpProblem(404, { error: 'not found' });
-      // HEAD is GET without the body (Node leaves the body out itself): load balancers probe with it.
-      const allowed = method === 'GET' ? ['GET', 'HEAD'] : [method];
-      if (!allowed.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: allowed.join(', ') });
+      const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+      if (!route) throw new HttpProblem(404, { error: 'not found' });
+      if (!route.methods.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: route.allow });
       let body: object;
-      let headers: Record<string, string> = {};
+      let headers: Record<string, string> | undefined;
       if (path === '/healthz') [status, body] = await this.health();
       else if (path === '/livez') [status, body] = [200, { status: 'ok' }];
       else if (path === '/metrics') {
@@ -131,10 +167,10 @@ export class ServeApp {
         invited = true;
         const request = await readJson(req);
         const answer = path === '/profiles' ? await this.single(request, req) : await this.batch(request, req);
-        ({ status, body, headers = {} } = answer);
+        ({ status, body, headers } = answer);
         batchId = answer.batchId;
       }
-      send(res, status, body, { 'x-request-id': requestId, ...headers });
+      send(res, status, body, requestId, headers);
     } catch (error) {
       if (error instanceof RequestCut) {
         // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500 (nor the 200 nobody received).
@@ -149,14 +185,18 @@ export class ServeApp {
       // Set up before the answer goes out: Node closes a `Connection: close` socket as it finishes.
       if (unread && invited) discardRest(req);
       // A caller still waiting for 100 Continue sends no body: the connection cannot carry another request.
-      send(res, status, problem.body, { 'x-request-id': requestId, ...problem.headers, ...(unread && !invited ? { connection: 'close' } : {}) });
+      send(res, status, problem.body, requestId, unread && !invited ? { ...problem.headers, connection: 'close' } : problem.headers);
     } finally {
-      const durationMs = performance.now() - started;
-      if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe({ status: String(status) }, durationMs / 1000);
-      this.deps.logger.info(
-        { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs), ...(batchId ? { batchId } : {}), ...(reason ? { reason } : {}) },
-        `${req.method} ${path} ${status}`,
-      );
+      try {
+        const durationMs = performance.now() - started;
+        if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe(statusLabel(status), durationMs / 1000);
+        const line: AccessLine = { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs) };
+        if (batchId) line.batchId = batchId;
+        if (reason) line.reason = reason;
+        this.deps.logger.info(line, `${req.method} ${path} ${status}`);
+      } finally {
+        this.closed();
+      }
     }
   }
 
@@ -185,11 +225,11 @@ export class ServeApp {
     const profile = this.validate(value, findInexactNumbers(text));
     if ('errors' in profile) return { status: 400, body: profile };
     this.admit(1);
-    const result = await unlessCallerLeaves(caller, this.submit(profile));
+    const result = await this.submit(profile, caller);
     return {
       status: HTTP_STATUS[result.status],
       body: result,
-      headers: result.status === 'failed' ? { 'retry-after': String(this.retryAfterSeconds()) } : {},
+      headers: result.status === 'failed' ? { 'retry-after': String(this.retryAfterSeconds()) } : undefined,
       batchId: 'batchId' in result ? result.batchId : undefined,
     };
   }
@@ -245,16 +285,44 @@ export class ServeApp {
     return Math.max(1, Math.ceil(Math.max(drain, reopen)));
   }
 
-  private async submit(item: Encoded): Promise<Result> {
-    const { engine } = this.deps.delivery;
-    const { profile } = item;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.options.requestTimeoutMs);
+  /**
+   * The item's outcome, or a 504 result once the request timeout is over. The submission stays in
+   * the engine after a 504: it is still delivered, the caller just stopped waiting. With `caller`
+   * (POST /profiles), its hanging up rejects at once as `unlessCallerLeaves` does (that one call, not
+   * a wrapper per request: one promise and one timer per caller, issue 19); the outcome is still
+   * counted when it comes.
+   */
+  private submit(item: Encoded, caller?: IncomingMessage): Promise<Result> {
+    const outcome = this.deps.delivery.engine.submit(item);
+    return new Promise<Result>((resolve, reject) => {
+      const socket = caller?.socket;
+      let waiting = true;
+      const left = (): void => {
+        waiting = false;
+        reject(new RequestCut(499, CALLER_LEFT));
+      };
+      // Still listening for a hang-up until the answer is handed over (it may wait a few turns in the pacer).
+      const answer = (result: Result): void => {
+        socket?.off('close', left);
+        if (waiting) resolve(result);
+      };
+      const settle = (value: DeliveryOutcome | 'timeout'): void => {
+        if (!timer) return;
+        clearTimeout(timer);
+        timer = undefined;
+        const result = this.record(item.profile, value);
+        if (waiting) this.answers.hand(answer, result);
+      };
+      let timer: NodeJS.Timeout | undefined = setTimeout(() => settle('timeout'), this.options.requestTimeoutMs);
+      void outcome.then(settle);
+      if (!socket) return;
+      if (socket.destroyed) left();
+      else socket.once('close', left);
     });
-    // The submission stays in the engine after a 504: it is still delivered, the caller just stopped waiting.
-    const outcome = await Promise.race([engine.submit(item), timeout]);
-    clearTimeout(timer);
+  }
+
+  /** Counts an outcome (or timeout) and logs a refusal. */
+  private record(profile: Encoded['profile'], outcome: DeliveryOutcome | 'timeout'): Result {
     const result = toResult(profile, outcome);
     this.deps.metrics.submissions.inc(
       outcome === 'timeout'
@@ -303,9 +371,11 @@ function correlationId(header: string | string[] | undefined): string {
   return given && /^[\w.:-]{1,128}$/.test(given) ? given : `${ID_PREFIX}-${(++idSequence).toString(36)}`;
 }
 
-function send(res: ServerResponse, status: number, body: object, headers: Record<string, string>): void {
+function send(res: ServerResponse, status: number, body: object, requestId: string, headers?: Record<string, string>): void {
   if (res.headersSent) return;
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+  const head: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': requestId };
+  if (headers) Object.assign(head, headers);
+  res.writeHead(status, head);
   res.end(payload);
 }

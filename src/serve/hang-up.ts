@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { RequestCut } from './request-body.js';
 
-const LEFT = 'the caller closed the connection while waiting for the outcome; its profiles stay queued and are still delivered';
+export const CALLER_LEFT = 'the caller closed the connection while waiting for the outcome; its profiles stay queued and are still delivered';
 
 /**
  * Waits for `outcome` while the caller waits for it. If the caller hangs up first, rejects at once
@@ -16,7 +16,7 @@ const LEFT = 'the caller closed the connection while waiting for the outcome; it
 export function unlessCallerLeaves<T>(req: IncomingMessage, outcome: Promise<T>): Promise<T> {
   const { socket } = req;
   return new Promise<T>((resolve, reject) => {
-    const left = (): void => reject(new RequestCut(499, LEFT));
+    const left = (): void => reject(new RequestCut(499, CALLER_LEFT));
     if (socket.destroyed) return left();
     socket.once('close', left);
     // Also handles a failure after the caller left, when nobody else listens to it any more.

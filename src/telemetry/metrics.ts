@@ -11,6 +11,8 @@ export interface MetricsSources {
 }
 
 const KNOWN_FIELDS = new Set(PROFILE_FIELDS);
+const VALID = { result: 'valid' } as const;
+const INVALID = { result: 'invalid' } as const;
 
 /** Where each record a push reads ends: exactly one of these (the `--json` summary's keys). */
 export const RECORD_OUTCOMES = ['invalid', 'duplicates', 'unchanged', 'delivered', 'rejected', 'failed'] as const;
@@ -154,8 +156,10 @@ export class SyncMetrics {
    * any caller grow /metrics (and memory) without bound.
    */
   recordValidation(errors: readonly { path: string }[] | undefined): void {
-    this.validated.inc({ result: errors ? 'invalid' : 'valid' });
-    for (const field of new Set((errors ?? []).map((error) => fieldLabel(error.path)))) {
+    // Once per profile a server answers: the valid case allocates nothing (issue 19).
+    if (!errors) return this.validated.inc(VALID);
+    this.validated.inc(INVALID);
+    for (const field of new Set(errors.map((error) => fieldLabel(error.path)))) {
       this.fieldErrors.inc({ field });
     }
   }

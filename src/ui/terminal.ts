@@ -1,6 +1,7 @@
 import { Chalk, chalkStderr, type ChalkInstance } from 'chalk';
 import { Writable } from 'node:stream';
 import type { Ora } from 'ora';
+import { LineGatherer } from './line-gatherer.js';
 
 export interface TerminalOptions {
   /** Progress and colour only make sense for a person watching stderr. */
@@ -38,15 +39,50 @@ export class Terminal {
     return new Terminal(options, options.interactive ? (await import('ora')).default : undefined);
   }
 
-  /** stderr for log lines: clears the spinner, writes, redraws it. */
+  /** stderr for log lines: clears the spinner, writes, redraws it (pino-pretty pipes into a stream). */
   readonly stream = new Writable({
     write: (chunk: Buffer | string, _encoding, done) => {
-      this.spinner?.clear();
-      process.stderr.write(chunk);
-      this.spinner?.render();
+      this.writeLog(chunk);
       done();
     },
   });
+
+  /**
+   * The same for pino's JSON lines, without a stream's machinery: pino only needs `write`, and under
+   * `sync serve` load the Writable layers cost as much as the line itself (issue 19).
+   */
+  readonly sink = { write: (line: string): void => this.writeLog(line) };
+
+  private gathered: LineGatherer | undefined;
+
+  /**
+   * From now on log lines are gathered and written once per event-loop turn (see LineGatherer)
+   * until the returned function is called, which writes what is pending and goes back to a write
+   * per line. For a server answering thousands of callers a second: one access line each.
+   */
+  gatherLines(): () => void {
+    const gathered = new LineGatherer((text) => this.writeNow(text));
+    this.gathered = gathered;
+    // Whatever way the process ends, nothing gathered is lost (an 'exit' listener runs synchronously).
+    const flush = (): void => gathered.flush();
+    process.on('exit', flush);
+    return () => {
+      process.off('exit', flush);
+      gathered.flush();
+      if (this.gathered === gathered) this.gathered = undefined;
+    };
+  }
+
+  private writeLog(chunk: Buffer | string): void {
+    if (this.gathered) this.gathered.push(String(chunk));
+    else this.writeNow(chunk);
+  }
+
+  private writeNow(chunk: Buffer | string): void {
+    this.spinner?.clear();
+    process.stderr.write(chunk);
+    this.spinner?.render();
+  }
 
   progress(text: string): Progress {
     // ora wraps its line by dividing by the terminal's width: a TTY that reports 0 columns (seen
@@ -66,6 +102,8 @@ export class Terminal {
   }
 
   line(text: string): void {
+    // Lines logged before this one come out before it.
+    this.gathered?.flush();
     this.spinner?.clear();
     process.stderr.write(`${text}\n`);
     this.spinner?.render();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AuthError, DataRefusedError, HttpStatusError, NetworkError, RateLimitedError, RefusedError } from '../../src/errors.js';
 import { ConcurrencyGate } from '../../src/engine/concurrency-gate.js';
 import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
@@ -748,6 +748,44 @@ describe('BatchEngine: what it reports, and what it costs', () => {
     await Promise.all([first, second]);
     expect(clock.now()).toBe(4000);
     expect(acquired()).toBe(2);
+  });
+
+  it('a submission costs the same however many items wait behind a key in flight (issue 19: nothing per submission walks the queue)', async () => {
+    const clock = new VirtualClock(0);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, RateLimiter.perSecond(100, clock), 0),
+      batchSize: 5,
+      // The first batch stays on the wire until released; later ones are answered at once.
+      send: async (_id, items) => (await held, items.map(() => ({ status: 'accepted' as const }))),
+    });
+    const first = engine.submit({ email: 'a@x.io', version: 0 });
+    while (engine.batchesInFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+    // Each submission arrives in a turn of its own, as a server's callers do; all wait behind a@x.io.
+    // Counted, not timed: how often the engine asks whether a key is in flight.
+    const has = vi.spyOn(Set.prototype, 'has');
+    const lookups: number[] = [];
+    const waiting: Promise<DeliveryOutcome>[] = [];
+    try {
+      for (let n = 1; n <= 400; n++) {
+        const before = has.mock.calls.length;
+        waiting.push(engine.submit({ email: 'a@x.io', version: n }));
+        await new Promise((resolve) => setImmediate(resolve));
+        lookups.push(has.mock.calls.length - before);
+      }
+    } finally {
+      has.mockRestore();
+    }
+    // Walking the queue on every submission made the 400th cost 400 lookups (80,000 in all).
+    expect(Math.max(...lookups.slice(-100))).toBeLessThanOrEqual(Math.max(...lookups.slice(0, 100)));
+    expect(lookups.reduce((sum, n) => sum + n, 0)).toBeLessThan(3 * 400);
+    release();
+    await first;
+    // Once the key leaves flight, what waited behind it goes out: the latest version, the rest merged into it.
+    const outcomes = await Promise.all(waiting.map(async (outcome) => ((await outcome).status)));
+    expect(outcomes.filter((status) => status === 'delivered')).toHaveLength(1);
+    expect(outcomes.at(-1)).toBe('delivered');
   });
 
   it('with autoStart off and the circuit open, a new item fails at once, without waiting for start()', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, maskEmailsIn } from '../../src/logging/logger.js';
+import { createLogger, isoTime, maskEmailsIn } from '../../src/logging/logger.js';
 
 /** The JSON lines a logger wrote, parsed. */
 async function linesOf(maskEmails: boolean | undefined, log: (logger: Awaited<ReturnType<typeof createLogger>>) => void): Promise<Array<Record<string, unknown>>> {
@@ -32,5 +32,22 @@ describe('createLogger', () => {
   it('still masks a password in a URL in a message, verbose or not', async () => {
     const [line] = await linesOf(false, (logger) => logger.error('cannot reach http://u:s3cret@127.0.0.1:9/x'));
     expect(line!.msg).not.toContain('s3cret');
+  });
+});
+
+describe('isoTime', () => {
+  it("writes pino's time field for the millisecond it is given, a new one for each millisecond", () => {
+    expect(isoTime(0)).toBe(',"time":"1970-01-01T00:00:00.000Z"');
+    expect(isoTime(0)).toBe(',"time":"1970-01-01T00:00:00.000Z"');
+    expect(isoTime(1_764_000_000_123)).toBe(',"time":"2025-11-24T16:00:00.123Z"');
+    expect(isoTime(1_764_000_000_124)).toBe(',"time":"2025-11-24T16:00:00.124Z"');
+  });
+
+  it('is the time of every line, read from the clock when the line is written', async () => {
+    const before = Date.now();
+    const [line] = await linesOf(undefined, (logger) => logger.info('x'));
+    const time = Date.parse(line!.time as string);
+    expect(time).toBeGreaterThanOrEqual(before);
+    expect(time).toBeLessThanOrEqual(Date.now());
   });
 });
