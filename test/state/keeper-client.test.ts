@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -27,9 +27,11 @@ describe('KeeperClient', () => {
   it('a keeper started ahead is the one the next spawn takes, once; one that died meanwhile is replaced', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sync-keeper-'));
     dirs.push(dir);
-    // This process's children, as Linux lists them.
+    // This process's children, as Linux lists them (per thread: a test may run in a worker thread).
     const children = (): number[] =>
-      readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+      readdirSync(`/proc/${process.pid}/task`).flatMap((task) =>
+        readFileSync(`/proc/${process.pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+      );
     const before = children();
     KeeperClient.startAhead();
     KeeperClient.startAhead();
