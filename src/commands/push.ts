@@ -73,6 +73,9 @@ Examples:
     )
     .action(
       action<PushFlags>(async (flags, context, [file]) => {
+        // The state's process starts while the rest of push loads (see startAhead); a dry run only
+        // reads a state that exists, and is not worth a process it may not use.
+        if (!flags.dryRun) (await import('../state/keeper-client.js')).KeeperClient.startAhead();
         const { runPush } = await import('../push/run-push.js');
         const { resolveTarget } = await import('../destinations/registry.js');
         const token = downstreamToken();

@@ -20,7 +20,8 @@ import type { Progress } from '../ui/terminal.js';
 import { emailOf, parseRecord, validateParsed } from './checked-record.js';
 import { openInput, stdinIdentity } from './input.js';
 import { PushOutputs } from './outputs.js';
-import { readRecordChunks } from './record-reader.js';
+import { readRecordChunks, type RawRecord } from './record-reader.js';
+import { leadingEmail } from './leading-email.js';
 import { count } from '../ui/count.js';
 
 /** Records held back at most (see `heldBack`): past it the oldest is sent, in order, as without holding. */
@@ -312,6 +313,28 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
   const highWater = resolved.batchSize * (Math.min(Math.ceil(resolved.rate), MAX_BURST_BATCHES) + 1);
 
+  /**
+   * The text the platform last accepted for its email, again: unchanged, without parsing or
+   * validating it (99% of an incremental push's records). The email is read off the text's head
+   * (leadingEmail); a wrong guess cannot pass, since the digest of this text is then not the one
+   * remembered for that email. Anything else goes the long way, below, which decides the same.
+   */
+  const unchangedText = (record: RawRecord): boolean => {
+    if (!state || options.full || record.problem !== undefined) return false;
+    const email = leadingEmail(record.text);
+    if (email === undefined || unsettled.has(email)) return false;
+    const id = emailId(email);
+    const found = state.lookup(email, id);
+    if (!found || found.textDigest !== encoder.textDigest(record.text.trim())) return false;
+    if (!dryRun) seen.check(id);
+    supersede(email);
+    summary.valid += 1;
+    summary.unchanged += 1;
+    deps.metrics?.recordValidation(undefined);
+    outputs?.report({ line: record.line, email, status: 'unchanged' });
+    return true;
+  };
+
   // A signal at any point (reading, or the final flush) stops the engine: queued profiles fail as
   // interrupted, in-flight requests are cancelled, no retry waits out its backoff.
   const stopEngine = (): void => void engine?.abort();
@@ -345,12 +368,14 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
         if (signal?.aborted || fatal) break reading;
         summary.total += 1;
         lineReached = record.line;
+        if (unchangedText(record)) continue;
         const parsed = parseRecord(record);
         const email = 'reason' in parsed ? undefined : emailOf(parsed.value);
+        const id = email !== undefined && (!dryRun || state) ? emailId(email) : undefined;
         // Not the first record for this email in this run (see Remembered.repeated).
-        // (Only a real run remembers it: a dry run skips the hash and the filter.)
-        const repeated = !dryRun && email !== undefined && seen.check(emailId(email));
-        const found = email === undefined ? undefined : state?.lookup(email);
+        // (Only a real run remembers it: a dry run skips the filter.)
+        const repeated = !dryRun && id !== undefined && seen.check(id);
+        const found = id === undefined ? undefined : state?.lookup(email!, id);
         // What the platform last accepted for this email, unless an earlier record for it is still
         // on its way (then this one must follow it, whatever the state says).
         const remembered = !options.full && email !== undefined && !unsettled.has(email) ? found : undefined;

@@ -69,8 +69,10 @@ export function checkStored(platform: Buffer, email: EmailId, value: Uint8Array)
 const checked = Buffer.allocUnsafe(8 + EMAIL_BYTES + INDEXED_BYTES);
 
 function storedCheck(platform: Buffer, email: EmailId, value: Buffer): number {
-  platform.copy(checked, 0, 0, 8);
-  writeEmailId(email, checked, 8);
-  value.copy(checked, 16, 0, INDEXED_BYTES);
+  // Byte by byte: Buffer#copy costs more per call than these 36 bytes do (it runs once per record read).
+  for (let i = 0; i < 8; i++) checked[i] = platform[i]!;
+  checked.writeUInt32BE(email.hi >>> 0, 8);
+  checked.writeUInt32BE(email.lo >>> 0, 12);
+  for (let i = 0; i < INDEXED_BYTES; i++) checked[16 + i] = value[i]!;
   return checksum32(checked);
 }

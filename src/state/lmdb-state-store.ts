@@ -83,8 +83,7 @@ export class LmdbStateStore implements StateStore {
     return new LmdbStateStore(keeper, new LoadedEntries(STORED_BYTES, chunks), platformId, dir, !existed, opened.generation);
   }
 
-  lookup(email: string): Remembered | undefined {
-    const id = emailId(email);
+  lookup(email: string, id: EmailId = emailId(email)): Remembered | undefined {
     const stored = this.index.get(id.hi, id.lo);
     // Checked here rather than at load: only what is looked up pays for it.
     const entry = stored && checkStored(this.platformBytes, id, stored);

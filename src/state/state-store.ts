@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Digest } from './digest.js';
+import type { EmailId } from './entry-codec.js';
 
 /** What is remembered of the profile a platform accepted for one email. */
 export interface Remembered {
@@ -50,7 +51,8 @@ export interface Recorded {
  * (`recordAccepted`), so a rerun after any stop skips what was confirmed.
  */
 export interface StateStore {
-  lookup(email: string): Remembered | undefined;
+  /** `id`: the email's hash (entry-codec.ts `emailId`) when the caller has it already: not hashed again. */
+  lookup(email: string, id?: EmailId): Remembered | undefined;
   /**
    * Random, and new whenever the state forgets a remembered email (or is created): what a batch
    * is formed against for a profile the state holds nothing for. "Nothing" after a forget, a

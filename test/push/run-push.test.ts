@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import nock from 'nock';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { runPush, type PushOptions } from '../../src/push/run-push.js';
 import { MemoryStateStore } from '../../src/state/state-store.js';
@@ -368,6 +368,26 @@ describe('runPush with a state', () => {
     expect(third.summary).toMatchObject({ unchanged: 1, delivered: 1 });
     expect(calls.at(-1)!.batch.profiles.map((p) => p.lastName)).toEqual(['Stones']);
     expect((await push(lines(ann, bob), state, { full: true })).summary).toMatchObject({ unchanged: 0, delivered: 2 });
+  });
+
+  it('the very text the platform accepted is unchanged without being parsed again; a head naming another email than the record is no shortcut', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    await push(lines(ann, bob), state);
+    const annText = JSON.stringify(ann);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      // Its head says Ann; parsed, the record is Bob's (the last "email" key wins) with Ann's names.
+      const twoEmails = '{"email":"ann@example.com","firstName":"ann","lastName":"lee","email":"bob@example.com"}';
+      const second = await push(lines(ann, twoEmails), state);
+      expect(second.summary).toMatchObject({ valid: 2, unchanged: 1, delivered: 1 });
+      expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'bob@example.com', firstName: 'Ann', lastName: 'Lee', metadata: {} }]);
+      expect(parse.mock.calls.filter(([text]) => text === annText)).toHaveLength(0);
+      expect(parse.mock.calls.filter(([text]) => text === twoEmails)).toHaveLength(1);
+    } finally {
+      parse.mockRestore();
+    }
+    expect(state.lookup('bob@example.com')).toBeDefined();
   });
 
   it('a number a double cannot keep is never sent altered: the record is dead-lettered with its digits; as a string it goes out exactly, and a change to it is sent', async () => {

@@ -79,6 +79,31 @@ describe('LoadedEntries', () => {
     agreesWithAMap(loaded, seed, 3000);
   });
 
+  it('finds every loaded key and no other, whichever bucket of the high half it falls in, at the buckets\' edges too', () => {
+    const random = seededRandom(7);
+    const records = new Map<string, number>();
+    const edges = [0, 0xffff, 0x10000, 0x1ffff, 0x7fffffff, 0x80000000, 0xfffeffff, 0xffff0000, 0xffffffff];
+    edges.forEach((hi, i) => records.set(`${hi}:${i}`, i));
+    for (let i = 0; records.size < 5000; i++) records.set(`${Math.floor(random() * 2 ** 32)}:${Math.floor(random() * 2 ** 32)}`, 1000 + i);
+    const entries = loaded(records);
+    for (const [name, stored] of records) {
+      const [hi, lo] = name.split(':').map(Number) as [number, number];
+      expect(entries.get(hi, lo)?.readUInt32BE(0)).toBe(stored);
+      // The same high half with another low half, and a neighbour of the high half: not loaded.
+      if (!records.has(`${hi}:${(lo + 1) >>> 0}`)) expect(entries.get(hi, (lo + 1) >>> 0)).toBeUndefined();
+      if (!records.has(`${(hi + 1) >>> 0}:${lo}`)) expect(entries.get((hi + 1) >>> 0, lo)).toBeUndefined();
+    }
+    expect(entries.size).toBe(records.size);
+  });
+
+  it('an empty load finds nothing and takes new keys beside it', () => {
+    const entries = new LoadedEntries(4, []);
+    expect(entries.get(0, 0)).toBeUndefined();
+    expect(entries.get(0xffffffff, 0xffffffff)).toBeUndefined();
+    entries.set(0xffffffff, 1, value(9));
+    expect([entries.size, entries.get(0xffffffff, 1)?.readUInt32BE(0)]).toEqual([1, 9]);
+  });
+
   it('finds keys whose halves compare as unsigned 32-bit numbers, at both ends of the range', () => {
     const entries = loaded(new Map([['0:0', 1], ['0:4294967295', 2], ['4294967295:0', 3], ['4294967295:4294967295', 4]]));
     expect([entries.get(0, 0), entries.get(0, 0xffffffff), entries.get(0xffffffff, 0), entries.get(0xffffffff, 0xffffffff)].map((found) => found?.readUInt32BE(0))).toEqual([1, 2, 3, 4]);

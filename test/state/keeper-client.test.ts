@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KeeperClient, KeeperFailure } from '../../src/state/keeper-client.js';
 
 describe('KeeperClient', () => {
@@ -22,6 +22,43 @@ describe('KeeperClient', () => {
     expect(performance.now() - started).toBeLessThan(5000);
     await expect(keeper.request({ op: 'forgetAll' })).rejects.toBe(error);
     await keeper.kill();
+  });
+
+  it('a keeper started ahead is the one the next spawn takes, once; one that died meanwhile is replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sync-keeper-'));
+    dirs.push(dir);
+    // This process's children, as Linux lists them (per thread: a test may run in a worker thread).
+    const children = (): number[] =>
+      readdirSync(`/proc/${process.pid}/task`).flatMap((task) =>
+        readFileSync(`/proc/${process.pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+      );
+    const before = children();
+    KeeperClient.startAhead();
+    KeeperClient.startAhead();
+    const started = children().filter((pid) => !before.includes(pid));
+    expect(started).toHaveLength(1);
+    const ahead = KeeperClient.spawn();
+    expect(ahead.pid).toBe(started[0]);
+    const next = KeeperClient.spawn();
+    try {
+      expect(next.pid).not.toBe(ahead.pid);
+      await expect(ahead.request({ op: 'open', path: join(dir, 'env'), platform: 1n, readOnly: false })).resolves.toMatchObject({ type: 'done' });
+    } finally {
+      await Promise.all([ahead.close(), next.kill()]);
+    }
+
+    const beforeDead = children();
+    KeeperClient.startAhead();
+    const [doomed] = children().filter((pid) => !beforeDead.includes(pid));
+    process.kill(doomed!, 'SIGKILL');
+    await vi.waitFor(() => expect(children()).not.toContain(doomed));
+    const fresh = KeeperClient.spawn();
+    try {
+      expect(fresh.pid).not.toBe(doomed);
+      await expect(fresh.request({ op: 'open', path: join(dir, 'env'), platform: 1n, readOnly: false })).resolves.toMatchObject({ type: 'done' });
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('a keeper that died as a request is sent is reported by how it died, not by the broken pipe seen first', async () => {
