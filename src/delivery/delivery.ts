@@ -51,6 +51,8 @@ export interface DeliveryDependencies {
   limiter?: Limiter;
   /** The level of the line logged per batch (a person at a terminal gets progress instead). */
   batchLogLevel?: 'info' | 'debug';
+  /** See BatchEngineOptions.catchUp: push waits for its state to record what was answered. */
+  catchUp?: () => Promise<void> | undefined;
 }
 
 export interface Delivery {
@@ -108,6 +110,7 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     now: () => clock.now(),
     autoStart: options.autoStart,
     refusalHoldMs: options.refusalHoldMs,
+    catchUp: deps.catchUp,
     // Smooth pacing: one batch is a full first slot.
     startWhenQueued: options.batchSize,
     events: {

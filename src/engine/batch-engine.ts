@@ -96,6 +96,13 @@ export interface BatchEngineOptions<T> {
    * over (a token fixed, a quota reset at midnight, a 401 HubSpot sends now and then).
    */
   refusalHoldMs?: number;
+  /**
+   * Before each batch is formed: a promise while the caller's record of answered batches (push's
+   * state commits) is behind, undefined when it is not. Waiting for it keeps answered but
+   * unrecorded batches to those in flight, however slow the record gets: that is all a kill may
+   * send again.
+   */
+  catchUp?: () => Promise<void> | undefined;
 }
 
 interface Pending<T> {
@@ -271,6 +278,11 @@ export class BatchEngine<T> {
       // It comes before the slot, never between slot and send: the platform counts arrivals, so a
       // granted request must leave at once (a busy event loop here once caused 429s).
       await new Promise<void>((resolve) => setImmediate(resolve));
+      const behind = this.options.catchUp?.();
+      if (behind) {
+        await behind;
+        continue;
+      }
       let permit: Permit | undefined;
       let slot: Slot;
       try {

@@ -179,7 +179,7 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     ? undefined
     : createDelivery(
         { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, autoStart: false },
-        { ...deps, clock, newBatchId: formBatch, batchLogLevel: deps.quietBatches ? 'debug' : 'info' },
+        { ...deps, clock, newBatchId: formBatch, batchLogLevel: deps.quietBatches ? 'debug' : 'info', catchUp: () => remember.behind() },
       );
   try {
     await delivery?.preflight(signal);
@@ -509,6 +509,14 @@ class AcceptedQueue {
     if (this.batch.length === 0) setImmediate(() => this.commit());
     this.batch.push(accepted);
     this.callbacks.push(committed);
+  }
+
+  /**
+   * A promise while more than one commit is outstanding (the state is behind the platform), else
+   * undefined: the engine forms no batch meanwhile, so a kill sends again at most the batches in flight.
+   */
+  behind(): Promise<void> | undefined {
+    return this.commits.size + (this.batch.length > 0 ? 1 : 0) > 1 ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {

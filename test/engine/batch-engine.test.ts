@@ -132,6 +132,38 @@ describe('BatchEngine', () => {
     expect(sizes).toEqual([4, 1]);
   });
 
+  it('forms no batch while catchUp says the caller is behind, and goes on once it has caught up', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(100, clock);
+    const sent: string[] = [];
+    let behind: Promise<void> | undefined;
+    let caughtUp!: () => void;
+    const asked: number[] = [];
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, limiter, 0),
+      batchSize: 1,
+      catchUp: () => {
+        asked.push(sent.length);
+        return behind;
+      },
+      send: async (_id, items) => {
+        sent.push(items[0]!.email);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    await engine.submit({ email: 'a@example.com' });
+    behind = new Promise<void>((resolve) => (caughtUp = resolve));
+    const b = engine.submit({ email: 'b@example.com' });
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual(['a@example.com']);
+    behind = undefined;
+    caughtUp();
+    expect(await b).toMatchObject({ status: 'delivered' });
+    expect(sent).toEqual(['a@example.com', 'b@example.com']);
+    // Asked before each batch: before a, before b (behind), and again once caught up.
+    expect(asked).toEqual([0, 1, 1]);
+  });
+
   it("gives each caller its own item's outcome", async () => {
     const { submitAll } = setup({
       behaviour: (items) => items.map((i) => (i.email.startsWith('u1') ? { status: 'rejected', error: 'suppressed' } : { status: 'accepted' })),

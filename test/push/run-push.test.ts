@@ -501,6 +501,34 @@ describe('runPush with a state', () => {
     expect(calls.at(-1)!.batch.profiles).toEqual([{ email: 'ann@example.com', firstName: 'Late', lastName: 'Lee', metadata: {} }]);
   });
 
+  it('a state slow to record what was answered holds sending back: answered but unrecorded batches never pile up', async () => {
+    const { calls } = platform();
+    const releases: (() => void)[] = [];
+    const outstanding: number[] = [];
+    class StuckState extends MemoryStateStore {
+      override async recordAccepted(accepted: Parameters<MemoryStateStore['recordAccepted']>[0]) {
+        await new Promise<void>((resolve) => releases.push(resolve));
+        return super.recordAccepted(accepted);
+      }
+    }
+    const state = new StuckState();
+    let done = false;
+    const pushed = push(lines(...Array.from({ length: 30 }, (_, i) => ({ ...ann, email: `p${i}@example.com` }))), state, { batchSize: 1, rate: 50 }).finally(() => (done = true));
+    // One commit released every 20 event-loop turns, however many wait: meanwhile the platform may
+    // answer what is in flight, and no more may be sent.
+    while (!done) {
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      outstanding.push(calls.length - state.entries.size);
+      releases.shift()?.();
+    }
+    expect((await pushed).summary).toMatchObject({ delivered: 30 });
+    expect(state.entries.size).toBe(30);
+    // Sent but not recorded: at most the 5 requests in flight (the default) and the answers of as
+    // many in the one commit allowed to lag; without catching up, all 30.
+    expect(Math.max(...outstanding)).toBeLessThanOrEqual(10);
+    expect(Math.max(...outstanding)).toBeGreaterThan(0);
+  });
+
   it('two runs sharing a state, answered in the other order than processed: the next run of either input sends the email again', async () => {
     const state = new MemoryStateStore();
     const holds: string[] = [];
