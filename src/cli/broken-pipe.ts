@@ -13,3 +13,17 @@ export function stopQuietlyOnBrokenPipe(stream: NodeJS.WriteStream = process.std
     else throw error;
   });
 }
+
+/**
+ * stderr closed by its reader (`sync serve 2> >(head)`, a log shipper that died): the next log line
+ * fails with EPIPE, emitted on the stream, and with no listener Node ended the process with exit 1
+ * — a server dropped every caller it was holding because nobody read its log. The log lines have
+ * nowhere to go any more; the work (callers answered, records delivered, the exit code) still
+ * matters, so it goes on without them. The stream is destroyed by then: later writes are dropped
+ * silently.
+ */
+export function keepRunningOnBrokenStderr(stream: NodeJS.WriteStream = process.stderr): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}

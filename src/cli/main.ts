@@ -3,7 +3,7 @@ import { ExitCode, UsageError } from '../errors.js';
 import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
 import { withExitMetrics } from '../telemetry/exit-metrics.js';
-import { stopQuietlyOnBrokenPipe } from './broken-pipe.js';
+import { keepRunningOnBrokenStderr, stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { createProgram } from './program.js';
 import { programName } from './program-name.js';
 import { JsonCommanderStderr } from './usage-output.js';
@@ -19,6 +19,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   stopQuietlyOnBrokenPipe();
+  keepRunningOnBrokenStderr();
   // Libraries (lmdb) print the errors they also report through their promises; we report those
   // ourselves, as one line naming the file. Their raw stacks are for --verbose only.
   // eslint-disable-next-line no-console -- silencing, not printing

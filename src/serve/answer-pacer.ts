@@ -13,7 +13,6 @@ export const ANSWERS_PER_TURN = 256;
 export class AnswerPacer<T> {
   private resolvers: ((value: T) => void)[] = [];
   private values: T[] = [];
-  private next = 0;
   private scheduled = false;
 
   constructor(
@@ -32,20 +31,17 @@ export class AnswerPacer<T> {
 
   /** Results handed in and not yet passed on. */
   get pending(): number {
-    return this.resolvers.length - this.next;
+    return this.resolvers.length;
   }
 
   private readonly slice = (): void => {
-    const end = Math.min(this.resolvers.length, this.next + this.perTurn);
-    const { resolvers, values } = this;
-    for (; this.next < end; this.next++) resolvers[this.next]!(values[this.next]!);
-    if (this.next < this.resolvers.length) {
-      this.schedule(this.slice);
-      return;
-    }
-    this.resolvers = [];
-    this.values = [];
-    this.next = 0;
-    this.scheduled = false;
+    // The slice leaves the arrays before it is answered: under steady load they may never run
+    // empty, and must not hold on to every caller answered since they last did (its result, its
+    // socket through the resolver).
+    const resolvers = this.resolvers.splice(0, this.perTurn);
+    const values = this.values.splice(0, this.perTurn);
+    for (let i = 0; i < resolvers.length; i++) resolvers[i]!(values[i]!);
+    if (this.resolvers.length > 0) this.schedule(this.slice);
+    else this.scheduled = false;
   };
 }

@@ -5,7 +5,7 @@ import type { Delivery } from '../delivery/delivery.js';
 import type { Encoded } from '../destinations/destination.js';
 import type { ProfileEncoder } from '../delivery/encoder.js';
 import type { Quota } from '../quota/open-quota.js';
-import { maskEmail, type Logger } from '../logging/logger.js';
+import { maskEmail, maskEmailsIn, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
@@ -190,14 +190,25 @@ export class ServeApp {
       try {
         const durationMs = performance.now() - started;
         if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe(statusLabel(status), durationMs / 1000);
-        const line: AccessLine = { stage: 'serve', requestId, method: req.method, path, status, durationMs: Math.round(durationMs) };
+        const shown = this.shownPath(path);
+        const line: AccessLine = { stage: 'serve', requestId, method: req.method, path: shown, status, durationMs: Math.round(durationMs) };
         if (batchId) line.batchId = batchId;
         if (reason) line.reason = reason;
-        this.deps.logger.info(line, `${req.method} ${path} ${status}`);
+        this.deps.logger.info(line, `${req.method} ${shown} ${status}`);
       } finally {
         this.closed();
       }
     }
+  }
+
+  /**
+   * The path as the access line shows it. Ours are fixed words; any other is the caller's text, and
+   * may hold an address (`/users/ann@x.io`, or `ann%40x.io`, which the logger's masking never sees
+   * as one): masked like any address in a log line, unless --verbose.
+   */
+  private shownPath(path: string): string {
+    if (this.deps.verbose || Object.hasOwn(ROUTES, path)) return path;
+    return maskEmailsIn(path.replace(/%40/gi, '@'));
   }
 
   private async health(): Promise<[number, object]> {

@@ -1049,6 +1049,51 @@ describe('BatchEngine: the limits real platforms need', () => {
     expect(engine.stats.splits).toBe(1);
   });
 
+  it('many submissions of a few addresses mixed with others, arriving turn by turn, three batches on the wire: one batch per address at a time, each address\'s versions in order, every submission answered', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(100, clock);
+    const gate = new ConcurrencyGate(3, clock);
+    const executor = new Executor({ clock, limiter, gate, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) });
+    const random = seededRandom(19);
+    const onWire = new Set<string>();
+    const sent = new Map<string, number[]>();
+    let overlaps = 0;
+    const engine = new BatchEngine<Item>({
+      executor,
+      limiter,
+      gate,
+      batchSize: 7,
+      key: (item) => item.email,
+      send: async (_id, items) => {
+        for (const { email, version } of items) {
+          if (onWire.has(email)) overlaps += 1;
+          onWire.add(email);
+          sent.set(email, [...(sent.get(email) ?? []), version!]);
+        }
+        await clock.sleep(Math.floor(random() * 400));
+        for (const { email } of items) onWire.delete(email);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const hot = ['h0@x.io', 'h1@x.io', 'h2@x.io'];
+    const submitted: { email: string; version: number; outcome: Promise<DeliveryOutcome> }[] = [];
+    for (let version = 0; version < 300; version++) {
+      const email = random() < 0.6 ? hot[Math.floor(random() * hot.length)]! : `u${version}@x.io`;
+      submitted.push({ email, version, outcome: engine.submit({ email, version }) });
+      if (random() < 0.5) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const outcomes = await Promise.all(submitted.map((s) => s.outcome));
+    expect(overlaps).toBe(0);
+    for (const [email, versions] of sent) expect(versions, email).toEqual([...versions].sort((a, b) => a - b));
+    expect(outcomes.every((o) => o.status === 'delivered' || o.status === 'duplicate')).toBe(true);
+    // The last version of each address is the one the platform holds.
+    for (const email of new Set(submitted.map((s) => s.email))) {
+      const last = submitted.filter((s) => s.email === email).at(-1)!;
+      expect(sent.get(email)!.at(-1), email).toBe(last.version);
+      expect(outcomes[last.version]!.status, email).toBe('delivered');
+    }
+  });
+
   it('cuts batches by bytes as sent: items and envelope never above maxBytes, one item always goes', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(100, clock);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ANSWERS_PER_TURN, AnswerPacer } from '../../src/serve/answer-pacer.js';
 
 /** A pacer whose turns the test runs one at a time. */
@@ -55,5 +57,36 @@ describe('AnswerPacer', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(answered).toHaveLength(ANSWERS_PER_TURN + 1);
     expect(answered.at(-1)).toBe(ANSWERS_PER_TURN);
+  });
+});
+
+describe('AnswerPacer under steady load', () => {
+  it('lets go of each result once it is answered, even while answers never run out (a busy server)', async () => {
+    // Whether an object is still referenced is only seen through a garbage collection.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const turns: (() => void)[] = [];
+    const pacer = new AnswerPacer<object>(2, (callback) => turns.push(callback));
+    const early: WeakRef<object>[] = [];
+    // Built here, so that nothing in the test itself keeps them.
+    const handTwo = (keep: boolean): void => {
+      for (let i = 0; i < 2; i++) {
+        const result = { payload: 'x'.repeat(1024) };
+        if (keep) early.push(new WeakRef(result));
+        pacer.hand(() => undefined, result);
+      }
+    };
+    handTwo(true);
+    handTwo(false);
+    // Each turn answers two and two more arrive: the pacer never catches up for long.
+    for (let turn = 0; turn < 50; turn++) {
+      turns.shift()!();
+      handTwo(false);
+    }
+    expect(pacer.pending).toBeGreaterThan(0);
+    // WeakRefs let go only after the job that made them.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(early.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
   });
 });

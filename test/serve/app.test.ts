@@ -178,6 +178,19 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(running.server.requestTimeout).toBe(30_000);
   });
 
+  it('the access line of an unknown path masks an address in it, written plainly or percent-encoded (a probe or a typo puts one there)', async () => {
+    const { running, log } = await setup();
+    for (const path of ['/users/ann.lee@example.com', '/users/ann.lee%40example.com', '/users/ANN.LEE%40Example.com/x']) {
+      expect((await fetch(`${running.url}${path}`, { headers: { 'x-request-id': 'probe' } })).status).toBe(404);
+    }
+    const lines = log.lines().filter((line) => line.requestId === 'probe');
+    expect(lines).toHaveLength(3);
+    const text = JSON.stringify(lines).toLowerCase();
+    expect(text).not.toContain('ann.lee');
+    expect(lines.map((line) => line.path)).toEqual(['/users/a***@example.com', '/users/a***@example.com', '/users/A***@Example.com/x']);
+    expect(lines.map((line) => line.msg)).toEqual(['GET /users/a***@example.com 404', 'GET /users/a***@example.com 404', 'GET /users/A***@Example.com/x 404']);
+  });
+
   it('415 for a body that is not application/json (a browser posts text/plain cross-origin without a preflight); a UTF-8 BOM is fine', async () => {
     const { post, running, mock } = await setup();
     for (const type of ['text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16']) {
