@@ -84,17 +84,22 @@ describe('KeeperClient', () => {
     expect((error as Error).message).toBe('the process reading it crashed (SIGSEGV)');
   });
 
-  it('its environment holds none of the run\'s SYNC_ variables (the credentials)', async () => {
+  it('its environment holds none of the run\'s SYNC_ variables (the credentials), and the rest of it', async () => {
     process.env.SYNC_DOWNSTREAM_TOKEN = 'keeper-must-not-see-this';
+    // What the keeper may need (HOME, TMPDIR, a library path) passes through.
+    process.env.KEEPER_TEST_KEPT = 'kept';
     try {
       const keeper = KeeperClient.spawn();
       const { readFileSync } = await import('node:fs');
-      const environ = readFileSync(`/proc/${keeper.pid}/environ`, 'utf8');
-      expect(environ).not.toContain('keeper-must-not-see-this');
-      expect(environ).not.toContain('SYNC_');
+      const environ = readFileSync(`/proc/${keeper.pid}/environ`, 'utf8').split('\0');
+      expect(environ.join('\n')).not.toContain('keeper-must-not-see-this');
+      expect(environ.filter((entry) => entry.startsWith('SYNC_'))).toEqual([]);
+      expect(environ).toContain('KEEPER_TEST_KEPT=kept');
+      expect(environ).toContain(`PATH=${process.env.PATH}`);
       await keeper.close();
     } finally {
       delete process.env.SYNC_DOWNSTREAM_TOKEN;
+      delete process.env.KEEPER_TEST_KEPT;
     }
   });
 });
