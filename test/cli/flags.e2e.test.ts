@@ -6,21 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, listen } from '../../src/http/server.js';
 import { seededRandom } from '../../src/engine/random.js';
 import { createReqresMock, loadUsers } from '../../src/mock/reqres-server.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
+import { usageRefusal as refusal } from '../helpers/refusal.js';
 
 const PROFILES = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
-
-/** The one JSON error line a refused run prints (stderr is no TTY: JSON logs). */
-function refusal(result: CliResult): string {
-  expect(result.code, result.stderr).toBe(2);
-  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
-  expect(lines, result.stderr).toHaveLength(1);
-  const line = JSON.parse(lines[0]!) as { exitCode: number; msg: string };
-  expect(line.exitCode).toBe(2);
-  expect(result.stdout).toBe('');
-  return line.msg;
-}
 
 describe('a base URL with a query or fragment is refused before anything is read or sent (spawned)', () => {
   const tmp = useTempDir();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli, startServer, type CliResult } from '../helpers/cli.js';
+import { usageRefusal as refusal } from '../helpers/refusal.js';
 
 const UPSERT = '/crm/v3/objects/contacts/batch/upsert';
 
@@ -15,14 +16,6 @@ async function post(url: string, body: unknown, token?: string): Promise<{ statu
 const input = (email: string, properties: Record<string, string>, traceId: string) => ({ idProperty: 'email', id: email, properties, objectWriteTraceId: traceId });
 
 /** The one JSON error line a refused start prints (stderr is no TTY: JSON logs). */
-function refusal(result: CliResult): string {
-  expect(result.code, result.stderr).toBe(2);
-  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(result.stdout).toBe('');
-  return (JSON.parse(lines[0]!) as { msg: string }).msg;
-}
-
 describe('sync mock hubspot (spawned)', () => {
   it('serves the upsert with its token, custom properties and rate window; SIGTERM stops it with exit 0 and its stats logged', async () => {
     const token = 'pat-na1-e2e-secret';

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { CliResult } from '../helpers/cli.js';
 import { runMain } from '../helpers/in-process-cli.js';
+import { usageRefusal as refusal } from '../helpers/refusal.js';
 
 /** The one JSON error line a refused start prints (stderr is no TTY: JSON logs). */
-function refusal(result: CliResult): string {
-  expect(result.code, result.stderr).toBe(2);
-  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(result.stdout).toBe('');
-  return (JSON.parse(lines[0]!) as { msg: string }).msg;
-}
-
 // Parsing and refusal only: sync runs in this process (test/helpers/in-process-cli.ts). The mock
 // serving, and a refusal through the real bin/sync.js: mock-hubspot.e2e.test.ts.
 describe('sync mock hubspot: what it refuses (in process)', () => {

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { runCli, startServer, type CliResult } from '../helpers/cli.js';
+import { usageRefusal as refusal } from '../helpers/refusal.js';
 
 const KEY = '0123456789abcdef0123456789abcdef-us21';
 const auth = (key: string) => ({ authorization: `Basic ${Buffer.from(`anystring:${key}`).toString('base64')}` });
 
 /** The one JSON error line a refused start prints (stderr is no TTY: JSON logs). */
-function refusal(result: CliResult): string {
-  expect(result.code, result.stderr).toBe(2);
-  const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(result.stdout).toBe('');
-  return (JSON.parse(lines[0]!) as { msg: string }).msg;
-}
-
 describe('sync mock mailchimp (spawned)', () => {
   it('prints `listening URL` first, serves the flags it was given, and stops on SIGTERM with exit 0', async () => {
     const server = await startServer(['mock', 'mailchimp', '--port', '0', '--key', KEY, '--dc', 'us21', '--list', 'aud111', '--merge-field', 'ltv:number:required']);

@@ -14,6 +14,13 @@ export function refusal(result: CliResult, format: 'json' | 'pretty'): string {
   return line.msg;
 }
 
+/** A usage refusal as a script sees it: exit 2, nothing on stdout, one JSON line on stderr; its message. */
+export function usageRefusal(result: CliResult): string {
+  expect(result.code, result.stderr).toBe(2);
+  expect(result.stdout).toBe('');
+  return refusal(result, 'json');
+}
+
 export function expectNoneOf(result: CliResult, fragments: string[]): void {
   for (const fragment of fragments) {
     expect(result.stdout, fragment).not.toContain(fragment);
