@@ -1,21 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { everyLineIsJson, runCli } from '../helpers/cli.js';
 import { useTempDir } from '../helpers/tmp.js';
-
-/** In cron (no TTY) stderr is a JSON log: every line a JSON object, whatever goes wrong. */
-const everyLineIsJson = (stderr: string) =>
-  stderr
-    .split('\n')
-    .filter(Boolean)
-    .every((line) => {
-      try {
-        return typeof JSON.parse(line) === 'object';
-      } catch {
-        return false;
-      }
-    });
 
 describe('the CLI in cron (spawned, no TTY)', () => {
   const tmp = useTempDir();

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runMain } from '../helpers/in-process-cli.js';
-
-/** In cron (no TTY) stderr is a JSON log: every line a JSON object, whatever goes wrong. */
-const everyLineIsJson = (stderr: string) =>
-  stderr
-    .split('\n')
-    .filter(Boolean)
-    .every((line) => {
-      try {
-        return typeof JSON.parse(line) === 'object';
-      } catch {
-        return false;
-      }
-    });
+import { everyLineIsJson } from '../helpers/cli.js';
 
 // Parsing and refusal only: sync runs in this process (test/helpers/in-process-cli.ts), as a
 // child of runCli would (no TTY: JSON logs). A run against a dead platform: cron.e2e.test.ts.

@@ -106,3 +106,17 @@ export function startServer(args: string[], env: Record<string, string | undefin
     child.on('error', reject);
   });
 }
+
+/** In cron (no TTY) stderr is a JSON log: every line a JSON object, whatever goes wrong. */
+export function everyLineIsJson(stderr: string): boolean {
+  return stderr
+    .split('\n')
+    .filter(Boolean)
+    .every((line) => {
+      try {
+        return typeof JSON.parse(line) === 'object';
+      } catch {
+        return false;
+      }
+    });
+}
