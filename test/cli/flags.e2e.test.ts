@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { close, listen } from '../../src/http/server.js';
 import { seededRandom } from '../../src/engine/random.js';
 import { createReqresMock, loadUsers } from '../../src/mock/reqres-server.js';
 import { runCli } from '../helpers/cli.js';
+import { countingServer } from '../helpers/counting-server.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { usageRefusal as refusal } from '../helpers/refusal.js';
 
@@ -14,18 +14,7 @@ const PROFILES = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson'
 
 describe('a base URL with a query or fragment is refused before anything is read or sent (spawned)', () => {
   const tmp = useTempDir();
-  let server: Server;
-  let url: string;
-  let requests = 0;
-  beforeAll(async () => {
-    // Answers every request 404, as a platform does to `/?x=1/profiles/batch`; counts them.
-    server = createServer((req, res) => {
-      requests += 1;
-      res.writeHead(404).end();
-    });
-    url = await listen(server, 0);
-  });
-  afterAll(() => close(server));
+  const platform = countingServer();
 
   const QUERY = 'a base URL takes no query (?…) or fragment (#…): every request path is added to it';
 
@@ -33,10 +22,10 @@ describe('a base URL with a query or fragment is refused before anything is read
     { command: 'push', args: (base: string, dir: string) => ['push', PROFILES, '--dead-letter', join(dir, 'dl.ndjson'), '--downstream-url', `${base}?x=1`], env: (_base: string) => ({}), name: '--downstream-url' },
   ])('$command, $name', async ({ args, env, name }) => {
     const dir = tmp();
-    const before = requests;
-    const result = await runCli(args(url, dir), { env: env(url) });
+    const before = platform.requests();
+    const result = await runCli(args(platform.url(), dir), { env: env(platform.url()) });
     expect(refusal(result)).toBe(`${name}: ${QUERY}`);
-    expect(requests - before).toBe(0);
+    expect(platform.requests() - before).toBe(0);
     expect(existsSync(join(dir, 'dl.ndjson'))).toBe(false);
     expect(existsSync(join(dir, 'out.json'))).toBe(false);
   });
