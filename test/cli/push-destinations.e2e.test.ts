@@ -215,7 +215,7 @@ describe.concurrent('push to real platforms (spawned, against their simulators)'
     const killMidRun = (child: ChildProcess) => {
       const poll = setInterval(() => {
         void get<{ contacts: number }>(mock, '/__mock/stats').then((stats) => {
-          if (stats.contacts < 500) return;
+          if (stats.contacts < 1000) return;
           clearInterval(poll);
           child.kill('SIGKILL');
         });
@@ -224,12 +224,19 @@ describe.concurrent('push to real platforms (spawned, against their simulators)'
     };
     const killed = await runCli(hubspotArgs(mock, file), { env, onSpawn: killMidRun, timeoutMs: 60_000 });
     expect(killed.code).toBeNull();
+    const before = await get<{ contacts: number }>(mock, '/__mock/stats');
     const rerun = await runCli(hubspotArgs(mock, file), { env, timeoutMs: 60_000 });
     expect(rerun.code, rerun.stderr).toBe(0);
     const summary = JSON.parse(rerun.stdout) as { unchanged: number; delivered: number };
+    const after = await get<{ contacts: number; accepted: number }>(mock, '/__mock/stats');
+    const why = `the platform held ${before.contacts} contacts after the kill`;
     expect(summary.unchanged + summary.delivered).toBe(2000);
-    expect(summary.unchanged).toBeGreaterThanOrEqual(500 - 10 * 100);
-    expect((await get<{ contacts: number }>(mock, '/__mock/stats')).contacts).toBe(2000);
+    expect(after.contacts).toBe(2000);
+    // What may go twice is what the platform took but the state had not recorded: at 10 requests/s
+    // and 200 ms latency about two batches of 100 in flight, one answered but not yet committed, and
+    // slack for a slow machine. A run that recorded nothing before the kill would resend 1,000 or more.
+    expect(after.accepted - 2000, why).toBeLessThanOrEqual(500);
+    expect(summary.unchanged, why).toBeGreaterThanOrEqual(before.contacts - 500);
   }, LONG_RUN);
 
   it('credentials never show: not in stdout, stderr (even --verbose), dead letters, reports or the metrics file', async (context) => {
