@@ -41,10 +41,14 @@ export async function createLogger({ format, level, runId, color, destination, m
           ignore: 'pid,hostname',
         })
       : (destination ?? pino.destination({ dest: 2, sync: true }));
+  const clean = (text: string): string => (maskEmails ? maskEmailsIn(redactCredentials(text)) : redactCredentials(text));
   return pino(
     {
       level,
       base: { runId },
+      // An error logged as `err` (an unexpected failure, whatever threw it) can quote an address or
+      // a URL with its password in its message and stack: cleaned like a message.
+      serializers: { err: (error: Error) => cleanError(pino.stdSerializers.err(error), clean) },
       timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Every message, whoever logs it: a URL in it keeps no password, an address quoted in it is masked.
@@ -53,13 +57,23 @@ export async function createLogger({ format, level, runId, color, destination, m
           // Both leave a text without `@` as it is: the common line (serve's access line, once per
           // request) goes through without a copy of its arguments.
           if (!args.some((arg) => typeof arg === 'string' && arg.includes('@'))) return method.apply(this, args);
-          const clean = (text: string): string => (maskEmails ? maskEmailsIn(redactCredentials(text)) : redactCredentials(text));
           method.apply(this, args.map((arg) => (typeof arg === 'string' ? clean(arg) : arg)) as Parameters<typeof method>);
         },
       },
     },
     stream,
   );
+}
+
+type SerializedError = ReturnType<typeof pino.stdSerializers.err>;
+
+/** The serialized error with its message and stack (and its causes') passed through `clean`. */
+function cleanError(error: SerializedError, clean: (text: string) => string): SerializedError {
+  if (typeof error.message === 'string') error.message = clean(error.message);
+  if (typeof error.stack === 'string') error.stack = clean(error.stack);
+  const cause: unknown = (error as { cause?: unknown }).cause;
+  if (cause !== null && typeof cause === 'object') cleanError(cause as SerializedError, clean);
+  return error;
 }
 
 let lastMs = NaN;

@@ -29,6 +29,21 @@ describe('createLogger', () => {
     expect(kept!.msg).toBe(message);
   });
 
+  it("cleans an error logged as err: its message, stack and cause's, masked by default, the password gone even with --verbose", async () => {
+    const cause = new Error('refused ann.lee@example.com at http://u:s3cret@127.0.0.1:9/x');
+    const error = new Error('cannot deliver bob@b.io', { cause });
+    const [masked] = await linesOf(undefined, (logger) => logger.error({ stage: 'serve', err: error }, 'unexpected error'));
+    const text = JSON.stringify(masked);
+    expect(text).not.toMatch(/ann\.lee@|bob@|s3cret/);
+    // pino's serializer joins the cause's message to the error's.
+    expect(masked!.err).toMatchObject({ type: 'Error', message: 'cannot deliver b***@b.io: refused a***@example.com at http://***@127.0.0.1:9/x' });
+    expect((masked!.err as { stack: string }).stack).toMatch(/^Error: cannot deliver b\*\*\*@b\.io\n    at /);
+    expect(text).toContain('a***@example.com');
+    const [verbose] = await linesOf(false, (logger) => logger.error({ err: error }, 'unexpected error'));
+    expect(verbose!.err).toMatchObject({ message: 'cannot deliver bob@b.io: refused ann.lee@example.com at http://***@127.0.0.1:9/x' });
+    expect(JSON.stringify(verbose)).not.toContain('s3cret');
+  });
+
   it('still masks a password in a URL in a message, verbose or not', async () => {
     const [line] = await linesOf(false, (logger) => logger.error('cannot reach http://u:s3cret@127.0.0.1:9/x'));
     expect(line!.msg).not.toContain('s3cret');
