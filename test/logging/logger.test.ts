@@ -37,7 +37,7 @@ describe('createLogger', () => {
     expect(text).not.toMatch(/ann\.lee@|bob@|s3cret/);
     // pino's serializer joins the cause's message to the error's.
     expect(masked!.err).toMatchObject({ type: 'Error', message: 'cannot deliver b***@b.io: refused a***@example.com at http://***@127.0.0.1:9/x' });
-    expect((masked!.err as { stack: string }).stack).toMatch(/^Error: cannot deliver b\*\*\*@b\.io\n    at /);
+    expect((masked!.err as { stack: string }).stack).toMatch(/^Error: cannot deliver b\*\*\*@b\.io\n {4}at /);
     expect(text).toContain('a***@example.com');
     const [verbose] = await linesOf(false, (logger) => logger.error({ err: error }, 'unexpected error'));
     expect(verbose!.err).toMatchObject({ message: 'cannot deliver bob@b.io: refused ann.lee@example.com at http://***@127.0.0.1:9/x' });
