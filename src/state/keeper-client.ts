@@ -208,7 +208,10 @@ export class KeeperClient {
   }
 
   private describeEnd(code: number | null, signal: NodeJS.Signals | null): string {
+    // Node's report of an error nothing caught begins with where it was thrown and that line of
+    // the source, which says nothing of why: both go.
     const said = this.stderr
+      .replace(/^(file|node):\S*:\d+\n.*\n/gm, '')
       .split('\n')
       .map((line) => line.trim())
       .find((line) => line !== '' && !line.startsWith('at ') && !/^(file:|node:|\^|Node\.js v)/.test(line));

@@ -212,6 +212,24 @@ describe('KeeperClient', () => {
     });
   });
 
+  it('after an error nothing caught, the reason is the error, not the line of source Node shows where it was thrown', async () => {
+    // Node's own report, word for word (measured: a keeper whose channel was closed in a message handler).
+    const report = [
+      'node:internal/child_process:747',
+      '      target.channel[kPendingMessages] = [];',
+      '                                       ^',
+      '',
+      "TypeError: Cannot set properties of null (setting 'Symbol(kPendingMessages)')",
+      '    at Pipe.channel.onread (node:internal/child_process:747:40)',
+      '',
+      'Node.js v20.20.2',
+    ].join('\n');
+    const keeper = await saysThenDies([`${report}\n`], 'process.exit(1);');
+    expect(await rejection(keeper.request({ op: 'forgetAll' }))).toMatchObject({
+      message: "the process reading it failed (exit 1): TypeError: Cannot set properties of null (setting 'Symbol(kPendingMessages)')",
+    });
+  });
+
   it.each([
     [160, 'x'.repeat(160)],
     [161, `${'x'.repeat(160)}…`],
