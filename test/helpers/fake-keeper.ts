@@ -9,7 +9,9 @@ import type { KeeperTimer, KeeperTimers } from '../../src/state/keeper-client.js
  * - `done(request, more)`: answers it; `refuse(request, message, code)`: refuses it;
  * - `say(text)`: writes on stderr, resolved once written (before dying, so the reason is in the pipe);
  * - `stay()`: keeps running whatever happens to the channel;
- * - `close(request)`: what the real keeper does on `close`: answers, lets go of the channel, exits 0.
+ * - `close(request)`: what the real keeper does on `close`: answers, lets go of the channel (a turn
+ *   later, as the real one does after lmdb's close: inside the handler of the message being read,
+ *   Node's channel code throws), exits 0.
  * It only speaks the protocol's envelope (`id`, `type`), not what a request carries.
  */
 export function fakeKeeper(dir: string, onRequest: string): string {
@@ -20,7 +22,7 @@ export function fakeKeeper(dir: string, onRequest: string): string {
 const refuse = (request, message, code) => process.send({ id: request.id, type: 'error', message, code });
 const say = (text) => new Promise((resolve) => process.stderr.write(text, resolve));
 const stay = () => setInterval(() => {}, 60_000);
-const close = (request) => { done(request); process.disconnect(); };
+const close = (request) => { done(request); setImmediate(() => process.disconnect()); };
 process.on('message', async (request) => {
 ${onRequest}
 });

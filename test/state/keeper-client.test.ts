@@ -147,7 +147,7 @@ describe('KeeperClient', () => {
     expect(running(keeper.pid)).toBe(false);
   });
 
-  it('close of a keeper that does what it is told: it exits 0, and what it said is not an error', async () => {
+  it('close of a keeper that does as told: it exits 0, has ended without crashing, and says so to whatever is asked next', async () => {
     const { keeper, timers } = start(`if (request.op === 'close') close(request); else done(request);`);
     await keeper.request({ op: 'forgetAll' });
     await keeper.close();
@@ -244,6 +244,7 @@ describe('KeeperClient', () => {
   });
 
   it('a keeper whose channel closed while it kept running: a request it cannot take fails after the notice, and kill still ends it', async () => {
+    // It lets go of the channel a turn after answering (inside the handler, Node's channel code throws).
     const { keeper, timers } = start(`process.on('SIGTERM', () => {}); stay(); done(request); setImmediate(() => process.disconnect());`);
     await keeper.request({ op: 'forgetAll' });
     await vi.waitFor(() => expect((keeper as unknown as { child: ChildProcess }).child.connected).toBe(false), patiently);
