@@ -24,10 +24,9 @@ export class KeeperFailure extends Error {
 
 /**
  * The compiled keeper next to this module (dist/state/lmdb-keeper.js); when running from the
- * TypeScript sources (tests), the built one in dist/.
+ * TypeScript sources (tests), the built one in dist/. `here` is this module's path.
  */
-function keeperScript(): string {
-  const here = fileURLToPath(import.meta.url);
+export function keeperScript(here = fileURLToPath(import.meta.url)): string {
   const sibling = join(dirname(here), 'lmdb-keeper.js');
   return here.endsWith('.ts') || !existsSync(sibling) ? resolve(dirname(here), '../../dist/state/lmdb-keeper.js') : sibling;
 }
@@ -37,6 +36,30 @@ const EXIT_NOTICE_MS = 2000;
 
 /** How long one request may take: generous (opening a state of millions of entries takes seconds). */
 export const REQUEST_TIMEOUT_MS = 300_000;
+
+/** A pending timer: the request deadline, the close grace, the exit notice. */
+export interface KeeperTimer {
+  unref(): unknown;
+}
+
+/**
+ * The timers the keeper's deadlines run on: the system's, or a test's (the 300 s deadline and the
+ * 10 s grace are asserted without waiting for them).
+ */
+export interface KeeperTimers {
+  setTimeout(callback: () => void, ms: number): KeeperTimer;
+  clearTimeout(timer: KeeperTimer): void;
+}
+
+/** How a keeper is started: tests start one that misbehaves on purpose, on virtual timers. */
+export interface KeeperOptions {
+  /** The script the child runs (default: `keeperScript()`). */
+  script?: string;
+  timers?: KeeperTimers;
+}
+
+// Node's own functions, not wrappers; the timers they are given back are always Node's Timeouts.
+const systemTimers = { setTimeout, clearTimeout } as KeeperTimers;
 
 /** A keeper started ahead of its use (KeeperClient.startAhead). */
 let startedAhead: KeeperClient | undefined;
@@ -50,7 +73,10 @@ export class KeeperClient {
   private closing = false;
   private readonly exited: Promise<void>;
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly timers: KeeperTimers = systemTimers,
+  ) {
     // LMDB prints what it finds wrong on its own stderr: kept for the reason, never shown raw.
     child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       if (this.stderr.length < 64 * 1024) this.stderr += text;
@@ -89,11 +115,12 @@ export class KeeperClient {
     (startedAhead.child.stderr as Socket | null)?.unref();
   }
 
-  private static start(): KeeperClient {
+  /** A keeper started now, never the one started ahead. */
+  static start({ script = keeperScript(), timers }: KeeperOptions = {}): KeeperClient {
     // It needs none of the run's secrets: the credentials stay out of its environment.
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SYNC_')));
-    const child = fork(keeperScript(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });
-    return new KeeperClient(child);
+    const child = fork(script, { serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env });
+    return new KeeperClient(child, timers);
   }
 
   get pid(): number | undefined {
@@ -108,7 +135,7 @@ export class KeeperClient {
     if (this.ended) return Promise.reject(this.ended);
     const id = ++this.ids;
     this.hold();
-    const timer = setTimeout(() => {
+    const timer = this.timers.setTimeout(() => {
       const within = timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`;
       this.ended ??= new KeeperFailure(`the process reading it did not answer within ${within}`, 'ETIMEDOUT', true);
       this.child.kill('SIGKILL');
@@ -116,7 +143,7 @@ export class KeeperClient {
     timer.unref();
     return new Promise<Done>((resolveDone, reject) => {
       const settle = <T,>(finish: (value: T) => void) => (value: T) => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         finish(value);
       };
       this.pending.set(id, { resolve: settle(resolveDone), reject: settle(reject), onEntries });
@@ -124,8 +151,8 @@ export class KeeperClient {
         if (!error) return;
         // A keeper that just died refuses the pipe before its exit is seen: the exit (a signal, a
         // code) says why, the EPIPE does not. It is waited for briefly; exiting rejects this request.
-        const seen = setTimeout(() => this.fail(id, new KeeperFailure(`the state process did not take the request (${error.message})`)), EXIT_NOTICE_MS);
-        void this.exited.then(() => clearTimeout(seen));
+        const seen = this.timers.setTimeout(() => this.fail(id, new KeeperFailure(`the state process did not take the request (${error.message})`)), EXIT_NOTICE_MS);
+        void this.exited.then(() => this.timers.clearTimeout(seen));
       });
     });
   }
@@ -135,9 +162,9 @@ export class KeeperClient {
     this.closing = true;
     this.hold();
     if (!this.ended) {
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      const timer = this.timers.setTimeout(() => this.child.kill('SIGKILL'), graceMs);
       await this.request({ op: 'close' }).catch(() => undefined);
-      clearTimeout(timer);
+      this.timers.clearTimeout(timer);
     }
     await this.exited;
   }
@@ -181,7 +208,10 @@ export class KeeperClient {
   }
 
   private describeEnd(code: number | null, signal: NodeJS.Signals | null): string {
+    // Node's report of an error nothing caught begins with where it was thrown and that line of
+    // the source, which says nothing of why: both go.
     const said = this.stderr
+      .replace(/^(file|node):\S*:\d+\n.*\n/gm, '')
       .split('\n')
       .map((line) => line.trim())
       .find((line) => line !== '' && !line.startsWith('at ') && !/^(file:|node:|\^|Node\.js v)/.test(line));
