@@ -52,7 +52,7 @@ export async function createLogger({ format, level, runId, color, destination, m
         logMethod(args, method) {
           // Both leave a text without `@` as it is: the common line (serve's access line, once per
           // request) goes through without a copy of its arguments.
-          if (!args.some((arg) => typeof arg === 'string' && arg.includes('@'))) return method.apply(this, args);
+          if (!args.some(holdsAt)) return method.apply(this, args);
           const clean = (text: string): string => (maskEmails ? maskEmailsIn(redactCredentials(text)) : redactCredentials(text));
           method.apply(this, args.map((arg) => (typeof arg === 'string' ? clean(arg) : arg)) as Parameters<typeof method>);
         },
@@ -61,6 +61,9 @@ export async function createLogger({ format, level, runId, color, destination, m
     stream,
   );
 }
+
+/** Made once: an arrow written inside the hook is a new closure on every line logged. */
+const holdsAt = (arg: unknown): boolean => typeof arg === 'string' && arg.includes('@');
 
 let lastMs = NaN;
 let lastTime = '';
