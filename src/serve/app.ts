@@ -316,8 +316,8 @@ export class ServeApp {
    * The item's outcome, or a 504 result once the request timeout is over. The submission stays in
    * the engine after a 504: it is still delivered, the caller just stopped waiting. With `caller`
    * (POST /profiles), its hanging up rejects at once as `unlessCallerLeaves` does (that one call, not
-   * a wrapper per request: one promise per caller and a place on the one deadline list, issue 19); the outcome is still
-   * counted when it comes.
+   * a wrapper per request: one promise per caller and a place on the one deadline list, issue 19);
+   * the outcome is still counted when it comes.
    */
   private submit(item: Encoded, caller?: IncomingMessage): Promise<Result> {
     const outcome = this.deps.delivery.engine.submit(item);
