@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
 
-function start(args) {
+function start(args, bin = BIN) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
     child.stdout.on('data', (chunk) => {
       const match = /listening (\S+)/.exec(String(chunk));
       if (match) resolve({ url: match[1], child, stop: () => new Promise((done) => (child.once('close', done), child.kill('SIGTERM'))) });
@@ -229,24 +229,36 @@ async function measureUnderWrk(label, startServer, connections, duration) {
  * `sync serve` against the minimal baseline (bench/baselines/minimal-serve.js), one after the other
  * in the same run, under wrk at each of WRK_CONNECTIONS_LIST (1500,3000) connections for
  * WRK_DURATION (12s) each; prints the ratios ours/baseline. BENCH_SERVE_ARGS adds flags to ours
- * (e.g. --quiet). Needs `wrk` on PATH.
+ * (e.g. --quiet). BENCH_SERVE_BEFORE=path/to/bin/sync.js (another build, e.g. main's) is measured
+ * too, between ours and the baseline, for a before/after under the same load. BENCH_SERVE_ROUNDS
+ * (1) repeats the whole sequence. Needs `wrk` on PATH.
  */
 export async function serveBaselineBenchmark() {
   const levels = (process.env.WRK_CONNECTIONS_LIST ?? '1500,3000').split(',').map(Number);
   const duration = process.env.WRK_DURATION ?? '12s';
+  const rounds = Number(process.env.BENCH_SERVE_ROUNDS ?? 1);
+  const before = process.env.BENCH_SERVE_BEFORE;
   const extra = (process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean);
-  const ours = (downstream) => start(['serve', '--port', '0', '--downstream-url', downstream, '--batch-size', '2000', '--log-format', 'json', ...extra]);
+  const serveArgs = (downstream) => ['serve', '--port', '0', '--downstream-url', downstream, '--batch-size', '2000', '--log-format', 'json', ...extra];
+  const ours = (downstream) => start(serveArgs(downstream));
+  const previous = (downstream) => start(serveArgs(downstream), before);
   const baseline = (downstream) => startScript(BASELINE, ['--port', '0', '--downstream-url', downstream, '--rate', '5', '--batch-size', '2000']);
+  const ratio = (x, y) => (x / y).toFixed(2);
+  const versus = (a, b) =>
+    `${a.label}/${b.label}: throughput ${ratio(a.answersPerSecond, b.answersPerSecond)}× · p99 ${ratio(a.p99Ms, b.p99Ms)}× · CPU per answer ${ratio(a.cpuUsPerAnswer, b.cpuUsPerAnswer)}×`;
   console.log(`load average at the start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  for (const connections of levels) {
-    console.log(`\n## serve vs minimal baseline under wrk: ${connections} connections for ${duration} each (platform: 5 req/s, 80 ms latency, batch 2000)`);
-    const a = await measureUnderWrk('sync', ours, connections, duration);
-    const b = await measureUnderWrk('baseline', baseline, connections, duration);
-    const ratio = (x, y) => (x / y).toFixed(2);
-    console.log(
-      `ours/baseline: throughput ${ratio(a.answersPerSecond, b.answersPerSecond)}× · p99 ${ratio(a.p99Ms, b.p99Ms)}× · CPU per answer ${ratio(a.cpuUsPerAnswer, b.cpuUsPerAnswer)}× · ` +
-        `arrivals over the limit: sync ${a.overLimit} (${a.rateLimited} × 429), baseline ${b.overLimit} (${b.rateLimited} × 429)`,
-    );
+  for (let round = 1; round <= rounds; round++) {
+    for (const connections of levels) {
+      console.log(`\n## serve vs minimal baseline under wrk: ${connections} connections for ${duration} each (platform: 5 req/s, 80 ms latency, batch 2000)${rounds > 1 ? `, round ${round} of ${rounds}` : ''}`);
+      const a = await measureUnderWrk('sync', ours, connections, duration);
+      const p = before ? await measureUnderWrk('before', previous, connections, duration) : undefined;
+      const b = await measureUnderWrk('baseline', baseline, connections, duration);
+      console.log(
+        `${versus(a, b)} · arrivals over the limit: sync ${a.overLimit} (${a.rateLimited} × 429), ` +
+          `${p ? `before ${p.overLimit} (${p.rateLimited} × 429), ` : ''}baseline ${b.overLimit} (${b.rateLimited} × 429)`,
+      );
+      if (p) console.log(`${versus(p, b)}\n${versus(a, p)}`);
+    }
   }
   console.log(`\nload average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
 }

@@ -162,7 +162,12 @@ export const BatchResponseSchema = z.object({
   ),
 });
 
-/** The wire form of a profile: metadata always present. */
+/**
+ * The wire form of a profile: metadata always present. Written out rather than spread: once per
+ * profile served or pushed, and a spread of objects of varying shape was 1.4% of serve's CPU
+ * (issue 19). A profile has only these keys, in this order (validation outputs them so), so
+ * the text sent, and the digest push remembers of it, are the same.
+ */
 export function toWire(profile: Profile): Profile & { metadata: NonNullable<Profile['metadata']> } {
-  return { ...profile, metadata: profile.metadata ?? {} };
+  return { email: profile.email, firstName: profile.firstName, lastName: profile.lastName, metadata: profile.metadata ?? {} };
 }

@@ -11,6 +11,7 @@ import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
 import { AnswerPacer } from './answer-pacer.js';
 import { CALLER_LEFT, unlessCallerLeaves } from './hang-up.js';
+import { Deadlines } from './deadlines.js';
 import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
 import { count } from '../ui/count.js';
 
@@ -86,6 +87,18 @@ const statusLabel = (status: number): { status: string } => {
   return labels;
 };
 
+/** The label set of each outcome and error class, made once (an object per answer otherwise). */
+const OUTCOME_LABELS = new Map<string, Map<string, { outcome: string; error_class: string }>>();
+const outcomeLabel = (outcome: string, errorClass: string): { outcome: string; error_class: string } => {
+  let byClass = OUTCOME_LABELS.get(outcome);
+  // Stryker disable next-line ConditionalExpression: a cache; a new map each time counts the same.
+  if (!byClass) OUTCOME_LABELS.set(outcome, (byClass = new Map()));
+  let labels = byClass.get(errorClass);
+  // Stryker disable next-line ConditionalExpression: the same cache; a new label object each time counts the same.
+  if (!labels) byClass.set(errorClass, (labels = { outcome, error_class: errorClass }));
+  return labels;
+};
+
 /**
  * The HTTP front door: every caller waits for its own profile's downstream outcome. No queue but
  * the engine's memory, guarded by admission control: when the queue already holds more than the
@@ -101,10 +114,13 @@ export class ServeApp {
   private readonly whenNoneOpen: (() => void)[] = [];
   /** A batch's callers are answered a slice per turn (see AnswerPacer). */
   private readonly answers = new AnswerPacer<Result>();
+  /** Every caller's request timeout, on one timer (see Deadlines). */
+  private readonly deadlines: Deadlines;
 
   constructor(options: AppOptions, deps: AppDependencies) {
     this.options = options;
     this.deps = deps;
+    this.deadlines = new Deadlines(options.requestTimeoutMs);
   }
 
   /** Requests being answered now. */
@@ -300,8 +316,8 @@ export class ServeApp {
    * The item's outcome, or a 504 result once the request timeout is over. The submission stays in
    * the engine after a 504: it is still delivered, the caller just stopped waiting. With `caller`
    * (POST /profiles), its hanging up rejects at once as `unlessCallerLeaves` does (that one call, not
-   * a wrapper per request: one promise and one timer per caller, issue 19); the outcome is still
-   * counted when it comes.
+   * a wrapper per request: one promise per caller and a place on the one deadline list, issue 19);
+   * the outcome is still counted when it comes.
    */
   private submit(item: Encoded, caller?: IncomingMessage): Promise<Result> {
     const outcome = this.deps.delivery.engine.submit(item);
@@ -317,18 +333,21 @@ export class ServeApp {
         socket?.off('close', left);
         if (waiting) resolve(result);
       };
+      let pending = true;
       const settle = (value: DeliveryOutcome | 'timeout'): void => {
-        if (!timer) return;
-        clearTimeout(timer);
-        timer = undefined;
+        if (!pending) return;
+        pending = false;
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: only frees the deadline early; one left to expire finds the caller settled and does nothing.
+        if (value !== 'timeout') this.deadlines.cancel(deadline);
         const result = this.record(item.profile, value);
         if (waiting) this.answers.hand(answer, result);
       };
-      let timer: NodeJS.Timeout | undefined = setTimeout(() => settle('timeout'), this.options.requestTimeoutMs);
+      const deadline = this.deadlines.add(() => settle('timeout'));
       void outcome.then(settle);
       if (!socket) return;
       if (socket.destroyed) left();
-      else socket.once('close', left);
+      // `on`, not `once`: `left` may run twice harmlessly, and `once` wraps it in a new function per caller.
+      else socket.on('close', left);
     });
   }
 
@@ -336,9 +355,7 @@ export class ServeApp {
   private record(profile: Encoded['profile'], outcome: DeliveryOutcome | 'timeout'): Result {
     const result = toResult(profile, outcome);
     this.deps.metrics.submissions.inc(
-      outcome === 'timeout'
-        ? { outcome: 'timeout', error_class: 'server' }
-        : { outcome: outcome.status, error_class: 'errorClass' in outcome ? outcome.errorClass : '' },
+      outcome === 'timeout' ? outcomeLabel('timeout', 'server') : outcomeLabel(outcome.status, 'errorClass' in outcome ? outcome.errorClass : ''),
     );
     if (result.status === 'rejected') {
       this.deps.logger.warn({ stage: 'send', email: this.deps.verbose ? profile.email : maskEmail(profile.email) }, `rejected by the downstream: ${result.error}`);

@@ -53,6 +53,9 @@ const invalid = (status: number, message: string): HttpProblem => new HttpProble
  * page a user opens post profiles to a local `sync serve`.
  */
 export function checkContentType(header: string | undefined): void {
+  // What nearly every caller sends, accepted without splitting it.
+  // Stryker disable next-line ConditionalExpression: a shortcut; the full check below accepts the same header.
+  if (header === 'application/json') return;
   const [type = '', ...params] = (header ?? '').split(';');
   const charset = params.map((param) => /^\s*charset\s*=\s*"?([^"\s]*)"?\s*$/i.exec(param)?.[1]).find((value) => value !== undefined);
   if (type.trim().toLowerCase() === 'application/json' && (charset === undefined || /^utf-?8$/i.test(charset))) return;
@@ -169,7 +172,9 @@ export function readJson(req: IncomingMessage): Promise<JsonBody> {
     };
     const onEnd = (): void => {
       stop();
-      const decoded = Buffer.concat(chunks, size).toString('utf8');
+      // A small body (nearly every one) arrives in one chunk: decoded as it is, without a copy first.
+      // Stryker disable next-line ConditionalExpression: a shortcut; concatenating one chunk decodes the same.
+      const decoded = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
       const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
       try {
         resolve({ value: JSON.parse(text), text });

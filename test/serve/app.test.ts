@@ -126,6 +126,22 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(mock.stats().accepted).toBe(1);
   });
 
+  it('counts each outcome once, with its class: a 504 is a timeout, and its later delivery is not counted again', async () => {
+    const { post, mock, running } = await setup({ latencyMs: 600 }, { requestTimeoutMs: 100 });
+    expect((await post('/profiles', ann)).status).toBe(504);
+    for (let i = 0; i < 100 && (mock.stats().accepted === 0 || running.delivery.engine.batchesInFlight > 0); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(running.delivery.engine.batchesInFlight).toBe(0);
+    const text = await (await fetch(`${running.url}/metrics`)).text();
+    expect(text).toMatch(/^sync_submissions_total\{outcome="timeout",error_class="server"\} 1$/m);
+    expect(text).not.toMatch(/^sync_submissions_total\{outcome="delivered"/m);
+  });
+
+  it('counts a refusal by the platform as rejected, class client', async () => {
+    const { post, running } = await setup();
+    expect((await post('/profiles', { ...ann, email: 'y@suppressed.example' })).status).toBe(422);
+    expect(await (await fetch(`${running.url}/metrics`)).text()).toMatch(/^sync_submissions_total\{outcome="rejected",error_class="client"\} 1$/m);
+  });
+
   it('POST /profiles/batch answers one result per element, outcomes mixed', async () => {
     const { post } = await setup();
     const res = await post('/profiles/batch', [ann, { email: 'bad' }, { ...ann, email: 'y@suppressed.example' }]);
