@@ -38,9 +38,9 @@ function agreesWithAMap(make: (records: Map<string, number>) => EntryIndex | Loa
 }
 
 /** Records sorted by key, in chunks as the keeper sends them: each n keys (8 bytes), then n values of 4. */
-function loaded(records: Map<string, number>, chunks = 2): LoadedEntries {
+function loaded(records: Map<string, number>, chunks = 2, expected = 0): LoadedEntries {
   const sorted = [...records].map(([name, stored]) => [...name.split(':').map(Number), stored] as [number, number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const loader = new EntryLoader(4);
+  const loader = new EntryLoader(4, expected);
   const per = Math.ceil(sorted.length / chunks);
   for (let from = 0; from < sorted.length; from += per) {
     const part = sorted.slice(from, from + per);
@@ -102,12 +102,12 @@ describe('LoadedEntries', () => {
     expect(entries.size).toBe(records.size);
   });
 
-  it('loads the same entries however they are cut into chunks, across its growth from 1,024 (one chunk, many, one entry each)', () => {
+  it('loads the same entries however they are cut into chunks (one, many, one entry each), whatever room it was told to expect (none, too little, enough, much more)', () => {
     const random = seededRandom(9);
     const records = new Map<string, number>();
     for (let i = 0; records.size < 3000; i++) records.set(`${Math.floor(random() * 2 ** 32)}:${Math.floor(random() * 2 ** 32)}`, i);
-    for (const chunks of [1, 7, 3000]) {
-      const entries = loaded(records, chunks);
+    for (const [chunks, expected] of [[1, 0], [7, 0], [3000, 0], [7, 10], [7, 2999], [7, 3000], [7, 100_000]] as const) {
+      const entries = loaded(records, chunks, expected);
       expect(entries.size).toBe(3000);
       for (const [name, stored] of records) {
         const [hi, lo] = name.split(':').map(Number) as [number, number];
