@@ -28,6 +28,10 @@ function agreesWithAMap(make: (records: Map<string, number>) => EntryIndex | Loa
     } else {
       const found = index.get(hi, lo);
       expect(found === undefined ? undefined : found.readUInt32BE(0)).toBe(model.get(name));
+      // The same answer copied into a buffer of the caller's (the lookup path's): only the value's bytes.
+      const target = Buffer.alloc(6, 0xee);
+      expect(index.read(hi, lo, target)).toBe(model.has(name));
+      expect(target.toString('hex')).toBe(model.has(name) ? `${value(model.get(name)!).toString('hex')}eeee` : 'eeeeeeeeeeee');
     }
     expect(index.size).toBe(model.size);
   }
@@ -113,6 +117,18 @@ describe('LoadedEntries', () => {
         const [hi, lo] = name.split(':').map(Number) as [number, number];
         expect(entries.get(hi, lo)?.readUInt32BE(0)).toBe(stored);
       }
+    }
+  });
+
+  it('the first and the last loaded keys are changed in place, deleted and set again like any other', () => {
+    const entries = loaded(new Map([['1:1', 1], ['5:5', 2], ['9:9', 3]]));
+    for (const [hi, lo] of [[1, 1], [9, 9]] as const) {
+      entries.set(hi, lo, value(40 + hi));
+      expect([entries.size, entries.get(hi, lo)?.readUInt32BE(0)]).toEqual([3, 40 + hi]);
+      expect(entries.delete(hi, lo)).toBe(true);
+      expect([entries.size, entries.get(hi, lo), entries.read(hi, lo, Buffer.alloc(4))]).toEqual([2, undefined, false]);
+      entries.set(hi, lo, value(50 + hi));
+      expect([entries.size, entries.get(hi, lo)?.readUInt32BE(0)]).toEqual([3, 50 + hi]);
     }
   });
 
