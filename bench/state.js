@@ -1,22 +1,24 @@
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startMock, writeProfiles } from './push.js';
 
-const BIN = fileURLToPath(new URL('../bin/sync.js', import.meta.url));
+// BENCH_BIN: another build's bin/sync.js (e.g. main's), to measure before and after on the same machine state.
+// BENCH_BIN_BEFORE: a second build; then only the incremental push runs, the two builds alternated (see compareIncremental).
+const BIN = process.env.BENCH_BIN ?? fileURLToPath(new URL('../bin/sync.js', import.meta.url));
 
 /**
  * Runs `sync …` and samples its memory every 50 ms: anonymous memory (the process's own) and
  * file-backed pages apart, since the state is a memory-mapped file: its pages count in RSS but are
  * page cache, shared and dropped by the kernel under pressure.
  */
-function sampled(args) {
+function sampled(args, bin = BIN) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const peak = { rss: 0, anon: 0, file: 0 };
     const timer = setInterval(() => {
       try {
@@ -68,6 +70,7 @@ function describe(label, run) {
 
 /** npm run bench state: the incremental push of a million profiles with 1% changed, next to the full push. */
 export async function stateBenchmarks() {
+  if (process.env.BENCH_BIN_BEFORE) return compareIncremental(process.env.BENCH_BIN_BEFORE, BIN);
   const dir = mkdtempSync(join(tmpdir(), 'sync-bench-state-'));
   const state = join(dir, 'state');
   try {
@@ -111,5 +114,67 @@ export async function stateBenchmarks() {
     console.log(`against the validation rate without state: 1% changed ${cost(rates[1])}, worst case ${cost(rates[2])} (target: a cost ≤ 20%)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const range = (values, digits = 1) => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+
+/**
+ * The incremental push (1M, 1% changed, state of 1M) by two builds, alternated, BENCH_RUNS rounds
+ * (3): each run on a fresh copy of one state, filled once by a full push at a high rate (the
+ * state is keyed by the platform's URL, so the mock keeps one port: BENCH_STATE_PORT). The files
+ * and the filled state are kept in BENCH_STATE_DIR when it is given, so they can be prepared
+ * ahead of a measurement (generating and filling take minutes).
+ */
+async function compareIncremental(before, after) {
+  const runs = Number(process.env.BENCH_RUNS ?? 3);
+  const port = process.env.BENCH_STATE_PORT ?? '47311';
+  const kept = process.env.BENCH_STATE_DIR;
+  const dir = kept ?? mkdtempSync(join(tmpdir(), 'sync-bench-state-'));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'profiles-1m.ndjson');
+  const changed = join(dir, 'profiles-1m-1pct.ndjson');
+  const filled = join(dir, 'state-filled');
+  const url = `http://127.0.0.1:${port}`;
+  const push = (input, state, rate, bin) =>
+    sampled(['push', input, '--downstream-url', url, '--batch-size', String(BATCH), '--rate', String(rate), '--json', '--quiet', '--dead-letter', join(dir, 'dl.ndjson'), '--state', state], bin);
+  try {
+    if (!existsSync(changed)) {
+      await writeProfiles(file, N);
+      await changeEvery(100, file, changed);
+    }
+    if (!existsSync(filled)) {
+      const fast = await startMock(['--port', port, '--rate', '1000', '--max-batch', String(BATCH)]);
+      try {
+        describe(`filling the state once (${before}, rate 1000)`, await push(file, filled, 1000, before));
+      } finally {
+        await fast.stop();
+      }
+    }
+    console.log(`\n## incremental push, ${N.toLocaleString('en')} profiles, 1% changed, state of ${N.toLocaleString('en')}: two builds alternated, ${runs} runs each`);
+    console.log(`before: ${before}\nafter:  ${after}`);
+    const mock = await startMock(['--port', port, '--rate', String(RATE), '--max-batch', String(BATCH)]);
+    const walls = { before: [], after: [] };
+    try {
+      for (let round = 0; round < runs; round++) {
+        for (const [label, bin] of [['before', before], ['after', after]]) {
+          const state = join(dir, 'state-run');
+          rmSync(state, { recursive: true, force: true });
+          cpSync(filled, state, { recursive: true });
+          const loadBefore = load();
+          const run = await push(changed, state, RATE, bin);
+          walls[label].push(run.wallMs / 1000);
+          describe(`${label} (round ${round + 1}, load ${loadBefore} → ${load()})`, run);
+        }
+      }
+    } finally {
+      await mock.stop();
+    }
+    const ratios = walls.after.map((wall, i) => wall / walls.before[i]);
+    console.log(`before ${range(walls.before)} s, after ${range(walls.after)} s; after / before, round by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (target: after ≤ 5 s)`);
+  } finally {
+    rmSync(join(dir, 'state-run'), { recursive: true, force: true });
+    if (!kept) rmSync(dir, { recursive: true, force: true });
   }
 }

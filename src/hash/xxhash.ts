@@ -2,7 +2,6 @@ import xxhash from 'xxhash-wasm';
 
 type Hash64 = (text: string) => bigint;
 let h64: Hash64 | undefined;
-let h32Raw: ((bytes: Uint8Array) => number) | undefined;
 let create64: (() => StreamDigest) | undefined;
 
 /** A digest fed piece by piece (a file as it is read). */
@@ -22,7 +21,6 @@ export async function loadHasher(): Promise<void> {
   if (h64 && create64) return;
   const hashes = await xxhash();
   h64 = hashes.h64;
-  h32Raw = hashes.h32Raw;
   create64 = () => hashes.create64();
 }
 
@@ -35,10 +33,4 @@ export function streamDigest(): StreamDigest {
 export function hasher(): (text: string) => bigint {
   if (!h64) throw new Error('loadHasher() must be awaited before hashing');
   return h64;
-}
-
-/** xxHash32 of bytes, after `loadHasher()`: a check that a stored value is one we wrote. */
-export function checksum32(bytes: Uint8Array): number {
-  if (!h32Raw) throw new Error('loadHasher() must be awaited before hashing');
-  return h32Raw(bytes);
 }

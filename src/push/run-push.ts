@@ -271,7 +271,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
   };
 
   const settling = new Set<Promise<void>>();
-  const seen = new SeenEmails();
+  // Sized for a rerun of the file the state came from: most runs read about the emails it holds.
+  const seen = new SeenEmails(state?.count() ?? 0);
   /** Records held back by email (see below), in the order they were read. */
   const heldBack = new Map<string, Held>();
   const holdBack = (held: Held): void => void heldBack.set(held.item.profile.email, held);
@@ -324,8 +325,8 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
     const email = leadingEmail(record.text);
     if (email === undefined || unsettled.has(email)) return false;
     const id = emailId(email);
-    const found = state.lookup(email, id);
-    if (!found || found.textDigest !== encoder.textDigest(record.text.trim())) return false;
+    const remembered = state.rememberedTextDigest(email, id);
+    if (remembered === undefined || remembered !== encoder.textDigest(record.text.trim())) return false;
     if (!dryRun) seen.check(id);
     supersede(email);
     summary.valid += 1;

@@ -14,39 +14,62 @@ const FIRST_CAPACITY = 1 << 16;
 export class SeenEmails {
   private readonly slices: { bits: Uint32Array; capacity: number; count: number }[] = [];
 
+  /**
+   * `expected`: how many emails the run will likely read (the state's count): the first slice
+   * holds that many, so a rerun of a known file probes one slice, not five (7 probes in each of 5
+   * slices was 5% of an incremental push's CPU).
+   */
+  constructor(private readonly expected = 0) {}
+
   /** Whether the email was added before; then adds it. */
   check(id: EmailId): boolean {
-    const seen = this.slices.some((slice) => this.has(slice.bits, id));
-    if (!seen) this.add(id);
-    return seen;
+    for (const slice of this.slices) if (this.has(slice.bits, id)) return true;
+    this.add(id);
+    return false;
   }
 
   private add(id: EmailId): void {
     let slice = this.slices.at(-1);
     if (!slice || slice.count >= slice.capacity) {
-      const capacity = slice ? slice.capacity * 2 : FIRST_CAPACITY;
-      slice = { bits: new Uint32Array(Math.ceil((capacity * BITS_PER_EMAIL) / 32)), capacity, count: 0 };
+      const capacity = slice ? slice.capacity * 2 : Math.max(FIRST_CAPACITY, this.expected);
+      slice = { bits: new Uint32Array(Math.ceil((capacity * BITS_PER_EMAIL) / (BLOCK_WORDS * 32)) * BLOCK_WORDS), capacity, count: 0 };
       this.slices.push(slice);
     }
-    const size = slice.bits.length * 32;
-    for (let i = 0; i < PROBES; i++) {
-      const bit = probe(id, i, size);
-      slice.bits[bit >>> 5]! |= 1 << (bit & 31);
-    }
+    const base = blockOf(slice.bits, id);
+    const mixed = mix(id);
+    const step = (mixed >>> 9) | 1;
+    for (let i = 0, bit = mixed; i < PROBES; i++, bit += step) slice.bits[base + ((bit & BLOCK_MASK) >>> 5)]! |= 1 << (bit & 31);
     slice.count += 1;
   }
 
   private has(bits: Uint32Array, id: EmailId): boolean {
-    const size = bits.length * 32;
-    for (let i = 0; i < PROBES; i++) {
-      const bit = probe(id, i, size);
-      if ((bits[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
+    const base = blockOf(bits, id);
+    const mixed = mix(id);
+    const step = (mixed >>> 9) | 1;
+    for (let i = 0, bit = mixed; i < PROBES; i++, bit += step) {
+      if ((bits[base + ((bit & BLOCK_MASK) >>> 5)]! & (1 << (bit & 31))) === 0) return false;
     }
     return true;
   }
 }
 
-/** Double hashing: the i-th probe from the two halves of the email's 64-bit hash. */
-function probe(id: EmailId, i: number, size: number): number {
-  return ((id.hi + Math.imul(i, id.lo | 1)) >>> 0) % size;
+/**
+ * Blocked: all of an email's probes fall in one 512-bit block (a cache line), chosen by the high
+ * half of its hash; 7 probes spread over a megabyte were 7 cache misses per record read (5% of an
+ * incremental push). The price is a slightly higher error rate for the same bits (about 1.2%).
+ */
+const BLOCK_WORDS = 16;
+const BLOCK_MASK = BLOCK_WORDS * 32 - 1;
+
+const blockOf = (bits: Uint32Array, id: EmailId): number => ((id.hi >>> 0) % (bits.length / BLOCK_WORDS)) * BLOCK_WORDS;
+
+/**
+ * Both halves mixed (murmur3's finalizer), for the probes inside the block: the first from its
+ * low 9 bits, then odd steps from the next 23 (double hashing), so the 7 probes are distinct bits.
+ */
+function mix({ hi, lo }: EmailId): number {
+  let h = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

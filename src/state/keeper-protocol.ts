@@ -16,7 +16,7 @@ export type KeeperRequest =
   | { id: number; op: 'close' };
 
 export type KeeperReply =
-  /** Part of the answer to `open`: n × (8 bytes of email, 32 of value). */
+  /** Part of the answer to `open`: n × 8 bytes of email, then their n × 32 of value, in key order. */
   | { id: number; type: 'entries'; data: Uint8Array }
   /** `generation`: the state's, after the request (8 bytes; absent from a read-only state that has none yet). */
   | { id: number; type: 'done'; created?: boolean; decisions?: Uint8Array; forgotten?: number; generation?: Uint8Array }

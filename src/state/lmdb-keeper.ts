@@ -17,8 +17,12 @@ const KEY_BYTES = 16;
  * taken for an entry by a walk over a platform's range, whichever range it sorts into.
  */
 const GENERATION_KEY = Buffer.from('sync:generation');
-/** Entries per message while loading a platform. */
-const CHUNK = 16_384;
+/**
+ * Entries per message while loading a platform: 60 KB, under the 64 KB a read of the IPC pipe
+ * takes, so push puts few messages back together from pieces (at 16,384 entries, 655 KB each, that
+ * reassembly was 0.2 s of a million-entry load).
+ */
+const CHUNK = 1536;
 
 let db: RootDatabase<Buffer, Buffer> | undefined;
 let platform = Buffer.alloc(8);
@@ -73,17 +77,20 @@ async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>):
   for (const { key: stored, value } of db.getRange(range())) {
     walked += 1;
     if (stored.length !== KEY_BYTES || value.length !== STORED_BYTES) continue;
-    // Byte by byte: Buffer#copy's per-call cost was half of this walk's time (1.1 of 2.4 s for a million).
-    const at = filled * (EMAIL_BYTES + STORED_BYTES);
+    // Keys first, values after them (see the `entries` reply): push copies the values in one piece.
+    const at = filled * EMAIL_BYTES;
     for (let i = 0; i < EMAIL_BYTES; i++) chunk[at + i] = stored[8 + i]!;
-    for (let i = 0; i < STORED_BYTES; i++) chunk[at + EMAIL_BYTES + i] = value[i]!;
+    chunk.set(value, CHUNK * EMAIL_BYTES + filled * STORED_BYTES);
     if (++filled === CHUNK) {
       reply({ id: request.id, type: 'entries', data: chunk });
       chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));
       filled = 0;
     }
   }
-  if (filled > 0) reply({ id: request.id, type: 'entries', data: chunk.subarray(0, filled * (EMAIL_BYTES + STORED_BYTES)) });
+  if (filled > 0) {
+    chunk.copyWithin(filled * EMAIL_BYTES, CHUNK * EMAIL_BYTES, CHUNK * EMAIL_BYTES + filled * STORED_BYTES);
+    reply({ id: request.id, type: 'entries', data: chunk.subarray(0, filled * (EMAIL_BYTES + STORED_BYTES)) });
+  }
   // A damaged branch page can hide entries from a walk without any error: LMDB's own count of
   // entries (kept in its header) says how many there must be.
   const expected = (db.getStats() as { entryCount: number }).entryCount;

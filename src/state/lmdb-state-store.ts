@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
-import { access, lstat, rename, statfs } from 'node:fs/promises';
+import { access, lstat, rename, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { programName } from '../cli/program-name.js';
 import { UsageError, WriteError } from '../errors.js';
-import { loadHasher, platformKey } from './digest.js';
-import { LoadedEntries } from './entry-index.js';
-import { checkStored, decodeIndexed, emailId, encodeStored, writeEmailId, type EmailId } from './entry-codec.js';
+import { loadHasher, platformKey, type Digest } from './digest.js';
+import { EntryLoader, type LoadedEntries } from './entry-index.js';
+import { checkStored, decodeIndexed, emailId, encodeStored, TEXT_DIGEST_AT, writeEmailId, type EmailId } from './entry-codec.js';
 import { KeeperClient, KeeperFailure } from './keeper-client.js';
 import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, RECORDED, STORED_BYTES } from './keeper-protocol.js';
 import type { Accepted, Recorded, Remembered, StateStore } from './state-store.js';
@@ -33,6 +33,7 @@ export class LmdbStateStore implements StateStore {
   private failed = false;
   private readonly writing = new Set<Promise<unknown>>();
   private generationBytes: Buffer;
+  private readonly scratch = Buffer.alloc(STORED_BYTES);
 
   private constructor(
     private readonly keeper: KeeperClient,
@@ -72,22 +73,34 @@ export class LmdbStateStore implements StateStore {
     const platformBytes = Buffer.alloc(8);
     platformBytes.writeBigUInt64BE(platformId);
     const keeper = KeeperClient.spawn();
-    const chunks: Uint8Array[] = [];
+    // Indexed as they arrive, while the keeper is still walking.
+    const loader = new EntryLoader(STORED_BYTES, await entriesAtMost(path));
     let opened;
     try {
-      opened = await keeper.request({ op: 'open', path, platform: platformId, readOnly }, (data) => chunks.push(data));
+      opened = await keeper.request({ op: 'open', path, platform: platformId, readOnly }, (data) => loader.add(data));
     } catch (error) {
       await keeper.kill();
       throw openError(dir, error as KeeperFailure);
     }
-    return new LmdbStateStore(keeper, new LoadedEntries(STORED_BYTES, chunks), platformId, dir, !existed, opened.generation);
+    return new LmdbStateStore(keeper, loader.finish(), platformId, dir, !existed, opened.generation);
   }
 
   lookup(email: string, id: EmailId = emailId(email)): Remembered | undefined {
-    const stored = this.index.get(id.hi, id.lo);
-    // Checked here rather than at load: only what is looked up pays for it.
-    const entry = stored && checkStored(this.platformBytes, id, stored);
+    const entry = this.checked(id);
     return entry && decodeIndexed(entry);
+  }
+
+  rememberedTextDigest(email: string, id: EmailId = emailId(email)): Digest | undefined {
+    return this.checked(id)?.readBigUInt64BE(TEXT_DIGEST_AT);
+  }
+
+  /**
+   * The entry stored for the email if its checksum holds (checked here rather than at load: only
+   * what is looked up pays for it), in a buffer reused by the next call: no garbage per record.
+   */
+  private checked(id: EmailId): Buffer | undefined {
+    if (!this.index.read(id.hi, id.lo, this.scratch)) return undefined;
+    return checkStored(this.platformBytes, id, this.scratch);
   }
 
   /**
@@ -199,6 +212,21 @@ export async function stateExists(dir: string): Promise<boolean> {
     throw new UsageError(`--state ${dir}: cannot open the state (${fsFailure(error)})`, { cause: error });
   }
 }
+
+/**
+ * At most how many entries the environment can hold, from its file's size: each takes at least
+ * its key, its value and LMDB's 8-byte node header (capped: the room is reserved, not written).
+ */
+async function entriesAtMost(path: string): Promise<number> {
+  const size = await stat(join(path, 'data.mdb')).then(
+    (found) => found.size,
+    () => 0,
+  );
+  return Math.min(MAX_RESERVED_ENTRIES, Math.ceil(size / (16 + STORED_BYTES + 8)));
+}
+
+/** 16M entries: 640 MB of address space, never more, whatever the file's size (more grows as needed). */
+const MAX_RESERVED_ENTRIES = 16 * 1024 * 1024;
 
 async function checkAccess(dir: string, path: string, readOnly: boolean): Promise<void> {
   for (const name of ['data.mdb', 'lock.mdb']) {

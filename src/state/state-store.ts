@@ -53,6 +53,8 @@ export interface Recorded {
 export interface StateStore {
   /** `id`: the email's hash (entry-codec.ts `emailId`) when the caller has it already: not hashed again. */
   lookup(email: string, id?: EmailId): Remembered | undefined;
+  /** `lookup(email)?.textDigest`, without building the rest of the answer (it is asked once per record read). */
+  rememberedTextDigest(email: string, id?: EmailId): Digest | undefined;
   /**
    * Random, and new whenever the state forgets a remembered email (or is created): what a batch
    * is formed against for a profile the state holds nothing for. "Nothing" after a forget, a
@@ -98,6 +100,10 @@ export class MemoryStateStore implements StateStore {
 
   lookup(email: string): Remembered | undefined {
     return this.entries.get(email);
+  }
+
+  rememberedTextDigest(email: string): Digest | undefined {
+    return this.lookup(email)?.textDigest;
   }
 
   async recordAccepted(accepted: readonly Accepted[]): Promise<Recorded> {

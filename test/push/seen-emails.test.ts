@@ -17,4 +17,13 @@ describe('SeenEmails', () => {
     for (let n = 1_000_000; n < 1_100_000; n++) if (seen.check(id(n))) wrong += 1;
     expect(wrong / 100_000).toBeLessThan(0.03);
   });
+
+  it('sized for the emails expected, it keeps both promises, and past that size it grows', () => {
+    const seen = new SeenEmails(150_000);
+    for (let n = 0; n < 300_000; n++) seen.check(id(n));
+    for (let n = 0; n < 300_000; n++) if (!seen.check(id(n))) expect.fail(`email ${n} was read but is not seen`);
+    let wrong = 0;
+    for (let n = 1_000_000; n < 1_100_000; n++) if (seen.check(id(n))) wrong += 1;
+    expect(wrong / 100_000).toBeLessThan(0.03);
+  });
 });

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import xxhash from 'xxhash-wasm';
+import { seededRandom } from '../../src/engine/random.js';
 import { hasher } from '../../src/hash/xxhash.js';
 import { loadHasher } from '../../src/state/digest.js';
 import { checkStored, decodeIndexed, emailId, encodeIndexed, encodeStored, readEmailId, writeEmailId } from '../../src/state/entry-codec.js';
@@ -37,5 +39,31 @@ describe('entry codec', () => {
       expect(checkStored(platform, id, damaged), `byte ${byte}`).toBeUndefined();
     }
     expect(checkStored(platform, id, stored.subarray(0, 31))).toBeUndefined();
+  });
+
+  it('the checksum is xxHash32 of platform, email and entry bytes as states on disk hold it (written before it was computed in JavaScript)', async () => {
+    const { h32Raw } = await xxhash();
+    const random = seededRandom(5);
+    for (let trial = 0; trial < 200; trial++) {
+      const id = { hi: Math.floor(random() * 2 ** 32), lo: Math.floor(random() * 2 ** 32) };
+      const onDisk = Buffer.from(Array.from({ length: 32 }, () => Math.floor(random() * 256)));
+      const forPlatform = Buffer.from(Array.from({ length: 8 }, () => Math.floor(random() * 256)));
+      const input = Buffer.alloc(44);
+      forPlatform.copy(input, 0);
+      writeEmailId(id, input, 8);
+      onDisk.copy(input, 16, 0, 28);
+      onDisk.writeUInt32BE(h32Raw(input), 28);
+      expect(checkStored(forPlatform, id, onDisk), `trial ${trial}`).toEqual(onDisk.subarray(0, 28));
+      // Any other email: refused.
+      expect(checkStored(forPlatform, { hi: id.hi, lo: (id.lo + 1) >>> 0 }, onDisk)).toBeUndefined();
+    }
+  });
+
+  it('checks a value handed over as a plain Uint8Array (an IPC message) as it checks a Buffer', () => {
+    const id = emailId('ann@example.com');
+    const stored = encodeStored(platform, id, entry);
+    const plain = new Uint8Array(40);
+    plain.set(stored, 8);
+    expect(decodeIndexed(checkStored(platform, id, plain.subarray(8))!)).toStrictEqual(entry);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
-import { EntryIndex, LoadedEntries } from '../../src/state/entry-index.js';
+import { EntryIndex, EntryLoader, LoadedEntries } from '../../src/state/entry-index.js';
 
 const value = (n: number, bytes = 4): Buffer => {
   const buffer = Buffer.alloc(bytes);
@@ -28,6 +28,10 @@ function agreesWithAMap(make: (records: Map<string, number>) => EntryIndex | Loa
     } else {
       const found = index.get(hi, lo);
       expect(found === undefined ? undefined : found.readUInt32BE(0)).toBe(model.get(name));
+      // The same answer copied into a buffer of the caller's (the lookup path's): only the value's bytes.
+      const target = Buffer.alloc(6, 0xee);
+      expect(index.read(hi, lo, target)).toBe(model.has(name));
+      expect(target.toString('hex')).toBe(model.has(name) ? `${value(model.get(name)!).toString('hex')}eeee` : 'eeeeeeeeeeee');
     }
     expect(index.size).toBe(model.size);
   }
@@ -37,17 +41,23 @@ function agreesWithAMap(make: (records: Map<string, number>) => EntryIndex | Loa
   }
 }
 
-/** Records (8 bytes of key, 4 of value) sorted by key, in two chunks, as the keeper sends them. */
-function loaded(records: Map<string, number>): LoadedEntries {
+/** Records sorted by key, in chunks as the keeper sends them: each n keys (8 bytes), then n values of 4. */
+function loaded(records: Map<string, number>, chunks = 2, expected = 0): LoadedEntries {
   const sorted = [...records].map(([name, stored]) => [...name.split(':').map(Number), stored] as [number, number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const bytes = Buffer.alloc(sorted.length * 12);
-  sorted.forEach(([hi, lo, stored], i) => {
-    bytes.writeUInt32BE(hi, i * 12);
-    bytes.writeUInt32BE(lo, i * 12 + 4);
-    bytes.writeUInt32BE(stored, i * 12 + 8);
-  });
-  const middle = Math.floor(sorted.length / 2) * 12;
-  return new LoadedEntries(4, [bytes.subarray(0, middle), bytes.subarray(middle)]);
+  const loader = new EntryLoader(4, expected);
+  const per = Math.ceil(sorted.length / chunks);
+  for (let from = 0; from < sorted.length; from += per) {
+    const part = sorted.slice(from, from + per);
+    // Sent inside a larger message: the chunk need not start its buffer.
+    const bytes = Buffer.alloc(3 + part.length * 12).subarray(3);
+    part.forEach(([hi, lo, stored], i) => {
+      bytes.writeUInt32BE(hi, i * 8);
+      bytes.writeUInt32BE(lo, i * 8 + 4);
+      bytes.writeUInt32BE(stored, part.length * 8 + i * 4);
+    });
+    loader.add(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+  }
+  return loader.finish();
 }
 
 describe('EntryIndex', () => {
@@ -96,8 +106,34 @@ describe('LoadedEntries', () => {
     expect(entries.size).toBe(records.size);
   });
 
+  it('loads the same entries however they are cut into chunks (one, many, one entry each), whatever room it was told to expect (none, too little, enough, much more)', () => {
+    const random = seededRandom(9);
+    const records = new Map<string, number>();
+    for (let i = 0; records.size < 3000; i++) records.set(`${Math.floor(random() * 2 ** 32)}:${Math.floor(random() * 2 ** 32)}`, i);
+    for (const [chunks, expected] of [[1, 0], [7, 0], [3000, 0], [7, 10], [7, 2999], [7, 3000], [7, 100_000]] as const) {
+      const entries = loaded(records, chunks, expected);
+      expect(entries.size).toBe(3000);
+      for (const [name, stored] of records) {
+        const [hi, lo] = name.split(':').map(Number) as [number, number];
+        expect(entries.get(hi, lo)?.readUInt32BE(0)).toBe(stored);
+      }
+    }
+  });
+
+  it('the first and the last loaded keys are changed in place, deleted and set again like any other', () => {
+    const entries = loaded(new Map([['1:1', 1], ['5:5', 2], ['9:9', 3]]));
+    for (const [hi, lo] of [[1, 1], [9, 9]] as const) {
+      entries.set(hi, lo, value(40 + hi));
+      expect([entries.size, entries.get(hi, lo)?.readUInt32BE(0)]).toEqual([3, 40 + hi]);
+      expect(entries.delete(hi, lo)).toBe(true);
+      expect([entries.size, entries.get(hi, lo), entries.read(hi, lo, Buffer.alloc(4))]).toEqual([2, undefined, false]);
+      entries.set(hi, lo, value(50 + hi));
+      expect([entries.size, entries.get(hi, lo)?.readUInt32BE(0)]).toEqual([3, 50 + hi]);
+    }
+  });
+
   it('an empty load finds nothing and takes new keys beside it', () => {
-    const entries = new LoadedEntries(4, []);
+    const entries = new EntryLoader(4).finish();
     expect(entries.get(0, 0)).toBeUndefined();
     expect(entries.get(0xffffffff, 0xffffffff)).toBeUndefined();
     entries.set(0xffffffff, 1, value(9));

@@ -70,15 +70,38 @@ describe('LmdbStateStore', () => {
     const remembered = { digest: 0x1234n, textDigest: 0xffff_ffff_ffff_fffen, acceptedAt: 1_700_000_000_123.5, repeated: true };
     const first = (await LmdbStateStore.open(dir, 'http://a'))!;
     expect(first.lookup(ann.email)).toBeUndefined();
+    expect(first.rememberedTextDigest(ann.email)).toBeUndefined();
     await first.recordAccepted([fresh(first, ann.email, remembered)]);
     expect(first.lookup(ann.email)).toEqual(remembered);
+    expect(first.rememberedTextDigest(ann.email, emailId(ann.email))).toBe(remembered.textDigest);
     await first.close();
 
     const again = (await LmdbStateStore.open(dir, 'http://a'))!;
     expect(again.lookup(ann.email)).toEqual(remembered);
+    expect(again.rememberedTextDigest(ann.email)).toBe(remembered.textDigest);
     const other = (await LmdbStateStore.open(dir, 'http://b'))!;
     expect(other.lookup(ann.email)).toBeUndefined();
+    expect(other.rememberedTextDigest(ann.email)).toBeUndefined();
     await Promise.all([again.close(), other.close()]);
+  });
+
+  it('loads a state of several thousand entries whole: every message the keeper sends (full ones and the last, shorter one), only its own platform', async () => {
+    const dir = tmp();
+    const store = (await LmdbStateStore.open(dir, 'http://a'))!;
+    const emails = Array.from({ length: 4000 }, (_, i) => `user${i}@example.com`);
+    await store.recordAccepted(emails.map((email, i) => fresh(store, email, entry(BigInt(i), BigInt(i) << 32n, i))));
+    await store.close();
+    const neighbour = (await LmdbStateStore.open(dir, 'http://b'))!;
+    await neighbour.recordAccepted([fresh(neighbour, 'user1@example.com', entry(99n))]);
+    await neighbour.close();
+
+    const again = (await LmdbStateStore.open(dir, 'http://a'))!;
+    expect(again.count()).toBe(4000);
+    emails.forEach((email, i) => {
+      if (again.rememberedTextDigest(email) !== BigInt(i) << 32n) expect.fail(`${email}: text digest ${again.rememberedTextDigest(email)}`);
+    });
+    expect([again.lookup(emails[0]!), again.lookup(emails[1]!), again.lookup(emails[3999]!)]).toStrictEqual([entry(0n, 0n, 0), entry(1n, 1n << 32n, 1), entry(3999n, 3999n << 32n, 3999)]);
+    await again.close();
   });
 
   it('creates the state directory, parents included, with the environment inside it', async () => {
@@ -183,8 +206,12 @@ describe('LmdbStateStore', () => {
     await raw.put(key('fine@example.com'), stored('fine@example.com'));
     await raw.close();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
-    for (const email of ['short', 'long', 'flip', 'moved']) expect(store.lookup(`${email}@example.com`)).toBeUndefined();
+    for (const email of ['short', 'long', 'flip', 'moved']) {
+      expect(store.lookup(`${email}@example.com`)).toBeUndefined();
+      expect(store.rememberedTextDigest(`${email}@example.com`)).toBeUndefined();
+    }
     expect(store.lookup('fine@example.com')).toStrictEqual(entry(7n));
+    expect(store.rememberedTextDigest('fine@example.com')).toBe(0n);
     await store.close();
   });
 
