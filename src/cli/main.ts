@@ -4,7 +4,9 @@ import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
 import { withExitMetrics } from '../telemetry/exit-metrics.js';
 import { keepRunningOnBrokenStderr, stopQuietlyOnBrokenPipe } from './broken-pipe.js';
-import { createProgram } from './program.js';
+import { startKeeperAhead } from './keeper-ahead.js';
+import { commandsFor, createProgram } from './program.js';
+import { exitIfAsked } from './quick-exit.js';
 import { programName } from './program-name.js';
 import { JsonCommanderStderr } from './usage-output.js';
 
@@ -15,6 +17,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const say = (message: string, exitCode: number): void =>
     void process.stderr.write(wantsJsonLogs(argv.slice(2), env) ? `${jsonLine(message, 'unexpected', exitCode)}\n` : `error: ${message}\n`);
   await withExitMetrics(argv.slice(2), () => run(argv, env), say);
+  await exitIfAsked();
 }
 
 async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -28,9 +31,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const usageError = (message: string): void => {
     process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
   };
+  const withdrawKeeper = await startKeeperAhead(argv.slice(2));
   // Commander's own messages in JSON mode: one JSON line each, a help page shown for a mistake included.
   const jsonStderr = json ? new JsonCommanderStderr((message) => jsonLine(message)) : undefined;
-  const program = createProgram({ writeErr: jsonStderr?.write });
+  const program = await createProgram({ writeErr: jsonStderr?.write, commands: commandsFor(argv.slice(2)) });
   jsonStderr?.watch(program);
   if (argv.length <= 2) {
     // `sync` alone is a mistake in a script (a missing argument), not a request for help: exit 2.
@@ -42,6 +46,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    // Refused before any action ran: the state's process started ahead is not needed.
+    if (error instanceof CommanderError || error instanceof UsageError) await withdrawKeeper?.();
     if (error instanceof CommanderError) {
       // Commander has already printed its one-line message. Help asked for exits 0; help shown for a
       // mistake (a command group without its command: commander's exit code 1) is a usage error.
