@@ -14,22 +14,24 @@ const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'comman
 
 export interface MainOptions {
   /**
-   * Start ahead what the named command will need before its modules load (push's keeper: see
-   * keeper-ahead.ts). For the launchers in bin/; a run inside another process (the in-process
-   * test runner) leaves it off, so a refused push there forks nothing.
+   * This run is the process's own program (the launchers in bin/): it may start ahead what the
+   * named command will need before its modules load (push's keeper: keeper-ahead.ts), and end the
+   * process itself once a command's work is done (quick-exit.ts). Off for a run inside another
+   * process (the in-process test runner): a refused push there forks nothing, and nothing there
+   * calls process.exit().
    */
-  startAhead?: boolean;
+  ownsProcess?: boolean;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, { startAhead = false }: MainOptions = {}): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, { ownsProcess = false }: MainOptions = {}): Promise<void> {
   // Whatever the exit, a pull or push given --metrics-file leaves its exit code there (cron alerts read it).
   const say = (message: string, exitCode: number): void =>
     void process.stderr.write(wantsJsonLogs(argv.slice(2), env) ? `${jsonLine(message, 'unexpected', exitCode)}\n` : `error: ${message}\n`);
-  await withExitMetrics(argv.slice(2), () => run(argv, env, startAhead), say);
-  await exitIfAsked();
+  await withExitMetrics(argv.slice(2), () => run(argv, env, ownsProcess), say);
+  await exitIfAsked({ owned: ownsProcess });
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv, startAhead: boolean): Promise<void> {
+async function run(argv: string[], env: NodeJS.ProcessEnv, ownsProcess: boolean): Promise<void> {
   stopQuietlyOnBrokenPipe();
   keepRunningOnBrokenStderr();
   // Libraries (lmdb) print the errors they also report through their promises; we report those
@@ -40,7 +42,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, startAhead: boolean):
   const usageError = (message: string): void => {
     process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
   };
-  const withdrawKeeper = startAhead ? await startKeeperAhead(argv.slice(2)) : undefined;
+  const withdrawKeeper = ownsProcess ? await startKeeperAhead(argv.slice(2)) : undefined;
   // Commander's own messages in JSON mode: one JSON line each, a help page shown for a mistake included.
   const jsonStderr = json ? new JsonCommanderStderr((message) => jsonLine(message)) : undefined;
   const program = await createProgram({ writeErr: jsonStderr?.write, commands: commandsFor(argv.slice(2)) });

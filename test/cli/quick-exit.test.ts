@@ -18,7 +18,7 @@ function slowStream(): { stream: Writable; release: () => void; written: string[
 describe('exitIfAsked: process.exit() only when a command asked, and only once its output has left', () => {
   it('does nothing unless a command asked for it (servers keep running after their action)', async () => {
     const exit = vi.fn();
-    await exitIfAsked([slowStream().stream], exit);
+    await exitIfAsked({ streams: [slowStream().stream], exit });
     expect(exit).not.toHaveBeenCalled();
   });
 
@@ -29,7 +29,7 @@ describe('exitIfAsked: process.exit() only when a command asked, and only once i
     err.stream.write('a log line\n');
     const exit = vi.fn();
     exitWhenDone();
-    const exiting = exitIfAsked([out.stream, err.stream], exit);
+    const exiting = exitIfAsked({ streams: [out.stream, err.stream], exit });
     await new Promise((resolve) => setImmediate(resolve));
     expect(exit).not.toHaveBeenCalled();
     out.release();
@@ -45,7 +45,15 @@ describe('exitIfAsked: process.exit() only when a command asked, and only once i
     expect(exit).toHaveBeenCalledTimes(1);
     expect(out.written[0]).toBe('{"summary":1}\n');
     // The request was used up: a later run in the same process is not ended.
-    await exitIfAsked([slowStream().stream], exit);
+    await exitIfAsked({ streams: [slowStream().stream], exit });
     expect(exit).toHaveBeenCalledTimes(1);
+  });
+
+  it('a run inside another process (main does not own it): the request is dropped, nothing exits, not even later', async () => {
+    const exit = vi.fn();
+    exitWhenDone();
+    await exitIfAsked({ owned: false, streams: [slowStream().stream], exit });
+    await exitIfAsked({ streams: [slowStream().stream], exit });
+    expect(exit).not.toHaveBeenCalled();
   });
 });
