@@ -5,4 +5,4 @@ import { setProgramName } from '../dist/cli/program-name.js';
 import { main } from '../dist/cli/main.js';
 
 setProgramName('sync-cli');
-await main(process.argv);
+await main(process.argv, process.env, { ownsProcess: true });

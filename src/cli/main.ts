@@ -4,20 +4,34 @@ import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
 import { withExitMetrics } from '../telemetry/exit-metrics.js';
 import { keepRunningOnBrokenStderr, stopQuietlyOnBrokenPipe } from './broken-pipe.js';
-import { createProgram } from './program.js';
+import { startKeeperAhead } from './keeper-ahead.js';
+import { commandsFor, createProgram } from './program.js';
+import { exitIfAsked } from './quick-exit.js';
 import { programName } from './program-name.js';
 import { JsonCommanderStderr } from './usage-output.js';
 
 const HELP_CODES = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export interface MainOptions {
+  /**
+   * This run is the process's own program (the launchers in bin/): it may start ahead what the
+   * named command will need before its modules load (push's keeper: keeper-ahead.ts), and end the
+   * process itself once a command's work is done (quick-exit.ts). Off for a run inside another
+   * process (the in-process test runner): a refused push there forks nothing, and nothing there
+   * calls process.exit().
+   */
+  ownsProcess?: boolean;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, { ownsProcess = false }: MainOptions = {}): Promise<void> {
   // Whatever the exit, a pull or push given --metrics-file leaves its exit code there (cron alerts read it).
   const say = (message: string, exitCode: number): void =>
     void process.stderr.write(wantsJsonLogs(argv.slice(2), env) ? `${jsonLine(message, 'unexpected', exitCode)}\n` : `error: ${message}\n`);
-  await withExitMetrics(argv.slice(2), () => run(argv, env), say);
+  await withExitMetrics(argv.slice(2), () => run(argv, env, ownsProcess), say);
+  await exitIfAsked({ owned: ownsProcess });
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+async function run(argv: string[], env: NodeJS.ProcessEnv, ownsProcess: boolean): Promise<void> {
   stopQuietlyOnBrokenPipe();
   keepRunningOnBrokenStderr();
   // Libraries (lmdb) print the errors they also report through their promises; we report those
@@ -28,9 +42,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const usageError = (message: string): void => {
     process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
   };
+  const withdrawKeeper = ownsProcess ? await startKeeperAhead(argv.slice(2)) : undefined;
   // Commander's own messages in JSON mode: one JSON line each, a help page shown for a mistake included.
   const jsonStderr = json ? new JsonCommanderStderr((message) => jsonLine(message)) : undefined;
-  const program = createProgram({ writeErr: jsonStderr?.write });
+  const program = await createProgram({ writeErr: jsonStderr?.write, commands: commandsFor(argv.slice(2)) });
   jsonStderr?.watch(program);
   if (argv.length <= 2) {
     // `sync` alone is a mistake in a script (a missing argument), not a request for help: exit 2.
@@ -42,6 +57,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    // Refused before any action ran: the state's process started ahead is not needed.
+    if (error instanceof CommanderError || error instanceof UsageError) await withdrawKeeper?.();
     if (error instanceof CommanderError) {
       // Commander has already printed its one-line message. Help asked for exits 0; help shown for a
       // mistake (a command group without its command: commander's exit code 1) is a usage error.

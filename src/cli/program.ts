@@ -1,17 +1,50 @@
 import { Command, Option } from 'commander';
-import { registerDemo } from '../commands/demo.js';
-import { registerMock } from '../commands/mock.js';
-import { registerPull } from '../commands/pull.js';
-import { registerPush } from '../commands/push.js';
-import { registerRuns } from '../commands/runs.js';
-import { registerServe } from '../commands/serve.js';
-import { registerState } from '../commands/state.js';
 import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
 import { programName } from './program-name.js';
 import { oneLineMessage } from './usage-output.js';
 
-export function createProgram({ writeErr }: { writeErr?: (text: string) => void } = {}): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module, loaded only when needed: a run loads the one it runs, not the other six
+ * and what they import (`sync push` used to load every mock's and command's modules before its own
+ * action started). Help, and anything commander must tell apart (a mistyped command, `help push`),
+ * loads them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  pull: async () => (await import('../commands/pull.js')).registerPull,
+  push: async () => (await import('../commands/push.js')).registerPush,
+  serve: async () => (await import('../commands/serve.js')).registerServe,
+  state: async () => (await import('../commands/state.js')).registerState,
+  runs: async () => (await import('../commands/runs.js')).registerRuns,
+  mock: async () => (await import('../commands/mock.js')).registerMock,
+  demo: async () => (await import('../commands/demo.js')).registerDemo,
+};
+
+/** Global options that take a value (they may stand before the command). */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--log-format']);
+const VERSION_FLAGS = new Set(['-V', '--version']);
+const HELP_FLAGS = new Set(['-h', '--help']);
+
+/**
+ * The commands these arguments (without node and the script) need registered: the one they name,
+ * none for a bare `--version`, all otherwise (help, a mistake, `help <command>`).
+ */
+export function commandsFor(args: readonly string[]): string[] {
+  const all = Object.keys(COMMANDS);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return all;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
+    else if (!arg.startsWith('-')) return Object.hasOwn(COMMANDS, arg) ? [arg] : all;
+  }
+  return args.some((arg) => VERSION_FLAGS.has(arg)) && !args.some((arg) => HELP_FLAGS.has(arg)) ? [] : all;
+}
+
+/** The program with the given commands registered (default: all of them, in the order help lists them). */
+export async function createProgram({ writeErr, commands = Object.keys(COMMANDS) }: { writeErr?: (text: string) => void; commands?: readonly string[] } = {}): Promise<Command> {
+  const registers = await Promise.all(Object.keys(COMMANDS).filter((name) => commands.includes(name)).map((name) => COMMANDS[name]!()));
   const name = programName();
   const program = new Command(name)
     .description('Pull customers from the reqres users API and push profiles to a marketing platform, reliably.')
@@ -49,12 +82,6 @@ Examples:
 Exit codes: 0 done · 1 failed · 2 could not start · 3 some records rejected · 130 interrupted`,
     );
 
-  registerPull(program);
-  registerPush(program);
-  registerServe(program);
-  registerState(program);
-  registerRuns(program);
-  registerMock(program);
-  registerDemo(program);
+  for (const register of registers) register(program);
   return program;
 }

@@ -3,6 +3,7 @@ import { action } from '../cli/action.js';
 import { addDeliveryOptions, destinationsHelp, downstreamToken } from '../cli/destination-options.js';
 import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
+import { exitWhenDone } from '../cli/quick-exit.js';
 import { onInterrupt } from '../cli/signals.js';
 import { DELIVERY_PACING } from '../delivery/pacing.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
@@ -73,8 +74,9 @@ Examples:
     )
     .action(
       action<PushFlags>(async (flags, context, [file]) => {
-        // The state's process starts while the rest of push loads (see startAhead); a dry run only
-        // reads a state that exists, and is not worth a process it may not use.
+        // The state's process starts while the rest of push loads (see startAhead; cli/keeper-ahead.ts
+        // has usually started it already); a dry run only reads a state that exists, and is not worth
+        // a process it may not use.
         if (!flags.dryRun) (await import('../state/keeper-client.js')).KeeperClient.startAhead();
         const { runPush } = await import('../push/run-push.js');
         const { resolveTarget } = await import('../destinations/registry.js');
@@ -127,6 +129,9 @@ Examples:
               limiter: quota?.limiter,
             },
           );
+          // The run is over and everything after this is awaited (the state is closed, its keeper
+          // gone): the process ends once its output is written, without Node's teardown.
+          exitWhenDone();
           const { summary } = outcome;
           let { exitCode, error } = outcome;
           if (flags.metricsFile && metrics && !flags.dryRun) {

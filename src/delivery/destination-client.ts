@@ -1,4 +1,5 @@
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
+import { axios } from '../http/axios.js';
 import { AuthError, HttpStatusError, RefusedError, type SyncError } from '../errors.js';
 import type { ItemResult, RequestHooks } from '../engine/batch-engine.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';

@@ -4,11 +4,16 @@
 /**
  * A 1000 ms window held open this much longer. Departures are paced exactly (see GRANT_LEAD_MS);
  * what remains is jitter on the platform's side between our socket write and its count: measured
- * against the mock (`npm run bench push`, 2 cores) at ≤ 5–26 ms idle and up to 24–75 ms with one core
- * busy and other load on the machine. 50 ms covers nearly all of it while keeping idle efficiency
- * near 0.94; a 429 widens it further (RateLimiter.widenMargin).
+ * against the mock (`npm run bench push`, 2 cores) at p99 4–8 ms idle (2026-11-30), once up to
+ * 26 ms, and up to 24–75 ms with one core busy and other load on the machine. That busy-machine
+ * part is covered by the lateness margin (engine/lateness-margin.ts: the window widens by the
+ * largest lateness of our last 10 departures, up to 250 ms, which is how a busy machine shows),
+ * and a 429 widens it further (RateLimiter.widenMargin). The base was 50 ms until 2026-11-30;
+ * 10 ms held with 0 arrivals over the limit in 5 idle and 5 busy-core runs (docs/benchmarks.md,
+ * "Push start, tail and margin"). Every 10 ms costs a push ~1% (smooth pacing: N intervals of
+ * (1000 + margin) / rate).
  */
-export const ARRIVAL_MARGIN_MS = 50;
+export const ARRIVAL_MARGIN_MS = 10;
 /**
  * Slots are granted this long before the request may leave, so forming and serializing a batch
  * (measured p99 ≈ 20–60 ms for 1,000 profiles on a busy 2-core machine) happens before its

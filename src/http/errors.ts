@@ -1,4 +1,5 @@
-import axios, { type AxiosError } from 'axios';
+import type { AxiosError } from 'axios';
+import { axios } from './axios.js';
 import { isNetworkError } from 'axios-retry';
 import { HttpStatusError, InterruptedError, NetworkError, type SyncError } from '../errors.js';
 

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
+import { axios } from '../http/axios.js';
 import { AuthError, HttpStatusError, InterruptedError, SourceChangedError, UnexpectedResponseError, type SyncError } from '../errors.js';
 import type { Executor, RetryEvent } from '../engine/executor.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, requestDeadline } from '../http/deadline.js';

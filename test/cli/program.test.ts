@@ -2,7 +2,7 @@ import type { Command, Option } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { duration } from '../../src/cli/parsers.js';
 import { setProgramName } from '../../src/cli/program-name.js';
-import { createProgram } from '../../src/cli/program.js';
+import { commandsFor, createProgram } from '../../src/cli/program.js';
 
 /** Every command under the program, groups (`mock`, `state`) and their commands included. */
 function allCommands(command: Command): Command[] {
@@ -17,8 +17,8 @@ function optionHelp(command: Command, option: Option): string {
   return helper.optionDescription(option);
 }
 
-describe("every command's help", () => {
-  const program = createProgram();
+describe("every command's help", async () => {
+  const program = await createProgram();
   const commands = allCommands(program);
 
   it('covers the groups and their commands', () => {
@@ -68,9 +68,9 @@ describe("every command's help", () => {
 describe('every help page, invoked as sync-cli', () => {
   afterEach(() => setProgramName('sync', {}));
 
-  it('names sync-cli wherever it shows a command to type (its examples and descriptions included)', () => {
+  it('names sync-cli wherever it shows a command to type (its examples and descriptions included)', async () => {
     setProgramName('sync-cli', {});
-    const program = createProgram();
+    const program = await createProgram();
     const pages: [string, string][] = [];
     for (const command of [program, ...allCommands(program)]) {
       let page = '';
@@ -86,5 +86,35 @@ describe('every help page, invoked as sync-cli', () => {
       const typed = page.replace(/\s+/g, ' ').match(/(?<![\w-])sync (push|pull|serve|state|runs|mock|demo)\b/g) ?? [];
       expect(typed, `${path} --help`).toEqual([]);
     }
+  });
+});
+
+describe('commandsFor: only the command a run names is loaded', () => {
+  const ALL = ['pull', 'push', 'serve', 'state', 'runs', 'mock', 'demo'];
+
+  it.each([
+    [['push', 'profiles.ndjson', '--dry-run'], ['push']],
+    [['--json', '-q', 'mock', 'downstream'], ['mock']],
+    // The value of --log-format is not a command, even when it is spelled like one.
+    [['--log-format', 'json', 'serve'], ['serve']],
+    [['--log-format', 'push', 'pull'], ['pull']],
+    [['--version'], []],
+    [['-V', '--json'], []],
+  ])('%j → %j', (args, expected) => {
+    expect(commandsFor(args)).toEqual(expected);
+  });
+
+  it.each([[[]], [['--help']], [['--version', '--help']], [['puhs']], [['help', 'push']], [['--', 'push']], [['--verbose']]])(
+    '%j → all of them (help, a suggestion for a mistake, `help <command>`)',
+    (args) => {
+      expect(commandsFor(args)).toEqual(ALL);
+    },
+  );
+
+  it('a program made for one command parses that command, and knows no other', async () => {
+    const program = await createProgram({ commands: ['push'] });
+    expect(program.commands.map((command) => command.name())).toEqual(['push']);
+    expect((await createProgram({ commands: [] })).commands).toEqual([]);
+    expect((await createProgram()).commands.map((command) => command.name())).toEqual(ALL);
   });
 });
