@@ -5,7 +5,7 @@ import { BOUNDS, durationOption, maxRetries, nonEmpty, redisUrl, retryFor } from
 import { programName } from '../cli/program-name.js';
 import { exitWhenDone } from '../cli/quick-exit.js';
 import { onInterrupt } from '../cli/signals.js';
-import { DELIVERY_PACING } from '../delivery/pacing.js';
+import { SHARED_DELIVERY_PACING } from '../delivery/pacing.js';
 import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
@@ -89,7 +89,7 @@ Examples:
           flags.redisUrl && !flags.dryRun
             ? await (await import('../quota/open-quota.js')).openQuota(
                 {
-                  ...DELIVERY_PACING,
+                  ...SHARED_DELIVERY_PACING,
                   rate: resolved.rate,
                   redisUrl: flags.redisUrl,
                   quotaKey: flags.quotaKey,

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createDelivery, type Delivery } from '../delivery/delivery.js';
-import { DELIVERY_PACING } from '../delivery/pacing.js';
+import { SHARED_DELIVERY_PACING } from '../delivery/pacing.js';
 import { encoderFor } from '../delivery/encoder.js';
 import { resolveTarget, type ResolvedTarget, type TargetFlags } from '../destinations/registry.js';
 import { loadHasher } from '../state/digest.js';
@@ -82,7 +82,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
   const { target } = resolved;
   const quota = await openQuota(
     {
-      ...DELIVERY_PACING,
+      ...SHARED_DELIVERY_PACING,
       rate: resolved.rate,
       redisUrl: options.redisUrl,
       quotaKey: options.quotaKey,
