@@ -55,7 +55,13 @@ export function noteMetricsWritten(): void {
  * day" alert notices, a day later. The command writes the full metrics itself when it ran; this
  * writes only how the run ended. A failure to write is said in one line; the exit code stays.
  */
-export async function withExitMetrics(args: readonly string[], run: () => Promise<void>, say: (message: string, exitCode: number) => void, now: () => number = Date.now): Promise<void> {
+export async function withExitMetrics(
+  args: readonly string[],
+  run: () => Promise<void>,
+  say: (message: string, exitCode: number) => void,
+  now: () => number = Date.now,
+  exit: (code: number) => void = (code) => process.exit(code),
+): Promise<void> {
   const target = findMetricsFile(args);
   const started = now();
   writtenByRun = false;
@@ -70,10 +76,25 @@ export async function withExitMetrics(args: readonly string[], run: () => Promis
     const error = writeExitMetricsSync(target, ending(exitCode));
     if (error) say(`--metrics-file ${target.path}: exit code ${exitCode} not recorded: ${error}`, exitCode);
   };
-  if (target) process.once('exit', onExit);
+  // Push and pull listen for SIGINT/SIGTERM only once their action runs (signals.ts), after their
+  // modules load and their flags are parsed (0.6 s of a push here). A signal before then met no
+  // listener: Node's default ended the process by the signal, with no 'exit' event, so last
+  // night's file stayed. Until the command adds a listener of its own, a signal here is exit 130,
+  // which onExit records; from then on it is the command's to handle.
+  const early = (name: NodeJS.Signals): void => {
+    const listeners = process.listeners(name);
+    if (listeners.indexOf(early) === listeners.length - 1) exit(ExitCode.interrupted);
+  };
+  if (target) {
+    process.once('exit', onExit);
+    process.on('SIGINT', early);
+    process.on('SIGTERM', early);
+  }
   try {
     await run();
   } finally {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
     try {
       const exitCode = Number(process.exitCode ?? ExitCode.ok);
       // Exit 0 without the command's writer is help or --version: no run ended.

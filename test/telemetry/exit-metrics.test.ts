@@ -151,6 +151,50 @@ describe('withExitMetrics: a process that exits at once (process.exit) mid-run',
     expect(parsePrometheus(readFileSync(file, 'utf8')).get('sync_run_exit_code{command="pull"}')).toBe(141);
   });
 
+  // Push and pull listen for SIGINT/SIGTERM only once their action runs (signals.ts), after their
+  // modules load and their flags are parsed: 0.6 s of a push here. A Ctrl-C before then met no
+  // listener, so Node's default ended the process by the signal: no 'exit' event, last night's file.
+  it('Ctrl-C before the command listens for it: exit 130, recorded before the process is gone', async () => {
+    const file = join(tmp(), 'push.prom');
+    writeFileSync(file, 'sync_run_exit_code{command="push"} 0\n');
+    const exits: number[] = [];
+    const exitNow = exitingWith(130);
+    const exit = (code: number): void => {
+      exits.push(code);
+      void exitNow();
+    };
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => void process.emit('SIGINT', 'SIGINT'), vi.fn(), () => 5_000, exit);
+    expect(exits).toEqual([130]);
+    expect(Object.fromEntries(parsePrometheus(readFileSync(file, 'utf8')))).toMatchObject({ 'sync_run_exit_code{command="push"}': 130 });
+  });
+
+  it('SIGTERM before the command listens for it: the same', async () => {
+    const file = join(tmp(), 'pull.prom');
+    const exits: number[] = [];
+    await withExitMetrics(['pull', '--metrics-file', file], async () => void process.emit('SIGTERM', 'SIGTERM'), vi.fn(), () => 5_000, (code) => void exits.push(code));
+    expect(exits).toEqual([130]);
+  });
+
+  it('once the command listens for its own signals, a Ctrl-C is its to handle (the run stops and reports)', async () => {
+    const file = join(tmp(), 'push.prom');
+    const exit = vi.fn();
+    const commandsOwn = vi.fn();
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => {
+      process.on('SIGINT', commandsOwn);
+      process.emit('SIGINT', 'SIGINT');
+      process.off('SIGINT', commandsOwn);
+    }, vi.fn(), () => 5_000, exit);
+    expect(commandsOwn).toHaveBeenCalledTimes(1);
+    expect(exit).not.toHaveBeenCalled();
+  });
+
+  it('no signal listener is left behind once the run is over', async () => {
+    const file = join(tmp(), 'push.prom');
+    const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => void (process.exitCode = 2), vi.fn(), () => 5_000);
+    expect([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')]).toEqual(before);
+  });
+
   it('no exit listener is left behind once the run is over', async () => {
     const file = join(tmp(), 'push.prom');
     const before = process.listenerCount('exit');
