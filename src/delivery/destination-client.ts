@@ -56,7 +56,16 @@ export class DestinationClient {
     hooks.bodyReady?.();
     const headers: Record<string, string> = destination.idempotencyKey ? { 'idempotency-key': batchId } : {};
     const answer = await this.exchange('post', destination.endpoint(this.target), what, { payload, headers, signal, hooks });
-    return this.interpret(answer, items.map((item) => item.profile.email), what);
+    // Read as the platform wrote it (a short credential masked inside an address would make an
+    // accepted batch unreadable); what it says is masked on the way out.
+    const secrets = this.secrets();
+    try {
+      return this.interpret(answer, items.map((item) => item.profile.email), what).map((result) =>
+        result.error === undefined ? result : { ...result, error: mask(result.error, secrets) },
+      );
+    } catch (error) {
+      throw maskedError(error, secrets);
+    }
   };
 
   /**
@@ -65,7 +74,7 @@ export class DestinationClient {
    */
   async read(path: string, signal?: AbortSignal): Promise<PlatformAnswer> {
     const what = `GET ${path}`;
-    const answer = await this.exchange('get', `${this.target.baseUrl}${path}`, what, { signal });
+    const answer = this.masked(await this.exchange('get', `${this.target.baseUrl}${path}`, what, { signal }));
     if (answer.status === 429) throw this.rateLimited(answer, what);
     if (answer.status >= 500) throw new HttpStatusError(answer.status, `${what}: HTTP ${answer.status}`, answer.headers['retry-after'], platformSaid(answer));
     return answer;
@@ -87,7 +96,8 @@ export class DestinationClient {
         signal: deadline.signal,
         ...(hooks.departed ? { transport: departureTransport({ notBefore: hooks.notBefore, onDeparture: hooks.departed }) } : {}),
       });
-      return this.answer(response.status, response.headers, typeof response.data === 'string' ? response.data : '');
+      const text = typeof response.data === 'string' ? response.data : '';
+      return { status: response.status, headers: lowerCased(response.headers), body: parseJson(text), text };
     } catch (error) {
       if (deadline.expired()) throw deadline.error(what);
       throw fromTransportError(error, what);
@@ -95,20 +105,21 @@ export class DestinationClient {
   }
 
   /**
-   * The answer as the rest of the tool sees it: every form of the credential we sent (a platform or
-   * a proxy may echo the Authorization header in an error) masked before any message, dead letter or
-   * log line can take the platform's words. After parsing too: JSON escapes can spell it otherwise.
+   * A preflight's answer as the destination reads it: every form of the credential we sent (a
+   * platform or a proxy may echo the Authorization header in an error) masked before any message
+   * can take the platform's words. After parsing too: JSON escapes can spell it otherwise. (A batch's
+   * answer is read unmasked and its outcomes masked instead: see `send`.)
    */
-  private answer(status: number, headers: unknown, raw: string): PlatformAnswer {
+  private masked(answer: PlatformAnswer): PlatformAnswer {
     const secrets = this.secrets();
-    const text = mask(raw, secrets);
+    const text = mask(answer.text, secrets);
     let body = parseJson(text);
     if (body !== undefined && text.includes('\\')) {
       const json = JSON.stringify(body);
       const masked = mask(json, secrets);
       if (masked !== json) body = JSON.parse(masked);
     }
-    return { status, headers: lowerCased(headers), body, text };
+    return { ...answer, body, text };
   }
 
   /**
@@ -183,6 +194,18 @@ function originOf(location: string | undefined, base: string): string | undefine
 
 function mask(text: string, secrets: readonly string[]): string {
   return secrets.reduce((masked, secret) => masked.split(secret).join('***'), text);
+}
+
+/** The error with every text it carries (message, stack, the platform's words) masked. */
+function maskedError(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof Error) || secrets.length === 0) return error;
+  const fields = error as unknown as Record<string, unknown>;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    const value = fields[key];
+    if (typeof value === 'string') fields[key] = mask(value, secrets);
+  }
+  maskedError(error.cause, secrets);
+  return error;
 }
 
 function parseJson(text: string): unknown {

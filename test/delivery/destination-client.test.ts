@@ -166,6 +166,26 @@ describe('DestinationClient: a platform that echoes the credential back', () => 
     expectHidden(await new DestinationClient(hubspot).read('/crm/v3/properties/contacts'));
   });
 
+  it('reads an accepted batch whatever the credential spells: a short token inside the addresses and ids is not masked out of the answer', async () => {
+    // A test token such as "test" or "e": masking it inside the answer made every accepted batch
+    // unreadable (dead-lettered as unexpected, never remembered, resent by every rerun).
+    const testers: Profile[] = [
+      { email: 'test0@example.com', firstName: 'T', lastName: 'Zero' },
+      { email: 'test1@example.com', firstName: 'T', lastName: 'One' },
+    ];
+    for (const token of ['test', 'e']) {
+      const target = targetOf('sync', URL_BASE, { credential: token });
+      nock(URL_BASE)
+        .post('/profiles/batch')
+        .reply(200, { batchId: 'b-test', results: [{ email: 'test0@example.com', status: 'accepted' }, { email: 'test1@example.com', status: 'rejected', error: `suppressed by test rule for token ${token}` }] });
+      const results = await new DestinationClient(target).send('b-test', testers.map((profile) => encoded(target, profile)));
+      expect(results.map((result) => result.status)).toEqual(['accepted', 'rejected']);
+      // What it says is still masked on the way out.
+      expect(results[1]!.error).toBe(`suppressed by test rule for token ${token}`.split(token).join('***'));
+      expect(results[1]!.error).not.toContain(token);
+    }
+  });
+
   it('never repeats it in a per-item refusal (dead letters and logs take those words), even JSON-escaped', async () => {
     const escaped = TOKEN.replace('p', '\\u0070');
     nock(URL_BASE)
