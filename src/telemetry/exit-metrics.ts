@@ -80,19 +80,25 @@ export async function withExitMetrics(
   // modules load and their flags are parsed (0.6 s of a push here). A signal before then met no
   // listener: Node's default ended the process by the signal, with no 'exit' event, so last
   // night's file stayed. Until the command adds a listener of its own, a signal here is exit 130,
-  // which onExit records; from then on it is the command's to handle.
-  const early = (name: NodeJS.Signals): void => {
-    const listeners = process.listeners(name);
-    if (listeners.indexOf(early) === listeners.length - 1) exit(ExitCode.interrupted);
+  // which onExit records; from then on it is the command's to handle, also once the command has
+  // removed its listener again: its run is over by then, and its metrics are written.
+  let handedOver = false;
+  const noteHandOver = (event: string | symbol, listener: unknown): void => {
+    if ((event === 'SIGINT' || event === 'SIGTERM') && listener !== early) handedOver = true;
+  };
+  const early = (): void => {
+    if (!handedOver) exit(ExitCode.interrupted);
   };
   if (target) {
     process.once('exit', onExit);
     process.on('SIGINT', early);
     process.on('SIGTERM', early);
+    process.on('newListener', noteHandOver);
   }
   try {
     await run();
   } finally {
+    process.off('newListener', noteHandOver);
     process.off('SIGINT', early);
     process.off('SIGTERM', early);
     try {

@@ -188,6 +188,25 @@ describe('withExitMetrics: a process that exits at once (process.exit) mid-run',
     expect(exit).not.toHaveBeenCalled();
   });
 
+  it('a Ctrl-C after the command stopped listening (its run over, metrics written) is not recorded as an interrupted run', async () => {
+    const file = join(tmp(), 'push.prom');
+    const exit = vi.fn();
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => {
+      const commandsOwn = (): void => undefined;
+      process.on('SIGINT', commandsOwn);
+      process.off('SIGINT', commandsOwn);
+      process.emit('SIGINT', 'SIGINT');
+    }, vi.fn(), () => 5_000, exit);
+    expect(exit).not.toHaveBeenCalled();
+  });
+
+  it('no handover watch is left behind once the run is over', async () => {
+    const file = join(tmp(), 'push.prom');
+    const before = process.listenerCount('newListener');
+    await withExitMetrics(['push', 'p', '--metrics-file', file], async () => void (process.exitCode = 2), vi.fn(), () => 5_000);
+    expect(process.listenerCount('newListener')).toBe(before);
+  });
+
   it('no signal listener is left behind once the run is over', async () => {
     const file = join(tmp(), 'push.prom');
     const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
