@@ -155,9 +155,9 @@ const PUSH_HISTORY: RunHistory<PushFlags> = {
   stateDir: (flags) => (flags.dryRun ? undefined : flags.state),
   platform: async (flags) => {
     const { resolveTarget } = await import('../destinations/registry.js');
-    // What the state names this platform by; a missing token does not hide it.
+    // What the state names this platform by; null when the account is unknown (no token).
     const { target } = resolveTarget(flags, downstreamToken(), { contactless: true });
-    return target.baseUrl ? target.destination.identity(target) : null;
+    return (target.baseUrl && target.destination.identity(target)) || null;
   },
 };
 

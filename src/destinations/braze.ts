@@ -1,7 +1,6 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
-import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, Refusals, refusalText, type Destination, type PlatformAnswer } from './destination.js';
+import { accountIdentity, isObject, platformSaid, Refusals, refusalText, type Destination, type PlatformAnswer } from './destination.js';
 import { fieldsObject, mappedValue } from './field-map.js';
 
 /** The attributes every profile fills. */
@@ -74,8 +73,8 @@ export const brazeDestination: Destination = {
     const said = platformSaid(answer);
     return new RefusedError(`${what}: HTTP 404${said ? `: ${said}` : ''}: no Braze REST API at ${target.baseUrl}; check --downstream-url (your instance's REST endpoint, e.g. ${EXAMPLE_URL})`);
   },
-  // The instance is part of who accepted a profile: two instances (or workspaces behind two URLs) never share acceptances.
-  identity: ({ baseUrl }) => `braze ${platformOf(baseUrl)}`,
+  // An instance serves many workspaces, and the API key names one: neither two instances nor two workspaces share acceptances.
+  identity: accountIdentity,
 };
 
 /**

@@ -1,6 +1,8 @@
 import type { ItemResult } from '../engine/batch-engine.js';
 import type { HttpStatusError, RateLimitedError, RefusedError } from '../errors.js';
 import type { Profile } from '../profiles/schemas.js';
+import { credentialFingerprint } from '../quota/quota-key.js';
+import { platformOf } from '../state/state-store.js';
 import type { MappedField } from './field-map.js';
 
 export type DestinationName = 'sync' | 'hubspot' | 'mailchimp' | 'braze' | 'customerio' | 'iterable';
@@ -95,8 +97,11 @@ export interface Destination {
    * the platform (`read` GETs a path under the base URL, retried like any request).
    */
   preflight?(read: (path: string) => Promise<PlatformAnswer>, target: Target): Promise<void>;
-  /** Who the state remembers acceptances for: a HubSpot push never makes a Mailchimp push skip. */
-  identity(target: Target): string;
+  /**
+   * Who the state remembers acceptances for: a HubSpot push never makes a Mailchimp push skip, nor
+   * one HubSpot account another. Undefined: the account is unknown without the credential.
+   */
+  identity(target: Target): string | undefined;
   /** Sends `Idempotency-Key` (sync's own wire format has it; the platforms do not). */
   readonly idempotencyKey?: boolean;
 }
@@ -159,3 +164,13 @@ export class Refusals<K> {
 }
 
 export const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The identity on a platform whose one URL serves every account (HubSpot, a Braze instance,
+ * Iterable): the account is the credential's, and only a fingerprint of it is kept. A rotated
+ * token starts a new state (every profile sent once more: the platform upserts), which is safe;
+ * two accounts sharing one would not be (the second never gets what the first accepted).
+ */
+export function accountIdentity({ destination, baseUrl, credential }: Target): string | undefined {
+  return credential ? `${destination.name} ${platformOf(baseUrl)} token:${credentialFingerprint(credential)}` : undefined;
+}

@@ -1,7 +1,6 @@
 import { RateLimitedError, RefusedError, UnexpectedResponseError, UsageError } from '../errors.js';
 import type { ItemResult } from '../engine/batch-engine.js';
-import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, refusalText, type Destination, type PlatformAnswer, type Target } from './destination.js';
+import { accountIdentity, isObject, platformSaid, refusalText, type Destination, type PlatformAnswer, type Target } from './destination.js';
 import { mappedValue, type MappedField } from './field-map.js';
 import { normalizeEmail } from '../normalize/email.js';
 
@@ -87,7 +86,7 @@ export const hubspotDestination: Destination = {
     }
     for (const map of target.maps) checkProperty(map, properties.get(map.target));
   },
-  identity: ({ baseUrl }) => `hubspot ${platformOf(baseUrl)}`,
+  identity: accountIdentity,
 };
 
 /**

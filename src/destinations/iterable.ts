@@ -2,9 +2,7 @@ import { DataRefusedError, HttpStatusError, RateLimitedError, RefusedError, Unex
 import type { ItemResult } from '../engine/batch-engine.js';
 import { parseRetryAfter } from '../engine/retry-policy.js';
 import { normalizeEmail } from '../normalize/email.js';
-import { credentialFingerprint } from '../quota/quota-key.js';
-import { platformOf } from '../state/state-store.js';
-import { isObject, platformSaid, Refusals, refusalText, type Destination, type PlatformAnswer } from './destination.js';
+import { accountIdentity, isObject, platformSaid, Refusals, refusalText, type Destination, type PlatformAnswer } from './destination.js';
 import { fieldsObject, mappedValue } from './field-map.js';
 
 /**
@@ -116,9 +114,8 @@ export const iterableDestination: Destination = {
       `${what}: HTTP 404${said ? `: ${said}` : ''}: no Iterable API at ${target.baseUrl}; check --downstream-url (US projects: https://api.iterable.com, EU: https://api.eu.iterable.com)`,
     );
   },
-  // An API key belongs to one project: two projects behind one URL never share acceptances, and
-  // only a fingerprint of the key is kept. Without a key (a dry run) the project is unknown.
-  identity: ({ baseUrl, credential }) => `iterable ${platformOf(baseUrl)} ${credential ? `token:${credentialFingerprint(credential)}` : 'no key'}`,
+  // An API key belongs to one project: two projects behind one URL never share acceptances.
+  identity: accountIdentity,
 };
 
 /**

@@ -22,8 +22,11 @@ export interface ShownEmail {
 /** The platform's identity in the state, as push names it for the same flags. */
 function platformFor(flags: StateTarget): string {
   const { target } = resolveTarget(flags, flags.credential, { contactless: true });
-  if (!target.baseUrl) throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required: it names the platform whose state this is');
-  return target.destination.identity(target);
+  const platform = target.baseUrl ? target.destination.identity(target) : undefined;
+  if (platform) return platform;
+  const { name, title, needs } = target.destination;
+  if (needs.credential && !flags.credential) throw new UsageError(`SYNC_DOWNSTREAM_TOKEN is required with --to ${name}: it names the ${title} account whose state this is`);
+  throw new UsageError('--downstream-url (or SYNC_DOWNSTREAM_URL) is required: it names the platform whose state this is');
 }
 
 /** The email as push keys it (trimmed, lower-cased, its domain in ASCII). */

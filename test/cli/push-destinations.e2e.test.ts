@@ -183,6 +183,9 @@ describe.concurrent('push to real platforms (spawned, against their simulators)'
     // Mailchimp's first push comes after HubSpot's: what HubSpot accepted must not make it skip.
     expect(await summary(hub())).toMatchObject({ delivered: 3, unchanged: 0 });
     expect(await summary(chimp())).toMatchObject({ delivered: 3, unchanged: 0 });
+    // Another HubSpot account (another token) behind the same URL has accepted nothing yet.
+    const otherAccount = runCli(hubspotArgs(hubspotMock, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: `${HUBSPOT_TOKEN}-other-account` } });
+    expect(await summary(otherAccount)).toMatchObject({ delivered: 3, unchanged: 0 });
     writeFileSync(file, ndjson([profile(1), profile(2, { lastName: 'changed' }), profile(3)]));
     // Each platform's rerun reads only its own part of the state: the two go at once.
     const [hubRerun, chimpRerun] = await Promise.all([summary(hub()), summary(chimp())]);
@@ -190,19 +193,22 @@ describe.concurrent('push to real platforms (spawned, against their simulators)'
     expect(chimpRerun).toMatchObject({ delivered: 1, unchanged: 2 });
     // Another field map sends other fields: everything is sent again.
     expect(await summary(hub('--map', 'metadata.x=company'))).toMatchObject({ delivered: 3, unchanged: 0 });
-    // sync state names the platform as push does; forgetting on HubSpot leaves Mailchimp as it was.
-    const show = (...args: string[]) => runCli(['state', 'show', 'user1@example.com', ...args], { env: state }).then((run) => JSON.parse(run.stdout) as { remembered: boolean });
-    expect(await show('--to', 'hubspot', '--downstream-url', hubspotMock.url)).toMatchObject({ remembered: true });
-    await runCli(['state', 'forget', '--all', '--to', 'hubspot', '--downstream-url', hubspotMock.url], { env: state });
+    // sync state names the platform as push does (HubSpot's account by the token); forgetting on
+    // HubSpot leaves Mailchimp as it was.
+    const hubEnv = { ...state, SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN };
+    const show = (args: string[], env: Record<string, string> = state) =>
+      runCli(['state', 'show', 'user1@example.com', ...args], { env }).then((run) => JSON.parse(run.stdout) as { remembered: boolean });
+    expect(await show(['--to', 'hubspot', '--downstream-url', hubspotMock.url], hubEnv)).toMatchObject({ remembered: true });
+    await runCli(['state', 'forget', '--all', '--to', 'hubspot', '--downstream-url', hubspotMock.url], { env: hubEnv });
     const [hubAfter, chimpAfter, otherList] = await Promise.all([
-      show('--to', 'hubspot', '--downstream-url', hubspotMock.url),
-      show('--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimpMock.url),
-      show('--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimpMock.url),
+      show(['--to', 'hubspot', '--downstream-url', hubspotMock.url], hubEnv),
+      show(['--to', 'mailchimp', '--list', LIST, '--downstream-url', mailchimpMock.url]),
+      show(['--to', 'mailchimp', '--list', 'other', '--downstream-url', mailchimpMock.url]),
     ]);
     expect(hubAfter).toMatchObject({ remembered: false });
     expect(chimpAfter).toMatchObject({ remembered: true });
     expect(otherList).toMatchObject({ remembered: false });
-    // Eleven CLI runs, seven one after the other: up to 20 s on a busy 2-core machine, where 20 s is the default limit.
+    // Twelve CLI runs, eight one after the other: up to 20 s on a busy 2-core machine, where 20 s is the default limit.
   }, LONG_RUN);
 
   it('hubspot: kill -9 in the middle, then the same command: every profile delivered', async (context) => {

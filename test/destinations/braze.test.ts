@@ -109,11 +109,13 @@ describe('braze: the target', () => {
     expect(() => resolveTarget({ to: 'braze', downstreamUrl: BASE, batchSize: 76 }, KEY)).toThrow(/--batch-size 76: Braze takes at most 75 profiles a request/);
   });
 
-  it('remembers acceptances per instance: two REST endpoints are two platforms', () => {
+  it('remembers acceptances per instance and per workspace: two REST endpoints, or two API keys on one, are two platforms', () => {
     const us = braze.identity(targetOf('braze', 'https://rest.iad-01.braze.com', { credential: KEY }));
     const eu = braze.identity(targetOf('braze', 'https://rest.fra-01.braze.eu/', { credential: KEY }));
-    expect(us).toBe('braze https://rest.iad-01.braze.com');
-    expect(eu).toBe('braze https://rest.fra-01.braze.eu');
+    const otherWorkspace = braze.identity(targetOf('braze', 'https://rest.iad-01.braze.com', { credential: 'another-workspaces-key' }));
+    expect(us).toMatch(/^braze https:\/\/rest\.iad-01\.braze\.com token:[0-9a-f]{16}$/);
+    expect(eu).toMatch(/^braze https:\/\/rest\.fra-01\.braze\.eu token:[0-9a-f]{16}$/);
+    expect(otherWorkspace).not.toBe(us);
   });
 });
 

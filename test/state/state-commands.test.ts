@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../../src/logging/logger.js';
 import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
-import { showState } from '../../src/state/state-commands.js';
+import { forgetState, showState } from '../../src/state/state-commands.js';
+import { UsageError } from '../../src/errors.js';
 
 describe('showState', () => {
   const dirs: string[] = [];
@@ -31,5 +32,24 @@ describe('showState', () => {
     await (await LmdbStateStore.open(stateDir, 'sync http://127.0.0.1:4020'))!.close();
     await showState({ stateDir, downstreamUrl: 'http://127.0.0.1:4020' }, ['ann@example.com'], log);
     expect(log.warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('state commands on a platform whose URL serves every account', () => {
+  const logger = { warn: vi.fn(), info: vi.fn() } as unknown as Logger;
+
+  it.each([
+    ['the default URL', undefined],
+    ['--downstream-url', 'http://127.0.0.1:4030'],
+  ])('without SYNC_DOWNSTREAM_TOKEN the account is unknown (%s): exit 2 naming the variable, not "nothing remembered"', async (_, downstreamUrl) => {
+    const target = { stateDir: join(tmpdir(), 'sync-never-opened'), to: 'hubspot', downstreamUrl };
+    const refusal = 'SYNC_DOWNSTREAM_TOKEN is required with --to hubspot: it names the HubSpot account whose state this is';
+    await expect(showState(target, ['ann@example.com'], logger)).rejects.toThrow(new UsageError(refusal));
+    await expect(forgetState(target, 'all', logger)).rejects.toThrow(new UsageError(refusal));
+  });
+
+  it('with the token, the account it names', async () => {
+    const shown = await showState({ stateDir: join(tmpdir(), 'sync-never-opened'), to: 'hubspot', credential: 'pat-na1-token' }, ['ann@example.com'], logger);
+    expect(shown).toEqual([{ email: 'ann@example.com', remembered: false }]);
   });
 });
