@@ -82,8 +82,10 @@ export class KeeperClient {
       if (this.stderr.length < 64 * 1024) this.stderr += text;
     });
     child.on('message', (reply: KeeperReply) => this.receive(reply));
+    // 'close', not 'exit': only then has its stderr been read to the end. On a loaded machine the
+    // exit can be seen before the last of the pipe is, and the reason it wrote would be missing.
     this.exited = new Promise((resolveExit) => {
-      child.on('exit', (code, signal) => {
+      child.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
         this.ended ??= new KeeperFailure(this.describeEnd(code, signal), signal ?? undefined, code !== 0 || signal !== null);
         for (const { reject } of this.pending.values()) reject(this.ended);
         this.pending.clear();

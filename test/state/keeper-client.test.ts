@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -307,7 +308,10 @@ describe('KeeperClient', () => {
       send(_message: unknown, callback: (error: Error | null) => void): boolean {
         setImmediate(() => {
           callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
-          setImmediate(() => this.emit('exit', null, 'SIGSEGV'));
+          setImmediate(() => {
+            this.emit('exit', null, 'SIGSEGV');
+            this.emit('close', null, 'SIGSEGV');
+          });
         });
         return false;
       }
@@ -324,6 +328,30 @@ describe('KeeperClient', () => {
     expect((error as Error).message).toBe('the process reading it crashed (SIGSEGV)');
     // The notice it waited with is gone once the exit said why: nothing holds the run after.
     await vi.waitFor(() => expect(timers.durations).toEqual([]), patiently);
+  });
+
+  it('a reason still in the pipe when the exit is seen is waited for: the failure says it', async () => {
+    // The order a loaded machine produces: the child's exit is seen before the last of its stderr is read.
+    class LateStderrChild extends EventEmitter {
+      readonly stderr = new PassThrough();
+      readonly channel = null;
+      readonly pid = 1;
+      send(_message: unknown, _callback: (error: Error | null) => void): boolean {
+        setImmediate(() => {
+          this.emit('exit', 1, null);
+          this.stderr.end('MDB_CORRUPTED: Located page was wrong type\n', () => setImmediate(() => this.emit('close', 1, null)));
+        });
+        return true;
+      }
+      ref(): void {}
+      unref(): void {}
+      kill(): boolean {
+        return true;
+      }
+    }
+    const keeper = new (KeeperClient as unknown as new (child: unknown, timers: ManualTimers) => KeeperClient)(new LateStderrChild(), new ManualTimers());
+    const error = await keeper.request({ op: 'forgetAll' }).catch((caught: unknown) => caught);
+    expect((error as Error).message).toBe('the process reading it failed (exit 1): MDB_CORRUPTED: Located page was wrong type');
   });
 
   it('its environment holds none of the run\'s SYNC_ variables (the credentials), and the rest of it', async () => {
