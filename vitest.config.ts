@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 const E2E = ['test/**/*.e2e.test.ts'];
 // Files that change what every later file would see (module mocks, the program's name): they keep
-// a fresh module graph of their own, like every end-to-end file.
+// a fresh module graph of their own (a fresh worker each), unlike the other end-to-end files.
 const SIDE_EFFECTS = ['test/cli/program-name.test.ts', 'test/state/keeper-client.test.ts', 'test/state/lmdb-state-store.test.ts'];
 // An end-to-end file whose platform, in the test's process, holds the runs to 5 arrivals in any
 // 1000 ms shared through Redis (50 ms of margin): in a worker that had already run other files it
@@ -51,8 +51,8 @@ export default defineConfig({
           // One worker process per slot for all these files, not a fresh one per file: they mock
           // no module and change no global (each test's state is its own folder, platform and
           // child processes), and a fresh worker cost ~1 s of CPU per file (vitest, the helpers,
-          // the in-process simulators loaded again): 22 of these files measured at 135.8 s CPU
-          // isolated, 106.6 s shared, same 62 tests passing.
+          // the in-process simulators loaded again): 22 of these files, 2 rounds on a shared
+          // machine, 135.8 and 102.5 s of CPU isolated, 106.6 and 83.7 s shared, same 62 tests.
           isolate: false,
           sequence: { groupOrder: 1 },
         },
