@@ -1,5 +1,6 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { removeStateHomes } from './helpers/cli.js';
 
 // Unit tests never reach the network; end-to-end tests talk to our own mocks on 127.0.0.1.
 beforeAll(() => {
@@ -10,6 +11,9 @@ beforeAll(() => {
 afterEach(() => {
   nock.cleanAll();
 });
+
+// The states every spawned or in-process run got (helpers/cli.ts childEnv), after each file.
+afterAll(removeStateHomes);
 
 // A passing run prints nothing but its results: a Node warning (listeners piling up on a signal, a
 // deprecation) fails the file it came from instead of scrolling by in the middle of the output.

@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { createDownstreamMock } from '../../src/mock/downstream-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 import { useTempDir } from '../helpers/tmp.js';
 
@@ -14,13 +16,15 @@ const LAST_NIGHT = 'sync_run_exit_code{command="push"} 0\nsync_run_exit_code{com
 // night's exit code there, so nothing fired until "has not run for 26 h", a day later.
 describe('--metrics-file is rewritten on every exit (spawned)', () => {
   const tmp = useTempDir();
-  let platform: RunningServer;
+  // The simulator `sync mock downstream` runs, in this process (nothing here stops or restarts it).
+  let platform: { url: string };
+  const stops: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    platform = await startServer(['mock', 'downstream', '--port', '0']);
+    platform = await serveMock(createDownstreamMock({ random: Math.random }), (stop) => void stops.push(stop));
   });
   afterAll(async () => {
-    await platform.stop();
+    await Promise.all(stops.map((stop) => stop()));
   });
 
   /** Last night's file, the run, then what the file says now. */

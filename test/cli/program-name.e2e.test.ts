@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, BIN_CLI, runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { createDownstreamMock } from '../../src/mock/downstream-server.js';
+import { BIN, BIN_CLI, runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/profiles/profiles.ndjson', import.meta.url));
@@ -13,13 +15,15 @@ const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', 
 // Every help page under that name: program-name-help.test.ts (in process).
 describe('the program under its second name, sync-cli (spawned)', () => {
   const tmp = useTempDir();
-  let platform: RunningServer;
+  // The simulator `sync mock downstream` runs, in this process (nothing here stops or restarts it).
+  let platform: { url: string };
+  const stops: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    platform = await startServer(['mock', 'downstream', '--port', '0']);
+    platform = await serveMock(createDownstreamMock({ random: Math.random }), (stop) => void stops.push(stop));
   });
   afterAll(async () => {
-    await platform.stop();
+    await Promise.all(stops.map((stop) => stop()));
   });
 
   it('package.json installs both names, each through its own launcher', () => {

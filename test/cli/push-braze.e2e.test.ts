@@ -1,7 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { createBrazeMock } from '../../src/mock/braze-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 /**
@@ -37,15 +40,12 @@ interface Stats {
 
 describe('push --to braze (spawned, against sync mock braze)', () => {
   const tmp = useTempDir();
-  let mock: RunningServer | undefined;
-  afterEach(async () => {
-    await mock?.stop();
-    mock = undefined;
-  });
+  // `sync mock braze …` in this process: nothing here stops, restarts or reads the simulator's process.
+  let mock: { url: string } | undefined;
   const get = async <T,>(path: string): Promise<T> => (await fetch(`${mock!.url}${path}`)).json() as Promise<T>;
 
   it('good profiles held with their mapped fields, invalid and refused ones dead-lettered with their reasons, within Braze\'s limits, under failures; reruns send only what changed; a refused key stops the run; the key never shows', async () => {
-    mock = await startServer(['mock', 'braze', '--port', '0', '--key', KEY, '--fail-rate', '0.3', '--seed', '7']);
+    mock = await serveMock(createBrazeMock({ key: KEY, failRate: 0.3, random: seededRandom(7) }), onTestFinished);
     const file = join(tmp(), 'profiles.ndjson');
     const deadLetter = join(tmp(), 'dl.ndjson');
     const report = join(tmp(), 'report.ndjson');

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { createCustomerioMock } from '../../src/mock/customerio-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 /**
@@ -46,18 +49,15 @@ interface Stats {
 
 describe('push --to customerio (spawned, against sync mock customerio)', () => {
   const tmp = useTempDir();
-  let mock: RunningServer | undefined;
-  afterEach(async () => {
-    await mock?.stop();
-    mock = undefined;
-  });
+  // `sync mock customerio …` in this process: nothing here stops, restarts or reads the simulator's process.
+  let mock: { url: string } | undefined;
   const get = async <T,>(path: string): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${mock!.url}${path}`);
     return { status: res.status, body: (await res.json()) as T };
   };
 
   it('good, invalid, refused and >32 KB profiles under injected 5xx; reruns send only what changed; credentials never show', async () => {
-    mock = await startServer(['mock', 'customerio', '--port', '0', '--site-id', SITE, '--api-key', KEY, '--fail-rate', '0.3', '--seed', '4']);
+    mock = await serveMock(createCustomerioMock({ siteId: SITE, apiKey: KEY, rate: 100, failRate: 0.3, random: seededRandom(4) }), onTestFinished);
     const file = join(tmp(), 'profiles.ndjson');
     const deadLetters = join(tmp(), 'dl.ndjson');
     const report = join(tmp(), 'report.ndjson');

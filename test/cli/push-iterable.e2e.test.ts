@@ -1,11 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { seededRandom } from '../../src/engine/random.js';
+import { createIterableMock, type IterableMockOptions } from '../../src/mock/iterable-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 /**
- * --to iterable, spawned against `sync mock iterable`: good, invalid, refused and mistyped
+ * --to iterable, spawned against the simulator `sync mock iterable` serves (in the test's process): good, invalid, refused and mistyped
  * profiles under injected failures; Iterable's field-type trap answered both ways it may be (the
  * user alone in invalidDataEmails, or the whole request refused and bisected); what the simulator
  * holds, its limits, the key never shown, and reruns that send only what changed. Four push runs in all.
@@ -41,20 +44,15 @@ interface Stats {
 
 describe('push --to iterable (spawned, against sync mock iterable)', () => {
   const tmp = useTempDir();
-  const servers: RunningServer[] = [];
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((server) => server.stop()));
-  });
-  const start = async (...args: string[]) => {
-    const server = await startServer(['mock', 'iterable', '--port', '0', '--field', 'plan:string', ...args]);
-    servers.push(server);
-    return server;
-  };
-  const get = async <T,>(server: RunningServer, path: string): Promise<{ status: number; body: T }> => {
+  // `sync mock iterable --field plan:string …`, in this process: nothing here kills or restarts
+  // the simulator, and its process start cost ~0.5 s of CPU and ~1 s before it listened.
+  const start = (options: Partial<IterableMockOptions> = {}) => serveMock(createIterableMock({ fields: [{ name: 'plan', type: 'string' }], random: Math.random, ...options }), onTestFinished);
+  type Mock = Awaited<ReturnType<typeof start>>;
+  const get = async <T,>(server: Mock, path: string): Promise<{ status: number; body: T }> => {
     const res = await fetch(`${server.url}${path}`);
     return { status: res.status, body: (await res.json()) as T };
   };
-  const push = (mock: RunningServer, file: string, name: string, ...extra: string[]) =>
+  const push = (mock: Mock, file: string, name: string, ...extra: string[]) =>
     runCli(
       ['push', file, '--to', 'iterable', '--downstream-url', mock.url, '--map', 'metadata.plan=plan', '--dead-letter', join(tmp(), `${name}-dl.ndjson`), '--report', join(tmp(), `${name}-report.ndjson`), '--json', ...extra],
       { env: { SYNC_DOWNSTREAM_TOKEN: KEY, SYNC_STATE_DIR: join(tmp(), `${name}-state`) }, timeoutMs: 40_000 },
@@ -68,7 +66,7 @@ describe('push --to iterable (spawned, against sync mock iterable)', () => {
 
   it("a mistyped field refuses the user alone (the default, failedUpdates.invalidDataEmails): under 5xx each refusal dead-lettered with Iterable's list; reruns send only what changed", async () => {
     // Seed 19: the first request to arrive gets a 500 after its users were updated (the ambiguous one).
-    const mock = await start('--fail-rate', '0.25', '--seed', '19');
+    const mock = await start({ failRate: 0.25, random: seededRandom(19) });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(profiles()));
     const run = await push(mock, file, 'a', '--max-retries', '8', '--batch-size', '8');
@@ -123,7 +121,7 @@ describe('push --to iterable (spawned, against sync mock iterable)', () => {
   }, 60_000);
 
   it("the whole request refused for a mistyped field (--type-mismatch request, 400 RequestFieldsTypesMismatched): bisected to the two profiles, each dead-lettered with Iterable's words, their neighbours delivered", async () => {
-    const mock = await start('--type-mismatch', 'request');
+    const mock = await start({ typeMismatch: 'request' });
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(profiles()));
     const run = await push(mock, file, 'b');

@@ -1,10 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { runCli, startServer } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { exchange } from '../helpers/raw-http.js';
+
+/** The platform `sync mock downstream` serves, in the test's process: only `serve` needs a process of its own here. */
+const downstream = (latencyMs = 0) => serveMock(createDownstreamMock({ latencyMs, random: Math.random }), onTestFinished);
 
 describe('sync serve against sync mock downstream (spawned)', () => {
   it('answers concurrent callers with their own outcomes, within the platform limit, and exits 0 on SIGTERM', async () => {
-    const platform = await startServer(['mock', 'downstream', '--port', '0', '--latency', '20']);
+    const platform = await downstream(20);
     const serve = await startServer(['serve', '--port', '0', '--batch-size', '100'], { SYNC_DOWNSTREAM_URL: platform.url });
     try {
       const emails = Array.from({ length: 300 }, (_, i) => (i % 50 === 7 ? `p${i}@suppressed.example` : `p${i}@example.com`));
@@ -24,14 +29,13 @@ describe('sync serve against sync mock downstream (spawned)', () => {
       expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
     } finally {
       const stopped = await serve.stop();
-      await platform.stop();
       expect(stopped.code).toBe(0);
       expect(stopped.stdout).toMatch(/^listening http:\/\/127\.0\.0\.1:\d+\n/);
     }
   });
 
   it('413 reaches a client still sending a body over 1 MiB: the server reads on before closing', async () => {
-    const platform = await startServer(['mock', 'downstream', '--port', '0']);
+    const platform = await downstream();
     const running = await startServer(['serve', '--port', '0'], { SYNC_DOWNSTREAM_URL: platform.url });
     try {
       const size = 4 * 1024 * 1024;
@@ -52,20 +56,15 @@ describe('sync serve against sync mock downstream (spawned)', () => {
       expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
     } finally {
       await running.stop();
-      await platform.stop();
     }
   });
 
   it('exits 2 with one line when its port is taken', async () => {
-    const first = await startServer(['mock', 'downstream', '--port', '0']);
-    try {
-      const port = new URL(first.url).port;
-      const result = await runCli(['serve', '--port', port, '--downstream-url', first.url]);
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: the port is already in use`));
-    } finally {
-      await first.stop();
-    }
+    const first = await downstream();
+    const port = new URL(first.url).port;
+    const result = await runCli(['serve', '--port', port, '--downstream-url', first.url]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port}: the port is already in use`));
   });
 
   it('refuses to start without a downstream URL (exit 2)', async () => {

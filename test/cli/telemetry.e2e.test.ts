@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startServer, type RunningServer } from '../helpers/cli.js';
+import { seededRandom } from '../../src/engine/random.js';
+import { createDownstreamMock } from '../../src/mock/downstream-server.js';
+import { createReqresMock, DEFAULT_USERS_FIXTURE, loadUsers } from '../../src/mock/reqres-server.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock } from '../helpers/mocks.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 import { useTempDir } from '../helpers/tmp.js';
 
@@ -17,17 +21,21 @@ const jsonLines = (stderr: string): Record<string, unknown>[] =>
 
 describe('telemetry for one-shot runs (spawned)', () => {
   const tmp = useTempDir();
-  let source: RunningServer;
-  let platform: RunningServer;
+  let source: { url: string };
+  let platform: { url: string };
+  // `sync mock reqres --rate 3` and `sync mock downstream --fail-rate 0.3 --seed 5`, in this process:
+  // the runs under test stay spawned; nothing here stops or restarts a simulator.
+  const stops: (() => Promise<void>)[] = [];
+  const keep = (stop: () => Promise<void>) => void stops.push(stop);
 
   beforeAll(async () => {
     [source, platform] = await Promise.all([
-      startServer(['mock', 'reqres', '--port', '0', '--rate', '3']),
-      startServer(['mock', 'downstream', '--port', '0', '--fail-rate', '0.3', '--seed', '5']),
+      serveMock(createReqresMock({ users: loadUsers(DEFAULT_USERS_FIXTURE), rate: 3, random: Math.random }), keep),
+      serveMock(createDownstreamMock({ failRate: 0.3, random: seededRandom(5) }), keep),
     ]);
   });
   afterAll(async () => {
-    await Promise.all([source.stop(), platform.stop()]);
+    await Promise.all(stops.map((stop) => stop()));
   });
 
   it('pull: the metrics file parses as Prometheus text and matches the --json summary; logs carry runId and stage', async () => {

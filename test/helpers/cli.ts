@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
 
 export const BIN = fileURLToPath(new URL('../../bin/sync.js', import.meta.url));
 /** The same program under its second name, the one installed for cron. */
@@ -18,10 +17,16 @@ export interface CliResult {
 // Push remembers what a platform accepted: every child starts with a state of its own, never the
 // user's ~/.local/state (tests about state pass SYNC_STATE_DIR to share one between runs).
 let stateHomes: string | undefined;
-afterAll(() => {
+
+/**
+ * Removes the states of the runs started so far. test/setup.ts calls it after every file: a hook
+ * registered here would run only after the first file of a worker that shares its modules between
+ * files (`isolate: false`), leaving every later file's states in the temp folder.
+ */
+export function removeStateHomes(): void {
   if (stateHomes) rmSync(stateHomes, { recursive: true, force: true });
   stateHomes = undefined;
-});
+}
 
 /** Environment for a child (and for an in-process run, in-process-cli.ts): no colour, no TTY hints, CI-like, a state of its own. */
 export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
