@@ -322,18 +322,19 @@ export async function runPush(options: PushOptions, deps: PushDependencies): Pro
    * remembered for that email. Anything else goes the long way, below, which decides the same.
    */
   const unchangedText = (record: RawRecord): boolean => {
-    if (!state || options.full || record.problem !== undefined) return false;
+    // An empty state (a first push) remembers no text: the digest below would be wasted.
+    if (!state || options.full || record.problem !== undefined || state.count() === 0) return false;
     const email = leadingEmail(record.text);
     if (email === undefined || unsettled.has(email)) return false;
     const id = emailId(email);
-    const remembered = state.rememberedTextDigest(email, id);
-    if (remembered === undefined || remembered !== encoder.textDigest(record.text.trim())) return false;
+    if (!state.remembersText(email, encoder.textDigest(record.text.trim()), id)) return false;
     if (!dryRun) seen.check(id);
     supersede(email);
     summary.valid += 1;
     summary.unchanged += 1;
     deps.metrics?.recordValidation(undefined);
-    outputs?.report({ line: record.line, email, status: 'unchanged' });
+    // Only with --report: the line's object alone was 1.3% of an incremental push.
+    if (outputs?.reporting) outputs.report({ line: record.line, email, status: 'unchanged' });
     return true;
   };
 
