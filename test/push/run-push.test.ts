@@ -390,6 +390,22 @@ describe('runPush with a state', () => {
     expect(state.lookup('bob@example.com')).toBeDefined();
   });
 
+  it('an email accepted again while its chunk is being read: a later record of it with the text the state held before is sent, not skipped', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const before = { ...ann, lastName: 'before' };
+    await push(lines(before), state);
+    // One chunk: Ann changed, then enough new emails for the reader to wait on the engine (her batch
+    // is answered and committed meanwhile), then Ann as the state held her when the chunk was read.
+    const others = Array.from({ length: 30 }, (_, i) => ({ email: `new${i}@example.com`, firstName: 'New', lastName: `n${i}` }));
+    const result = await push(lines({ ...ann, lastName: 'after' }, ...others, before), state, { batchSize: 1 });
+    expect(result.summary).toMatchObject({ delivered: 32, unchanged: 0, duplicates: 0 });
+    // The platform ends with what the input ends with.
+    expect(calls.filter((call) => call.batch.profiles[0]!.email === ann.email).map((call) => call.batch.profiles[0]!.lastName)).toEqual(['Before', 'After', 'Before']);
+    const encoder = encoderFor(targetOf('sync', DOWNSTREAM));
+    expect(state.lookup(ann.email)?.textDigest).toBe(encoder.textDigest(JSON.stringify(before)));
+  });
+
   it('a number a double cannot keep is never sent altered: the record is dead-lettered with its digits; as a string it goes out exactly, and a change to it is sent', async () => {
     const state = new MemoryStateStore();
     const { calls } = platform();
