@@ -106,7 +106,8 @@ describe('runPush', () => {
       await expect(run(lines(ann), hubspot)).rejects.toThrow(/HubSpot refused SYNC_DOWNSTREAM_TOKEN/);
       // Opened ahead (HubSpot's entries of this state: none), then closed once the run stopped.
       expect(open).toHaveBeenCalledTimes(2);
-      expect(open.mock.calls[1]!.slice(0, 2)).toEqual([join(tmp(), 'state'), `hubspot ${DOWNSTREAM}`]);
+      const hubspotTarget = targetOf('hubspot', DOWNSTREAM, { credential: hubspot.token });
+      expect(open.mock.calls[1]!.slice(0, 2)).toEqual([join(tmp(), 'state'), hubspotTarget.destination.identity(hubspotTarget)]);
       await vi.waitFor(() => expect(close).toHaveBeenCalledTimes(2));
     } finally {
       open.mockRestore();
