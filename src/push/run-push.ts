@@ -346,7 +346,7 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
    * its hash and its text's digest, and whether the state remembers that text for that email as of
    * `changes` (AcceptedQueue.changes; -1: not looked at).
    */
-  const ahead = { emails: [] as (string | undefined)[], ids: [] as EmailId[], digests: [] as Digest[], remembered: new Uint8Array(0), changes: -1 };
+  const ahead = { emails: [] as (string | undefined)[], ids: [] as EmailId[], digests: [] as Digest[], remembered: new Uint8Array(0), changes: -1, touched: 0 };
   /**
    * The state's half of `unchangedText` for a whole chunk, before any of its records is handled:
    * first the hashes, then the lookups in a row. Each lookup is a cache miss or two into an index of
@@ -369,7 +369,14 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
       digests[k] = encoder.textDigest(record.text.trim());
     }
     if (ahead.remembered.length < chunk.length) ahead.remembered = new Uint8Array(chunk.length * 2);
-    for (let k = 0; k < chunk.length; k++) ahead.remembered[k] = emails[k] !== undefined && state.remembersText(emails[k]!, digests[k]!, ids[k]) ? 1 : 0;
+    let touched = 0;
+    for (let k = 0; k < chunk.length; k++) {
+      if (emails[k] === undefined) continue;
+      ahead.remembered[k] = state.remembersText(emails[k]!, digests[k]!, ids[k]) ? 1 : 0;
+      // Each record's block of the seen-emails filter too, while these misses overlap (see SeenEmails.touch).
+      if (!dryRun) touched ^= seen.touch(ids[k]!);
+    }
+    ahead.touched = touched;
     ahead.changes = remember.changes;
   };
 

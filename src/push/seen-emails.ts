@@ -28,6 +28,17 @@ export class SeenEmails {
     return false;
   }
 
+  /**
+   * Reads the email's block in the newest slice and changes nothing: run ahead of `check` for a
+   * chunk's records, in a row, it brings their blocks into the cache while the misses overlap (one
+   * by one, `check` was 6.7% of an incremental push at load 7, most of it waiting on memory).
+   * Returns a word of the block, for the caller to keep so the read is not optimized away.
+   */
+  touch(id: EmailId): number {
+    const slice = this.slices.at(-1);
+    return slice ? slice.bits[blockOf(slice.bits, id)]! : 0;
+  }
+
   private add(id: EmailId): void {
     let slice = this.slices.at(-1);
     if (!slice || slice.count >= slice.capacity) {

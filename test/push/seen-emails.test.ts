@@ -26,4 +26,16 @@ describe('SeenEmails', () => {
     for (let n = 1_000_000; n < 1_100_000; n++) if (seen.check(id(n))) wrong += 1;
     expect(wrong / 100_000).toBeLessThan(0.03);
   });
+
+  it('touching an email (ahead of checking it) reads its block and adds nothing: it is still unseen, then seen once checked', () => {
+    const seen = new SeenEmails(1000);
+    // Nothing read yet: an empty filter's block.
+    expect(seen.touch(id(1))).toBe(0);
+    expect(seen.check(id(1))).toBe(false);
+    for (let n = 2; n < 500; n++) {
+      seen.touch(id(n));
+      if (seen.check(id(n))) expect.fail(`email ${n} was only touched, yet seen`);
+    }
+    expect(seen.check(id(1))).toBe(true);
+  });
 });
