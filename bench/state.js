@@ -129,6 +129,8 @@ const range = (values, digits = 1) => `${Math.min(...values).toFixed(digits)}–
  */
 async function compareIncremental(before, after) {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
+  // BENCH_STATE_INPUT=same: the file the state was filled from again (nothing changed), instead of the 1% change.
+  const same = process.env.BENCH_STATE_INPUT === 'same';
   const port = process.env.BENCH_STATE_PORT ?? '47311';
   const kept = process.env.BENCH_STATE_DIR;
   const dir = kept ?? mkdtempSync(join(tmpdir(), 'sync-bench-state-'));
@@ -152,7 +154,7 @@ async function compareIncremental(before, after) {
         await fast.stop();
       }
     }
-    console.log(`\n## incremental push, ${N.toLocaleString('en')} profiles, 1% changed, state of ${N.toLocaleString('en')}: two builds alternated, ${runs} runs each`);
+    console.log(`\n## incremental push, ${N.toLocaleString('en')} profiles, ${same ? 'nothing' : '1%'} changed, state of ${N.toLocaleString('en')}: two builds alternated, ${runs} runs each`);
     console.log(`before: ${before}\nafter:  ${after}`);
     const mock = await startMock(['--port', port, '--rate', String(RATE), '--max-batch', String(BATCH)]);
     const walls = { before: [], after: [] };
@@ -163,7 +165,7 @@ async function compareIncremental(before, after) {
           rmSync(state, { recursive: true, force: true });
           cpSync(filled, state, { recursive: true });
           const loadBefore = load();
-          const run = await push(changed, state, RATE, bin);
+          const run = await push(same ? file : changed, state, RATE, bin);
           walls[label].push(run.wallMs / 1000);
           describe(`${label} (round ${round + 1}, load ${loadBefore} → ${load()})`, run);
         }

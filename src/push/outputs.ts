@@ -37,6 +37,11 @@ export class PushOutputs {
     this.deadLetters.append(deadLetterLine(line, this.stamped(), errorClass, reason, recordJson));
   }
 
+  /** Whether report lines are kept (--report): when not, the caller need not build them. */
+  get reporting(): boolean {
+    return this.reportLog !== undefined;
+  }
+
   /** Report lines carry no record, only small known fields: safe to serialize. */
   report({ line, ...outcome }: { line: number; status: string; email?: string; batchId?: string; class?: ErrorClass; reason?: string }): void {
     if (!this.reportLog) return;

@@ -28,6 +28,22 @@ export class SeenEmails {
     return false;
   }
 
+  /**
+   * Reads the email's block in the newest slice and changes nothing: run ahead of `check` for a
+   * chunk's records, in a row, it brings their blocks into the cache while the misses overlap (one
+   * by one, `check` was 6.7% of an incremental push at load 7, most of it waiting on memory).
+   * Returns the block's words or-ed (0: no email in it yet), for the caller to keep so the read is
+   * not optimized away.
+   */
+  touch(id: EmailId): number {
+    const slice = this.slices.at(-1);
+    if (!slice) return 0;
+    const base = blockOf(slice.bits, id);
+    let any = 0;
+    for (let i = 0; i < BLOCK_WORDS; i++) any |= slice.bits[base + i]!;
+    return any;
+  }
+
   private add(id: EmailId): void {
     let slice = this.slices.at(-1);
     if (!slice || slice.count >= slice.capacity) {

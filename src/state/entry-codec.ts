@@ -14,9 +14,12 @@ export interface EmailId {
 }
 
 export function emailId(email: string): EmailId {
-  const hash = emailKey(email);
-  return { hi: Number(hash >> 32n), lo: Number(hash & 0xffff_ffffn) };
+  halves.setBigUint64(0, emailKey(email));
+  return { hi: halves.getUint32(0), lo: halves.getUint32(4) };
 }
+
+/** A hash's two halves without a bigint shift and mask (each allocates: twice per record read). */
+const halves = new DataView(new ArrayBuffer(8));
 
 /** The 8 bytes of an email in a stored key. */
 export function writeEmailId(id: EmailId, target: Uint8Array, offset: number): void {
@@ -69,6 +72,16 @@ export function checkStored(platform: Buffer, email: EmailId, value: Uint8Array)
   return bytes.readUInt32BE(INDEXED_BYTES) === storedCheck(platform, email, bytes) ? bytes.subarray(0, INDEXED_BYTES) : undefined;
 }
 
+/**
+ * Whether the stored value at `at` in `bytes` (a chunk of entries as the keeper sends them) holds
+ * its checksum for this platform and email: `checkStored` without a view or an object per entry,
+ * for a million entries checked as they load.
+ */
+export function storedCheckHolds(platform: Buffer, hi: number, lo: number, bytes: Uint8Array, at: number): boolean {
+  const stored = ((bytes[at + INDEXED_BYTES]! << 24) | (bytes[at + INDEXED_BYTES + 1]! << 16) | (bytes[at + INDEXED_BYTES + 2]! << 8) | bytes[at + INDEXED_BYTES + 3]!) >>> 0;
+  return stored === checksum(platform, hi, lo, bytes, at);
+}
+
 /** The checksum's input as xxHash reads it: 9 little-endian words of platform (2), email (2), entry (7). */
 const words = new Uint32Array((8 + EMAIL_BYTES + INDEXED_BYTES) / 4);
 
@@ -84,10 +97,15 @@ const swapped = (n: number): number => (((n >>> 24) & 0xff) | ((n >>> 8) & 0xff0
  * per record read: a copy into one buffer and a WebAssembly call were 1 s of a million-record push).
  */
 function storedCheck(platform: Buffer, email: EmailId, value: Uint8Array): number {
+  return checksum(platform, email.hi, email.lo, value, 0);
+}
+
+/** `storedCheck` of the entry at `at` in `bytes`. */
+function checksum(platform: Buffer, hi: number, lo: number, bytes: Uint8Array, at: number): number {
   words[0] = wordAt(platform, 0);
   words[1] = wordAt(platform, 4);
-  words[2] = swapped(email.hi);
-  words[3] = swapped(email.lo);
-  for (let i = 0; i < INDEXED_BYTES / 4; i++) words[4 + i] = wordAt(value, i * 4);
+  words[2] = swapped(hi);
+  words[3] = swapped(lo);
+  for (let i = 0; i < INDEXED_BYTES / 4; i++) words[4 + i] = wordAt(bytes, at + i * 4);
   return xxh32Words(words, words.length);
 }

@@ -146,6 +146,24 @@ function capacityFor(expected: number): number {
   return capacity;
 }
 
+/** What a load keeps beside each key, besides its value (see EntryLoader). */
+export interface LoadOptions {
+  /**
+   * Where in a value 8 bytes sit that are compared far more often than the value is read (push's
+   * text digest: every record read asks for it): copied beside the key, in the same cache line, so
+   * that comparison never touches the value.
+   */
+  tagAt?: number;
+  /**
+   * Whether a loaded entry is one to keep (its checksum holds): asked once per entry as it
+   * arrives, while the keeper is still walking, instead of at every lookup. One refused is not loaded.
+   */
+  accept?: (hi: number, lo: number, chunk: Uint8Array, valueAt: number) => boolean;
+}
+
+/** Words per key in a load: the key's two halves, then its tag's two (see LoadOptions.tagAt). */
+const KEY_WORDS = 4;
+
 /**
  * A platform's entries as the keeper streams them (sorted by key), gathered chunk by chunk while
  * it is still walking, so the copy here overlaps its walk instead of following it. Each chunk is
@@ -157,6 +175,8 @@ export class EntryLoader {
   private keys: Uint32Array;
   private values: Buffer;
   private count = 0;
+  /** Positions of the entries `accept` refused. */
+  private readonly refused: number[] = [];
 
   /**
    * `expected`: room for this many from the start. An estimate from above costs address space,
@@ -166,65 +186,87 @@ export class EntryLoader {
   constructor(
     readonly valueBytes: number,
     expected = 0,
+    private readonly options: LoadOptions = {},
   ) {
     const capacity = Math.max(1024, expected);
-    this.keys = new Uint32Array(capacity * 2);
+    this.keys = new Uint32Array(capacity * KEY_WORDS);
     this.values = Buffer.allocUnsafe(capacity * valueBytes);
   }
 
   add(chunk: Uint8Array): void {
-    const n = Math.floor(chunk.length / (8 + this.valueBytes));
+    const { valueBytes, options } = this;
+    const n = Math.floor(chunk.length / (8 + valueBytes));
     this.reserve(this.count + n);
-    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const at = this.count * 2;
-    for (let i = 0; i < n * 2; i++) this.keys[at + i] = view.getUint32(i * 4);
-    this.values.set(chunk.subarray(n * 8, n * (8 + this.valueBytes)), this.count * this.valueBytes);
+    const keys = this.keys;
+    const at = this.count * KEY_WORDS;
+    for (let i = 0; i < n; i++) {
+      const hi = wordAt(chunk, i * 8);
+      const lo = wordAt(chunk, i * 8 + 4);
+      const valueAt = n * 8 + i * valueBytes;
+      keys[at + i * KEY_WORDS] = hi;
+      keys[at + i * KEY_WORDS + 1] = lo;
+      if (options.tagAt !== undefined) {
+        keys[at + i * KEY_WORDS + 2] = wordAt(chunk, valueAt + options.tagAt);
+        keys[at + i * KEY_WORDS + 3] = wordAt(chunk, valueAt + options.tagAt + 4);
+      }
+      if (options.accept && !options.accept(hi, lo, chunk, valueAt)) this.refused.push(this.count + i);
+    }
+    this.values.set(chunk.subarray(n * 8, n * (8 + valueBytes)), this.count * valueBytes);
     this.count += n;
   }
 
   /** The index of what was added (views: the room left over was never written, so never mapped). */
   finish(): LoadedEntries {
     const { count, valueBytes } = this;
-    return new LoadedEntries(valueBytes, this.keys.subarray(0, count * 2), this.values.subarray(0, count * valueBytes));
+    return new LoadedEntries(valueBytes, this.keys.subarray(0, count * KEY_WORDS), this.values.subarray(0, count * valueBytes), this.options.tagAt, this.refused);
   }
 
   private reserve(needed: number): void {
-    if (needed * 2 <= this.keys.length) return;
-    const capacity = Math.max(needed, this.keys.length);
-    const [keys, values] = [new Uint32Array(capacity * 2), Buffer.allocUnsafe(capacity * this.valueBytes)];
-    keys.set(this.keys.subarray(0, this.count * 2));
+    if (needed * KEY_WORDS <= this.keys.length) return;
+    const capacity = Math.max(needed, this.keys.length / 2);
+    const [keys, values] = [new Uint32Array(capacity * KEY_WORDS), Buffer.allocUnsafe(capacity * this.valueBytes)];
+    keys.set(this.keys.subarray(0, this.count * KEY_WORDS));
     values.set(this.values.subarray(0, this.count * this.valueBytes));
     [this.keys, this.values] = [keys, values];
   }
 }
 
+/** The big-endian 32-bit word at `at`. */
+const wordAt = (bytes: Uint8Array, at: number): number => ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+
 /**
  * A platform's entries as loaded: sorted by key, as LMDB hands them over, in two flat arrays
- * (no per-entry object, no hashing to build), found by bucket then binary search (EntryLoader
+ * (no per-entry object, no hashing to build), found by bucket then a step or two (EntryLoader
  * builds one). Changes during the run are written in place; emails new to the platform go to an
  * EntryIndex beside it.
  */
 export class LoadedEntries {
   private readonly removed: Uint8Array;
+  /** How many loaded entries were ever removed: while none, `removed` is not read (a cache miss per lookup). */
+  private removals = 0;
   private readonly added: EntryIndex;
   private live: number;
   /** Bucket (the top BUCKET_BITS of `hi`) → its first position; the keys are uniform hashes, so a bucket holds a handful. */
   private readonly starts: Uint32Array;
 
   /**
-   * `keys`: each key's two halves side by side (hi, lo: one cache line holds both, where two
-   * arrays cost a miss each), ascending; `values`: theirs, `valueBytes` each, in the same order.
+   * `keys`: each key's two halves, then its tag's two (KEY_WORDS a key: one cache line holds them
+   * all, where separate arrays cost a miss each), ascending by key; `values`: theirs, `valueBytes`
+   * each, in the same order. `refused`: positions loaded but not kept.
    */
   constructor(
     readonly valueBytes: number,
     private readonly keys: Uint32Array = new Uint32Array(0),
     private readonly values: Buffer = Buffer.alloc(0),
+    private readonly tagAt?: number,
+    refused: readonly number[] = [],
   ) {
-    const count = keys.length / 2;
+    const count = keys.length / KEY_WORDS;
     this.removed = new Uint8Array(count);
     this.added = new EntryIndex(valueBytes);
     this.live = count;
     this.starts = bucketStarts(keys);
+    for (const i of refused) this.remove(i);
   }
 
   get size(): number {
@@ -234,22 +276,39 @@ export class LoadedEntries {
   get(hi: number, lo: number): Buffer | undefined {
     const i = this.search(hi, lo);
     if (i < 0) return this.added.get(hi, lo);
-    return this.removed[i] ? undefined : this.values.subarray(i * this.valueBytes, (i + 1) * this.valueBytes);
+    return this.isRemoved(i) ? undefined : this.values.subarray(i * this.valueBytes, (i + 1) * this.valueBytes);
   }
 
   /** As `get`, copied into `target` instead of a view (a view per record read is garbage per record). */
   read(hi: number, lo: number, target: Uint8Array): boolean {
     const i = this.search(hi, lo);
     if (i < 0) return this.added.read(hi, lo, target);
-    if (this.removed[i]) return false;
+    if (this.isRemoved(i)) return false;
     copyValue(this.values, i * this.valueBytes, target, this.valueBytes);
     return true;
+  }
+
+  /**
+   * Whether the value held for this key has this tag (see LoadOptions.tagAt), without reading the
+   * value: the key's own cache line answers. False when nothing is held for it.
+   */
+  hasTag(hi: number, lo: number, tagHi: number, tagLo: number): boolean {
+    const i = this.search(hi, lo);
+    if (i < 0) {
+      const value = this.added.get(hi, lo);
+      return value !== undefined && value.readUInt32BE(this.tagAt!) === tagHi && value.readUInt32BE(this.tagAt! + 4) === tagLo;
+    }
+    return this.keys[i * KEY_WORDS + 2] === tagHi && this.keys[i * KEY_WORDS + 3] === tagLo && !this.isRemoved(i);
   }
 
   set(hi: number, lo: number, value: Uint8Array): void {
     const i = this.search(hi, lo);
     if (i < 0) return this.added.set(hi, lo, value);
     this.values.set(value.subarray(0, this.valueBytes), i * this.valueBytes);
+    if (this.tagAt !== undefined) {
+      this.keys[i * KEY_WORDS + 2] = wordAt(value, this.tagAt);
+      this.keys[i * KEY_WORDS + 3] = wordAt(value, this.tagAt + 4);
+    }
     if (this.removed[i]) {
       this.removed[i] = 0;
       this.live += 1;
@@ -259,48 +318,85 @@ export class LoadedEntries {
   delete(hi: number, lo: number): boolean {
     const i = this.search(hi, lo);
     if (i < 0) return this.added.delete(hi, lo);
-    if (this.removed[i]) return false;
-    this.removed[i] = 1;
-    this.live -= 1;
-    return true;
+    return this.remove(i);
   }
 
   clear(): void {
     this.removed.fill(1);
+    this.removals += 1;
     this.live = 0;
     this.added.clear();
   }
 
+  private remove(i: number): boolean {
+    if (this.removed[i]) return false;
+    this.removed[i] = 1;
+    this.removals += 1;
+    this.live -= 1;
+    return true;
+  }
+
+  private isRemoved(i: number): boolean {
+    return this.removals > 0 && this.removed[i] === 1;
+  }
+
   private search(hi: number, lo: number): number {
-    // Only the bucket's few keys are searched: a binary search over all of them was a sixth of an
-    // incremental push's time, each of its 20 steps a cache miss.
+    // Only the bucket's few keys are looked at: a binary search over all of them was a sixth of an
+    // incremental push's time, each of its 20 steps a cache miss. The keys are uniform hashes, so
+    // where `hi` falls between the bucket's ends is where its key most likely is: a step or two
+    // from there, on one or two cache lines (a binary search of the bucket touched three or four).
+    const { keys } = this;
     const bucket = hi >>> (32 - BUCKET_BITS);
-    let low = this.starts[bucket]!;
-    let high = this.starts[bucket + 1]! - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const h = this.keys[middle * 2]!;
-      const l = this.keys[middle * 2 + 1]!;
-      if (h === hi && l === lo) return middle;
-      if (h < hi || (h === hi && l < lo)) low = middle + 1;
-      else high = middle - 1;
-    }
-    return -1;
+    const first = this.starts[bucket]!;
+    const end = this.starts[bucket + 1]!;
+    let i: number;
+    if (end - first <= SCANNED_BUCKET) {
+      i = first + Math.floor(((hi & BUCKET_REST) * (end - first)) / (BUCKET_REST + 1));
+      // Left while the key before is not below the one asked for, then right past every key below it.
+      while (i > first && !before(keys, i - 1, hi, lo)) i -= 1;
+      while (i < end && before(keys, i, hi, lo)) i += 1;
+    } else i = lowerBound(keys, first, end, hi, lo);
+    return i < end && keys[i * KEY_WORDS] === hi && keys[i * KEY_WORDS + 1] === lo ? i : -1;
   }
 }
 
+/**
+ * Buckets larger than this (keys that are not uniform: never seen with hashed emails, but a bound
+ * on the steps all the same) are searched by halves.
+ */
+const SCANNED_BUCKET = 64;
+
+/** The first position in [from, to) whose key does not sort before (hi, lo). */
+function lowerBound(keys: Uint32Array, from: number, to: number, hi: number, lo: number): number {
+  let [low, high] = [from, to];
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (before(keys, middle, hi, lo)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** Whether the key at position `i` sorts before (hi, lo). */
+const before = (keys: Uint32Array, i: number, hi: number, lo: number): boolean => {
+  const h = keys[i * KEY_WORDS]!;
+  return h < hi || (h === hi && keys[i * KEY_WORDS + 1]! < lo);
+};
+
 /** 65,536 buckets: 256 KB, about 15 keys each for a million. */
 const BUCKET_BITS = 16;
+/** The bits of `hi` below its bucket's. */
+const BUCKET_REST = 2 ** (32 - BUCKET_BITS) - 1;
 
 /** Where each bucket starts among the (sorted) keys, and where the last ends: BUCKETS + 1 positions. */
 function bucketStarts(keys: Uint32Array): Uint32Array {
   const buckets = 1 << BUCKET_BITS;
-  const count = keys.length / 2;
+  const count = keys.length / KEY_WORDS;
   const starts = new Uint32Array(buckets + 1);
   let position = 0;
   for (let bucket = 0; bucket < buckets; bucket++) {
     starts[bucket] = position;
-    while (position < count && keys[position * 2]! >>> (32 - BUCKET_BITS) === bucket) position++;
+    while (position < count && keys[position * KEY_WORDS]! >>> (32 - BUCKET_BITS) === bucket) position++;
   }
   starts[buckets] = count;
   return starts;

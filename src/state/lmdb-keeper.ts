@@ -31,6 +31,18 @@ function reply(message: KeeperReply): void {
   process.send!(message);
 }
 
+/**
+ * Sends a part of a long answer, and resolves once the channel has taken it if Node holds too much
+ * unsent (over 128 KB): then the walk waits for push to read. Without the wait a walk of a million
+ * entries ran in one event-loop turn, so the channel could not write meanwhile: push got the first
+ * 64 KB, then everything after the walk, and indexed it all after the walk too (~1 s at load 7).
+ */
+function replyPart(message: KeeperReply): Promise<void> | undefined {
+  let written!: () => void;
+  const taken = new Promise<void>((resolve) => (written = resolve));
+  return process.send!(message, undefined, undefined, () => written()) ? undefined : taken;
+}
+
 function key(email: Uint8Array, offset = 0): Buffer {
   const bytes = Buffer.allocUnsafe(KEY_BYTES);
   platform.copy(bytes, 0);
@@ -82,9 +94,11 @@ async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>):
     for (let i = 0; i < EMAIL_BYTES; i++) chunk[at + i] = stored[8 + i]!;
     chunk.set(value, CHUNK * EMAIL_BYTES + filled * STORED_BYTES);
     if (++filled === CHUNK) {
-      reply({ id: request.id, type: 'entries', data: chunk });
+      const backlog = replyPart({ id: request.id, type: 'entries', data: chunk });
       chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));
       filled = 0;
+      // The range keeps its snapshot (one read transaction) across the wait.
+      if (backlog) await backlog;
     }
   }
   if (filled > 0) {

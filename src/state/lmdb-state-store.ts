@@ -5,11 +5,14 @@ import { programName } from '../cli/program-name.js';
 import { UsageError, WriteError } from '../errors.js';
 import { loadHasher, platformKey, type Digest } from './digest.js';
 import { EntryLoader, type LoadedEntries } from './entry-index.js';
-import { checkStored, decodeIndexed, emailId, encodeStored, TEXT_DIGEST_AT, writeEmailId, type EmailId } from './entry-codec.js';
+import { checkStored, decodeIndexed, emailId, encodeStored, storedCheckHolds, TEXT_DIGEST_AT, writeEmailId, type EmailId } from './entry-codec.js';
 import { KeeperClient, KeeperFailure } from './keeper-client.js';
 import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, RECORDED, STORED_BYTES } from './keeper-protocol.js';
 import type { Accepted, Recorded, Remembered, StateStore } from './state-store.js';
 import { createStateDirectory, fsFailure } from './state-dir.js';
+
+/** A digest's two 32-bit halves, without a bigint operation (each allocates). */
+const digestHalves = new DataView(new ArrayBuffer(8));
 
 /** The LMDB environment inside the state directory. No dot: lmdb-js opens a name with an extension as a single file. */
 export const ENVIRONMENT = 'platform-state';
@@ -73,8 +76,12 @@ export class LmdbStateStore implements StateStore {
     const platformBytes = Buffer.alloc(8);
     platformBytes.writeBigUInt64BE(platformId);
     const keeper = KeeperClient.spawn();
-    // Indexed as they arrive, while the keeper is still walking.
-    const loader = new EntryLoader(STORED_BYTES, await entriesAtMost(path));
+    // Indexed as they arrive, while the keeper is still walking: checksums checked then (push
+    // would otherwise wait idle for the walk), the text digest kept beside each key.
+    const loader = new EntryLoader(STORED_BYTES, await entriesAtMost(path), {
+      tagAt: TEXT_DIGEST_AT,
+      accept: (hi, lo, chunk, at) => storedCheckHolds(platformBytes, hi, lo, chunk, at),
+    });
     let opened;
     try {
       opened = await keeper.request({ op: 'open', path, platform: platformId, readOnly }, (data) => loader.add(data));
@@ -92,6 +99,12 @@ export class LmdbStateStore implements StateStore {
 
   rememberedTextDigest(email: string, id: EmailId = emailId(email)): Digest | undefined {
     return this.checked(id)?.readBigUInt64BE(TEXT_DIGEST_AT);
+  }
+
+  /** From the copy of the text digest beside the key (its checksum was checked as it loaded). */
+  remembersText(email: string, textDigest: Digest, id: EmailId = emailId(email)): boolean {
+    digestHalves.setBigUint64(0, textDigest);
+    return this.index.hasTag(id.hi, id.lo, digestHalves.getUint32(0), digestHalves.getUint32(4));
   }
 
   /**

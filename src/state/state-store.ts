@@ -56,6 +56,11 @@ export interface StateStore {
   /** `lookup(email)?.textDigest`, without building the rest of the answer (it is asked once per record read). */
   rememberedTextDigest(email: string, id?: EmailId): Digest | undefined;
   /**
+   * `rememberedTextDigest(email) === textDigest`, answered from the least memory the store can
+   * read: push asks it for every record of an incremental run, and nearly every answer is yes.
+   */
+  remembersText(email: string, textDigest: Digest, id?: EmailId): boolean;
+  /**
    * Random, and new whenever the state forgets a remembered email (or is created): what a batch
    * is formed against for a profile the state holds nothing for. "Nothing" after a forget, a
    * reset, or in another state is never the "nothing" of an earlier send, so the same content
@@ -104,6 +109,10 @@ export class MemoryStateStore implements StateStore {
 
   rememberedTextDigest(email: string): Digest | undefined {
     return this.lookup(email)?.textDigest;
+  }
+
+  remembersText(email: string, textDigest: Digest): boolean {
+    return this.lookup(email)?.textDigest === textDigest;
   }
 
   async recordAccepted(accepted: readonly Accepted[]): Promise<Recorded> {

@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ExitCode, UsageError } from '../../src/errors.js';
 import { runPush, type PushOptions } from '../../src/push/run-push.js';
 import { MemoryStateStore } from '../../src/state/state-store.js';
+import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
 import { loadHasher } from '../../src/state/digest.js';
 import { encoderFor } from '../../src/delivery/encoder.js';
 import { encoded, targetOf } from '../helpers/targets.js';
@@ -85,6 +86,34 @@ describe('runPush', () => {
     );
     return { ...outcome, log, deadLetter: join(tmp(), 'dead-letter.ndjson') };
   }
+
+  it('opens a state already there while the platform is asked its preflight; a run refused there closes it, and creates none where there was none', async () => {
+    const open = vi.spyOn(LmdbStateStore, 'open');
+    const close = vi.spyOn(LmdbStateStore.prototype, 'close');
+    try {
+      // HubSpot answers the preflight's read of its properties with 401: the run is refused.
+      const refusing = () => nock(DOWNSTREAM).get('/crm/v3/properties/contacts').reply(401, { message: 'bad token' });
+      const hubspot = { to: 'hubspot', token: 'pat-na1-x', batchSize: 100 };
+      refusing();
+      await expect(run(lines(ann), hubspot)).rejects.toThrow(/HubSpot refused SYNC_DOWNSTREAM_TOKEN/);
+      expect([open.mock.calls.length, existsSync(join(tmp(), 'state'))]).toEqual([0, false]);
+
+      platform();
+      expect((await run(lines(ann))).summary).toMatchObject({ delivered: 1 });
+      expect(open).toHaveBeenCalledTimes(1);
+      await vi.waitFor(() => expect(close).toHaveBeenCalledTimes(1));
+      refusing();
+      await expect(run(lines(ann), hubspot)).rejects.toThrow(/HubSpot refused SYNC_DOWNSTREAM_TOKEN/);
+      // Opened ahead (HubSpot's entries of this state: none), then closed once the run stopped.
+      expect(open).toHaveBeenCalledTimes(2);
+      const hubspotTarget = targetOf('hubspot', DOWNSTREAM, { credential: hubspot.token });
+      expect(open.mock.calls[1]!.slice(0, 2)).toEqual([join(tmp(), 'state'), hubspotTarget.destination.identity(hubspotTarget)]);
+      await vi.waitFor(() => expect(close).toHaveBeenCalledTimes(2));
+    } finally {
+      open.mockRestore();
+      close.mockRestore();
+    }
+  });
 
   it('delivers valid profiles, dead-letters the rest with line, class and reason, and the counts add up', async () => {
     const { calls } = platform();
@@ -388,6 +417,22 @@ describe('runPush with a state', () => {
       parse.mockRestore();
     }
     expect(state.lookup('bob@example.com')).toBeDefined();
+  });
+
+  it('an email accepted again while its chunk is being read: a later record of it with the text the state held before is sent, not skipped', async () => {
+    const state = new MemoryStateStore();
+    const { calls } = platform();
+    const before = { ...ann, lastName: 'before' };
+    await push(lines(before), state);
+    // One chunk: Ann changed, then enough new emails for the reader to wait on the engine (her batch
+    // is answered and committed meanwhile), then Ann as the state held her when the chunk was read.
+    const others = Array.from({ length: 30 }, (_, i) => ({ email: `new${i}@example.com`, firstName: 'New', lastName: `n${i}` }));
+    const result = await push(lines({ ...ann, lastName: 'after' }, ...others, before), state, { batchSize: 1 });
+    expect(result.summary).toMatchObject({ delivered: 32, unchanged: 0, duplicates: 0 });
+    // The platform ends with what the input ends with.
+    expect(calls.filter((call) => call.batch.profiles[0]!.email === ann.email).map((call) => call.batch.profiles[0]!.lastName)).toEqual(['Before', 'After', 'Before']);
+    const encoder = encoderFor(targetOf('sync', DOWNSTREAM));
+    expect(state.lookup(ann.email)?.textDigest).toBe(encoder.textDigest(JSON.stringify(before)));
   });
 
   it('a number a double cannot keep is never sent altered: the record is dead-lettered with its digits; as a string it goes out exactly, and a change to it is sent', async () => {

@@ -3,7 +3,7 @@ import xxhash from 'xxhash-wasm';
 import { seededRandom } from '../../src/engine/random.js';
 import { hasher } from '../../src/hash/xxhash.js';
 import { loadHasher } from '../../src/state/digest.js';
-import { checkStored, decodeIndexed, emailId, encodeIndexed, encodeStored, readEmailId, writeEmailId } from '../../src/state/entry-codec.js';
+import { checkStored, decodeIndexed, emailId, encodeIndexed, encodeStored, readEmailId, storedCheckHolds, writeEmailId } from '../../src/state/entry-codec.js';
 
 const entry = { digest: 0x0123456789abcdefn, textDigest: 0xfedcba9876543210n, acceptedAt: 1_764_000_000_123.5, repeated: true };
 const platform = Buffer.from('0102030405060708', 'hex');
@@ -39,6 +39,23 @@ describe('entry codec', () => {
       expect(checkStored(platform, id, damaged), `byte ${byte}`).toBeUndefined();
     }
     expect(checkStored(platform, id, stored.subarray(0, 31))).toBeUndefined();
+  });
+
+  it('checked where it lies in a chunk of entries (as they load), a stored value holds for its own platform and email, every byte intact, and no other', () => {
+    const id = emailId('ann@example.com');
+    const stored = encodeStored(platform, id, entry);
+    // Inside a larger buffer, not at its start (the keeper's chunk: keys, then values).
+    const chunk = Buffer.alloc(77, 0xee);
+    stored.copy(chunk, 40);
+    expect(storedCheckHolds(platform, id.hi, id.lo, chunk, 40)).toBe(true);
+    expect(storedCheckHolds(platform, id.hi, id.lo, chunk, 39)).toBe(false);
+    expect(storedCheckHolds(Buffer.from('0102030405060709', 'hex'), id.hi, id.lo, chunk, 40)).toBe(false);
+    expect([storedCheckHolds(platform, id.hi ^ 1, id.lo, chunk, 40), storedCheckHolds(platform, id.hi, id.lo ^ 0x80000000, chunk, 40)]).toEqual([false, false]);
+    for (let byte = 0; byte < 32; byte++) {
+      const damaged = Buffer.from(chunk);
+      damaged[40 + byte] = damaged[40 + byte]! ^ 0x10;
+      expect(storedCheckHolds(platform, id.hi, id.lo, damaged, 40), `byte ${byte}`).toBe(false);
+    }
   });
 
   it('the checksum is xxHash32 of platform, email and entry bytes as states on disk hold it (written before it was computed in JavaScript)', async () => {

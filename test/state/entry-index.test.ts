@@ -148,3 +148,93 @@ describe('LoadedEntries', () => {
     expect(entries.get(0, 0)).toBeUndefined();
   });
 });
+
+describe('LoadedEntries: a tag beside each key', () => {
+  /** Entries of 12 bytes: 4 of their own, then an 8-byte tag (as push's text digest sits in a stored value). */
+  const tagged = (n: number, tagHi: number, tagLo: number): Buffer => {
+    const bytes = Buffer.alloc(12);
+    bytes.writeUInt32BE(n);
+    bytes.writeUInt32BE(tagHi, 4);
+    bytes.writeUInt32BE(tagLo, 8);
+    return bytes;
+  };
+  /** Loads [hi, lo, value] (sorted) in one chunk, as the keeper sends them. */
+  const load = (entries: [number, number, Buffer][], options: ConstructorParameters<typeof EntryLoader>[2]): LoadedEntries => {
+    const loader = new EntryLoader(12, 0, options);
+    const bytes = Buffer.alloc(entries.length * 20);
+    entries.forEach(([hi, lo, stored], i) => {
+      bytes.writeUInt32BE(hi, i * 8);
+      bytes.writeUInt32BE(lo, i * 8 + 4);
+      stored.copy(bytes, entries.length * 8 + i * 12);
+    });
+    loader.add(bytes);
+    return loader.finish();
+  };
+
+  it('answers from the tag copied beside the key, which follows every change: set, delete, clear, and keys new to the load', () => {
+    const entries = load([[1, 1, tagged(1, 0xaaaa0001, 0xbbbb0001)], [0x80000000, 7, tagged(2, 0xffffffff, 0)]], { tagAt: 4 });
+    expect(entries.hasTag(1, 1, 0xaaaa0001, 0xbbbb0001)).toBe(true);
+    expect(entries.hasTag(0x80000000, 7, 0xffffffff, 0)).toBe(true);
+    // Either half wrong, or the tag of another key: no.
+    expect([entries.hasTag(1, 1, 0xaaaa0001, 0xbbbb0002), entries.hasTag(1, 1, 0xaaaa0002, 0xbbbb0001), entries.hasTag(1, 1, 0xffffffff, 0)]).toEqual([false, false, false]);
+    expect(entries.hasTag(1, 2, 0xaaaa0001, 0xbbbb0001)).toBe(false);
+    entries.set(1, 1, tagged(3, 5, 6));
+    expect([entries.hasTag(1, 1, 5, 6), entries.hasTag(1, 1, 0xaaaa0001, 0xbbbb0001), entries.get(1, 1)?.readUInt32BE(0)]).toEqual([true, false, 3]);
+    expect(entries.delete(1, 1)).toBe(true);
+    expect(entries.hasTag(1, 1, 5, 6)).toBe(false);
+    // The other key is untouched by the first one's removal.
+    expect(entries.hasTag(0x80000000, 7, 0xffffffff, 0)).toBe(true);
+    entries.set(1, 1, tagged(4, 7, 8));
+    expect([entries.hasTag(1, 1, 7, 8), entries.size]).toEqual([true, 2]);
+    // A key the load did not have: kept beside it, its tag read from its value.
+    entries.set(9, 9, tagged(5, 0x12345678, 0x9abcdef0));
+    expect([entries.hasTag(9, 9, 0x12345678, 0x9abcdef0), entries.hasTag(9, 9, 0x12345678, 0), entries.hasTag(9, 9, 0, 0x9abcdef0), entries.hasTag(9, 8, 0x12345678, 0x9abcdef0)]).toEqual([true, false, false, false]);
+    entries.clear();
+    expect([entries.hasTag(1, 1, 7, 8), entries.hasTag(0x80000000, 7, 0xffffffff, 0), entries.hasTag(9, 9, 0x12345678, 0x9abcdef0), entries.size]).toEqual([false, false, false, 0]);
+  });
+
+  it('an entry refused as it loads (accept: its checksum) is not held: not found, no tag, not counted; the others are', () => {
+    const seen: [number, number, number][] = [];
+    const entries = load(
+      [[1, 1, tagged(1, 0, 1)], [2, 2, tagged(66, 0, 2)], [3, 3, tagged(3, 0, 3)]],
+      {
+        tagAt: 4,
+        accept: (hi, lo, chunk, at) => {
+          seen.push([hi, lo, Buffer.from(chunk).readUInt32BE(at)]);
+          return Buffer.from(chunk).readUInt32BE(at) !== 66;
+        },
+      },
+    );
+    // Asked once per entry, with its key and where its value is.
+    expect(seen).toEqual([[1, 1, 1], [2, 2, 66], [3, 3, 3]]);
+    expect([entries.size, entries.get(2, 2), entries.read(2, 2, Buffer.alloc(12)), entries.hasTag(2, 2, 0, 2)]).toEqual([2, undefined, false, false]);
+    expect([entries.get(1, 1)?.readUInt32BE(0), entries.hasTag(3, 3, 0, 3)]).toEqual([1, true]);
+    // Set again (accepted in this run), it is held like any other.
+    entries.set(2, 2, tagged(7, 0, 9));
+    expect([entries.size, entries.hasTag(2, 2, 0, 9), entries.get(2, 2)?.readUInt32BE(0)]).toEqual([3, true, 7]);
+  });
+
+  it('agrees with a Map when keys are uniform hashes (buckets of a few keys, each found a step or two from where it should be)', () => {
+    const random = seededRandom(11);
+    // A pool of keys spread over the whole range, as hashes are; a third loaded, the rest not.
+    const pool = Array.from({ length: 6000 }, () => [Math.floor(random() * 2 ** 32), Math.floor(random() * 2 ** 32)] as const);
+    const model = new Map<string, number>(pool.slice(0, 2000).map(([hi, lo], i) => [`${hi}:${lo}`, i]));
+    const entries = loaded(model, 3);
+    for (let step = 0; step < 20_000; step++) {
+      const [hi, lo] = pool[Math.floor(random() * pool.length)]!;
+      const name = `${hi}:${lo}`;
+      const draw = random();
+      if (draw < 0.2) {
+        entries.set(hi, lo, value(step));
+        model.set(name, step);
+      } else if (draw < 0.4) expect(entries.delete(hi, lo)).toBe(model.delete(name));
+      else {
+        expect(entries.get(hi, lo)?.readUInt32BE(0)).toBe(model.get(name));
+        // Its neighbours in both halves are not held unless they are in the pool too.
+        if (!model.has(`${hi}:${lo + 1}`)) expect(entries.get(hi, lo + 1)).toBeUndefined();
+        if (!model.has(`${hi - 1}:${lo}`)) expect(entries.get(hi - 1, lo)).toBeUndefined();
+      }
+    }
+    expect(entries.size).toBe(model.size);
+  });
+});

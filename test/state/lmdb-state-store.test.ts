@@ -75,14 +75,22 @@ describe('LmdbStateStore', () => {
     await first.recordAccepted([fresh(first, ann.email, remembered)]);
     expect(first.lookup(ann.email)).toEqual(remembered);
     expect(first.rememberedTextDigest(ann.email, emailId(ann.email))).toBe(remembered.textDigest);
+    // Both halves of the digest count.
+    expect([first.remembersText(ann.email, remembered.textDigest), first.remembersText(ann.email, remembered.textDigest ^ 1n), first.remembersText(ann.email, remembered.textDigest ^ (1n << 63n))]).toEqual([true, false, false]);
     await first.close();
 
     const again = (await LmdbStateStore.open(dir, 'http://a'))!;
     expect(again.lookup(ann.email)).toEqual(remembered);
     expect(again.rememberedTextDigest(ann.email)).toBe(remembered.textDigest);
+    expect([again.remembersText(ann.email, remembered.textDigest, emailId(ann.email)), again.remembersText(ann.email, remembered.textDigest ^ 1n), again.remembersText(ann.email, remembered.textDigest ^ (1n << 32n))]).toEqual([true, false, false]);
+    expect(again.remembersText('bob@example.com', remembered.textDigest)).toBe(false);
+    // Accepted again with another text: the copy beside the key follows.
+    await again.recordAccepted([later(ann.email, { ...remembered, textDigest: 5n }, remembered)]);
+    expect([again.remembersText(ann.email, 5n), again.remembersText(ann.email, remembered.textDigest)]).toEqual([true, false]);
     const other = (await LmdbStateStore.open(dir, 'http://b'))!;
     expect(other.lookup(ann.email)).toBeUndefined();
     expect(other.rememberedTextDigest(ann.email)).toBeUndefined();
+    expect(other.remembersText(ann.email, remembered.textDigest)).toBe(false);
     await Promise.all([again.close(), other.close()]);
   });
 
@@ -100,6 +108,7 @@ describe('LmdbStateStore', () => {
     expect(again.count()).toBe(4000);
     emails.forEach((email, i) => {
       if (again.rememberedTextDigest(email) !== BigInt(i) << 32n) expect.fail(`${email}: text digest ${again.rememberedTextDigest(email)}`);
+      if (!again.remembersText(email, BigInt(i) << 32n) || again.remembersText(email, BigInt(i + 1) << 32n)) expect.fail(`${email}: remembersText`);
     });
     expect([again.lookup(emails[0]!), again.lookup(emails[1]!), again.lookup(emails[3999]!)]).toStrictEqual([entry(0n, 0n, 0), entry(1n, 1n << 32n, 1), entry(3999n, 3999n << 32n, 3999)]);
     await again.close();
@@ -210,9 +219,14 @@ describe('LmdbStateStore', () => {
     for (const email of ['short', 'long', 'flip', 'moved']) {
       expect(store.lookup(`${email}@example.com`)).toBeUndefined();
       expect(store.rememberedTextDigest(`${email}@example.com`)).toBeUndefined();
+      // Checked as it loaded: the text digest beside the key is not trusted either.
+      expect(store.remembersText(`${email}@example.com`, 0n)).toBe(false);
     }
     expect(store.lookup('fine@example.com')).toStrictEqual(entry(7n));
     expect(store.rememberedTextDigest('fine@example.com')).toBe(0n);
+    expect(store.remembersText('fine@example.com', 0n)).toBe(true);
+    // Only what is remembered is counted.
+    expect(store.count()).toBe(1);
     await store.close();
   });
 

@@ -17,6 +17,8 @@ describe('MemoryStateStore', () => {
     expect(state.lookup('ann@example.com')).toStrictEqual(entry(5n, 2));
     expect(state.lookup('bob@example.com')).toStrictEqual(entry(3n));
     expect(state.count()).toBe(2);
+    // The text digest of what was accepted last, and no other.
+    expect([state.remembersText('ann@example.com', 105n), state.remembersText('ann@example.com', 101n), state.remembersText('carl@example.com', 105n)]).toEqual([true, false, false]);
     await expect(state.close()).resolves.toBeUndefined();
   });
 
