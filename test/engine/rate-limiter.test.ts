@@ -243,6 +243,19 @@ describe('RateLimiter lateness of a slot free when asked for', () => {
     expect(limiter.windowMs).toBe(1020 + 22);
   });
 
+  it('a waited-for slot whose wake-up came late (a busy machine) is late from its notBefore: the late timer is not credited', async () => {
+    const virtual = new VirtualClock(0);
+    // Every sleep ends 30 ms after it should, as timers do on a loaded machine.
+    const clock = { now: () => virtual.now(), sleep: (ms: number, signal?: AbortSignal) => virtual.sleep(ms + 30, signal) };
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+    (await limiter.acquire()).depart();
+    const waited = await limiter.acquire();
+    expect([waited.grantedAt, waited.notBefore]).toEqual([174, 204]);
+    await virtual.sleep(224 - virtual.now());
+    waited.depart();
+    expect(limiter.windowMs).toBe(1020 + 20);
+  });
+
   it('a slot free when asked for that leaves within its preparation time after a late one keeps the earlier lateness', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
