@@ -1,4 +1,4 @@
-import { commandsFor } from './program.js';
+import { commandsFor } from './command-names.js';
 
 /**
  * A push's state process (src/state/keeper-client.ts, a Node process loading LMDB: 0.3–0.6 s

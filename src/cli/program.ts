@@ -1,8 +1,11 @@
 import { Command, Option } from 'commander';
 import { redactCredentials } from '../logging/redact.js';
 import { version } from '../version.js';
+import { COMMAND_NAMES, type CommandName } from './command-names.js';
 import { programName } from './program-name.js';
 import { oneLineMessage } from './usage-output.js';
+
+export { commandsFor } from './command-names.js';
 
 type Register = (program: Command) => void;
 
@@ -12,7 +15,7 @@ type Register = (program: Command) => void;
  * action started). Help, and anything commander must tell apart (a mistyped command, `help push`),
  * loads them all.
  */
-const COMMANDS: Record<string, () => Promise<Register>> = {
+const COMMANDS: Record<CommandName, () => Promise<Register>> = {
   pull: async () => (await import('../commands/pull.js')).registerPull,
   push: async () => (await import('../commands/push.js')).registerPush,
   serve: async () => (await import('../commands/serve.js')).registerServe,
@@ -22,29 +25,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   demo: async () => (await import('../commands/demo.js')).registerDemo,
 };
 
-/** Global options that take a value (they may stand before the command). */
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--log-format']);
-const VERSION_FLAGS = new Set(['-V', '--version']);
-const HELP_FLAGS = new Set(['-h', '--help']);
-
-/**
- * The commands these arguments (without node and the script) need registered: the one they name,
- * none for a bare `--version`, all otherwise (help, a mistake, `help <command>`).
- */
-export function commandsFor(args: readonly string[]): string[] {
-  const all = Object.keys(COMMANDS);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') return all;
-    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
-    else if (!arg.startsWith('-')) return Object.hasOwn(COMMANDS, arg) ? [arg] : all;
-  }
-  return args.some((arg) => VERSION_FLAGS.has(arg)) && !args.some((arg) => HELP_FLAGS.has(arg)) ? [] : all;
-}
-
 /** The program with the given commands registered (default: all of them, in the order help lists them). */
-export async function createProgram({ writeErr, commands = Object.keys(COMMANDS) }: { writeErr?: (text: string) => void; commands?: readonly string[] } = {}): Promise<Command> {
-  const registers = await Promise.all(Object.keys(COMMANDS).filter((name) => commands.includes(name)).map((name) => COMMANDS[name]!()));
+export async function createProgram({ writeErr, commands = COMMAND_NAMES }: { writeErr?: (text: string) => void; commands?: readonly string[] } = {}): Promise<Command> {
+  const registers = await Promise.all(COMMAND_NAMES.filter((name) => commands.includes(name)).map((name) => COMMANDS[name]()));
   const name = programName();
   const program = new Command(name)
     .description('Pull customers from the reqres users API and push profiles to a marketing platform, reliably.')

@@ -169,6 +169,11 @@ export class BatchEngine<T> {
     this.dispatching ??= this.dispatch();
   }
 
+  /** Sending has begun (`start()`, or on its own at `startWhenQueued`). */
+  get started(): boolean {
+    return this.dispatching !== undefined;
+  }
+
   /** Items waiting for a slot. */
   get queued(): number {
     return this.queue.length;

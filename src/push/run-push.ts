@@ -327,10 +327,16 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
   };
   const submit = async (engine: NonNullable<typeof delivery>['engine'], { line, recordJson, item, repeated }: Held): Promise<void> => {
     unsettled.set(item.profile.email, (unsettled.get(item.profile.email) ?? 0) + 1);
+    const starting = !engine.started;
     const pending = engine.submit(item).then((outcome) => settle(line, recordJson, item, repeated, outcome));
     settling.add(pending);
     void pending.finally(() => settling.delete(pending));
-    if (engine.queued >= highWater) {
+    if (starting && engine.started) {
+      // One batch queued: the engine has started on its own, and the reader steps aside until that
+      // batch has left. Read on, it kept the event loop until the whole burst (highWater) was
+      // queued, with cold code, while the first request (free to go at once) waited for it.
+      await engine.whenQueueBelow(engine.queued);
+    } else if (engine.queued >= highWater) {
       engine.start();
       await engine.whenQueueBelow(highWater / 2);
     }

@@ -562,7 +562,11 @@ describe('BatchEngine: the edges of a run', () => {
     const first = [engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })];
     await new Promise((resolve) => setImmediate(resolve));
     expect(sizes).toEqual([]);
-    await Promise.all([...first, engine.submit({ email: 'c@x.io' })]);
+    expect(engine.started).toBe(false);
+    const third = engine.submit({ email: 'c@x.io' });
+    // Started at once (a producer reads this to step aside for the first batch).
+    expect(engine.started).toBe(true);
+    await Promise.all([...first, third]);
     expect(sizes).toEqual([3]);
   });
 

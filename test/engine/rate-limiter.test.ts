@@ -185,8 +185,11 @@ describe('RateLimiter', () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { marginMs: 50, smooth: true, leadMs: 60 });
     expect(limiter.windowMs).toBe(1050);
+    (await limiter.acquire()).depart();
+    // Waited for (prepared during its lead), then left 80 ms after its instant.
     const slot = await limiter.acquire();
-    await clock.sleep(slot.notBefore + 80 - clock.now()); // left 80 ms after its instant
+    expect(clock.sleeps).toEqual([210 - 60]);
+    await clock.sleep(slot.notBefore + 80 - clock.now());
     slot.depart();
     expect(limiter.windowMs).toBe(1050 + 80);
     for (let i = 0; i < 10; i++) {
@@ -195,6 +198,77 @@ describe('RateLimiter', () => {
       next.depart(); // on time
     }
     expect(limiter.windowMs).toBe(1050);
+  });
+});
+
+describe('RateLimiter lateness of a slot free when asked for', () => {
+  it("the first request's preparation after its grant is not lateness until it outlasts the lead", async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+    const first = await limiter.acquire();
+    expect([first.grantedAt, first.notBefore, clock.sleeps]).toEqual([0, 0, []]);
+    // Its body built and its connection made with cold code: 55 ms after the grant.
+    await clock.sleep(55);
+    first.depart();
+    expect(limiter.windowMs).toBe(1020);
+    // Spacing still follows the actual departure (catch-up: at least 0.8 of a spacing after it).
+    const second = await limiter.acquire();
+    expect(second.notBefore).toBeCloseTo(55 + 0.8 * 204, 6);
+  });
+
+  it('past the lead it is late: a busy machine still widens the window', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+    const first = await limiter.acquire();
+    await clock.sleep(95);
+    first.depart();
+    expect(limiter.windowMs).toBe(1020 + 35);
+  });
+
+  it('a slot free with part of the lead left is due a whole lead after its grant; a waited-for one at its notBefore', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+    (await limiter.acquire()).depart();
+    // Asked for 20 ms before the next instant (the queue was empty until then): granted at once.
+    await clock.sleep(184);
+    const partial = await limiter.acquire();
+    expect([partial.grantedAt, partial.notBefore, clock.sleeps]).toEqual([184, 204, [184]]);
+    await clock.sleep(244 - clock.now());
+    partial.depart();
+    expect(limiter.windowMs).toBe(1020);
+    const waited = await limiter.acquire();
+    expect([waited.notBefore, clock.sleeps.at(-1)]).toEqual([408, 408 - 60 - 244]);
+    await clock.sleep(430 - clock.now());
+    waited.depart();
+    expect(limiter.windowMs).toBe(1020 + 22);
+  });
+
+  it('a waited-for slot whose wake-up came late (a busy machine) is late from its notBefore: the late timer is not credited', async () => {
+    const virtual = new VirtualClock(0);
+    // Every sleep ends 30 ms after it should, as timers do on a loaded machine.
+    const clock = { now: () => virtual.now(), sleep: (ms: number, signal?: AbortSignal) => virtual.sleep(ms + 30, signal) };
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+    (await limiter.acquire()).depart();
+    const waited = await limiter.acquire();
+    expect([waited.grantedAt, waited.notBefore]).toEqual([174, 204]);
+    await virtual.sleep(224 - virtual.now());
+    waited.depart();
+    expect(limiter.windowMs).toBe(1020 + 20);
+  });
+
+  it('a slot free when asked for that leaves within its preparation time after a late one keeps the earlier lateness', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+    const first = await limiter.acquire();
+    await clock.sleep(100);
+    first.depart();
+    expect(limiter.windowMs).toBe(1060);
+    await clock.sleep(1000);
+    const free = await limiter.acquire();
+    expect(free.notBefore).toBe(clock.now());
+    await clock.sleep(60);
+    free.depart();
+    expect(limiter.windowMs).toBe(1060);
   });
 });
 

@@ -333,6 +333,33 @@ describe('runPush', () => {
     expect(readNdjson(join(tmp(), 'report.ndjson'))).toHaveLength(summary.total);
   });
 
+  it('sends the first batch as soon as one is queued: the reader waits for it to leave before reading on', async () => {
+    const readWhenSent: number[] = [];
+    let read = 0;
+    nock(DOWNSTREAM)
+      .post('/profiles/batch')
+      .times(10)
+      .reply((_uri, body) => {
+        readWhenSent.push(read);
+        const { batchId, profiles } = body as WireBatch;
+        return [200, { batchId, results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) }];
+      });
+    // Records handed over as fast as they are asked for (no event-loop turn between them), as
+    // from a file already in the page cache.
+    async function* input(): AsyncGenerator<string> {
+      for (; read < 2400; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
+    }
+    const log = await memoryLogger();
+    const { summary } = await runPush(
+      { file: '-', downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 500, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false },
+      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, stdin: input() },
+    );
+    expect(summary).toMatchObject({ total: 2400, delivered: 2400, requests: 5 });
+    // Without the wait, all 2,400 (under the reader's high-water mark of 3,000) were read first.
+    expect(readWhenSent[0]).toBeGreaterThanOrEqual(500);
+    expect(readWhenSent[0]).toBeLessThan(600);
+  });
+
   it('refuses to start without a readable file or a downstream', async () => {
     await expect(run('', { file: join(tmp(), 'missing.ndjson') })).rejects.toThrow(/missing.ndjson: no such file/);
     await expect(run('', { file: tmp() })).rejects.toBeInstanceOf(UsageError);
