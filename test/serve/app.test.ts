@@ -47,6 +47,10 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(res.headers.get('x-request-id')).toBe('req-42');
     const access = log.lines().find((l) => l.requestId === 'req-42');
     expect(access).toMatchObject({ stage: 'serve', status: 200, batchId: res.body.batchId });
+    // The access line's whole shape, in pino's order (it is written by hand: issue 19).
+    expect(Object.keys(access!)).toEqual(['level', 'time', 'runId', 'stage', 'requestId', 'method', 'path', 'status', 'durationMs', 'batchId', 'msg']);
+    expect(access).toMatchObject({ level: 'info', runId: 'test-run', method: 'POST', path: '/profiles', durationMs: expect.any(Number), msg: 'POST /profiles 200' });
+    expect(Number.isInteger(access!.durationMs)).toBe(true);
   });
 
   it('callers submitted together share a batch, each waiting for its own result', async () => {
