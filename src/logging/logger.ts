@@ -64,8 +64,8 @@ export async function createLogger({ format, level, runId, color, destination, m
     },
     stream,
   );
-  // JSON lines only: pino-pretty's stream is left to pino.
-  if (!pretty) DIRECT.set(logger, { stream, clean });
+  // pino-pretty's stream takes the same JSON lines from us as from pino.
+  DIRECT.set(logger, { stream, clean });
   return logger;
 }
 
@@ -75,7 +75,7 @@ interface Direct {
   clean: (text: string) => string;
 }
 
-/** createLogger's JSON loggers. A child logger (other bindings) is not here and goes through pino. */
+/** createLogger's loggers. A child logger (other bindings) is not here and goes through pino. */
 const DIRECT = new WeakMap<Logger, Direct>();
 
 /** A string as pino writes a value (`"…"`, escaped as JSON), or nothing for `undefined` (pino leaves the key out). */

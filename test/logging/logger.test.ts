@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, infoLine, isoTime, jsonField, maskEmailsIn } from '../../src/logging/logger.js';
 
@@ -116,6 +117,23 @@ describe('infoLine', () => {
     const { byPino, byHand } = await bothWays({ stage: 'serve', status: 200 }, 'POST /profiles 200', { level: 'warn' });
     expect(byPino).toEqual([]);
     expect(byHand).toEqual([]);
+  });
+
+  it('with --log-format pretty, the same line comes out of pino-pretty', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_000_000_123);
+    const written: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written.push(String(chunk));
+        done();
+      },
+    });
+    const logger = await createLogger({ format: 'pretty', level: 'info', runId: 'r-9', color: false, destination: destination as unknown as NodeJS.WritableStream & { write: (s: string) => boolean } });
+    logger.info({ stage: 'serve', path: '/users/a***@x.io', status: 404 }, 'GET /users/ann@x.io 404');
+    infoLine(logger, `${jsonField('stage', 'serve')}${jsonField('path', '/users/a***@x.io')}${jsonField('status', 404)}`, 'GET /users/ann@x.io 404');
+    await vi.waitFor(() => expect(written).toHaveLength(2));
+    expect(written[1]).toBe(written[0]);
+    expect(written[0]).toBe('[2025-11-24T16:00:00.123Z] INFO: GET /users/a***@x.io 404 {"runId":"r-9","stage":"serve","path":"/users/a***@x.io","status":404}\n');
   });
 
   it('a logger it cannot write for by hand (a child, with its own bindings) gets the same line through pino', async () => {
