@@ -16,10 +16,8 @@ export const TURN_BUDGET_MS = 8;
  * busy one and slices needlessly fine on a quiet one. At least one caller is answered per turn.
  */
 export class AnswerPacer<T> {
-  private resolvers: ((value: T) => void)[] = [];
-  private values: T[] = [];
-  /** The first not yet answered: the arrays are cut only once what is answered is half of them. */
-  private head = 0;
+  private readonly resolvers: ((value: T) => void)[] = [];
+  private readonly values: T[] = [];
   private scheduled = false;
 
   constructor(
@@ -39,39 +37,23 @@ export class AnswerPacer<T> {
 
   /** Results handed in and not yet passed on. */
   get pending(): number {
-    return this.resolvers.length - this.head;
+    return this.resolvers.length;
   }
 
   private readonly slice = (): void => {
     const until = this.now() + this.budgetMs;
     const { resolvers, values } = this;
+    let answered = 0;
     do {
-      const i = this.head++;
-      const resolve = resolvers[i]!;
-      const value = values[i]!;
-      // Answered callers are let go at once: under steady load the arrays may never run empty,
-      // and must not hold on to every caller answered since they last did (its result, its socket
-      // through the resolver).
-      resolvers[i] = undefined as unknown as (value: T) => void;
-      values[i] = undefined as T;
-      resolve(value);
-    } while (this.head < resolvers.length && this.now() < until);
-    if (this.head < resolvers.length) {
-      this.compact();
-      this.schedule(this.slice);
-    } else {
-      this.resolvers = [];
-      this.values = [];
-      this.head = 0;
-      this.scheduled = false;
-    }
+      resolvers[answered]!(values[answered]!);
+      answered += 1;
+    } while (answered < resolvers.length && this.now() < until);
+    // The slice leaves the arrays once answered: under steady load they may never run empty, and
+    // must not hold on to every caller answered since they last did (its result, its socket
+    // through the resolver).
+    resolvers.splice(0, answered);
+    values.splice(0, answered);
+    if (resolvers.length > 0) this.schedule(this.slice);
+    else this.scheduled = false;
   };
-
-  /** Drops the answered entries once they are half of the arrays (amortized: each entry moves once on average). */
-  private compact(): void {
-    if (this.head * 2 < this.resolvers.length) return;
-    this.resolvers.splice(0, this.head);
-    this.values.splice(0, this.head);
-    this.head = 0;
-  }
 }

@@ -113,6 +113,15 @@ describe('infoLine', () => {
     expect(verbose.byHand[0]).not.toContain('s3cret');
   });
 
+  it("takes its own way for createLogger's loggers, not pino's per-line path (the point of it: issue 19)", async () => {
+    const written: string[] = [];
+    const logger = await createLogger({ format: 'json', level: 'info', runId: 'r-9', color: false, destination: { write: (line: string) => void written.push(line) } });
+    const info = vi.spyOn(logger, 'info');
+    infoLine(logger, jsonField('status', 200), 'POST /profiles 200');
+    expect(info).not.toHaveBeenCalled();
+    expect(written).toHaveLength(1);
+  });
+
   it('writes nothing below the logger\'s level (--quiet), as pino does', async () => {
     const { byPino, byHand } = await bothWays({ stage: 'serve', status: 200 }, 'POST /profiles 200', { level: 'warn' });
     expect(byPino).toEqual([]);
