@@ -62,7 +62,7 @@ interface Answer {
 export function accessFields(requestId: string, method: string | undefined, path: string, status: number, durationMs: number, batchId?: string, reason?: string): string {
   return (
     `,"stage":"serve"${jsonField('requestId', requestId)}${jsonField('method', method)}${jsonField('path', path)},"status":${status},"durationMs":${durationMs}` +
-    `${batchId ? jsonField('batchId', batchId) : ''}${reason ? jsonField('reason', reason) : ''}`
+    `${jsonField('batchId', batchId)}${jsonField('reason', reason)}`
   );
 }
 
