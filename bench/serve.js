@@ -230,18 +230,25 @@ async function measureUnderWrk(label, startServer, connections, duration) {
  * in the same run, under wrk at each of WRK_CONNECTIONS_LIST (1500,3000) connections for
  * WRK_DURATION (12s) each; prints the ratios ours/baseline. BENCH_SERVE_ARGS adds flags to ours
  * (e.g. --quiet). BENCH_SERVE_BEFORE=path/to/bin/sync.js (another build, e.g. main's) is measured
- * too, between ours and the baseline, for a before/after under the same load. BENCH_SERVE_ROUNDS
- * (1) repeats the whole sequence. Needs `wrk` on PATH.
+ * too, between ours and the baseline, for a before/after under the same load; several builds may be
+ * given, comma-separated, each as `label=path` or a path (labelled before, before2, …), each
+ * printed against the baseline and against ours. BENCH_SERVE_ROUNDS (1) repeats the whole
+ * sequence. Needs `wrk` on PATH.
  */
 export async function serveBaselineBenchmark() {
   const levels = (process.env.WRK_CONNECTIONS_LIST ?? '1500,3000').split(',').map(Number);
   const duration = process.env.WRK_DURATION ?? '12s';
   const rounds = Number(process.env.BENCH_SERVE_ROUNDS ?? 1);
-  const before = process.env.BENCH_SERVE_BEFORE;
+  const others = (process.env.BENCH_SERVE_BEFORE ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((entry, i) => {
+      const eq = entry.indexOf('=');
+      return eq > 0 ? { label: entry.slice(0, eq), bin: entry.slice(eq + 1) } : { label: i === 0 ? 'before' : `before${i + 1}`, bin: entry };
+    });
   const extra = (process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean);
   const serveArgs = (downstream) => ['serve', '--port', '0', '--downstream-url', downstream, '--batch-size', '2000', '--log-format', 'json', ...extra];
   const ours = (downstream) => start(serveArgs(downstream));
-  const previous = (downstream) => start(serveArgs(downstream), before);
   const baseline = (downstream) => startScript(BASELINE, ['--port', '0', '--downstream-url', downstream, '--rate', '5', '--batch-size', '2000']);
   const ratio = (x, y) => (x / y).toFixed(2);
   const versus = (a, b) =>
@@ -251,13 +258,14 @@ export async function serveBaselineBenchmark() {
     for (const connections of levels) {
       console.log(`\n## serve vs minimal baseline under wrk: ${connections} connections for ${duration} each (platform: 5 req/s, 80 ms latency, batch 2000)${rounds > 1 ? `, round ${round} of ${rounds}` : ''}`);
       const a = await measureUnderWrk('sync', ours, connections, duration);
-      const p = before ? await measureUnderWrk('before', previous, connections, duration) : undefined;
+      const measured = [];
+      for (const { label, bin } of others) measured.push(await measureUnderWrk(label, (downstream) => start(serveArgs(downstream), bin), connections, duration));
       const b = await measureUnderWrk('baseline', baseline, connections, duration);
       console.log(
         `${versus(a, b)} · arrivals over the limit: sync ${a.overLimit} (${a.rateLimited} × 429), ` +
-          `${p ? `before ${p.overLimit} (${p.rateLimited} × 429), ` : ''}baseline ${b.overLimit} (${b.rateLimited} × 429)`,
+          `${measured.map((p) => `${p.label} ${p.overLimit} (${p.rateLimited} × 429), `).join('')}baseline ${b.overLimit} (${b.rateLimited} × 429)`,
       );
-      if (p) console.log(`${versus(p, b)}\n${versus(a, p)}`);
+      for (const p of measured) console.log(`${versus(p, b)}\n${versus(a, p)}`);
     }
   }
   console.log(`\nload average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);

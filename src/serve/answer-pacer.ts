@@ -1,23 +1,29 @@
-/** Callers answered per event-loop turn when many outcomes arrive at once. */
-export const ANSWERS_PER_TURN = 256;
+/** Milliseconds of one event-loop turn spent answering callers when many outcomes arrive at once. */
+export const TURN_BUDGET_MS = 8;
 
 /**
- * Hands callers their results a slice per event-loop turn, in order. A batch's outcomes all
- * arrive in one turn, and answering a caller (serializing, the socket write, its access line)
- * is most of what serve spends on it: answering 1,500 at once held the event loop for
- * 150-800 ms under wrk (issue 19). Meanwhile the timer that lets the next batch leave could not
+ * Hands callers their results in slices of at most TURN_BUDGET_MS per event-loop turn, in order. A
+ * batch's outcomes all arrive in one turn, and answering a caller (serializing, the socket write,
+ * its access line) is most of what serve spends on it: answering 1,500 at once held the event loop
+ * for 150-800 ms under wrk (issue 19). Meanwhile the timer that lets the next batch leave could not
  * fire, so it left late, the rate limiter read the lateness as a busy machine and widened its
- * window (fewer slots), and new requests were not read until the whole burst was over. A slice
- * per turn lets timers and incoming requests in between slices; it changes no result.
+ * window (fewer slots), and new requests were not read until the whole burst was over. A slice per
+ * turn lets timers and incoming requests in between slices; it changes no result.
+ *
+ * The slice is bounded by time, not by count (it was 256 answers): what a turn may hold up is the
+ * departure timer, in milliseconds, while what one answer costs moves with the machine and its
+ * load by a factor of several, so a count that suits a quiet machine holds the loop for long on a
+ * busy one and slices needlessly fine on a quiet one. At least one caller is answered per turn.
  */
 export class AnswerPacer<T> {
-  private resolvers: ((value: T) => void)[] = [];
-  private values: T[] = [];
+  private readonly resolvers: ((value: T) => void)[] = [];
+  private readonly values: T[] = [];
   private scheduled = false;
 
   constructor(
-    private readonly perTurn = ANSWERS_PER_TURN,
+    private readonly budgetMs = TURN_BUDGET_MS,
     private readonly schedule: (callback: () => void) => void = (callback) => void setImmediate(callback),
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Calls `resolve(value)` in a coming turn, after everything handed in before it. */
@@ -35,13 +41,19 @@ export class AnswerPacer<T> {
   }
 
   private readonly slice = (): void => {
-    // The slice leaves the arrays before it is answered: under steady load they may never run
-    // empty, and must not hold on to every caller answered since they last did (its result, its
-    // socket through the resolver).
-    const resolvers = this.resolvers.splice(0, this.perTurn);
-    const values = this.values.splice(0, this.perTurn);
-    for (let i = 0; i < resolvers.length; i++) resolvers[i]!(values[i]!);
-    if (this.resolvers.length > 0) this.schedule(this.slice);
+    const until = this.now() + this.budgetMs;
+    const { resolvers, values } = this;
+    let answered = 0;
+    do {
+      resolvers[answered]!(values[answered]!);
+      answered += 1;
+    } while (answered < resolvers.length && this.now() < until);
+    // The slice leaves the arrays once answered: under steady load they may never run empty, and
+    // must not hold on to every caller answered since they last did (its result, its socket
+    // through the resolver).
+    resolvers.splice(0, answered);
+    values.splice(0, answered);
+    if (resolvers.length > 0) this.schedule(this.slice);
     else this.scheduled = false;
   };
 }

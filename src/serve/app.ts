@@ -5,7 +5,7 @@ import type { Delivery } from '../delivery/delivery.js';
 import type { Encoded } from '../destinations/destination.js';
 import type { ProfileEncoder } from '../delivery/encoder.js';
 import type { Quota } from '../quota/open-quota.js';
-import { maskEmail, maskEmailsIn, type Logger } from '../logging/logger.js';
+import { infoLine, jsonField, maskEmail, maskEmailsIn, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import { validateProfile, type FieldError } from '../profiles/schemas.js';
 import type { SyncMetrics } from '../telemetry/metrics.js';
@@ -54,16 +54,16 @@ interface Answer {
   batchId?: string;
 }
 
-/** What the line logged for every request holds. */
-interface AccessLine {
-  stage: 'serve';
-  requestId: string;
-  method: string | undefined;
-  path: string;
-  status: number;
-  durationMs: number;
-  batchId?: string;
-  reason?: string;
+/**
+ * The fields of the line logged for every request, as JSON text for `infoLine` (issue 19: built by
+ * hand rather than as an object for pino to walk): stage, requestId, method, path, status,
+ * durationMs, then batchId and reason when there is one.
+ */
+export function accessFields(requestId: string, method: string | undefined, path: string, status: number, durationMs: number, batchId?: string, reason?: string): string {
+  return (
+    `,"stage":"serve"${jsonField('requestId', requestId)}${jsonField('method', method)}${jsonField('path', path)},"status":${status},"durationMs":${durationMs}` +
+    `${jsonField('batchId', batchId)}${jsonField('reason', reason)}`
+  );
 }
 
 const HTTP_STATUS: Record<Result['status'], number> = { forwarded: 200, invalid: 400, rejected: 422, failed: 503, timeout: 504 };
@@ -207,10 +207,7 @@ export class ServeApp {
         const durationMs = performance.now() - started;
         if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe(statusLabel(status), durationMs / 1000);
         const shown = this.shownPath(path);
-        const line: AccessLine = { stage: 'serve', requestId, method: req.method, path: shown, status, durationMs: Math.round(durationMs) };
-        if (batchId) line.batchId = batchId;
-        if (reason) line.reason = reason;
-        this.deps.logger.info(line, `${req.method} ${shown} ${status}`);
+        infoLine(this.deps.logger, accessFields(requestId, req.method, shown, status, Math.round(durationMs), batchId, reason), `${req.method} ${shown} ${status}`);
       } finally {
         this.closed();
       }

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { createLogger, isoTime, maskEmailsIn } from '../../src/logging/logger.js';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogger, infoLine, isoTime, jsonField, maskEmailsIn } from '../../src/logging/logger.js';
 
 /** The JSON lines a logger wrote, parsed. */
 async function linesOf(maskEmails: boolean | undefined, log: (logger: Awaited<ReturnType<typeof createLogger>>) => void): Promise<Array<Record<string, unknown>>> {
@@ -64,5 +65,95 @@ describe('isoTime', () => {
     const time = Date.parse(line!.time as string);
     expect(time).toBeGreaterThanOrEqual(before);
     expect(time).toBeLessThanOrEqual(Date.now());
+  });
+});
+
+describe('infoLine', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** What pino writes for `logger.info(fields, msg)` and what infoLine writes for the same, as raw text, in the same millisecond. */
+  async function bothWays(fields: Record<string, string | number | undefined>, msg: string, options: { maskEmails?: boolean; level?: 'info' | 'warn' } = {}) {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_000_000_123);
+    const written: string[] = [];
+    const logger = await createLogger({ format: 'json', level: options.level ?? 'info', runId: 'r-9', color: false, maskEmails: options.maskEmails, destination: { write: (line: string) => void written.push(line) } });
+    logger.info(fields, msg);
+    const byPino = written.splice(0);
+    infoLine(logger, Object.entries(fields).map(([key, value]) => jsonField(key, value)).join(''), msg);
+    return { byPino, byHand: written };
+  }
+
+  it("writes byte for byte the line pino writes for the same fields and message: order, escapes, numbers, a field left out when undefined", async () => {
+    // Every character a request line can bring (Node reads it as latin1), quotes, backslashes, and a text past pino's short-string path.
+    const everyByte = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
+    const cases: [Record<string, string | number | undefined>, string][] = [
+      [{ stage: 'serve', requestId: 'a1b2-3f', method: 'POST', path: '/profiles', status: 200, durationMs: 312, batchId: 'b-0123456789abcdef0123' }, 'POST /profiles 200'],
+      [{ stage: 'serve', requestId: 'probe', method: 'GET', path: '/x"y\\z\t\u00e9\u007f', status: 404, durationMs: 0 }, 'GET /x"y\\z\t\u00e9\u007f 404'],
+      [{ stage: 'serve', requestId: 'r', method: undefined, path: everyByte, status: 499, durationMs: 10_000, reason: 'the caller closed the connection while waiting for its answer' }, `? ${everyByte} 499`],
+      [{ stage: 'serve', status: Number.NaN, durationMs: -0.5 }, ''],
+    ];
+    for (const [fields, msg] of cases) {
+      const { byPino, byHand } = await bothWays(fields, msg);
+      expect(byPino).toHaveLength(1);
+      expect(byHand).toEqual(byPino);
+    }
+    const { byHand } = await bothWays(cases[0]![0], cases[0]![1]);
+    expect(byHand[0]).toBe(
+      '{"level":"info","time":"2025-11-24T16:00:00.123Z","runId":"r-9","stage":"serve","requestId":"a1b2-3f","method":"POST","path":"/profiles","status":200,"durationMs":312,"batchId":"b-0123456789abcdef0123","msg":"POST /profiles 200"}\n',
+    );
+  });
+
+  it('cleans the message as pino\'s hook does: addresses masked unless --verbose, a password in a URL gone either way', async () => {
+    const msg = 'GET /users/ann@example.com/http://u:s3cret@h/x 404';
+    const masked = await bothWays({ stage: 'serve', path: '/users/a***@example.com' }, msg);
+    expect(masked.byHand).toEqual(masked.byPino);
+    expect(masked.byHand[0]).not.toMatch(/ann@|s3cret/);
+    const verbose = await bothWays({ stage: 'serve', path: '/users/ann@example.com' }, msg, { maskEmails: false });
+    expect(verbose.byHand).toEqual(verbose.byPino);
+    expect(verbose.byHand[0]).toContain('"path":"/users/ann@example.com"');
+    expect(verbose.byHand[0]).not.toContain('s3cret');
+  });
+
+  it("takes its own way for createLogger's loggers, not pino's per-line path (the point of it: issue 19)", async () => {
+    const written: string[] = [];
+    const logger = await createLogger({ format: 'json', level: 'info', runId: 'r-9', color: false, destination: { write: (line: string) => void written.push(line) } });
+    const info = vi.spyOn(logger, 'info');
+    infoLine(logger, jsonField('status', 200), 'POST /profiles 200');
+    expect(info).not.toHaveBeenCalled();
+    expect(written).toHaveLength(1);
+  });
+
+  it('writes nothing below the logger\'s level (--quiet), as pino does', async () => {
+    const { byPino, byHand } = await bothWays({ stage: 'serve', status: 200 }, 'POST /profiles 200', { level: 'warn' });
+    expect(byPino).toEqual([]);
+    expect(byHand).toEqual([]);
+  });
+
+  it('with --log-format pretty, the same line comes out of pino-pretty', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_000_000_123);
+    const written: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written.push(String(chunk));
+        done();
+      },
+    });
+    const logger = await createLogger({ format: 'pretty', level: 'info', runId: 'r-9', color: false, destination: destination as unknown as NodeJS.WritableStream & { write: (s: string) => boolean } });
+    logger.info({ stage: 'serve', path: '/users/a***@x.io', status: 404 }, 'GET /users/ann@x.io 404');
+    infoLine(logger, `${jsonField('stage', 'serve')}${jsonField('path', '/users/a***@x.io')}${jsonField('status', 404)}`, 'GET /users/ann@x.io 404');
+    await vi.waitFor(() => expect(written).toHaveLength(2));
+    expect(written[1]).toBe(written[0]);
+    expect(written[0]).toBe('[2025-11-24T16:00:00.123Z] INFO: GET /users/a***@x.io 404 {"runId":"r-9","stage":"serve","path":"/users/a***@x.io","status":404}\n');
+  });
+
+  it('a logger it cannot write for by hand (a child, with its own bindings) gets the same line through pino', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_000_000_123);
+    const written: string[] = [];
+    const logger = await createLogger({ format: 'json', level: 'info', runId: 'r-9', color: false, destination: { write: (line: string) => void written.push(line) } });
+    const child = logger.child({ part: 'x' });
+    child.info({ stage: 'serve', status: 200 }, 'to b@b.io');
+    infoLine(child, `${jsonField('stage', 'serve')}${jsonField('status', 200)}`, 'to b@b.io');
+    expect(written).toHaveLength(2);
+    expect(written[1]).toBe(written[0]);
+    expect(written[0]).toBe('{"level":"info","time":"2025-11-24T16:00:00.123Z","runId":"r-9","part":"x","stage":"serve","status":200,"msg":"to b***@b.io"}\n');
   });
 });

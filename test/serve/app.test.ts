@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
-import { checkingIntervalMs, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { checkingIntervalMs, SERVE_GRANT_LEAD_MS, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { GRANT_LEAD_MS } from '../../src/delivery/pacing.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { exchange, postFromThread, slowClient } from '../helpers/raw-http.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis } from '../helpers/redis-server.js';
@@ -47,6 +48,23 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(res.headers.get('x-request-id')).toBe('req-42');
     const access = log.lines().find((l) => l.requestId === 'req-42');
     expect(access).toMatchObject({ stage: 'serve', status: 200, batchId: res.body.batchId });
+    // The access line's whole shape, in pino's order (it is written by hand: issue 19).
+    expect(Object.keys(access!)).toEqual(['level', 'time', 'runId', 'stage', 'requestId', 'method', 'path', 'status', 'durationMs', 'batchId', 'msg']);
+    expect(access).toMatchObject({ level: 'info', runId: 'test-run', method: 'POST', path: '/profiles', durationMs: expect.any(Number), msg: 'POST /profiles 200' });
+    expect(Number.isInteger(access!.durationMs)).toBe(true);
+  });
+
+  it(`forms a batch at most SERVE_GRANT_LEAD_MS (${SERVE_GRANT_LEAD_MS} ms) before it leaves, not push's GRANT_LEAD_MS: callers arriving meanwhile ride it`, async () => {
+    const { post, log } = await setup({ rate: 5 }, { rate: 5 });
+    // Each caller's answer comes right after its batch left: the next one waits for the next slot
+    // (about 210 ms at 5/s), whose grant comes at most the lead before it.
+    for (const x of ['a', 'b', 'c']) expect((await post('/profiles', { ...ann, email: `${x}@example.com` })).status).toBe(200);
+    const requests = log.lines().filter((line) => typeof line.grantedAt === 'number');
+    expect(requests).toHaveLength(3);
+    for (const { grantedAt, notBefore } of requests) {
+      expect((notBefore as number) - (grantedAt as number)).toBeLessThanOrEqual(SERVE_GRANT_LEAD_MS);
+    }
+    expect(SERVE_GRANT_LEAD_MS).toBeLessThan(GRANT_LEAD_MS);
   });
 
   it('callers submitted together share a batch, each waiting for its own result', async () => {
