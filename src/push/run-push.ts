@@ -3,7 +3,7 @@ import { ExitCode, InterruptedError, SyncError, toSyncError, UsageError, type Er
 import type { DeliveryOutcome } from '../engine/batch-engine.js';
 import { systemClock } from '../engine/clock.js';
 import type { DeliveryDependencies } from '../delivery/delivery.js';
-import type { Encoded } from '../destinations/destination.js';
+import type { Encoded, Target } from '../destinations/destination.js';
 import { encoderFor } from '../delivery/encoder.js';
 import { resolveTarget, type ResolvedTarget, type TargetFlags } from '../destinations/registry.js';
 import { recoverConsumed, removeHead } from '../io/append-log.js';
@@ -223,6 +223,7 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
   const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
   const consumed = replaying ? streamDigest() : undefined;
   early.taken = true;
+  if (!deps.state && !platform) unnamedState(target, options.stateDir, logger);
   state = deps.state ?? (platform ? await openState(early.opening ?? LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun }), options.stateDir, platform, logger) : undefined);
   const engine = delivery?.engine;
   const stopOn = (error: SyncError): void => {
@@ -557,6 +558,17 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     return { summary, exitCode: ExitCode.failed, error: new SyncError(message, errorClass, ExitCode.failed) };
   }
   return { summary, exitCode: summary.invalid + summary.rejected > 0 ? ExitCode.partial : ExitCode.ok };
+}
+
+/**
+ * A dry run (the only run that goes on without it) whose platform cannot be named: no token for a
+ * platform whose state is per account, or no --downstream-url. It compares with no state, so every
+ * valid profile shows as changed: said, so that this is not read as "the state remembers nothing".
+ */
+function unnamedState(target: Target, dir: string, logger: Logger): void {
+  const missing = target.destination.needs.credential && !target.credential ? 'SYNC_DOWNSTREAM_TOKEN' : '--downstream-url';
+  const whose = missing === 'SYNC_DOWNSTREAM_TOKEN' ? `the ${target.destination.title} account` : 'the platform';
+  logger.warn({ stage: 'run', state: dir }, `${missing} is not set: ${whose} whose state ${dir} remembers is unknown, so this dry run compares with no state (every valid profile shows as changed)`);
 }
 
 /** The state on disk, saying which one and how much it holds: a mistyped directory must not silently resend everything. */

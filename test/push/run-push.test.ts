@@ -299,6 +299,19 @@ describe('runPush', () => {
     expect(existsSync(deadLetter)).toBe(false);
   });
 
+  it('a dry run that cannot name the account (HubSpot without a token) says it compares with no state, instead of saying nothing', async () => {
+    // A state that remembers ann for this account: without the token the dry run cannot find it.
+    const target = targetOf('hubspot', DOWNSTREAM, { credential: 'pat-na1-x' });
+    const store = await LmdbStateStore.open(join(tmp(), 'state'), target.destination.identity(target)!);
+    await store!.close();
+    const { summary, log } = await run(lines(ann), { to: 'hubspot', token: undefined, dryRun: true, batchSize: 100 });
+    expect(summary).toMatchObject({ valid: 1, unchanged: 0 });
+    const said = log.lines().filter((line) => line.stage === 'run' && line.state === join(tmp(), 'state'));
+    expect(said.map((line) => [line.level, line.msg])).toEqual([
+      ['warn', `SYNC_DOWNSTREAM_TOKEN is not set: the HubSpot account whose state ${join(tmp(), 'state')} remembers is unknown, so this dry run compares with no state (every valid profile shows as changed)`],
+    ]);
+  });
+
   it('reads a JSON array file too', async () => {
     platform();
     const { summary } = await run(JSON.stringify([ann, bob], null, 2));
