@@ -20,6 +20,12 @@ export interface MetricsTarget {
  * for a dry run (it writes no file) or for any other command.
  */
 export function findMetricsFile(args: readonly string[]): MetricsTarget | undefined {
+  const { command, path, dryRun } = readRunArgs(args);
+  return command && path && !dryRun ? { command, path } : undefined;
+}
+
+/** The pull or push the raw arguments name, if any, and its --metrics-file and --dry-run. */
+function readRunArgs(args: readonly string[]): { command?: RunCommand; path?: string; dryRun: boolean } {
   let command: RunCommand | undefined;
   let path: string | undefined;
   let dryRun = false;
@@ -29,7 +35,7 @@ export function findMetricsFile(args: readonly string[]): MetricsTarget | undefi
     if (command === undefined) {
       if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
       else if (!arg.startsWith('-')) {
-        if (!(RUN_COMMANDS as readonly string[]).includes(arg)) return undefined;
+        if (!(RUN_COMMANDS as readonly string[]).includes(arg)) return { dryRun };
         command = arg as RunCommand;
       }
       continue;
@@ -38,7 +44,7 @@ export function findMetricsFile(args: readonly string[]): MetricsTarget | undefi
     else if (arg === '--metrics-file') path = args[++i];
     else if (arg.startsWith('--metrics-file=')) path = arg.slice('--metrics-file='.length);
   }
-  return command && path && !dryRun ? { command, path } : undefined;
+  return { command, path, dryRun };
 }
 
 let writtenByRun = false;
@@ -81,7 +87,8 @@ export async function withExitMetrics(
   // listener: Node's default ended the process by the signal, with no 'exit' event, so last
   // night's file stayed. Until the command adds a listener of its own, a signal here is exit 130,
   // which onExit records; from then on it is the command's to handle, also once the command has
-  // removed its listener again: its run is over by then, and its metrics are written.
+  // removed its listener again: its run is over by then, and its metrics are written. Without
+  // --metrics-file too: an interrupted pull or push is exit 130 (SPEC), not the signal's 143.
   let handedOver = false;
   const noteHandOver = (event: string | symbol, listener: unknown): void => {
     if ((event === 'SIGINT' || event === 'SIGTERM') && listener !== early) handedOver = true;
@@ -89,8 +96,8 @@ export async function withExitMetrics(
   const early = (): void => {
     if (!handedOver) exit(ExitCode.interrupted);
   };
-  if (target) {
-    process.once('exit', onExit);
+  if (target) process.once('exit', onExit);
+  if (readRunArgs(args).command) {
     process.on('SIGINT', early);
     process.on('SIGTERM', early);
     process.on('newListener', noteHandOver);

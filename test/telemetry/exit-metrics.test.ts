@@ -175,6 +175,22 @@ describe('withExitMetrics: a process that exits at once (process.exit) mid-run',
     expect(exits).toEqual([130]);
   });
 
+  it('without --metrics-file, a SIGTERM before push or pull listens is still exit 130, not the signal\'s 143', async () => {
+    const exits: number[] = [];
+    await withExitMetrics(['push', 'p', '--dry-run'], async () => void process.emit('SIGTERM', 'SIGTERM'), vi.fn(), () => 5_000, (code) => void exits.push(code));
+    await withExitMetrics(['pull'], async () => void process.emit('SIGINT', 'SIGINT'), vi.fn(), () => 5_000, (code) => void exits.push(code));
+    expect(exits).toEqual([130, 130]);
+  });
+
+  it('other commands keep Node\'s default for a signal (serve and mock handle their own)', async () => {
+    const exit = vi.fn();
+    const before = process.listenerCount('SIGTERM');
+    await withExitMetrics(['serve', '--port', '0'], async () => {
+      expect(process.listenerCount('SIGTERM')).toBe(before);
+    }, vi.fn(), () => 5_000, exit);
+    expect(exit).not.toHaveBeenCalled();
+  });
+
   it('once the command listens for its own signals, a Ctrl-C is its to handle (the run stops and reports)', async () => {
     const file = join(tmp(), 'push.prom');
     const exit = vi.fn();
