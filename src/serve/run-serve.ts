@@ -64,7 +64,9 @@ export const REFUSAL_HOLD_MS = 30_000;
  * serve-baseline`, quiet machine, 5 rounds): 30 ms instead of 60 took 1,500 wrk connections from
  * 1.00-1.18x the baseline's throughput to 1.11-1.19x, p99 432-626 ms to 419-476 ms; 15 and 5 ms
  * were no better (departures leave late more often: serializing a serve batch took 1-25 ms under
- * load). Never over the limit either way: the window counts departures, not grants.
+ * load). In process only: through a shared quota (Redis) a departure that leaves late is one the
+ * other processes planned around at its `notBefore`, and the first fresh-clone CI run with 30 ms
+ * there saw one 429 in "two pushes and a serve share one limit" (2026-11-30); there it stays push's.
  */
 export const SERVE_GRANT_LEAD_MS = 30;
 
@@ -97,7 +99,7 @@ export async function startServe(options: ServeOptions, deps: { logger: Logger; 
   const quota = await openQuota(
     {
       ...SHARED_DELIVERY_PACING,
-      leadMs: SERVE_GRANT_LEAD_MS,
+      leadMs: options.redisUrl ? SHARED_DELIVERY_PACING.leadMs : SERVE_GRANT_LEAD_MS,
       rate: resolved.rate,
       redisUrl: options.redisUrl,
       quotaKey: options.quotaKey,

@@ -67,6 +67,18 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(SERVE_GRANT_LEAD_MS).toBeLessThan(GRANT_LEAD_MS);
   });
 
+  it.skipIf(!REDIS_SERVER)(`through a shared quota (Redis) it keeps push's GRANT_LEAD_MS (${GRANT_LEAD_MS} ms): other processes plan around each departure${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const { post, log } = await setup({ rate: 5 }, { rate: 5, redisUrl: redis.url, quotaKey: 'lead' });
+    for (const x of ['a', 'b', 'c']) expect((await post('/profiles', { ...ann, email: `${x}@example.com` })).status).toBe(200);
+    const leads = log.lines().filter((line) => typeof line.grantedAt === 'number').map(({ grantedAt, notBefore }) => (notBefore as number) - (grantedAt as number));
+    expect(leads).toHaveLength(3);
+    // The slots after the first wait for their turn, so their grant comes the whole lead ahead.
+    expect(Math.max(...leads)).toBeGreaterThan(SERVE_GRANT_LEAD_MS);
+    expect(Math.max(...leads)).toBeLessThanOrEqual(GRANT_LEAD_MS);
+  });
+
   it('callers submitted together share a batch, each waiting for its own result', async () => {
     const { post } = await setup({}, { rate: 1 });
     const answers = await Promise.all(['a', 'b', 'c'].map((x) => post('/profiles', { ...ann, email: `${x}@example.com` })));
