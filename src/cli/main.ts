@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
 import { newRunId } from '../logging/logger.js';
 import { redactCredentials } from '../logging/redact.js';
+import { withRunHistory } from '../history/unrecorded-run.js';
 import { withExitMetrics } from '../telemetry/exit-metrics.js';
 import { keepRunningOnBrokenStderr, stopQuietlyOnBrokenPipe } from './broken-pipe.js';
 import { startKeeperAhead } from './keeper-ahead.js';
@@ -24,14 +25,17 @@ export interface MainOptions {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, { ownsProcess = false }: MainOptions = {}): Promise<void> {
-  // Whatever the exit, a pull or push given --metrics-file leaves its exit code there (cron alerts read it).
+  // The lines written before the run has a logger, and its history line, share one run id.
+  const runId = newRunId();
+  // Whatever the exit, a pull or push given --metrics-file leaves its exit code there (cron alerts
+  // read it), and a line in the run history.
   const say = (message: string, exitCode: number): void =>
-    void process.stderr.write(wantsJsonLogs(argv.slice(2), env) ? `${jsonLine(message, 'unexpected', exitCode)}\n` : `error: ${message}\n`);
-  await withExitMetrics(argv.slice(2), () => run(argv, env, ownsProcess), say);
+    void process.stderr.write(wantsJsonLogs(argv.slice(2), env) ? `${jsonLine(runId, message, 'unexpected', exitCode)}\n` : `error: ${message}\n`);
+  await withExitMetrics(argv.slice(2), () => withRunHistory(argv.slice(2), env, runId, () => run(argv, env, ownsProcess, runId)), say);
   await exitIfAsked({ owned: ownsProcess });
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv, ownsProcess: boolean): Promise<void> {
+async function run(argv: string[], env: NodeJS.ProcessEnv, ownsProcess: boolean, runId: string): Promise<void> {
   stopQuietlyOnBrokenPipe();
   keepRunningOnBrokenStderr();
   // Libraries (lmdb) print the errors they also report through their promises; we report those
@@ -40,11 +44,11 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, ownsProcess: boolean)
   if (!argv.includes('--verbose')) console.error = () => undefined;
   const json = wantsJsonLogs(argv.slice(2), env);
   const usageError = (message: string): void => {
-    process.stderr.write(json ? `${jsonLine(message)}\n` : `error: ${message}\n`);
+    process.stderr.write(json ? `${jsonLine(runId, message)}\n` : `error: ${message}\n`);
   };
   const withdrawKeeper = ownsProcess ? await startKeeperAhead(argv.slice(2)) : undefined;
   // Commander's own messages in JSON mode: one JSON line each, a help page shown for a mistake included.
-  const jsonStderr = json ? new JsonCommanderStderr((message) => jsonLine(message)) : undefined;
+  const jsonStderr = json ? new JsonCommanderStderr((message) => jsonLine(runId, message)) : undefined;
   const program = await createProgram({ writeErr: jsonStderr?.write, commands: commandsFor(argv.slice(2)) });
   jsonStderr?.watch(program);
   if (argv.length <= 2) {
@@ -73,7 +77,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, ownsProcess: boolean)
     }
     // Actions report their own errors; reaching here is a bug, still one line.
     const message = redactCredentials(error instanceof Error ? error.message : String(error));
-    process.stderr.write(json ? `${jsonLine(message, 'unexpected', ExitCode.failed)}\n` : `error: ${message}\n`);
+    process.stderr.write(json ? `${jsonLine(runId, message, 'unexpected', ExitCode.failed)}\n` : `error: ${message}\n`);
     process.exitCode = ExitCode.failed;
   }
 }
@@ -93,6 +97,6 @@ function wantsJsonLogs(args: string[], env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The shape of the logger's error lines, for the errors raised before there is a logger. */
-function jsonLine(msg: string, errorClass = 'client', exitCode: number = ExitCode.usage): string {
-  return JSON.stringify({ level: 'error', time: new Date().toISOString(), runId: newRunId(), stage: 'run', errorClass, exitCode, msg });
+function jsonLine(runId: string, msg: string, errorClass = 'client', exitCode: number = ExitCode.usage): string {
+  return JSON.stringify({ level: 'error', time: new Date().toISOString(), runId, stage: 'run', errorClass, exitCode, msg });
 }

@@ -3,6 +3,7 @@ import type { RunContext } from '../cli/context.js';
 import { ExitCode, SyncError, toSyncError } from '../errors.js';
 import { appendRun, appendRunSync, historyPath, prepareHistory } from './run-history.js';
 import type { RecordedCommand, RunRecord } from './run-record.js';
+import { noteRunRecorded } from './unrecorded-run.js';
 
 /** How a command's runs are recorded: which command, in which state directory, naming what. */
 export interface RunHistory<O> {
@@ -22,6 +23,7 @@ export interface RunHistory<O> {
 export async function recorded<O>(history: RunHistory<O>, handler: Handler<O>, options: O, context: RunContext, args: string[]): Promise<CommandOutcome> {
   const stateDir = history.stateDir(options);
   if (stateDir === undefined) return handler(options, context, args);
+  noteRunRecorded();
   const started = Date.now();
   await prepareHistory(stateDir);
   const platform = await platformOf(history, options);

@@ -1,13 +1,7 @@
+import { readRunArgs, type RunCommand } from '../cli/run-args.js';
 import { describeFsError, ExitCode } from '../errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../io/atomic-write.js';
 import { runGaugesText, type RunRecord } from './run-gauges.js';
-
-/** The commands that take `--metrics-file`: the `command` label's whole set. */
-const RUN_COMMANDS = ['pull', 'push'] as const;
-type RunCommand = (typeof RUN_COMMANDS)[number];
-
-/** Global options that take a value (they may stand before the command). */
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--log-format']);
 
 export interface MetricsTarget {
   command: RunCommand;
@@ -20,31 +14,8 @@ export interface MetricsTarget {
  * for a dry run (it writes no file) or for any other command.
  */
 export function findMetricsFile(args: readonly string[]): MetricsTarget | undefined {
-  const { command, path, dryRun } = readRunArgs(args);
-  return command && path && !dryRun ? { command, path } : undefined;
-}
-
-/** The pull or push the raw arguments name, if any, and its --metrics-file and --dry-run. */
-function readRunArgs(args: readonly string[]): { command?: RunCommand; path?: string; dryRun: boolean } {
-  let command: RunCommand | undefined;
-  let path: string | undefined;
-  let dryRun = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') break;
-    if (command === undefined) {
-      if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
-      else if (!arg.startsWith('-')) {
-        if (!(RUN_COMMANDS as readonly string[]).includes(arg)) return { dryRun };
-        command = arg as RunCommand;
-      }
-      continue;
-    }
-    if (arg === '--dry-run') dryRun = true;
-    else if (arg === '--metrics-file') path = args[++i];
-    else if (arg.startsWith('--metrics-file=')) path = arg.slice('--metrics-file='.length);
-  }
-  return { command, path, dryRun };
+  const { command, metricsFile, dryRun } = readRunArgs(args);
+  return command && metricsFile && !dryRun ? { command, path: metricsFile } : undefined;
 }
 
 let writtenByRun = false;
