@@ -621,16 +621,20 @@ describe('runPush with a state', () => {
       const batch = body as WireBatch;
       return { batchId: batch.batchId, results: batch.profiles.map((p) => ({ email: p.email, status: 'accepted' })) };
     };
-    // The platform processes X's Axel first and Yves second, but X's answer comes back last.
+    // The platform processes X's Axel first and Yves second, but X's answer comes back last: Y
+    // starts once Axel has arrived, and X's answer is held until Y's run is over (no timing).
+    let axelArrived!: () => void;
+    const axel = new Promise<void>((resolve) => (axelArrived = resolve));
+    const y = axel.then(() => push(lines({ ...ann, firstName: 'Yves' }), state));
     nock(DOWNSTREAM)
       .post('/profiles/batch', (body: WireBatch) => body.profiles[0]!.firstName === 'Axel' && Boolean(holds.push('Axel')))
-      .delay(300)
-      .reply(200, answer)
+      .reply((uri, body, callback) => {
+        axelArrived();
+        void y.finally(() => callback(null, [200, answer(uri, body)]));
+      })
       .post('/profiles/batch', (body: WireBatch) => body.profiles[0]!.firstName === 'Yves' && Boolean(holds.push('Yves')))
       .reply(200, answer);
     const x = push(lines({ ...ann, firstName: 'Axel' }), state);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const y = push(lines({ ...ann, firstName: 'Yves' }), state);
     expect((await Promise.all([x, y])).map((run) => run.summary.delivered)).toEqual([1, 1]);
     expect(holds).toEqual(['Axel', 'Yves']);
     // Neither run may leave the state saying the platform has Axel (it has Yves).
