@@ -577,7 +577,7 @@ async function openState(opening: Promise<LmdbStateStore | undefined>, dir: stri
   if (!store) logger.info({ stage: 'run', state: dir, platform, remembered: 0 }, `no state in ${dir} yet: every valid profile would be sent`);
   else if (store.created) logger.warn({ stage: 'run', state: dir, platform, remembered: 0 }, `new state created in ${dir}: nothing remembered for ${platform} yet, so every valid profile is sent`);
   // A state that knows other platforms only (another account, a rotated token): as loud as a new one.
-  else if (store.count() === 0) logger.warn({ stage: 'run', state: dir, platform, remembered: 0 }, `state ${dir}: nothing remembered for ${platform} yet (a platform, account or token it has not pushed to), so every valid profile counts as changed`);
+  else if (store.count() === 0) logger.warn({ stage: 'run', state: dir, platform, remembered: 0 }, `state ${dir}: nothing remembered for ${platform} (a platform, account or token new to it, or all forgotten), so every valid profile counts as changed`);
   else logger.info({ stage: 'run', state: dir, platform, remembered: store.count() }, `state ${dir}: ${count(store.count(), 'profile')} remembered for ${platform}`);
   return store;
 }

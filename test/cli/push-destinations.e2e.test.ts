@@ -187,7 +187,7 @@ describe.concurrent('push to real platforms (spawned, against their simulators)'
     const otherAccount = await runCli(hubspotArgs(hubspotMock, file), { env: { ...state, SYNC_DOWNSTREAM_TOKEN: `${HUBSPOT_TOKEN}-other-account` } });
     expect(JSON.parse(otherAccount.stdout)).toMatchObject({ delivered: 3, unchanged: 0 });
     // Said, as for a new state: a rotated token or a mistyped account must not resend everything silently.
-    expect(otherAccount.stderr).toMatch(/"level":"warn".*"remembered":0.*nothing remembered for hubspot \S+ token:[0-9a-f]{16} yet/);
+    expect(otherAccount.stderr).toMatch(/"level":"warn".*"remembered":0.*nothing remembered for hubspot \S+ token:[0-9a-f]{16} \(a platform, account or token new to it/);
     writeFileSync(file, ndjson([profile(1), profile(2, { lastName: 'changed' }), profile(3)]));
     // Each platform's rerun reads only its own part of the state: the two go at once.
     const [hubRerun, chimpRerun] = await Promise.all([summary(hub()), summary(chimp())]);
