@@ -1,9 +1,11 @@
 import { Option, type Command } from 'commander';
 import { action } from '../cli/action.js';
+import type { RunContext } from '../cli/context.js';
 import { addTargetOptions, downstreamToken } from '../cli/destination-options.js';
 import { programName } from '../cli/program-name.js';
 import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
 import { defaultStateDir } from '../state/state-dir.js';
 import { count } from '../ui/count.js';
 
@@ -41,7 +43,7 @@ export function registerState(program: Command): void {
       action<TargetFlags & { all?: boolean }>(async (flags, context, emails) => {
         if (flags.all === (emails.length > 0)) throw new UsageError('name the emails to forget, or --all (not both)');
         const { forgetState } = await import('../state/state-commands.js');
-        const { forgotten, platform } = await forgetState(targetOf(flags), flags.all ? 'all' : emails, context.logger);
+        const { forgotten, platform } = await forgetState(targetOf(flags), flags.all ? 'all' : emails, outcomeLogger(context));
         return {
           exitCode: ExitCode.ok,
           summary: { forgotten, platform, state: flags.state },
@@ -58,7 +60,7 @@ export function registerState(program: Command): void {
     .action(
       action<{ state: string }>(async (flags, context) => {
         const { resetState } = await import('../state/state-commands.js');
-        const { movedTo } = await resetState(flags.state, context.logger);
+        const { movedTo } = await resetState(flags.state, outcomeLogger(context));
         return {
           exitCode: ExitCode.ok,
           summary: { state: flags.state, movedTo },
@@ -67,4 +69,13 @@ export function registerState(program: Command): void {
         };
       }),
     );
+}
+
+/**
+ * The logger for a command whose outcome is one sentence: for a person (pretty logs) that sentence
+ * is printed, so the info line saying the same is left out (warnings stay; --verbose shows all).
+ * JSON logs keep it: there the sentence is not printed.
+ */
+function outcomeLogger(context: RunContext): Logger {
+  return context.logFormat === 'json' || context.verbose ? context.logger : context.logger.child({}, { level: 'warn' });
 }

@@ -278,9 +278,10 @@ describe.concurrent('push and its state (spawned)', () => {
     expect(Date.parse(one!.acceptedAt as string)).toBeLessThanOrEqual(before);
     expect(nobody).toEqual({ email: 'nobody@example.com', remembered: false });
 
-    const forgot = await runCli(['state', 'forget', 'user2@example.com', '--json'], { env });
+    // For a person (pretty logs): the one sentence, not also the log line saying the same.
+    const forgot = await runCli(['state', 'forget', 'user2@example.com', '--log-format', 'pretty'], { env });
     expect(forgot.code, forgot.stderr).toBe(0);
-    expect(JSON.parse(forgot.stdout)).toMatchObject({ forgotten: 1 });
+    expect(forgot.stderr).toBe(`Forgot 1 profile of ${mock.url}: the next push sends it again.\n`);
     expect(JSON.parse((await push()).stdout)).toMatchObject({ unchanged: 2, delivered: 1 });
 
     const all = await runCli(['state', 'forget', '--all', '--json'], { env });
