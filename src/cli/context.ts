@@ -1,5 +1,5 @@
 import { createLogger, newRunId, type LogFormat, type Logger } from '../logging/logger.js';
-import { Terminal } from '../ui/terminal.js';
+import { MAX_UNREAD_LOG_BYTES, Terminal } from '../ui/terminal.js';
 
 /** Options every command accepts (declared once on the program). */
 export interface GlobalOptions {
@@ -37,6 +37,9 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
     destination: logFormat === 'json' ? terminal.sink : terminal.stream,
     maskEmails: !options.verbose,
   });
+  terminal.whenLinesDropped((lines) =>
+    logger.warn({ stage: 'run', droppedLines: lines }, `${lines} log lines dropped: stderr's reader fell ${MAX_UNREAD_LOG_BYTES / 1024 / 1024} MB behind`),
+  );
   return {
     runId,
     logger,

@@ -7,7 +7,19 @@ export interface TerminalOptions {
   /** Progress and colour only make sense for a person watching stderr. */
   interactive: boolean;
   color: boolean;
+  /** Where log lines and messages go (tests): process.stderr. */
+  stderr?: UnreadStderr;
 }
+
+/** What the terminal needs of stderr: writing, and how much written is still unread. */
+export type UnreadStderr = Pick<Writable, 'write' | 'writableLength' | 'once'>;
+
+/**
+ * Log bytes written but not yet taken by stderr's reader beyond which log lines are dropped. A
+ * stalled reader (a log shipper that stops reading the pipe) would otherwise have `sync serve`
+ * hold every access line in memory: ~280 bytes an answer, gigabytes in an hour at full load.
+ */
+export const MAX_UNREAD_LOG_BYTES = 16 * 1024 * 1024;
 
 type OraFactory = typeof import('ora').default;
 
@@ -28,8 +40,13 @@ export class Terminal {
   private readonly ora: OraFactory | undefined;
   private spinner: Ora | undefined;
 
-  private constructor({ color }: TerminalOptions, ora: OraFactory | undefined) {
+  private readonly stderr: UnreadStderr;
+  private dropped = 0;
+  private onDropped: ((lines: number) => void) | undefined;
+
+  private constructor({ color, stderr = process.stderr }: TerminalOptions, ora: OraFactory | undefined) {
     this.ora = ora;
+    this.stderr = stderr;
     // chalk 5 reads its level from stdout and ignores NO_COLOR; stderr is ours to judge.
     this.paint = new Chalk({ level: color ? Math.max(chalkStderr.level, 1) as 1 | 2 | 3 : 0 });
   }
@@ -78,10 +95,33 @@ export class Terminal {
     else this.writeNow(chunk);
   }
 
+  /**
+   * Called once stderr's reader has caught up after log lines were dropped, with how many: the
+   * run's logger says so then (a warning, in the log's own format), so a gap in the log is never silent.
+   */
+  whenLinesDropped(onDropped: (lines: number) => void): void {
+    this.onDropped = onDropped;
+  }
+
   private writeNow(chunk: Buffer | string): void {
+    if (this.stderr.writableLength >= MAX_UNREAD_LOG_BYTES) {
+      this.drop(chunk);
+      return;
+    }
     this.spinner?.clear();
-    process.stderr.write(chunk);
+    this.stderr.write(chunk);
     this.spinner?.render();
+  }
+
+  private drop(chunk: Buffer | string): void {
+    if (this.dropped === 0) {
+      this.stderr.once('drain', () => {
+        const lines = this.dropped;
+        this.dropped = 0;
+        this.onDropped?.(lines);
+      });
+    }
+    this.dropped += countLines(String(chunk));
   }
 
   progress(text: string): Progress {
@@ -105,9 +145,15 @@ export class Terminal {
     // Lines logged before this one come out before it.
     this.gathered?.flush();
     this.spinner?.clear();
-    process.stderr.write(`${text}\n`);
+    this.stderr.write(`${text}\n`);
     this.spinner?.render();
   }
+}
+
+function countLines(text: string): number {
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
 }
 
 /** A terminal that reports a usable width; `columns` is 0 on some pseudo-terminals and undefined off a TTY. */
