@@ -76,7 +76,8 @@ export async function* readRecordChunks(
       const joined = head.length === 1 ? chunk : Buffer.concat(head, headBytes);
       const format = decideFormat(joined, false, maxBytes);
       if (format === undefined) {
-        head = [joined];
+        // A copy when it is the chunk itself: a reused buffer is rewritten by the next read.
+        head = [joined === chunk ? Buffer.from(chunk) : joined];
         continue;
       }
       splitter = createSplitter(format, joined, limits);
@@ -202,7 +203,8 @@ class Pieces {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: with no room, take is 0 and an empty part is kept: the same bytes.
     if (room <= 0) return;
     const take = Math.min(room, length);
-    this.parts.push(bytes.subarray(start, start + take));
+    // A copy: the chunk read may be a reused buffer (see openInput), rewritten by the next read.
+    this.parts.push(Buffer.from(bytes.subarray(start, start + take)));
     this.kept += take;
   }
 

@@ -9,8 +9,16 @@ async function read(
   const bytes = typeof input === 'string' ? Buffer.from(input) : input;
   const size = chunk ?? (bytes.length || 1);
   async function* chunks() {
-    // Byte chunks: a multi-byte character may be cut anywhere, as a real read can cut it.
-    for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+    // Byte chunks: a multi-byte character may be cut anywhere, as a real read can cut it. All in one
+    // buffer, scribbled over as soon as the next is asked for, as openInput reuses its buffer:
+    // nothing read may keep a view of it.
+    const reused = Buffer.alloc(size);
+    for (let i = 0; i < bytes.length; i += size) {
+      const piece = bytes.subarray(i, i + size);
+      piece.copy(reused);
+      yield reused.subarray(0, piece.length);
+      reused.fill('*');
+    }
   }
   const out: RawRecord[] = [];
   for await (const record of readRecords(chunks(), { maxBytes, keepBytes })) out.push(record);
