@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
@@ -35,6 +35,21 @@ describe('openInput', () => {
     expect(read.bytes.equals(content)).toBe(true);
     expect(read.chunks).toBe(4);
     expect(read.shared).toBe(true);
+  });
+
+  it('closes the file when read to the end, and when the reader stops early', async () => {
+    const file = join(tmp(), 'in.ndjson');
+    writeFileSync(file, pattern(READ_BYTES * 2));
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    await readAll((await openInput(file, noStdin)).stream);
+    expect(open()).toBe(before);
+    for await (const chunk of (await openInput(file, noStdin)).stream) {
+      expect(chunk.length).toBe(READ_BYTES);
+      expect(open()).toBe(before + 1);
+      break;
+    }
+    expect(open()).toBe(before);
   });
 
   it('bounded: reads only the bytes there at the start, whatever is appended meanwhile', async () => {

@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { leadingEmail } from '../../src/push/leading-email.js';
 import { normalizeEmail } from '../../src/normalize/email.js';
+
+// The real normalizeEmail, watched: an email already normal is kept as it is, without it.
+vi.mock('../../src/normalize/email.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/normalize/email.js')>();
+  return { ...real, normalizeEmail: vi.fn(real.normalizeEmail) };
+});
 
 describe('leadingEmail', () => {
   it('reads the email of a record that begins with it, normalized as validation does', () => {
@@ -15,6 +21,16 @@ describe('leadingEmail', () => {
     for (const email of emails) expect(leadingEmail(`{"email":"${email}","firstName":"Ann"}`), email).toBe(normalizeEmail(email));
     // The characters at the edges of the range: a space, DEL, and the capitals' neighbours.
     expect(['@', 'A', 'Z', '[', '`', 'a', 'z', '{', '~', ' ', '\u007f', '!'].map((c) => leadingEmail(`{"email":"x${c}y"}`))).toStrictEqual(['x@y', 'xay', 'xzy', 'x[y', 'x`y', 'xay', 'xzy', 'x{y', 'x~y', 'x y', 'x\u007fy', 'x!y']);
+  });
+
+  it('keeps an email of printable ASCII without capitals as it is; any other goes through normalizeEmail', () => {
+    const normalizing = vi.mocked(normalizeEmail);
+    normalizing.mockClear();
+    expect(leadingEmail('{"email":"zoe.o\'neil+1@x-y.org","a":1}')).toBe("zoe.o'neil+1@x-y.org");
+    expect(leadingEmail('{"email":"!#$%&*+/=?^_`{|}~@[0]"}')).toBe('!#$%&*+/=?^_`{|}~@[0]');
+    expect(normalizing).not.toHaveBeenCalled();
+    for (const email of ['Ann@x.de', 'annZ@x.de', 'ann @x.de', '\tann@x.de', 'ann@bücher.de', 'ann\u007f@x.de']) leadingEmail(`{"email":"${email}"}`);
+    expect(normalizing.mock.calls).toStrictEqual([['Ann@x.de'], ['annZ@x.de'], ['ann @x.de'], ['\tann@x.de'], ['ann@bücher.de'], ['ann\u007f@x.de']]);
   });
 
   it('does not guess for any other text: another first key, spacing, no closing quote', () => {

@@ -315,6 +315,12 @@ describe('readRecords: NDJSON limits', () => {
   it('a line longer than keepBytes that arrives in one read is kept whole: it is in memory anyway', async () => {
     const big = `{"x":"${'y'.repeat(500)}"}`;
     expect(await read(`${big}\n`, { maxBytes: 100, keepBytes: 200 })).toEqual([{ line: 1, text: big, problem: 'record is larger than 100 bytes (508 bytes)' }]);
+    // Not the read's first line either: its size is its own, wherever it starts.
+    expect(await read(`{"a":1}\r\n${big}\r\n{"b":2}`, { maxBytes: 100 })).toEqual([
+      { line: 1, text: '{"a":1}' },
+      { line: 2, text: big, problem: 'record is larger than 100 bytes (508 bytes)' },
+      { line: 3, text: '{"b":2}' },
+    ]);
   });
 
   it('a blank last line without a newline, tabs or CRs included, is no record', async () => {
