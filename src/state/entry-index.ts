@@ -373,7 +373,9 @@ export class LoadedEntries {
 }
 
 /** Where in its bucket [first, end) a uniform hash `hi` most likely sits. */
-const guess = (hi: number, first: number, end: number): number => first + Math.floor(((hi & BUCKET_REST) * (end - first)) / (BUCKET_REST + 1));
+function guess(hi: number, first: number, end: number): number {
+  return first + Math.floor(((hi & BUCKET_REST) * (end - first)) / (BUCKET_REST + 1));
+}
 
 /**
  * Buckets larger than this (keys that are not uniform: never seen with hashed emails, but a bound
