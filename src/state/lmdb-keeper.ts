@@ -50,6 +50,45 @@ function key(email: Uint8Array, offset = 0): Buffer {
   return bytes;
 }
 
+/** What lmdb-js calls to read each key and value of a range (RootDatabase's own members). */
+interface RangeReading {
+  readKey: (bytes: Uint8Array, start: number, end: number) => unknown;
+  decoder?: { decode(bytes: Uint8Array, size: number): unknown };
+  decoderCopies?: boolean;
+}
+
+/**
+ * For one walk, until the returned function is called: each entry of our sizes (16-byte key,
+ * 32-byte value) is copied by `key` then `value` straight out of lmdb-js's own reused buffers, and
+ * the range yields `true` as its value (false for an entry of other sizes). By default lmdb-js
+ * copies each key and each value into a new Buffer: two objects per entry for the collector, a
+ * third of a million-entry walk (0.45-0.62 s against 0.35-0.45 s for the walk alone, measured).
+ */
+function copyingReads(store: RootDatabase<Buffer, Buffer>, copy: { key(bytes: Uint8Array, at: number): void; value(bytes: Uint8Array): void }): () => void {
+  const reading = store as unknown as RangeReading;
+  const { readKey, decoder, decoderCopies } = reading;
+  // The current key stays readable as lmdb-js expects (it repositions a cursor from it).
+  const current = Buffer.alloc(KEY_BYTES);
+  let ours = false;
+  reading.readKey = (bytes, start, end) => {
+    ours = end - start === KEY_BYTES;
+    if (!ours) return readKey(bytes, start, end);
+    for (let i = 0; i < KEY_BYTES; i++) current[i] = bytes[start + i]!;
+    copy.key(bytes, start);
+    return current;
+  };
+  // decoderCopies: the decoder copies what it needs, so lmdb-js hands it its own buffer as is.
+  reading.decoder = {
+    decode: (bytes, size) => {
+      if (!ours || size !== STORED_BYTES) return false;
+      copy.value(bytes);
+      return true;
+    },
+  };
+  reading.decoderCopies = true;
+  return () => Object.assign(reading, { readKey, decoder, decoderCopies });
+}
+
 function range(): { start: Buffer; end?: Buffer } {
   const id = platform.readBigUInt64BE(0);
   const start = Buffer.alloc(KEY_BYTES);
@@ -86,20 +125,29 @@ async function openEnvironment(request: Extract<KeeperRequest, { op: 'open' }>):
   let chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));
   let filled = 0;
   let walked = 0;
-  for (const { key: stored, value } of db.getRange(range())) {
-    walked += 1;
-    if (stored.length !== KEY_BYTES || value.length !== STORED_BYTES) continue;
-    // Keys first, values after them (see the `entries` reply): push copies the values in one piece.
-    const at = filled * EMAIL_BYTES;
-    for (let i = 0; i < EMAIL_BYTES; i++) chunk[at + i] = stored[8 + i]!;
-    chunk.set(value, CHUNK * EMAIL_BYTES + filled * STORED_BYTES);
-    if (++filled === CHUNK) {
+  // Keys first, values after them (see the `entries` reply): push copies the values in one piece.
+  const restore = copyingReads(db, {
+    key: (bytes, at) => {
+      for (let i = 0; i < EMAIL_BYTES; i++) chunk[filled * EMAIL_BYTES + i] = bytes[at + 8 + i]!;
+    },
+    value: (bytes) => {
+      const at = CHUNK * EMAIL_BYTES + filled * STORED_BYTES;
+      for (let i = 0; i < STORED_BYTES; i++) chunk[at + i] = bytes[i]!;
+    },
+  });
+  try {
+    for (const { value } of db.getRange(range())) {
+      walked += 1;
+      // While copyingReads is in place the value is whether the entry was copied, not bytes.
+      if ((value as unknown) !== true || ++filled < CHUNK) continue;
       const backlog = replyPart({ id: request.id, type: 'entries', data: chunk });
       chunk = Buffer.allocUnsafe(CHUNK * (EMAIL_BYTES + STORED_BYTES));
       filled = 0;
       // The range keeps its snapshot (one read transaction) across the wait.
       if (backlog) await backlog;
     }
+  } finally {
+    restore();
   }
   if (filled > 0) {
     chunk.copyWithin(filled * EMAIL_BYTES, CHUNK * EMAIL_BYTES, CHUNK * EMAIL_BYTES + filled * STORED_BYTES);

@@ -107,6 +107,10 @@ export class LmdbStateStore implements StateStore {
     return this.index.hasTag(id.hi, id.lo, digestHalves.getUint32(0), digestHalves.getUint32(4));
   }
 
+  touch(id: EmailId): number {
+    return this.index.touch(id.hi);
+  }
+
   /**
    * The entry stored for the email if its checksum holds (checked here rather than at load: only
    * what is looked up pays for it), in a buffer reused by the next call: no garbage per record.

@@ -61,6 +61,11 @@ export interface StateStore {
    */
   remembersText(email: string, textDigest: Digest, id?: EmailId): boolean;
   /**
+   * Optional, and only a hint: reads where a lookup of this email will look, returning something of
+   * it to keep (see LoadedEntries.touch). Asked for a chunk's records in a row before their lookups.
+   */
+  touch?(id: EmailId): number;
+  /**
    * Random, and new whenever the state forgets a remembered email (or is created): what a batch
    * is formed against for a profile the state holds nothing for. "Nothing" after a forget, a
    * reset, or in another state is never the "nothing" of an earlier send, so the same content

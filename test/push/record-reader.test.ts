@@ -9,8 +9,16 @@ async function read(
   const bytes = typeof input === 'string' ? Buffer.from(input) : input;
   const size = chunk ?? (bytes.length || 1);
   async function* chunks() {
-    // Byte chunks: a multi-byte character may be cut anywhere, as a real read can cut it.
-    for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+    // Byte chunks: a multi-byte character may be cut anywhere, as a real read can cut it. All in one
+    // buffer, scribbled over as soon as the next is asked for, as openInput reuses its buffer:
+    // nothing read may keep a view of it.
+    const reused = Buffer.alloc(size);
+    for (let i = 0; i < bytes.length; i += size) {
+      const piece = bytes.subarray(i, i + size);
+      piece.copy(reused);
+      yield reused.subarray(0, piece.length);
+      reused.fill('*');
+    }
   }
   const out: RawRecord[] = [];
   for await (const record of readRecords(chunks(), { maxBytes, keepBytes })) out.push(record);
@@ -307,6 +315,12 @@ describe('readRecords: NDJSON limits', () => {
   it('a line longer than keepBytes that arrives in one read is kept whole: it is in memory anyway', async () => {
     const big = `{"x":"${'y'.repeat(500)}"}`;
     expect(await read(`${big}\n`, { maxBytes: 100, keepBytes: 200 })).toEqual([{ line: 1, text: big, problem: 'record is larger than 100 bytes (508 bytes)' }]);
+    // Not the read's first line either: its size is its own, wherever it starts.
+    expect(await read(`{"a":1}\r\n${big}\r\n{"b":2}`, { maxBytes: 100 })).toEqual([
+      { line: 1, text: '{"a":1}' },
+      { line: 2, text: big, problem: 'record is larger than 100 bytes (508 bytes)' },
+      { line: 3, text: '{"b":2}' },
+    ]);
   });
 
   it('a blank last line without a newline, tabs or CRs included, is no record', async () => {

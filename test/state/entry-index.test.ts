@@ -132,6 +132,17 @@ describe('LoadedEntries', () => {
     }
   });
 
+  it('touch reads the key where a lookup of that hash looks first (its place in proportion within its bucket): its high word, 0 past the last key', () => {
+    // Bucket 0 (the top 16 bits 0) holds four keys; bucket 0xffff one; those between none.
+    const entries = loaded(new Map([['0:1', 1], ['16384:2', 2], ['32768:3', 3], ['49152:4', 4], ['4294901760:5', 5]]));
+    expect([0, 16383, 16384, 32768, 49151, 49152, 65535].map((hi) => entries.touch(hi))).toEqual([0, 0, 16384, 32768, 32768, 49152, 49152]);
+    // A bucket of one key: that key; an empty bucket: where the next one starts.
+    expect([entries.touch(0xffff0000), entries.touch(0xffffffff), entries.touch(0x00010000), entries.touch(0xfffe1234)]).toEqual([0xffff0000, 0xffff0000, 0xffff0000, 0xffff0000]);
+    // Past the last key there is nothing to read.
+    expect(loaded(new Map([['0:1', 1]])).touch(0xffff0000)).toBe(0);
+    expect(new EntryLoader(4).finish().touch(12345)).toBe(0);
+  });
+
   it('an empty load finds nothing and takes new keys beside it', () => {
     const entries = new EntryLoader(4).finish();
     expect(entries.get(0, 0)).toBeUndefined();

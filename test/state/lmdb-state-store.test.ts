@@ -214,9 +214,13 @@ describe('LmdbStateStore', () => {
     // A valid value of another key (bytes a damaged page could hand back for this one).
     await raw.put(key('moved@example.com'), stored('elsewhere@example.com'));
     await raw.put(key('fine@example.com'), stored('fine@example.com'));
+    // Keys of other lengths inside the platform's range, around an email's: not entries either, even
+    // when the bytes where an email's would be, and the value, are those of a good entry.
+    await raw.put(Buffer.concat([key('odd@example.com'), Buffer.alloc(1)]), stored('odd@example.com'));
+    await raw.put(key('odd@example.com').subarray(0, 15), stored('odd@example.com'));
     await raw.close();
     const store = (await LmdbStateStore.open(dir, 'http://a'))!;
-    for (const email of ['short', 'long', 'flip', 'moved']) {
+    for (const email of ['short', 'long', 'flip', 'moved', 'odd']) {
       expect(store.lookup(`${email}@example.com`)).toBeUndefined();
       expect(store.rememberedTextDigest(`${email}@example.com`)).toBeUndefined();
       // Checked as it loaded: the text digest beside the key is not trusted either.

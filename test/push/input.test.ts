@@ -1,0 +1,101 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import { openInput, READ_BYTES } from '../../src/push/input.js';
+import { useTempDir } from '../helpers/tmp.js';
+
+const tmp = useTempDir();
+const noStdin = (async function* () {})();
+
+/**
+ * Every chunk, copied as it comes (a chunk is valid only until the next is asked for), checked to
+ * be still intact after the read that follows it has had time to finish, and how many buffers
+ * the chunks were views of.
+ */
+async function readAll(stream: AsyncIterable<Buffer | string>): Promise<{ bytes: Buffer; chunks: number; buffers: number }> {
+  const copies: Buffer[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  for await (const chunk of stream) {
+    const bytes = chunk as Buffer;
+    const copy = Buffer.from(bytes);
+    copies.push(copy);
+    buffers.add(bytes.buffer);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (!bytes.equals(copy)) expect.fail(`chunk ${copies.length} changed while it was held`);
+  }
+  return { bytes: Buffer.concat(copies), chunks: copies.length, buffers: buffers.size };
+}
+
+/** Bytes that differ from read to read (a chunk read twice, or one skipped, would show). */
+const pattern = (length: number): Buffer => Buffer.from(Array.from({ length }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+
+describe('openInput', () => {
+  it('reads a file of several reads whole, in order, into two buffers in turn (the next read goes into the other)', async () => {
+    const file = join(tmp(), 'in.ndjson');
+    const content = pattern(READ_BYTES * 3 + 123);
+    writeFileSync(file, content);
+    const input = await openInput(file, noStdin);
+    expect(input.size).toBe(content.length);
+    const read = await readAll(input.stream);
+    expect(read.bytes.equals(content)).toBe(true);
+    expect(read.chunks).toBe(4);
+    expect(read.buffers).toBe(2);
+  });
+
+  it('closes the file when read to the end, and when the reader stops early', async () => {
+    const file = join(tmp(), 'in.ndjson');
+    writeFileSync(file, pattern(READ_BYTES * 2));
+    const open = (): number => readdirSync('/proc/self/fd').length;
+    const before = open();
+    await readAll((await openInput(file, noStdin)).stream);
+    expect(open()).toBe(before);
+    for await (const chunk of (await openInput(file, noStdin)).stream) {
+      expect(chunk.length).toBe(READ_BYTES);
+      expect(open()).toBe(before + 1);
+      break;
+    }
+    expect(open()).toBe(before);
+  });
+
+  it('bounded: reads only the bytes there at the start, whatever is appended meanwhile', async () => {
+    const file = join(tmp(), 'dead.ndjson');
+    const content = pattern(READ_BYTES + 10);
+    writeFileSync(file, content);
+    const input = await openInput(file, noStdin, { bounded: true });
+    appendFileSync(file, 'appended while reading\n');
+    expect((await readAll(input.stream)).bytes.equals(content)).toBe(true);
+    // Not bounded, the same file is read to its end.
+    expect((await readAll((await openInput(file, noStdin)).stream)).bytes.length).toBe(content.length + 23);
+  });
+
+  it('bounded, an empty file is no read at all; unbounded, an empty file is read as nothing', async () => {
+    const file = join(tmp(), 'empty.ndjson');
+    writeFileSync(file, '');
+    expect(await readAll((await openInput(file, noStdin, { bounded: true })).stream)).toEqual({ bytes: Buffer.alloc(0), chunks: 0, buffers: 0 });
+    expect((await readAll((await openInput(file, noStdin)).stream)).chunks).toBe(0);
+  });
+
+  it('reads a named pipe given as the file (no offsets: a pipe has none)', async () => {
+    const fifo = join(tmp(), 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const content = pattern(READ_BYTES + 500);
+    const input = await openInput(fifo, noStdin);
+    const writer = createWriteStream(fifo);
+    writer.end(content);
+    expect((await readAll(input.stream)).bytes.equals(content)).toBe(true);
+  });
+
+  it('stdin is read as given; a missing file and a directory are usage errors naming the file', async () => {
+    const stdin = (async function* () {
+      yield 'a';
+    })();
+    expect((await openInput('-', stdin)).stream).toBe(stdin);
+    const missing = join(tmp(), 'nope.ndjson');
+    await expect(openInput(missing, noStdin)).rejects.toThrow(new UsageError(`${missing}: no such file`));
+    const dir = join(tmp(), 'folder');
+    mkdirSync(dir);
+    await expect(openInput(dir, noStdin)).rejects.toThrow(new UsageError(`${dir}: is a directory, expected a JSON or NDJSON file`));
+  });
+});
