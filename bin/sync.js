@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is compiled to dist/ by `npm ci` (the `prepare` script).
-import { setProgramName } from '../dist/cli/program-name.js';
-import { startKeeperAhead } from '../dist/cli/keeper-ahead.js';
+// Thin launcher: the CLI is bundled into dist/ by `npm ci` (the `prepare` script: rolldown.config.mjs).
+// dist/ is a bundle (rolldown.config.mjs): the stack traces --verbose shows name src/ files and
+// lines through its source maps, turned on before any of it loads. Only then: they cost every load.
+if (process.argv.includes('--verbose')) process.setSourceMapsEnabled(true);
+const { setProgramName } = await import('../dist/cli/program-name.js');
+const { startKeeperAhead } = await import('../dist/cli/keeper-ahead.js');
 
 // A push's state process is forked before the program's own modules load (dist/cli/keeper-ahead.js):
 // it is what the first request waits for. main() takes it, or withdraws it if the run is refused;

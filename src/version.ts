@@ -1,4 +1,5 @@
-import { createRequire } from 'node:module';
+// Imported, not read at run time: the bundle (rolldown.config.mjs) carries the version inside the
+// program, whose modules sit in dist/<folder>/ wherever they were in src/.
+import packageJson from '../package.json' with { type: 'json' };
 
-const require = createRequire(import.meta.url);
-export const version: string = (require('../package.json') as { version: string }).version;
+export const version: string = packageJson.version;

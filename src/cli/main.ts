@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { ExitCode, UsageError } from '../errors.js';
-import { newRunId } from '../logging/logger.js';
+import { newRunId } from '../logging/run-id.js';
 import { redactCredentials } from '../logging/redact.js';
 import { withRunHistory } from '../history/unrecorded-run.js';
 import { withExitMetrics } from '../telemetry/exit-metrics.js';

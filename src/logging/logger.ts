@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { redactCredentials } from './redact.js';
+
+export { newRunId } from './run-id.js';
 
 export type { Logger };
 export type LogFormat = 'json' | 'pretty';
@@ -17,10 +18,6 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Mask email addresses inside messages too (a platform's refusal may quote one); off with --verbose. */
   maskEmails?: boolean;
-}
-
-export function newRunId(): string {
-  return randomBytes(4).toString('hex');
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import { open, type RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import { EMAIL_BYTES, FORGOTTEN, GENERATION_BYTES, NOTHING, RECORDED, STORED_BYTES, type KeeperReply, type KeeperRequest } from './keeper-protocol.js';
 import { count } from '../ui/count.js';
 
@@ -23,6 +24,16 @@ const GENERATION_KEY = Buffer.from('sync:generation');
  * reassembly was 0.2 s of a million-entry load).
  */
 const CHUNK = 1536;
+
+/**
+ * This process starts for every push, and loading lmdb is most of what it does before it answers
+ * (docs/benchmarks.md, start-up, third session): lmdb's one-file CommonJS build rather than its ES
+ * modules (node-index.js and a dozen more, each resolved and compiled as a module), and without
+ * msgpackr's native decoder, a second addon to load, which values stored as raw bytes
+ * (`encoding: 'binary'`) never use.
+ */
+process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
+const { open } = createRequire(import.meta.url)('lmdb') as typeof import('lmdb');
 
 let db: RootDatabase<Buffer, Buffer> | undefined;
 let platform = Buffer.alloc(8);

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { axios, withoutLazyWebGlobals } from '../../src/http/axios.js';
@@ -28,20 +31,32 @@ describe('axios, loaded without compiling undici', () => {
     expect(axios.isCancel(new axios.CanceledError())).toBe(true);
   });
 
-  it('in a fresh process, loading it compiles neither undici nor axios’s ES modules', () => {
-    // The built module: what bin/sync.js runs.
+  it('in a fresh process, loading it compiles neither undici nor any file of axios’s package', () => {
+    // The built module: what bin/sync.js runs. axios's CommonJS build is bundled into dist/
+    // (rolldown.config.mjs), so no file of node_modules loads, as an ES module or through require.
     const built = fileURLToPath(new URL('../../dist/http/axios.js', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'axios-load-'));
+    const list = join(dir, 'loaded.txt');
+    writeFileSync(list, '');
+    const loader = `import { appendFileSync } from 'node:fs'; export async function load(url, context, next) { appendFileSync(${JSON.stringify(list)}, url + '\\n'); return next(url, context); }`;
     const script = [
-      `import { createRequire } from 'node:module';`,
-      `await import(${JSON.stringify(built)});`,
-      `const cjs = Object.keys(createRequire(import.meta.url).cache).filter((file) => file.includes('axios'));`,
-      `console.log(JSON.stringify({ undici: process.moduleLoadList.filter((m) => m.includes('undici')), cjs }));`,
+      `import { createRequire, register } from 'node:module';`,
+      `register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(loader)}`)});`,
+      `const { axios } = await import(${JSON.stringify(built)});`,
+      `const cjs = Object.keys(createRequire(import.meta.url).cache);`,
+      `console.log(JSON.stringify({ undici: process.moduleLoadList.filter((m) => m.includes('undici')), cjs, works: typeof axios.create().post }));`,
     ].join('\n');
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-    expect(child.status, child.stderr).toBe(0);
-    const { undici, cjs } = JSON.parse(child.stdout) as { undici: string[]; cjs: string[] };
-    expect(undici).toEqual([]);
-    // One file of axios's own: its CommonJS build.
-    expect(cjs.filter((file) => /[/\\]axios[/\\]/.test(file))).toEqual([expect.stringMatching(/axios[/\\]dist[/\\]node[/\\]axios\.cjs$/)]);
+    try {
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(child.status, child.stderr).toBe(0);
+      const { undici, cjs, works } = JSON.parse(child.stdout) as { undici: string[]; cjs: string[]; works: string };
+      const esm = readFileSync(list, 'utf8').split('\n').filter(Boolean);
+      expect(works).toBe('function');
+      expect(undici).toEqual([]);
+      expect(esm.some((url) => url.endsWith('/dist/http/axios.js'))).toBe(true);
+      expect([...esm, ...cjs].filter((file) => /[/\\]node_modules[/\\]/.test(file))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,72 @@
+import { defineConfig } from 'rolldown';
+
+/**
+ * dist/ is a bundle: each Node process of `sync` (a command, a mock, push's state keeper) used to
+ * resolve, read and compile 150–300 files (95 of them zod's) before doing anything; a few dozen
+ * chunks now. Code splitting is kept: a command loads its own chunks, the keeper its own.
+ *
+ * Every output file sits exactly two folders below the package root (dist/cli/main.js,
+ * dist/chunks/x.js), as every bundled module did in src/ (src/mock/reqres-server.ts): what a module
+ * finds relative to `import.meta.url` (fixtures/, dist/state/lmdb-keeper.js) is found the same way
+ * from the sources (tests) and from the bundle. The `depth` plugin below refuses any other layout.
+ */
+export default defineConfig({
+  input: {
+    // The launchers (bin/): the program, its name, the keeper started ahead.
+    'cli/main': 'src/cli/main.ts',
+    'cli/program-name': 'src/cli/program-name.ts',
+    'cli/keeper-ahead': 'src/cli/keeper-ahead.ts',
+    // push's state process (forked by keeper-client.ts), and its client, loaded before the program.
+    'state/lmdb-keeper': 'src/state/lmdb-keeper.ts',
+    'state/keeper-client': 'src/state/keeper-client.ts',
+    // Loaded from dist/ by tests that need a fresh process (a locale, a module graph) and by bench/pull.js.
+    'pull/customer-data-processor': 'src/pull/customer-data-processor.ts',
+    'http/axios': 'src/http/axios.ts',
+    'http/server': 'src/http/server.ts',
+    'engine/random': 'src/engine/random.ts',
+    'mock/reqres-server': 'src/mock/reqres-server.ts',
+  },
+  platform: 'node',
+  // lmdb and its msgpackr load native addons found from their own folders; ioredis (--redis-url only)
+  // and pino-pretty (a TTY only) are loaded rarely.
+  external: [/^node:/, 'lmdb', 'ioredis', 'pino-pretty'],
+  plugins: [
+    {
+      // src/http/axios.ts requires axios's CommonJS build at run time, with the globals that would
+      // compile undici out of sight. In the bundle that call becomes a `require` rolldown resolves:
+      // axios.cjs and the ~80 CommonJS files it requires (form-data, follow-redirects…) are bundled,
+      // and still evaluated only at that call, inside the same guard.
+      name: 'bundle-axios-cjs',
+      transform: {
+        filter: { id: /[\\/]src[\\/]http[\\/]axios\.ts$/ },
+        handler(code) {
+          const call = "createRequire(import.meta.url)('axios')";
+          if (code.split(call).length !== 2) this.error(`src/http/axios.ts must hold ${call} exactly once`);
+          // The same length, so every column after it keeps its place: the source map stays as it is.
+          return { code: code.replace(call, "require('axios')".padEnd(call.length)), map: null };
+        },
+      },
+    },
+    {
+      name: 'depth',
+      generateBundle(_options, bundle) {
+        const misplaced = Object.keys(bundle).filter((file) => file.endsWith('.js') && file.split('/').length !== 2);
+        if (misplaced.length > 0) this.error(`every file of dist/ must sit in dist/<folder>/ (import.meta.url paths depend on it): ${misplaced.join(', ')}`);
+      },
+    },
+  ],
+  output: {
+    dir: process.env.SYNC_BUILD_DIR ?? 'dist',
+    cleanDir: true,
+    format: 'esm',
+    entryFileNames: '[name].js',
+    chunkFileNames: 'chunks/[name]-[hash].js',
+    // Otherwise chunks are formed by who loads them. commander's is named: a test checks that push's
+    // keeper is forked before it loads (test/cli/keeper-ahead.e2e.test.ts).
+    codeSplitting: { groups: [{ name: 'commander', test: /node_modules[\\/]commander[\\/]/ }] },
+    // Stack traces under --verbose name src/ files and lines (src/cli/main.ts turns source maps on).
+    sourcemap: true,
+    // Lines and names only: the sources are in the repository, not in the package.
+    sourcemapExcludeSources: true,
+  },
+});
