@@ -103,6 +103,25 @@ export interface BatchEngineOptions<T> {
    * send again.
    */
   catchUp?: () => Promise<void> | undefined;
+  /**
+   * Push: a batch's answer is worked through (its items settled, and with them the caller's
+   * records, its state commit) only once every request due to leave within `withinMs` has left.
+   * The next request is due 36–53 ms after an answer at push's pace, and that work (1,000
+   * outcomes, their commit, the garbage they make) running just before it made it leave late, and
+   * a late departure widens the rate window. Each wait ends at the latest SETTLE_GRACE_MS after
+   * the instant of the request it waits for (one still connecting has not left). `sleep`: the
+   * engine's clock.
+   */
+  settleAfterDeparture?: { withinMs: number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> };
+}
+
+/** How long past its instant an answer's work waits at most for a request that has not left. */
+export const SETTLE_GRACE_MS = 20;
+
+/** A request of this engine held until its instant (see `settleAfterDeparture`). */
+interface Leaving {
+  notBefore: number;
+  left: Promise<void>;
 }
 
 interface Pending<T> {
@@ -150,6 +169,8 @@ export class BatchEngine<T> {
   private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
   private dispatching: Promise<void> | undefined;
   private readonly deliveries = new Set<Promise<void>>();
+  /** Attempts of this engine that have not left yet (only with `settleAfterDeparture`). */
+  private readonly leaving = new Set<Leaving>();
   /** A refusal no retry can fix (401/403): everything still waiting fails with it, at once. */
   private refused: SyncError | undefined;
   /** Until when (epoch ms) `refused` holds. */
@@ -423,12 +444,14 @@ export class BatchEngine<T> {
         let status = '200';
         let bodyReadyAt: number | undefined;
         let departedAt: number | undefined;
+        const left = this.willLeave(attemptSlot?.notBefore);
         const hooks: RequestHooks = {
           notBefore: attemptSlot?.notBefore,
           bodyReady: () => (bodyReadyAt ??= now()),
           departed: () => {
             departedAt ??= now();
             attemptSlot?.depart();
+            left?.();
             this.releaseDrainWaiters();
           },
         };
@@ -438,6 +461,7 @@ export class BatchEngine<T> {
           status = describeStatus(error);
           throw error;
         } finally {
+          left?.();
           events?.onRequest?.({
             batchId,
             attempt: n,
@@ -456,6 +480,8 @@ export class BatchEngine<T> {
         permit: held.permit,
         onRetry: (event) => events?.onRetry?.(batchId, event),
       });
+      const leaving = this.departuresDue();
+      if (leaving) await leaving;
       items.forEach((pending, index) => {
         const result = results[index]!;
         settle(pending, outcomeOf(result, batchId));
@@ -500,6 +526,34 @@ export class BatchEngine<T> {
       this.nudge();
     }
     return undefined;
+  }
+
+  /** Notes an attempt held until `notBefore` (see `settleAfterDeparture`); returns what to call once it has left or ended. */
+  private willLeave(notBefore: number | undefined): (() => void) | undefined {
+    if (!this.options.settleAfterDeparture || notBefore === undefined) return undefined;
+    let done!: () => void;
+    const entry: Leaving = { notBefore, left: new Promise<void>((resolve) => (done = resolve)) };
+    this.leaving.add(entry);
+    return () => {
+      this.leaving.delete(entry);
+      done();
+    };
+  }
+
+  /**
+   * Resolves once the requests due within `withinMs` have left (each waited for until
+   * SETTLE_GRACE_MS past its instant at most); undefined, with no turn lost, when none is.
+   */
+  private departuresDue(): Promise<void> | undefined {
+    const hold = this.options.settleAfterDeparture;
+    if (!hold) return undefined;
+    const now = this.now();
+    const due = [...this.leaving].filter((entry) => entry.notBefore <= now + hold.withinMs);
+    if (due.length === 0) return undefined;
+    const latest = Math.max(...due.map((entry) => entry.notBefore));
+    const stop = new AbortController();
+    const grace = hold.sleep(latest + SETTLE_GRACE_MS - now, AbortSignal.any([stop.signal, this.stop.signal])).catch(() => undefined);
+    return Promise.race([Promise.all(due.map((entry) => entry.left)), grace]).then(() => stop.abort());
   }
 
   /**
