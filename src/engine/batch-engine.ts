@@ -108,14 +108,14 @@ export interface BatchEngineOptions<T> {
    * records, its state commit) only once every request due to leave within `withinMs` has left.
    * The next request is due 36–53 ms after an answer at push's pace, and that work (1,000
    * outcomes, their commit, the garbage they make) running just before it made it leave late, and
-   * a late departure widens the rate window. Each wait ends at the latest SETTLE_GRACE_MS after
-   * the instant of the request it waits for (one still connecting has not left). `sleep`: the
-   * engine's clock.
+   * a late departure widens the rate window. A wait ends at the latest `withinMs` +
+   * SETTLE_GRACE_MS after the answer (a request on a connection still opening has not left).
+   * `sleep`: the engine's clock.
    */
   settleAfterDeparture?: { withinMs: number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> };
 }
 
-/** How long past its instant an answer's work waits at most for a request that has not left. */
+/** How long past `withinMs` an answer's work waits at most for a request that has not left. */
 export const SETTLE_GRACE_MS = 20;
 
 /** A request of this engine held until its instant (see `settleAfterDeparture`). */
@@ -169,7 +169,7 @@ export class BatchEngine<T> {
   private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
   private dispatching: Promise<void> | undefined;
   private readonly deliveries = new Set<Promise<void>>();
-  /** Attempts of this engine that have not left yet (only with `settleAfterDeparture`). */
+  /** Attempts of this engine that have not left yet (see `settleAfterDeparture`). */
   private readonly leaving = new Set<Leaving>();
   /** A refusal no retry can fix (401/403): everything still waiting fails with it, at once. */
   private refused: SyncError | undefined;
@@ -444,7 +444,7 @@ export class BatchEngine<T> {
         let status = '200';
         let bodyReadyAt: number | undefined;
         let departedAt: number | undefined;
-        const left = this.willLeave(attemptSlot?.notBefore);
+        const left = this.willLeave(attemptSlot);
         const hooks: RequestHooks = {
           notBefore: attemptSlot?.notBefore,
           bodyReady: () => (bodyReadyAt ??= now()),
@@ -480,8 +480,7 @@ export class BatchEngine<T> {
         permit: held.permit,
         onRetry: (event) => events?.onRetry?.(batchId, event),
       });
-      const leaving = this.departuresDue();
-      if (leaving) await leaving;
+      await this.departuresDue();
       items.forEach((pending, index) => {
         const result = results[index]!;
         settle(pending, outcomeOf(result, batchId));
@@ -528,11 +527,14 @@ export class BatchEngine<T> {
     return undefined;
   }
 
-  /** Notes an attempt held until `notBefore` (see `settleAfterDeparture`); returns what to call once it has left or ended. */
-  private willLeave(notBefore: number | undefined): (() => void) | undefined {
-    if (!this.options.settleAfterDeparture || notBefore === undefined) return undefined;
+  /**
+   * Notes an attempt that has not left yet (see `settleAfterDeparture`); returns what to call once
+   * it has left or ended. An attempt without a rate slot is not held: nothing to note.
+   */
+  private willLeave(slot: Slot | undefined): (() => void) | undefined {
+    if (!slot) return undefined;
     let done!: () => void;
-    const entry: Leaving = { notBefore, left: new Promise<void>((resolve) => (done = resolve)) };
+    const entry: Leaving = { notBefore: slot.notBefore, left: new Promise<void>((resolve) => (done = resolve)) };
     this.leaving.add(entry);
     return () => {
       this.leaving.delete(entry);
@@ -541,8 +543,9 @@ export class BatchEngine<T> {
   }
 
   /**
-   * Resolves once the requests due within `withinMs` have left (each waited for until
-   * SETTLE_GRACE_MS past its instant at most); undefined, with no turn lost, when none is.
+   * With `settleAfterDeparture`: resolves once the requests due within `withinMs` have left, or
+   * SETTLE_GRACE_MS after the latest of them could be due (one still connecting has not left);
+   * undefined when none is due.
    */
   private departuresDue(): Promise<void> | undefined {
     const hold = this.options.settleAfterDeparture;
@@ -550,9 +553,9 @@ export class BatchEngine<T> {
     const now = this.now();
     const due = [...this.leaving].filter((entry) => entry.notBefore <= now + hold.withinMs);
     if (due.length === 0) return undefined;
-    const latest = Math.max(...due.map((entry) => entry.notBefore));
+    // Cancelled once they have left: no timer outlives the wait.
     const stop = new AbortController();
-    const grace = hold.sleep(latest + SETTLE_GRACE_MS - now, AbortSignal.any([stop.signal, this.stop.signal])).catch(() => undefined);
+    const grace = hold.sleep(hold.withinMs + SETTLE_GRACE_MS, AbortSignal.any([stop.signal, this.stop.signal])).catch(() => undefined);
     return Promise.race([Promise.all(due.map((entry) => entry.left)), grace]).then(() => stop.abort());
   }
 

@@ -1188,7 +1188,7 @@ describe("BatchEngine: an answer's work after the next departure (push)", () => 
    * instant) against a platform answering 150 ms after a request leaves. `leaves(batch)` says
    * whether that batch's request ever reports leaving (a socket still connecting does not).
    */
-  function paced({ hold, leaves = () => true }: { hold: boolean; leaves?: (batch: number) => boolean }) {
+  function paced({ hold, withinMs = 50, leaves = () => true }: { hold: boolean; withinMs?: number; leaves?: (batch: number) => boolean }) {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
     const departed: number[] = [];
@@ -1197,7 +1197,7 @@ describe("BatchEngine: an answer's work after the next departure (push)", () => 
       ...wired(clock, limiter, 0),
       batchSize: 2,
       now: () => clock.now(),
-      settleAfterDeparture: hold ? { withinMs: 100, sleep: (ms, signal) => clock.sleep(ms, signal) } : undefined,
+      settleAfterDeparture: hold ? { withinMs, sleep: (ms, signal) => clock.sleep(ms, signal) } : undefined,
       send: async (_id, items, signal, hooks) => {
         const batch = batches++;
         await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
@@ -1221,8 +1221,15 @@ describe("BatchEngine: an answer's work after the next departure (push)", () => 
     const { departed, settledAt, submit } = paced({ hold: true });
     await submit(6);
     expect(departed).toEqual([0, 200, 400]);
-    // Answered at 150 and 350, while the next request was 50 ms from leaving: settled as it left.
+    // Answered at 150 and 350, while the next request was 50 ms from leaving (withinMs: 50):
+    // settled as it left.
     expect(settledAt).toEqual([200, 200, 400, 400, 550, 550]);
+  });
+
+  it('does not wait for a request due later than withinMs', async () => {
+    const { settledAt, submit } = paced({ hold: true, withinMs: 49 });
+    await submit(4);
+    expect(settledAt).toEqual([150, 150, 350, 350]);
   });
 
   it('without it, a batch settles at its answer', async () => {
@@ -1235,6 +1242,29 @@ describe("BatchEngine: an answer's work after the next departure (push)", () => 
   it('a next request that never reports leaving (a connection that does not open) holds the answer only a little past its instant', async () => {
     const { settledAt, submit } = paced({ hold: true, leaves: (batch) => batch !== 1 });
     await submit(4);
-    expect(settledAt.slice(0, 2)).toEqual([200 + SETTLE_GRACE_MS, 200 + SETTLE_GRACE_MS]);
+    // Answered at 150: waited withinMs (50) and the grace, no longer.
+    expect(settledAt.slice(0, 2)).toEqual([150 + 50 + SETTLE_GRACE_MS, 150 + 50 + SETTLE_GRACE_MS]);
+  });
+
+  it('an engine whose executor takes no rate slot holds nothing', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock);
+    const engine = new BatchEngine<Item>({
+      executor: new Executor({ clock, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
+      limiter,
+      key: (item) => item.email,
+      batchSize: 1,
+      now: () => clock.now(),
+      settleAfterDeparture: { withinMs: 50, sleep: (ms, signal) => clock.sleep(ms, signal) },
+      send: async (_id, items, _signal, hooks) => {
+        hooks?.departed?.();
+        await clock.sleep(150);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    expect(await Promise.all([engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })])).toEqual([
+      { status: 'delivered', batchId: expect.any(String) },
+      { status: 'delivered', batchId: expect.any(String) },
+    ]);
   });
 });

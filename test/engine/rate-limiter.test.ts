@@ -379,6 +379,18 @@ describe('RateLimiter smooth plan after a late departure', () => {
     expect([afterPause.notBefore, next.notBefore]).toEqual([1500, 1704]);
   });
 
+  it('a delay past the catch-up allowance but short of a spacing also starts the plan afresh', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true });
+    (await limiter.acquire()).depart();
+    // 100 ms past the plan (204): more than the 40.8 a later request could make up.
+    limiter.pauseUntil(304);
+    const held = await limiter.acquire();
+    held.depart();
+    const next = await limiter.acquire();
+    expect([held.notBefore, next.notBefore]).toEqual([304, 508]);
+  });
+
   it('never more than the limit in any window, and never two requests closer than CATCH_UP of a spacing, however late departures run (property)', async () => {
     for (let seed = 1; seed <= 20; seed++) {
       const random = seededRandom(seed);
