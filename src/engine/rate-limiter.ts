@@ -68,7 +68,11 @@ export class RateLimiter implements Limiter {
   private readonly pending = new Set<{ notBefore: number }>();
   private current: number;
   private pausedUntil = 0;
-  /** The notBefore of the last slot granted: smooth mode plans the next one spacing after it. */
+  /**
+   * Smooth mode's plan: the next slot is planned a spacing after this instant. It is the last
+   * slot's own plan when that slot was held back by no more than the catch-up allows (see
+   * `grant`), else the instant it was granted for.
+   */
   private lastPlanned = -Infinity;
   private lastRaise = 0;
   private readonly lateness = new LatenessMargin();
@@ -189,7 +193,7 @@ export class RateLimiter implements Limiter {
     const entry = { notBefore: now + Math.max(0, wait) };
     const due = slept ? entry.notBefore : Math.max(entry.notBefore, now + this.leadMs);
     this.pending.add(entry);
-    this.lastPlanned = entry.notBefore;
+    this.lastPlanned = this.nextPlan(entry.notBefore);
     const close = (record: boolean): void => {
       if (!this.pending.delete(entry)) return;
       if (!record) return;
@@ -199,6 +203,22 @@ export class RateLimiter implements Limiter {
       if (this.leadMs > 0) this.lateness.record(departed - due);
     };
     return { grantedAt: now, notBefore: entry.notBefore, depart: () => close(true), cancel: () => close(false) };
+  }
+
+  /**
+   * Where the plan goes on from a slot granted for `notBefore`. A slot held back past its plan by
+   * the window (the request `limit` slots before it left late) keeps the plan: the next one is
+   * planned a spacing after the plan, not after the delay, so one late departure pushes back one
+   * later request instead of every one after it. That next request is still no sooner than
+   * CATCH_UP of a spacing after the delayed one's actual departure (`waitTime`), and the window
+   * counts actual departures, so the limit holds whatever the plan says. A longer delay (a pause
+   * for a 429, a queue that ran dry, a departure late by more than the catch-up can make up)
+   * starts the plan afresh from the slot itself: nothing bursts to make up for lost time.
+   */
+  private nextPlan(notBefore: number): number {
+    const spacing = this.windowMs / this.current;
+    const planned = this.lastPlanned + spacing;
+    return notBefore - planned <= spacing * (1 - CATCH_UP) ? planned : notBefore;
   }
 
   private async waitForSlot(signal?: AbortSignal): Promise<Slot> {

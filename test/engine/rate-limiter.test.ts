@@ -329,3 +329,85 @@ describe('RateLimiter configuration', () => {
     expect(notBefore).toEqual([0, 200, 400, 600]);
   });
 });
+
+describe('RateLimiter smooth plan after a late departure', () => {
+  /**
+   * Sends `count` requests the way push does (the next slot asked for as soon as one is granted,
+   * each request held until its notBefore by the transport), each leaving `late(k)` ms after its
+   * instant. Returns each request's notBefore and actual departure.
+   */
+  async function paced(limiter: RateLimiter, clock: VirtualClock, count: number, late: (k: number) => number): Promise<{ planned: number[]; departed: number[] }> {
+    const planned: number[] = [];
+    const departed: number[] = [];
+    const leaving: Promise<void>[] = [];
+    for (let k = 0; k < count; k++) {
+      const slot = await limiter.acquire();
+      planned.push(slot.notBefore);
+      leaving.push(
+        (async () => {
+          await clock.sleep(slot.notBefore + late(k) - clock.now());
+          departed[k] = clock.now();
+          slot.depart();
+        })(),
+      );
+    }
+    await Promise.all(leaving);
+    return { planned, departed };
+  }
+
+  it('one late departure pushes back only every `limit`-th request after it; the ones between keep to the plan', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true });
+    const { planned, departed } = await paced(limiter, clock, 14, (k) => (k === 3 ? 30 : 0));
+    expect(departed[3]).toBe(3 * 204 + 30);
+    // Request 8 may not leave until request 3 is a whole window old: 30 ms after its plan.
+    expect(planned[8]).toBe(departed[3]! + 1020);
+    // Requests 9 to 12 on their plan again (before: 30 ms late, and every request after them);
+    // request 13 waits for request 8 to be a whole window old, as 8 did for 3.
+    expect(planned.slice(9)).toEqual([9, 10, 11, 12].map((k) => k * 204).concat(13 * 204 + 30));
+    expect(maxInAnyWindow(departed, 1020)).toBe(5);
+  });
+
+  it('a delay longer than the catch-up allows (a pause, an empty queue) starts the plan afresh from it: no burst to make up for it', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true });
+    (await limiter.acquire()).depart();
+    limiter.pauseUntil(1500);
+    const afterPause = await limiter.acquire();
+    afterPause.depart();
+    const next = await limiter.acquire();
+    expect([afterPause.notBefore, next.notBefore]).toEqual([1500, 1704]);
+  });
+
+  it('a delay past the catch-up allowance but short of a spacing also starts the plan afresh', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true });
+    (await limiter.acquire()).depart();
+    // 100 ms past the plan (204): more than the 40.8 a later request could make up.
+    limiter.pauseUntil(304);
+    const held = await limiter.acquire();
+    held.depart();
+    const next = await limiter.acquire();
+    expect([held.notBefore, next.notBefore]).toEqual([304, 508]);
+  });
+
+  it('never more than the limit in any window, and never two requests closer than CATCH_UP of a spacing, however late departures run (property)', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const random = seededRandom(seed);
+      const clock = new VirtualClock(0);
+      const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true, leadMs: 60 });
+      // Mostly on time, some a little late, a few very late (a busy machine, a stalled event loop).
+      const late = (): number => {
+        const u = random();
+        return u < 0.6 ? random() : u < 0.9 ? random() * 10 : u < 0.97 ? random() * 60 : random() * 400;
+      };
+      const { departed } = await paced(limiter, clock, 120, late);
+      // The platform counts arrivals: anything up to the 20 ms margin after the departure.
+      const arrived = departed.map((at) => at + random() * 19.999);
+      expect(maxInAnyWindow(departed, 1020), `seed ${seed}`).toBeLessThanOrEqual(5);
+      expect(maxInAnyWindow(arrived, 1000), `seed ${seed}`).toBeLessThanOrEqual(5);
+      const gaps = departed.slice(1).map((at, k) => at - departed[k]!);
+      expect(Math.min(...gaps), `seed ${seed}`).toBeGreaterThanOrEqual(CATCH_UP * 204 - 1e-9);
+    }
+  });
+});
