@@ -53,10 +53,26 @@ type Result =
  * durationMs, then batchId and reason when there is one.
  */
 export function accessFields(requestId: string, method: string | undefined, path: string, status: number, durationMs: number, batchId?: string, reason?: string): string {
-  return (
-    `,"stage":"serve"${jsonField('requestId', requestId)}${jsonField('method', method)}${jsonField('path', path)},"status":${status},"durationMs":${durationMs}` +
-    `${jsonField('batchId', batchId)}${jsonField('reason', reason)}`
-  );
+  return `,"stage":"serve"${jsonField('requestId', requestId)}${described(method, path, status).fields},"durationMs":${durationMs}${jsonField('batchId', batchId)}${jsonField('reason', reason)}`;
+}
+
+/** The access line's message: `POST /profiles 200`. */
+export function accessMessage(method: string | undefined, path: string, status: number): string {
+  return described(method, path, status).msg;
+}
+
+/**
+ * The method, path and status of the last access line, as its fields and its message: a server's
+ * lines nearly all share them (`POST /profiles 200`), so they are written out once, not per line,
+ * and the same message (the same string) lets `infoLine` reuse its JSON (issue 19).
+ */
+let lastLine = { method: '' as string | undefined, path: '', status: NaN, fields: '', msg: '' };
+
+function described(method: string | undefined, path: string, status: number): { fields: string; msg: string } {
+  if (status !== lastLine.status || path !== lastLine.path || method !== lastLine.method) {
+    lastLine = { method, path, status, fields: `${jsonField('method', method)}${jsonField('path', path)},"status":${status}`, msg: `${method} ${path} ${status}` };
+  }
+  return lastLine;
 }
 
 const HTTP_STATUS: Record<Result['status'], number> = { forwarded: 200, invalid: 400, rejected: 422, failed: 503, timeout: 504 };
@@ -306,7 +322,7 @@ export class ServeApp {
       const durationMs = performance.now() - call.started;
       if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe(statusLabel(status), durationMs / 1000);
       const shown = this.shownPath(path);
-      infoLine(this.deps.logger, accessFields(call.requestId, call.req.method, shown, status, Math.round(durationMs), call.batchId, call.reason), `${call.req.method} ${shown} ${status}`);
+      infoLine(this.deps.logger, accessFields(call.requestId, call.req.method, shown, status, Math.round(durationMs), call.batchId, call.reason), accessMessage(call.req.method, shown, status));
     } finally {
       this.closed();
     }

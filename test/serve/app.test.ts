@@ -6,6 +6,7 @@ import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
 import { checkingIntervalMs, SERVE_GRANT_LEAD_MS, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { accessFields, accessMessage } from '../../src/serve/app.js';
 import { GRANT_LEAD_MS } from '../../src/delivery/pacing.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { exchange, postFromThread, slowClient } from '../helpers/raw-http.js';
@@ -501,5 +502,25 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     await stopped;
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('the access line\'s method, path and status (written out once for a run of equal ones)', () => {
+  it('each line has its own, whichever of the three changes from the line before', () => {
+    const lines: [string | undefined, string, number][] = [
+      ['POST', '/profiles', 200],
+      ['POST', '/profiles', 200],
+      ['POST', '/profiles', 504],
+      ['POST', '/profiles/batch', 504],
+      ['GET', '/profiles/batch', 504],
+      [undefined, '/profiles/batch', 504],
+      ['POST', '/profiles', 200],
+    ];
+    for (const [method, path, status] of lines) {
+      const methodField = method === undefined ? '' : `,"method":"${method}"`;
+      expect(accessFields('r1', method, path, status, 7)).toBe(`,"stage":"serve","requestId":"r1"${methodField},"path":"${path}","status":${status},"durationMs":7`);
+      expect(accessMessage(method, path, status)).toBe(`${method} ${path} ${status}`);
+    }
+    expect(accessFields('r"2', 'GET', '/a"b', 404, 0, 'b-1', 'gone')).toBe(',"stage":"serve","requestId":"r\\"2","method":"GET","path":"/a\\"b","status":404,"durationMs":0,"batchId":"b-1","reason":"gone"');
   });
 });
