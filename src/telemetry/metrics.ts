@@ -95,12 +95,12 @@ export class CountedHistogram {
   observe(labels: Labels, value: number): void {
     const key = labels[this.label]!;
     let series = this.series.get(key);
-    if (!series) this.series.set(key, (series = { labels: { [this.label]: key }, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    // One count per bound, and a last one for values over every bound (only in +Inf, which is the count).
+    if (!series) this.series.set(key, (series = { labels: { [this.label]: key }, counts: [...this.buckets.map(() => 0), 0], sum: 0, count: 0 }));
     const { buckets } = this;
     let bucket = 0;
     while (bucket < buckets.length && value > buckets[bucket]!) bucket += 1;
-    // Over the last bound: only in +Inf, which is the count.
-    if (bucket < buckets.length) series.counts[bucket]! += 1;
+    series.counts[bucket]! += 1;
     series.sum += value;
     series.count += 1;
   }

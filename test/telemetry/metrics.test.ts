@@ -117,6 +117,9 @@ describe('counted per answer, handed to prom-client when read (issue 19)', () =>
     const delivered = metrics.series(metrics.submissions, { outcome: 'delivered', error_class: '' });
     expect(metrics.series(metrics.submissions, { outcome: 'delivered', error_class: '' })).toBe(delivered);
     metrics.series(metrics.submissions, { outcome: 'failed', error_class: 'server' });
+    // Label values that run together the same way are still two series.
+    const ab = metrics.series(metrics.submissions, { outcome: 'ab', error_class: 'c' });
+    expect(metrics.series(metrics.submissions, { outcome: 'a', error_class: 'bc' })).not.toBe(ab);
     delivered.inc();
     delivered.inc(4);
     metrics.submissions.inc({ outcome: 'delivered', error_class: '' });
