@@ -70,6 +70,9 @@ export async function createLogger({ format, level, runId, color, destination, m
 interface Direct {
   stream: DestinationStream;
   clean: (text: string) => string;
+  /** The last message `infoLine` wrote, and its JSON (cleaned): a server writes the same one for most requests. */
+  lastMsg?: string;
+  lastMsgJson?: string;
 }
 
 /** createLogger's loggers. A child logger (other bindings) is not here and goes through pino. */
@@ -97,7 +100,11 @@ export function infoLine(logger: Logger, fields: string, msg: string): void {
   }
   if (!logger.isLevelEnabled('info')) return;
   const chindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym];
-  direct.stream.write(`{"level":"info"${isoTime()}${chindings}${fields},"msg":${JSON.stringify(holdsAt(msg) ? direct.clean(msg) : msg)}}\n`);
+  if (msg !== direct.lastMsg) {
+    direct.lastMsg = msg;
+    direct.lastMsgJson = JSON.stringify(holdsAt(msg) ? direct.clean(msg) : msg);
+  }
+  direct.stream.write(`{"level":"info"${isoTime()}${chindings}${fields},"msg":${direct.lastMsgJson}}\n`);
 }
 
 type SerializedError = ReturnType<typeof pino.stdSerializers.err>;

@@ -8,11 +8,11 @@ import type { Quota } from '../quota/open-quota.js';
 import { infoLine, jsonField, maskEmail, maskEmailsIn, type Logger } from '../logging/logger.js';
 import { findInexactNumbers, type InexactNumber } from '../profiles/inexact-numbers.js';
 import { validateProfile, type FieldError } from '../profiles/schemas.js';
-import type { SyncMetrics } from '../telemetry/metrics.js';
+import type { CountedSeries, SyncMetrics } from '../telemetry/metrics.js';
 import { AnswerPacer } from './answer-pacer.js';
 import { CALLER_LEFT, unlessCallerLeaves } from './hang-up.js';
-import { Deadlines } from './deadlines.js';
-import { acceptBody, bodyPending, checkContentType, discardRest, expectsContinue, HttpProblem, readJson, RequestCut, type JsonBody } from './request-body.js';
+import { Deadlines, type Deadline } from './deadlines.js';
+import { acceptBody, bodyPending, BodyReader, checkContentType, discardRest, expectsContinue, HttpProblem, RequestCut, type BodySink, type JsonBody } from './request-body.js';
 import { count } from '../ui/count.js';
 
 /** Admit only what the platform can drain within this share of the caller's timeout. */
@@ -47,23 +47,34 @@ type Result =
   | { status: 'failed'; error: { class: string; message: string } }
   | { status: 'timeout'; error: { class: string; message: string } };
 
-interface Answer {
-  status: number;
-  body: object;
-  headers?: Record<string, string>;
-  batchId?: string;
-}
-
 /**
  * The fields of the line logged for every request, as JSON text for `infoLine` (issue 19: built by
  * hand rather than as an object for pino to walk): stage, requestId, method, path, status,
  * durationMs, then batchId and reason when there is one.
  */
 export function accessFields(requestId: string, method: string | undefined, path: string, status: number, durationMs: number, batchId?: string, reason?: string): string {
-  return (
-    `,"stage":"serve"${jsonField('requestId', requestId)}${jsonField('method', method)}${jsonField('path', path)},"status":${status},"durationMs":${durationMs}` +
-    `${jsonField('batchId', batchId)}${jsonField('reason', reason)}`
-  );
+  return `,"stage":"serve"${jsonField('requestId', requestId)}${described(method, path, status).fields},"durationMs":${durationMs}${jsonField('batchId', batchId)}${jsonField('reason', reason)}`;
+}
+
+/** The access line's message: `POST /profiles 200`. */
+export function accessMessage(method: string | undefined, path: string, status: number): string {
+  return described(method, path, status).msg;
+}
+
+/**
+ * The method, path and status of the last access line, as its fields and its message: a server's
+ * lines nearly all share them (`POST /profiles 200`), so they are written out once, not per line,
+ * and the same message (the same string) lets `infoLine` reuse its JSON (issue 19).
+ */
+// Stryker disable next-line StringLiteral,ObjectLiteral: a status of NaN matches no line, so the first line is always written out whatever else is here.
+let lastLine = { method: '' as string | undefined, path: '', status: NaN, fields: '', msg: '' };
+
+function described(method: string | undefined, path: string, status: number): { fields: string; msg: string } {
+  // Stryker disable next-line ConditionalExpression: a cache; writing the three out every time gives the same text.
+  if (status !== lastLine.status || path !== lastLine.path || method !== lastLine.method) {
+    lastLine = { method, path, status, fields: `${jsonField('method', method)}${jsonField('path', path)},"status":${status}`, msg: `${method} ${path} ${status}` };
+  }
+  return lastLine;
 }
 
 const HTTP_STATUS: Record<Result['status'], number> = { forwarded: 200, invalid: 400, rejected: 422, failed: 503, timeout: 504 };
@@ -87,17 +98,93 @@ const statusLabel = (status: number): { status: string } => {
   return labels;
 };
 
-/** The label set of each outcome and error class, made once (an object per answer otherwise). */
-const OUTCOME_LABELS = new Map<string, Map<string, { outcome: string; error_class: string }>>();
-const outcomeLabel = (outcome: string, errorClass: string): { outcome: string; error_class: string } => {
-  let byClass = OUTCOME_LABELS.get(outcome);
-  // Stryker disable next-line ConditionalExpression: a cache; a new map each time counts the same.
-  if (!byClass) OUTCOME_LABELS.set(outcome, (byClass = new Map()));
-  let labels = byClass.get(errorClass);
-  // Stryker disable next-line ConditionalExpression: the same cache; a new label object each time counts the same.
-  if (!labels) byClass.set(errorClass, (labels = { outcome, error_class: errorClass }));
-  return labels;
-};
+/**
+ * One request being answered: what its answer, its access line and `sync_caller_wait_seconds` need,
+ * and, for a POST, its body being read and (POST /profiles) its wait for the outcome. One object
+ * per request with the few callbacks the events need, in place of an async handler, a promise per
+ * stage and their closures (issue 19: serve's CPU per answer).
+ */
+class Call implements BodySink {
+  readonly started = performance.now();
+  readonly requestId: string;
+  readonly path: string;
+  status = 500;
+  batchId: string | undefined;
+  reason: string | undefined;
+  /** Whether the caller may be sending its body: always, unless it waits for our 100 Continue. */
+  invited: boolean;
+  /** Its access line is written: nothing more is done for it. */
+  over = false;
+  /** POST /profiles: what was submitted, and until its answer is handed over, that the caller still waits. */
+  item: Encoded | undefined;
+  waiting = false;
+  /** POST /profiles: neither the outcome nor the deadline has come yet. */
+  unsettled = true;
+  deadline: Deadline | undefined;
+  result: Result | undefined;
+  private app: ServeApp | undefined;
+  private reader: BodyReader | undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    this.requestId = correlationId(req.headers['x-request-id']);
+    // Stryker disable next-line StringLiteral: Node's server always sets a request's url.
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    this.path = query < 0 ? url : url.slice(0, query);
+    this.invited = !expectsContinue(req);
+  }
+
+  /**
+   * Reads the body into `app.posted`. From here until the call is over, the connection's 'close'
+   * (see `gone`) is watched: one listener for the body and the wait after it.
+   */
+  read(app: ServeApp): void {
+    this.app = app;
+    this.reader = new BodyReader(this.req, this);
+    this.req.socket.on('close', this.gone);
+  }
+
+  body(json: JsonBody): void {
+    this.reader = undefined;
+    this.app!.posted(this, json);
+  }
+
+  refused(problem: HttpProblem): void {
+    this.reader = undefined;
+    this.app!.fail(this, problem);
+  }
+
+  /**
+   * The connection closed: mid-body, the request was cut (the caller hung up, or Node's timeout);
+   * while waiting for its outcome, the caller left (499). The connection's 'close' tells: a reset
+   * closes it, and so does a plain close or a half-close, because Node's server
+   * (`httpAllowHalfOpen` false, lib/_http_server.js `socketOnEnd`, Node 20) ends its side as soon
+   * as the caller's ends, and the socket is then destroyed.
+   */
+  readonly gone = (): void => {
+    const reader = this.reader;
+    if (reader) {
+      this.reader = undefined;
+      this.app!.fail(this, reader.cut());
+    } else if (this.waiting) {
+      this.waiting = false;
+      this.app!.fail(this, new RequestCut(499, CALLER_LEFT));
+    }
+  };
+
+  readonly settle = (outcome: DeliveryOutcome): void => this.app!.outcomeOf(this, outcome);
+  readonly expire = (): void => this.app!.outcomeOf(this, 'timeout');
+
+  /** Called once, as the call is over: the connection is no longer watched for it. */
+  end(): void {
+    this.over = true;
+    // `on`, not `once`, above: `once` wraps the listener in a new function per call; off finds it or nothing.
+    if (this.app) this.req.socket.off('close', this.gone);
+  }
+}
 
 /**
  * The HTTP front door: every caller waits for its own profile's downstream outcome. No queue but
@@ -113,7 +200,9 @@ export class ServeApp {
   private open = 0;
   private readonly whenNoneOpen: (() => void)[] = [];
   /** A batch's callers are answered a slice per turn (see AnswerPacer). */
-  private readonly answers = new AnswerPacer<Result>();
+  private readonly answers = new AnswerPacer<Call | Result>();
+  /** `sync_submissions_total`'s series by outcome, then error class (see `counted`). */
+  private readonly outcomes = new Map<string, Map<string, CountedSeries>>();
   /** Every caller's request timeout, on one timer (see Deadlines). */
   private readonly deadlines: Deadlines;
 
@@ -143,7 +232,22 @@ export class ServeApp {
   // request just to know when all are answered (issue 19: per-request layers were the excess CPU).
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.open += 1;
-    void this.route(req, res);
+    const call = new Call(req, res);
+    try {
+      const route = Object.hasOwn(ROUTES, call.path) ? ROUTES[call.path] : undefined;
+      if (!route) throw new HttpProblem(404, { error: 'not found' });
+      if (!route.methods.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: route.allow });
+      if (route !== POST) {
+        void this.get(call);
+        return;
+      }
+      checkContentType(req.headers['content-type']);
+      acceptBody(req, res);
+      call.invited = true;
+      call.read(this);
+    } catch (error) {
+      this.fail(call, error);
+    }
   };
 
   private closed(): void {
@@ -152,65 +256,78 @@ export class ServeApp {
     for (const resolve of this.whenNoneOpen.splice(0)) resolve();
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const requestId = correlationId(req.headers['x-request-id']);
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
-    let status = 500;
-    let batchId: string | undefined;
-    let reason: string | undefined;
-    // Whether the caller may be sending its body: always, unless it waits for our 100 Continue.
-    let invited = !expectsContinue(req);
+  /** GET /healthz, /livez, /metrics. */
+  private async get(call: Call): Promise<void> {
+    const { res, path, requestId } = call;
     try {
-      const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
-      if (!route) throw new HttpProblem(404, { error: 'not found' });
-      if (!route.methods.includes(req.method ?? '')) throw new HttpProblem(405, { error: 'method not allowed' }, { allow: route.allow });
       let body: object;
-      let headers: Record<string, string> | undefined;
-      if (path === '/healthz') [status, body] = await this.health();
-      else if (path === '/livez') [status, body] = [200, { status: 'ok' }];
-      else if (path === '/metrics') {
-        status = 200;
+      if (path === '/healthz') [call.status, body] = await this.health();
+      else if (path === '/livez') [call.status, body] = [200, { status: 'ok' }];
+      else {
+        call.status = 200;
         const text = await this.deps.metrics.text();
         res.writeHead(200, { 'content-type': this.deps.metrics.contentType, 'x-request-id': requestId });
         res.end(text);
+        this.finish(call);
         return;
-      } else {
-        checkContentType(req.headers['content-type']);
-        acceptBody(req, res);
-        invited = true;
-        const request = await readJson(req);
-        const answer = path === '/profiles' ? await this.single(request, req) : await this.batch(request, req);
-        ({ status, body, headers } = answer);
-        batchId = answer.batchId;
       }
-      send(res, status, body, requestId, headers);
+      send(res, call.status, body, requestId);
+      this.finish(call);
     } catch (error) {
-      if (error instanceof RequestCut) {
-        // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500 (nor the 200 nobody received).
-        status = error.status;
-        reason = error.message;
-        return;
-      }
+      this.fail(call, error);
+    }
+  }
+
+  /** A POST's body has been read: POST /profiles waits for its outcome (see `submit`), a batch for all of its own. */
+  posted(call: Call, json: JsonBody): void {
+    try {
+      if (call.path === '/profiles') this.single(call, json);
+      else void this.batch(call, json);
+    } catch (error) {
+      this.fail(call, error);
+    }
+  }
+
+  /**
+   * No answer but a refusal or an error (thrown as HttpProblem, or anything else: a 500), or no
+   * answer at all (RequestCut: the caller left, or Node cut the request). Then the call is over.
+   */
+  fail(call: Call, error: unknown): void {
+    if (call.over) return;
+    const { req, res, requestId } = call;
+    if (error instanceof RequestCut) {
+      // Not our failure: no answer to send (or Node sent its 408), no error line, not a 500 (nor the 200 nobody received).
+      call.status = error.status;
+      call.reason = error.message;
+      this.finish(call);
+      return;
+    }
+    try {
       const problem = error instanceof HttpProblem ? error : new HttpProblem(500, { status: 'failed', error: { class: 'unexpected', message: 'internal error' } });
-      status = problem.status;
+      call.status = problem.status;
       if (!(error instanceof HttpProblem)) this.deps.logger.error({ stage: 'serve', requestId, err: error }, 'unexpected error');
       const unread = bodyPending(req);
       // Set up before the answer goes out: Node closes a `Connection: close` socket as it finishes.
-      if (unread && invited) discardRest(req);
+      if (unread && call.invited) discardRest(req);
       // A caller still waiting for 100 Continue sends no body: the connection cannot carry another request.
-      send(res, status, problem.body, requestId, unread && !invited ? { ...problem.headers, connection: 'close' } : problem.headers);
+      send(res, call.status, problem.body, requestId, unread && !call.invited ? { ...problem.headers, connection: 'close' } : problem.headers);
     } finally {
-      try {
-        const durationMs = performance.now() - started;
-        if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe(statusLabel(status), durationMs / 1000);
-        const shown = this.shownPath(path);
-        infoLine(this.deps.logger, accessFields(requestId, req.method, shown, status, Math.round(durationMs), batchId, reason), `${req.method} ${shown} ${status}`);
-      } finally {
-        this.closed();
-      }
+      this.finish(call);
+    }
+  }
+
+  /** The call is over (answered, refused, or its caller gone): its wait observed, its access line written, once. */
+  private finish(call: Call): void {
+    if (call.over) return;
+    call.end();
+    try {
+      const { path, status } = call;
+      const durationMs = performance.now() - call.started;
+      if (path.startsWith('/profiles')) this.deps.metrics.callerWait.observe(statusLabel(status), durationMs / 1000);
+      const shown = this.shownPath(path);
+      infoLine(this.deps.logger, accessFields(call.requestId, call.req.method, shown, status, Math.round(durationMs), call.batchId, call.reason), accessMessage(call.req.method, shown, status));
+    } finally {
+      this.closed();
     }
   }
 
@@ -245,36 +362,45 @@ export class ServeApp {
     return (await quota.probe(QUOTA_PROBE_MS)) ? described : { ...described, state: 'unavailable' };
   }
 
-  private async single({ value, text }: JsonBody, caller: IncomingMessage): Promise<Answer> {
+  /** POST /profiles: the profile is validated, then waits for its outcome (see `submit`). */
+  private single(call: Call, { value, text }: JsonBody): void {
     const profile = this.validate(value, findInexactNumbers(text));
-    if ('errors' in profile) return { status: 400, body: profile };
+    if ('errors' in profile) {
+      this.respond(call, 400, profile);
+      return;
+    }
     this.admit(1);
-    const result = await this.submit(profile, caller);
-    return {
-      status: HTTP_STATUS[result.status],
-      body: result,
-      headers: result.status === 'failed' ? { 'retry-after': String(this.retryAfterSeconds()) } : undefined,
-      batchId: 'batchId' in result ? result.batchId : undefined,
-    };
+    this.submit(call, profile);
   }
 
-  private async batch({ value: input, text }: JsonBody, caller: IncomingMessage): Promise<Answer> {
-    if (!Array.isArray(input)) {
-      throw new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
+  private async batch(call: Call, { value: input, text }: JsonBody): Promise<void> {
+    try {
+      if (!Array.isArray(input)) {
+        throw new HttpProblem(400, { status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
+      }
+      // Checked before any element is looked at: a 1 MiB array of 500k tiny elements took 10 s to
+      // validate and answer, and held up every other caller meanwhile.
+      if (input.length > this.options.batchSize) {
+        throw new HttpProblem(413, {
+          status: 'invalid',
+          errors: [{ path: '', message: `at most ${count(this.options.batchSize, 'profile')} per batch (--batch-size); got ${input.length}` }],
+        });
+      }
+      const inexact = byElement(findInexactNumbers(text));
+      const checked = input.map((element, i) => this.validate(element, inexact.get(i)));
+      this.admit(checked.filter((c) => !('errors' in c)).length);
+      const results = await unlessCallerLeaves(call.req, Promise.all(checked.map((c) => ('errors' in c ? c : this.outcome(c)))));
+      this.respond(call, 200, results);
+    } catch (error) {
+      this.fail(call, error);
     }
-    // Checked before any element is looked at: a 1 MiB array of 500k tiny elements took 10 s to
-    // validate and answer, and held up every other caller meanwhile.
-    if (input.length > this.options.batchSize) {
-      throw new HttpProblem(413, {
-        status: 'invalid',
-        errors: [{ path: '', message: `at most ${count(this.options.batchSize, 'profile')} per batch (--batch-size); got ${input.length}` }],
-      });
-    }
-    const inexact = byElement(findInexactNumbers(text));
-    const checked = input.map((element, i) => this.validate(element, inexact.get(i)));
-    this.admit(checked.filter((c) => !('errors' in c)).length);
-    const results = await unlessCallerLeaves(caller, Promise.all(checked.map((c) => ('errors' in c ? c : this.submit(c)))));
-    return { status: 200, body: results };
+  }
+
+  /** Sends `body` as the call's answer; the call is over. */
+  private respond(call: Call, status: number, body: object, headers?: Record<string, string>): void {
+    call.status = status;
+    send(call.res, status, body, call.requestId, headers);
+    this.finish(call);
   }
 
   /** A profile as the destination takes it, or every reason it cannot be sent (ours, or the platform's limits). */
@@ -283,7 +409,7 @@ export class ServeApp {
     this.deps.metrics.recordValidation(validation.ok ? undefined : validation.errors);
     const item = validation.ok ? this.deps.encoder.encode(validation.profile) : undefined;
     if (item && !('refused' in item)) return item;
-    this.deps.metrics.submissions.inc({ outcome: 'invalid', error_class: 'client' });
+    this.counted('invalid', 'client').inc();
     return { status: 'invalid', errors: validation.ok ? [{ path: '', message: item && 'refused' in item ? item.refused : 'cannot be sent' }] : validation.errors };
   }
 
@@ -296,7 +422,7 @@ export class ServeApp {
     }
     const capacity = Math.floor(this.options.rate * (this.options.requestTimeoutMs / 1000) * ADMISSION_SHARE * engine.currentBatchSize);
     if (count > 0 && engine.queued + count > capacity) {
-      this.deps.metrics.submissions.inc({ outcome: 'saturated', error_class: 'server' }, count);
+      this.counted('saturated', 'server').inc(count);
       throw new HttpProblem(503, { status: 'failed', error: { class: 'server', message: 'server saturated: the queue cannot drain within the request timeout' } }, retryAfter);
     }
   }
@@ -310,50 +436,82 @@ export class ServeApp {
   }
 
   /**
-   * The item's outcome, or a 504 result once the request timeout is over. The submission stays in
-   * the engine after a 504: it is still delivered, the caller just stopped waiting. With `caller`
-   * (POST /profiles), its hanging up rejects at once as `unlessCallerLeaves` does (that one call, not
-   * a wrapper per request: one promise per caller and a place on the one deadline list, issue 19);
-   * the outcome is still counted when it comes.
+   * POST /profiles: the caller waits for its item's outcome, or a 504 result once the request
+   * timeout is over. The submission stays in the engine after a 504: it is still delivered, the
+   * caller just stopped waiting. Its hanging up (the socket's 'close', see `Call.gone`) ends the
+   * call at once as a 499, as `unlessCallerLeaves` does; the outcome is still counted when it
+   * comes. Per caller: the engine's promise, a place on the one deadline list, and the call's own
+   * fields; no promise or closure of ours (issue 19).
    */
-  private submit(item: Encoded, caller?: IncomingMessage): Promise<Result> {
+  private submit(call: Call, item: Encoded): void {
+    call.item = item;
+    call.waiting = true;
+    void this.deps.delivery.engine.submit(item).then(call.settle);
+    call.deadline = this.deadlines.add(call.expire);
+    if (call.req.socket.destroyed) call.gone();
+  }
+
+  /** The outcome of a call's item, or its timeout: counted, then handed to the caller (a slice of a batch's callers per turn). */
+  outcomeOf(call: Call, value: DeliveryOutcome | 'timeout'): void {
+    if (!call.unsettled) return;
+    call.unsettled = false;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: only frees the deadline early; one left to expire finds the call settled and does nothing.
+    if (value !== 'timeout') this.deadlines.cancel(call.deadline!);
+    const result = this.record(call.item!.profile, value);
+    // Stryker disable next-line ConditionalExpression: spares the pacer a caller who left; `answer` checks again.
+    if (!call.waiting) return;
+    call.result = result;
+    this.answers.hand(this.answer, call);
+  }
+
+  /** Still listening for a hang-up until the answer is handed over (it may wait a few turns in the pacer). */
+  private readonly answer = (waiting: Call | Result): void => {
+    const call = waiting as Call;
+    if (!call.waiting) return;
+    call.waiting = false;
+    const result = call.result!;
+    try {
+      // Stryker disable next-line ConditionalExpression: a result without a batch id leaves it undefined either way.
+      if ('batchId' in result) call.batchId = result.batchId;
+      this.respond(call, HTTP_STATUS[result.status], result, result.status === 'failed' ? { 'retry-after': String(this.retryAfterSeconds()) } : undefined);
+    } catch (error) {
+      this.fail(call, error);
+    }
+  };
+
+  /** An element of a batch: its outcome, or a 504 result once the request timeout is over (see `submit`). */
+  private outcome(item: Encoded): Promise<Result> {
     const outcome = this.deps.delivery.engine.submit(item);
-    return new Promise<Result>((resolve, reject) => {
-      const socket = caller?.socket;
-      let waiting = true;
-      const left = (): void => {
-        waiting = false;
-        reject(new RequestCut(499, CALLER_LEFT));
-      };
-      // Still listening for a hang-up until the answer is handed over (it may wait a few turns in the pacer).
-      const answer = (result: Result): void => {
-        socket?.off('close', left);
-        if (waiting) resolve(result);
-      };
+    return new Promise<Result>((resolve) => {
       let pending = true;
       const settle = (value: DeliveryOutcome | 'timeout'): void => {
         if (!pending) return;
         pending = false;
-        // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: only frees the deadline early; one left to expire finds the caller settled and does nothing.
+        // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: only frees the deadline early; one left to expire finds the element settled and does nothing.
         if (value !== 'timeout') this.deadlines.cancel(deadline);
-        const result = this.record(item.profile, value);
-        if (waiting) this.answers.hand(answer, result);
+        this.answers.hand(resolve as (value: Call | Result) => void, this.record(item.profile, value));
       };
       const deadline = this.deadlines.add(() => settle('timeout'));
       void outcome.then(settle);
-      if (!socket) return;
-      if (socket.destroyed) left();
-      // `on`, not `once`: `left` may run twice harmlessly, and `once` wraps it in a new function per caller.
-      else socket.on('close', left);
     });
+  }
+
+  /** The series of `sync_submissions_total` for an outcome and error class, looked up without building its labels (once per answer). */
+  private counted(outcome: string, errorClass: string): CountedSeries {
+    let byClass = this.outcomes.get(outcome);
+    // Stryker disable next-line ConditionalExpression: a cache; a new map each time counts the same.
+    if (!byClass) this.outcomes.set(outcome, (byClass = new Map()));
+    let series = byClass.get(errorClass);
+    // Stryker disable next-line ConditionalExpression: the same cache; SyncMetrics.series finds the same series.
+    if (!series) byClass.set(errorClass, (series = this.deps.metrics.series(this.deps.metrics.submissions, { outcome, error_class: errorClass })));
+    return series;
   }
 
   /** Counts an outcome (or timeout) and logs a refusal. */
   private record(profile: Encoded['profile'], outcome: DeliveryOutcome | 'timeout'): Result {
     const result = toResult(profile, outcome);
-    this.deps.metrics.submissions.inc(
-      outcome === 'timeout' ? outcomeLabel('timeout', 'server') : outcomeLabel(outcome.status, 'errorClass' in outcome ? outcome.errorClass : ''),
-    );
+    if (outcome === 'timeout') this.counted('timeout', 'server').inc();
+    else this.counted(outcome.status, 'errorClass' in outcome ? outcome.errorClass : '').inc();
     if (result.status === 'rejected') {
       this.deps.logger.warn({ stage: 'send', email: this.deps.verbose ? profile.email : maskEmail(profile.email) }, `rejected by the downstream: ${result.error}`);
     }

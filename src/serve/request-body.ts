@@ -148,48 +148,76 @@ export interface JsonBody {
 }
 
 /**
- * The body as JSON (call `acceptBody` first), refusing more than 1 MiB while streaming. A UTF-8
- * BOM is allowed, as push allows it. A connection that ends mid-body rejects with `RequestCut`.
+ * A body's chunks as JSON: decoded as UTF-8 (a leading BOM dropped, as push allows it), then
+ * parsed; a malformed body is a 400 naming what JSON.parse found.
  */
-export function readJson(req: IncomingMessage): Promise<JsonBody> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onGone);
-      req.off('close', onGone);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) {
-        chunks.push(chunk);
-        return;
-      }
-      stop();
-      reject(tooLarge());
-    };
-    const onEnd = (): void => {
-      stop();
-      // A small body (nearly every one) arrives in one chunk: decoded as it is, without a copy first.
-      // Stryker disable next-line ConditionalExpression: a shortcut; concatenating one chunk decodes the same.
-      const decoded = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
-      const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
-      try {
-        resolve({ value: JSON.parse(text), text });
-      } catch (error) {
-        reject(invalid(400, `malformed JSON: ${(error as Error).message}`));
-      }
-    };
-    // Node reports a hang-up (or its own timeout cut) as an 'error' ("aborted") when someone listens, and always as 'close'.
-    const onGone = (): void => {
-      stop();
-      reject(cutReason(req));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onGone);
-    req.on('close', onGone);
-  });
+export function parseBody(chunks: readonly Buffer[], size: number): JsonBody {
+  // A small body (nearly every one) arrives in one chunk: decoded as it is, without a copy first.
+  // Stryker disable next-line ConditionalExpression: a shortcut; concatenating one chunk decodes the same.
+  const decoded = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
+  const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
+  try {
+    return { value: JSON.parse(text), text };
+  } catch (error) {
+    throw invalid(400, `malformed JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Where `readBody` hands what it read: called exactly once, unless the reading is cut from outside first (`cut`). */
+export interface BodySink {
+  body(json: JsonBody): void;
+  refused(problem: HttpProblem): void;
+}
+
+/**
+ * Reads a request body as JSON (call `acceptBody` first), refusing more than 1 MiB while streaming,
+ * into `sink`. Two listeners on the request, no promise: once per request a server answers (issue
+ * 19). A connection that ends mid-body is not watched here: the caller's socket 'close' (which the
+ * server watches for the whole request) calls `cut`, which stops the reading and says why
+ * (`RequestCut`: a hang-up, or Node's own timeout cut).
+ */
+export class BodyReader {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly sink: BodySink,
+  ) {
+    req.on('data', this.onData);
+    req.on('end', this.onEnd);
+  }
+
+  /** The connection closed before the body ended: no more is read; why it ended. */
+  cut(): RequestCut {
+    this.stop();
+    return cutReason(this.req);
+  }
+
+  private stop(): void {
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.size += chunk.length;
+    if (this.size <= MAX_BODY_BYTES) {
+      this.chunks.push(chunk);
+      return;
+    }
+    this.stop();
+    this.sink.refused(tooLarge());
+  };
+
+  private readonly onEnd = (): void => {
+    this.stop();
+    let json: JsonBody;
+    try {
+      json = parseBody(this.chunks, this.size);
+    } catch (error) {
+      this.sink.refused(error as HttpProblem);
+      return;
+    }
+    this.sink.body(json);
+  };
 }

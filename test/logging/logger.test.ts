@@ -122,6 +122,23 @@ describe('infoLine', () => {
     expect(written).toHaveLength(1);
   });
 
+  it('one logger, messages repeated and changed (the JSON of the last message is reused): each line is the one pino writes', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_000_000_123);
+    for (const maskEmails of [true, false]) {
+      const written: string[] = [];
+      const logger = await createLogger({ format: 'json', level: 'info', runId: 'r-9', color: false, maskEmails, destination: { write: (line: string) => void written.push(line) } });
+      const messages = ['POST /profiles 200', 'POST /profiles 200', 'POST /profiles 504', 'POST /profiles 200', 'GET /u/ann@x.io 404', 'GET /u/ann@x.io 404', 'GET /u/bob@x.io 404', '"quoted"', 'POST /profiles 200'];
+      const fields = jsonField('status', 200);
+      for (const msg of messages) {
+        logger.info({ status: 200 }, msg);
+        infoLine(logger, fields, msg);
+      }
+      expect(written).toHaveLength(messages.length * 2);
+      for (let i = 0; i < written.length; i += 2) expect(written[i + 1]).toBe(written[i]);
+      expect(written.filter((line) => line.includes('ann@x.io')).length).toBe(maskEmails ? 0 : 4);
+    }
+  });
+
   it('writes nothing below the logger\'s level (--quiet), as pino does', async () => {
     const { byPino, byHand } = await bothWays({ stage: 'serve', status: 200 }, 'POST /profiles 200', { level: 'warn' });
     expect(byPino).toEqual([]);

@@ -1,11 +1,12 @@
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../src/engine/random.js';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { close, listen } from '../../src/http/server.js';
 import { checkingIntervalMs, SERVE_GRANT_LEAD_MS, startServe, type ServeOptions } from '../../src/serve/run-serve.js';
+import { accessFields, accessMessage } from '../../src/serve/app.js';
 import { GRANT_LEAD_MS } from '../../src/delivery/pacing.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { exchange, postFromThread, slowClient } from '../helpers/raw-http.js';
@@ -491,6 +492,77 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     expect(labels.sort()).toEqual(['email', 'firstName', 'lastName', 'other']);
   });
 
+  it('each refusal has its own body (404, 405, a batch that is not an array); a query string is routed and logged without it', async () => {
+    const { running, post, log } = await setup();
+    expect(await (await fetch(`${running.url}/nowhere`)).json()).toEqual({ error: 'not found' });
+    const wrongMethod = await fetch(`${running.url}/profiles`, { headers: { 'x-request-id': 'm-1' } });
+    expect(await wrongMethod.json()).toEqual({ error: 'method not allowed' });
+    expect(wrongMethod.headers.get('x-request-id')).toBe('m-1');
+    expect((await post('/profiles/batch', ann)).body).toEqual({ status: 'invalid', errors: [{ path: '', message: 'expected a JSON array of profiles' }] });
+    const livez = await fetch(`${running.url}/livez?probe=1`, { headers: { 'x-request-id': 'q-1' } });
+    expect(livez.status).toBe(200);
+    expect(await livez.json()).toEqual({ status: 'ok' });
+    expect((await post('/profiles?source=crm', ann, { 'x-request-id': 'q-2' })).status).toBe(200);
+    expect((await fetch(`${running.url}/metrics`, { headers: { 'x-request-id': 'q-3' } })).headers.get('x-request-id')).toBe('q-3');
+    await running.app.settled();
+    const queried = log.lines().filter((l) => typeof l.requestId === 'string' && l.requestId.startsWith('q-'));
+    expect(queried.map((l) => [l.path, l.status])).toEqual([['/livez', 200], ['/profiles', 200], ['/metrics', 200]]);
+  });
+
+  it('counts invalid and saturated submissions with their class (invalid elements of a batch take no room), caller waits in seconds; a 200 has no Retry-After', async () => {
+    // rate 1 × 1 s × 0.8 × batch 3 → room for two queued profiles.
+    const { post, running } = await setup({ latencyMs: 100 }, { rate: 1, batchSize: 3, requestTimeoutMs: 1000 });
+    const three = Array.from({ length: 3 }, (_, i) => ({ ...ann, email: `t${i}@example.com` }));
+    const refused = await post('/profiles/batch', three);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ status: 'failed', error: { class: 'server', message: expect.stringMatching(/saturated/) } });
+    const mixed = await post('/profiles/batch', [three[0], { email: 'bad' }, { email: 'worse' }]);
+    expect(mixed.status).toBe(200);
+    expect((mixed.body as unknown as { status: string }[]).map((r) => r.status)).toEqual(['forwarded', 'invalid', 'invalid']);
+    expect(mixed.headers.get('retry-after')).toBeNull();
+    const text = await (await fetch(`${running.url}/metrics`)).text();
+    expect(text).toMatch(/^sync_submissions_total\{outcome="saturated",error_class="server"\} 3$/m);
+    expect(text).toMatch(/^sync_submissions_total\{outcome="invalid",error_class="client"\} 2$/m);
+    const waited = Number(/^sync_caller_wait_seconds_sum\{status="200"\} (\S+)$/m.exec(text)?.[1]);
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(5); // seconds, for one answer within the 1 s timeout
+  });
+
+  it('an element of a batch with no outcome within --request-timeout is its own timeout result; the profile stays queued', async () => {
+    const { post } = await setup({ latencyMs: 600 }, { requestTimeoutMs: 100 });
+    const res = await post('/profiles/batch', [ann]);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual([{ status: 'timeout', error: { class: 'server', message: expect.stringMatching(/within the request timeout/) } }]);
+  });
+
+  it('a keep-alive connection carries answers and refusals one after another, kept open, without gathering listeners', async () => {
+    const { running } = await setup();
+    let serverSide: Socket | undefined;
+    running.server.on('connection', (socket: Socket) => (serverSide ??= socket));
+    const client = connect(Number(new URL(running.url).port), '127.0.0.1');
+    let received = '';
+    client.on('data', (chunk) => (received += chunk));
+    const listeners: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      // Answered (200) and refused with the body read (400: malformed), in turn, on the one connection.
+      const body = i % 2 === 0 ? JSON.stringify({ ...ann, email: `k${i}@example.com` }) : '{"email":';
+      received = '';
+      client.write(`POST /profiles HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const complete = (): boolean => {
+        const [head, rest] = received.split('\r\n\r\n', 2) as [string, string | undefined];
+        const length = /content-length: (\d+)/i.exec(head)?.[1];
+        return rest !== undefined && length !== undefined && Buffer.byteLength(rest) >= Number(length);
+      };
+      while (!complete()) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(received).toMatch(i % 2 === 0 ? /^HTTP\/1\.1 200 / : /^HTTP\/1\.1 400 /);
+      expect(received).not.toMatch(/connection: close/i);
+      listeners.push(serverSide!.listenerCount('close'));
+    }
+    expect(client.destroyed).toBe(false);
+    client.destroy();
+    expect(new Set(listeners).size).toBe(1);
+  });
+
   it('on shutdown stops accepting, flushes the queue and answers every waiting caller', async () => {
     const { post, running } = await setup({ latencyMs: 300 }, { rate: 4, batchSize: 2, shutdownGraceMs: 10_000 });
     const waiting = Array.from({ length: 6 }, (_, i) => post('/profiles', { ...ann, email: `w${i}@example.com` }));
@@ -501,5 +573,25 @@ describe('sync serve (in-process, real HTTP on 127.0.0.1)', () => {
     await stopped;
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('the access line\'s method, path and status (written out once for a run of equal ones)', () => {
+  it('each line has its own, whichever of the three changes from the line before', () => {
+    const lines: [string | undefined, string, number][] = [
+      ['POST', '/profiles', 200],
+      ['POST', '/profiles', 200],
+      ['POST', '/profiles', 504],
+      ['POST', '/profiles/batch', 504],
+      ['GET', '/profiles/batch', 504],
+      [undefined, '/profiles/batch', 504],
+      ['POST', '/profiles', 200],
+    ];
+    for (const [method, path, status] of lines) {
+      const methodField = method === undefined ? '' : `,"method":"${method}"`;
+      expect(accessFields('r1', method, path, status, 7)).toBe(`,"stage":"serve","requestId":"r1"${methodField},"path":"${path}","status":${status},"durationMs":7`);
+      expect(accessMessage(method, path, status)).toBe(`${method} ${path} ${status}`);
+    }
+    expect(accessFields('r"2', 'GET', '/a"b', 404, 0, 'b-1', 'gone')).toBe(',"stage":"serve","requestId":"r\\"2","method":"GET","path":"/a\\"b","status":404,"durationMs":0,"batchId":"b-1","reason":"gone"');
   });
 });

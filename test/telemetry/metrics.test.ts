@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fieldLabel, SyncMetrics } from '../../src/telemetry/metrics.js';
+import { Histogram, Registry } from 'prom-client';
+import { CountedHistogram, fieldLabel, SyncMetrics } from '../../src/telemetry/metrics.js';
 import { validateProfile } from '../../src/profiles/schemas.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 
@@ -89,5 +90,55 @@ describe("a one-shot run's metrics hold only its own command's families", () => 
     const metrics = new SyncMetrics({ queueDepth: () => 0, breakerState: () => 'closed' });
     const names = families(await metrics.text());
     expect(names).toEqual(expect.arrayContaining(['sync_caller_wait_seconds', 'sync_queue_depth', 'sync_breaker_state', 'sync_submissions_total', 'sync_batch_size']));
+  });
+});
+
+describe('counted per answer, handed to prom-client when read (issue 19)', () => {
+  it("a CountedHistogram's text is prom-client's Histogram's for the same observations, in the same order", async () => {
+    const buckets = [0.05, 0.1, 0.5, 1, 2];
+    const ours = new Registry();
+    const theirs = new Registry();
+    const counted = new CountedHistogram({ name: 'wait_seconds', help: 'a wait', labelName: 'status', buckets, registers: [ours] });
+    const reference = new Histogram({ name: 'wait_seconds', help: 'a wait', labelNames: ['status'], buckets, registers: [theirs] });
+    // On a bound (in that bucket), between bounds, over the last (only +Inf), zero, and sums that round.
+    const observations: [string, number][] = [['200', 0.05], ['200', 0.07], ['499', 3], ['200', 0], ['504', 2], ['200', 0.1 + 0.2], ['499', 1e-9], ['200', 0.100000001]];
+    for (const [status, value] of observations) {
+      counted.observe({ status }, value);
+      reference.observe({ status }, value);
+    }
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    counted.reset();
+    reference.reset();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+  });
+
+  it('a counted series shows its total once read, adds to what was counted through prom-client, and a series never counted does not appear', async () => {
+    const metrics = new SyncMetrics();
+    const delivered = metrics.series(metrics.submissions, { outcome: 'delivered', error_class: '' });
+    expect(metrics.series(metrics.submissions, { outcome: 'delivered', error_class: '' })).toBe(delivered);
+    metrics.series(metrics.submissions, { outcome: 'failed', error_class: 'server' });
+    // Label values that run together the same way are still two series.
+    const ab = metrics.series(metrics.submissions, { outcome: 'ab', error_class: 'c' });
+    expect(metrics.series(metrics.submissions, { outcome: 'a', error_class: 'bc' })).not.toBe(ab);
+    delivered.inc();
+    delivered.inc(4);
+    metrics.submissions.inc({ outcome: 'delivered', error_class: '' });
+    const first = parsePrometheus(await metrics.text());
+    expect(first.get('sync_submissions_total{outcome="delivered",error_class=""}')).toBe(6);
+    expect([...first.keys()].some((key) => key.includes('outcome="failed"'))).toBe(false);
+    // Read again: nothing counted twice.
+    delivered.inc();
+    expect(parsePrometheus(await metrics.text()).get('sync_submissions_total{outcome="delivered",error_class=""}')).toBe(7);
+    expect((await metrics.submissions.get()).values).toEqual([{ labels: { outcome: 'delivered', error_class: '' }, value: 7 }]);
+  });
+
+  it('valid profiles are counted on sync_profiles_validated_total and in the invalid-email ratio', async () => {
+    const metrics = new SyncMetrics();
+    for (let i = 0; i < 3; i++) metrics.recordValidation(undefined);
+    metrics.recordValidation([{ path: 'email' }]);
+    const samples = parsePrometheus(await metrics.text());
+    expect(samples.get('sync_profiles_validated_total{result="valid"}')).toBe(3);
+    expect(samples.get('sync_profiles_validated_total{result="invalid"}')).toBe(1);
+    expect(samples.get('sync_invalid_email_ratio')).toBe(0.25);
   });
 });
