@@ -1,5 +1,14 @@
-/** Milliseconds of one event-loop turn spent answering callers when many outcomes arrive at once. */
-export const TURN_BUDGET_MS = 8;
+/**
+ * Milliseconds of one event-loop turn spent answering callers when many outcomes arrive at once.
+ * A 2,000-profile batch's answers take 60–80 ms here, so at this bound a batch is answered in one
+ * turn on a quiet machine, and sliced only where answering is several times slower than that.
+ * Measured under wrk (platform 5/s, batch 2,000, 4 rounds at 1,500 connections, 2 at 3,000, the
+ * same builds side by side): with 8 ms slices the last callers of each batch waited several turns
+ * more, p99 436–565 ms at 1,500 (over the 500 ms goal in 4 of 7 rounds of an earlier window);
+ * answered in one turn, 411–464 ms, the same CPU per answer, and at 3,000 connections 0.96–0.93×
+ * the throughput of 8 ms slices (still 1.19–1.33× the baseline's).
+ */
+export const TURN_BUDGET_MS = 100;
 
 /**
  * Hands callers their results in slices of at most TURN_BUDGET_MS per event-loop turn, in order. A
