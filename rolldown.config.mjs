@@ -64,7 +64,7 @@ export default defineConfig({
     // Otherwise chunks are formed by who loads them. commander's is named: a test checks that push's
     // keeper is forked before it loads (test/cli/keeper-ahead.e2e.test.ts).
     codeSplitting: { groups: [{ name: 'commander', test: /node_modules[\\/]commander[\\/]/ }] },
-    // Stack traces under --verbose name src/ files and lines (src/cli/main.ts turns source maps on).
+    // Stack traces under --verbose name src/ files and lines (the launchers in bin/ turn source maps on).
     sourcemap: true,
     // Lines and names only: the sources are in the repository, not in the package.
     sourcemapExcludeSources: true,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is bundled into dist/ by `npm ci` (the `prepare` script: rolldown.config.mjs).
+// Thin launcher: the CLI is bundled into dist/ by `npm ci` (the `prepare` script).
 // dist/ is a bundle (rolldown.config.mjs): the stack traces --verbose shows name src/ files and
 // lines through its source maps, turned on before any of it loads. Only then: they cost every load.
 if (process.argv.includes('--verbose')) process.setSourceMapsEnabled(true);
