@@ -91,7 +91,13 @@ export class Terminal {
   }
 
   private writeLog(chunk: Buffer | string): void {
-    if (this.gathered) this.gathered.push(String(chunk));
+    if (isErrorLine(chunk)) {
+      // An error is what a stalled reader's log must still hold once it reads again (with --log-format
+      // json, the default off a terminal, a run's failure is such a line): past the bound too, and
+      // after the lines gathered before it.
+      this.gathered?.flush();
+      this.write(chunk);
+    } else if (this.gathered) this.gathered.push(String(chunk));
     else this.writeNow(chunk);
   }
 
@@ -108,6 +114,10 @@ export class Terminal {
       this.drop(chunk);
       return;
     }
+    this.write(chunk);
+  }
+
+  private write(chunk: Buffer | string): void {
     this.spinner?.clear();
     this.stderr.write(chunk);
     this.spinner?.render();
@@ -148,6 +158,14 @@ export class Terminal {
     this.stderr.write(`${text}\n`);
     this.spinner?.render();
   }
+}
+
+/** pino's JSON lines begin with their level (see createLogger's formatters), errors included. */
+const ERROR_LINE_HEADS = ['{"level":"error"', '{"level":"fatal"'];
+
+function isErrorLine(chunk: Buffer | string): boolean {
+  const head = typeof chunk === 'string' ? chunk.slice(0, 16) : chunk.toString('utf8', 0, 16);
+  return ERROR_LINE_HEADS.includes(head);
 }
 
 function countLines(text: string): number {
