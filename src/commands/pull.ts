@@ -9,7 +9,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { RunHistory } from '../history/run-recorder.js';
 import type { ProfilesWritten, PullOptions, PullSummary } from '../pull/run-pull.js';
 import { count } from '../ui/count.js';
-import { defaultStateDir } from '../state/state-dir.js';
+import { defaultStateDir, parseStateDir } from '../state/state-dir.js';
 
 export const DEFAULT_SOURCE_URL = 'https://reqres.in/api';
 export const DEFAULT_API_KEY = 'reqres-free-v1';
@@ -54,6 +54,7 @@ export function registerPull(program: Command): void {
     .addOption(
       new Option('--state <dir>', `where the run history (runs.ndjson, see ${programName()} runs) is kept, as for push`)
         .env('SYNC_STATE_DIR')
+        .argParser(parseStateDir)
         .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     )
     .addHelpText(

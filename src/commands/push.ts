@@ -10,7 +10,7 @@ import { quotaWaitMs } from '../engine/retry-policy.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../http/deadline.js';
 import type { PushOptions, PushSummary } from '../push/run-push.js';
 import type { RunHistory } from '../history/run-recorder.js';
-import { defaultStateDir } from '../state/state-dir.js';
+import { defaultStateDir, parseStateDir } from '../state/state-dir.js';
 import { count } from '../ui/count.js';
 import { noProgress } from '../ui/terminal.js';
 
@@ -43,6 +43,7 @@ export function registerPush(program: Command): void {
     .addOption(
       new Option('--state <dir>', 'where push remembers what the platform accepted')
         .env('SYNC_STATE_DIR')
+        .argParser(parseStateDir)
         .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     )
     .option('--full', 'send every valid profile, also those the platform already has unchanged')

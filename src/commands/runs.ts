@@ -3,7 +3,7 @@ import { action } from '../cli/action.js';
 import { positiveInt } from '../cli/parsers.js';
 import { programName } from '../cli/program-name.js';
 import { ExitCode } from '../errors.js';
-import { defaultStateDir } from '../state/state-dir.js';
+import { defaultStateDir, parseStateDir } from '../state/state-dir.js';
 
 /** Damaged lines named one by one before the rest are only counted. */
 const NAMED_DAMAGE = 5;
@@ -16,6 +16,7 @@ export function registerRuns(program: Command): void {
     .addOption(
       new Option('--state <dir>', 'the state directory whose run history (runs.ndjson) to list')
         .env('SYNC_STATE_DIR')
+        .argParser(parseStateDir)
         .default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
     )
     .addHelpText(

@@ -6,7 +6,7 @@ import { programName } from '../cli/program-name.js';
 import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import { defaultStateDir } from '../state/state-dir.js';
+import { defaultStateDir, parseStateDir } from '../state/state-dir.js';
 import { count } from '../ui/count.js';
 
 interface TargetFlags extends PlatformFlags {
@@ -16,7 +16,7 @@ interface TargetFlags extends PlatformFlags {
 /** The flags that name a state and a platform in it, as push takes them. */
 function withTarget(command: Command): Command {
   return addTargetOptions(command).addOption(
-    new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
+    new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').argParser(parseStateDir).default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'),
   );
 }
 
@@ -56,7 +56,7 @@ export function registerState(program: Command): void {
   state
     .command('reset')
     .description('move the whole state aside (all platforms), e.g. when it is damaged; the next push sends everything once')
-    .addOption(new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'))
+    .addOption(new Option('--state <dir>', "push's state directory").env('SYNC_STATE_DIR').argParser(parseStateDir).default(defaultStateDir(), '$XDG_STATE_HOME/sync or ~/.local/state/sync'))
     .action(
       action<{ state: string }>(async (flags, context) => {
         const { resetState } = await import('../state/state-commands.js');

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -12,11 +13,24 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
+ * `--state`'s parser, wherever the flag is taken: `--state=` and an exported but empty
+ * SYNC_STATE_DIR (commander hands the variable over as it is) would otherwise name the working
+ * directory, where `state reset` would move a stray platform-state aside and push said only ENOENT.
+ */
+export function parseStateDir(value: string): string {
+  if (value === '') throw new InvalidArgumentError('it is empty: name a directory, or unset SYNC_STATE_DIR for the default.');
+  return value;
+}
+
+/**
  * Creates `path` (the state directory, or a folder in it) as needed; a failure is a usage error
  * naming the --state directory in the words of its cause. Push's state and the run history both
  * create it this way, so either says the same of the same directory.
  */
 export async function createStateDirectory(dir: string, path = dir): Promise<void> {
+  // commander hands over `--state=` and an exported but empty SYNC_STATE_DIR as '': the mkdir's
+  // ENOENT named neither.
+  if (dir === '') throw new UsageError('--state (or SYNC_STATE_DIR) is empty: name a directory, or unset SYNC_STATE_DIR for the default');
   try {
     await makeDirectory(path);
   } catch (error) {

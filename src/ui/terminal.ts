@@ -91,7 +91,13 @@ export class Terminal {
   }
 
   private writeLog(chunk: Buffer | string): void {
-    if (this.gathered) this.gathered.push(String(chunk));
+    if (isErrorLine(chunk)) {
+      // An error is what a stalled reader's log must still hold once it reads again (with --log-format
+      // json, the default off a terminal, a run's failure is such a line): past the bound too, and
+      // after the lines gathered before it.
+      this.gathered?.flush();
+      this.write(chunk);
+    } else if (this.gathered) this.gathered.push(String(chunk));
     else this.writeNow(chunk);
   }
 
@@ -108,6 +114,10 @@ export class Terminal {
       this.drop(chunk);
       return;
     }
+    this.write(chunk);
+  }
+
+  private write(chunk: Buffer | string): void {
     this.spinner?.clear();
     this.stderr.write(chunk);
     this.spinner?.render();
@@ -148,6 +158,16 @@ export class Terminal {
     this.stderr.write(`${text}\n`);
     this.spinner?.render();
   }
+}
+
+/** pino's JSON lines begin with their level (see createLogger's formatters), errors included. */
+const ERROR_HEAD = '{"level":"error"';
+const FATAL_HEAD = '{"level":"fatal"';
+
+/** Two prefix checks and no string made: every access line of `sync serve` passes here. */
+function isErrorLine(chunk: Buffer | string): boolean {
+  const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8', 0, ERROR_HEAD.length);
+  return text.startsWith(ERROR_HEAD) || text.startsWith(FATAL_HEAD);
 }
 
 function countLines(text: string): number {

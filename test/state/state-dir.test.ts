@@ -44,6 +44,14 @@ describe('createStateDirectory', () => {
     await expect(createStateDirectory(join(tmp(), 'file', 'state'))).rejects.toThrow(`--state ${join(tmp(), 'file', 'state')}: cannot create the state (not a directory)`);
   });
 
+  // `SYNC_STATE_DIR=` in a crontab or `--state=` gives commander an empty value: the message said
+  // "--state : cannot create the state (no such file or directory (ENOENT))", naming neither cause.
+  it('an empty --state or SYNC_STATE_DIR: a usage error that says it is empty and names both', async () => {
+    const refused = createStateDirectory('');
+    await expect(refused).rejects.toBeInstanceOf(UsageError);
+    await expect(refused).rejects.toThrow('--state (or SYNC_STATE_DIR) is empty: name a directory, or unset SYNC_STATE_DIR for the default');
+  });
+
   // Node 20's recursive mkdir retries forever, at full CPU, when mkdir says ENOENT under a parent
   // that exists: a relative --state in a working directory deleted under the job (a deploy that
   // replaced its folder), or a pseudo-filesystem. The run must refuse, not spin until cron kills it.

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Writable } from 'node:stream';
+import { createLogger } from '../../src/logging/logger.js';
 import { hasWidth, MAX_UNREAD_LOG_BYTES, Terminal } from '../../src/ui/terminal.js';
 
 describe('hasWidth', () => {
@@ -79,5 +80,21 @@ describe('Terminal: a stderr nobody reads', () => {
     // Caught up: lines are written again, and a second stall is counted afresh.
     terminal.sink.write(line(total));
     expect(received.at(-1)).toBe(line(total));
+  });
+
+  it('never drops an error logged as a JSON line (the default format off a terminal: cron), past the bound too', async () => {
+    const { stream, received, resume } = stalledStderr();
+    const terminal = await Terminal.create({ interactive: false, color: false, stderr: stream });
+    const logger = await createLogger({ format: 'json', level: 'info', runId: 'r1', color: false, destination: terminal.sink });
+    const total = Math.ceil((MAX_UNREAD_LOG_BYTES * 1.2) / line(0).length);
+    for (let i = 0; i < total; i++) terminal.sink.write(line(i));
+    logger.warn('a warning past the bound');
+    logger.error({ exitCode: 1 }, 'the downstream refused the token');
+    resume();
+    await new Promise((resolve) => setImmediate(resolve));
+    const text = received.join('');
+    // Booleans: a failure would otherwise print 20 MB of lines.
+    expect(text.includes('a warning past the bound')).toBe(false);
+    expect(text.includes('"msg":"the downstream refused the token"')).toBe(true);
   });
 });
