@@ -368,27 +368,19 @@ describe('RateLimiter smooth plan after a late departure', () => {
     expect(maxInAnyWindow(departed, 1020)).toBe(5);
   });
 
-  it('a delay longer than the catch-up allows (a pause, an empty queue) starts the plan afresh from it: no burst to make up for it', async () => {
+  // 100 ms past the plan (204) is already more than the 40.8 a later request could make up.
+  it.each([
+    ['longer than a spacing (a pause, an empty queue)', 1500, [1500, 1704]],
+    ['past the catch-up allowance but short of a spacing', 304, [304, 508]],
+  ])('a delay %s starts the plan afresh from it: no burst to make up for it', async (_delay, pausedUntil, expected) => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true });
     (await limiter.acquire()).depart();
-    limiter.pauseUntil(1500);
-    const afterPause = await limiter.acquire();
-    afterPause.depart();
-    const next = await limiter.acquire();
-    expect([afterPause.notBefore, next.notBefore]).toEqual([1500, 1704]);
-  });
-
-  it('a delay past the catch-up allowance but short of a spacing also starts the plan afresh', async () => {
-    const clock = new VirtualClock(0);
-    const limiter = RateLimiter.perSecond(5, clock, { marginMs: 20, smooth: true });
-    (await limiter.acquire()).depart();
-    // 100 ms past the plan (204): more than the 40.8 a later request could make up.
-    limiter.pauseUntil(304);
+    limiter.pauseUntil(pausedUntil);
     const held = await limiter.acquire();
     held.depart();
     const next = await limiter.acquire();
-    expect([held.notBefore, next.notBefore]).toEqual([304, 508]);
+    expect([held.notBefore, next.notBefore]).toEqual(expected);
   });
 
   it('never more than the limit in any window, and never two requests closer than CATCH_UP of a spacing, however late departures run (property)', async () => {
