@@ -16,7 +16,7 @@ import { ConcurrencyGate } from '../engine/concurrency-gate.js';
 import { DestinationClient } from './destination-client.js';
 import type { Encoded, Target } from '../destinations/destination.js';
 import { count } from '../ui/count.js';
-import { DELIVERY_PACING, GRANT_LEAD_MS } from './pacing.js';
+import { DELIVERY_PACING } from './pacing.js';
 
 
 export interface DeliveryOptions {
@@ -32,11 +32,6 @@ export interface DeliveryOptions {
   autoStart?: boolean;
   /** How long a refusal of the run (401/403, a wrong list, a spent daily quota) holds; see BatchEngineOptions. */
   refusalHoldMs?: number;
-  /**
-   * Work an answer through only once the next request, due within a lead, has left (push; see
-   * BatchEngineOptions.settleAfterDeparture). Not serve's: its callers wait for their answers.
-   */
-  settleAfterDeparture?: boolean;
 }
 
 export interface DeliveryDependencies {
@@ -116,7 +111,6 @@ export function createDelivery(options: DeliveryOptions, deps: DeliveryDependenc
     autoStart: options.autoStart,
     refusalHoldMs: options.refusalHoldMs,
     catchUp: deps.catchUp,
-    settleAfterDeparture: options.settleAfterDeparture ? { withinMs: GRANT_LEAD_MS, sleep: (ms, signal) => clock.sleep(ms, signal) } : undefined,
     // Smooth pacing: one batch is a full first slot.
     startWhenQueued: options.batchSize,
     events: {

@@ -103,25 +103,6 @@ export interface BatchEngineOptions<T> {
    * send again.
    */
   catchUp?: () => Promise<void> | undefined;
-  /**
-   * Push: a batch's answer is worked through (its items settled, and with them the caller's
-   * records, its state commit) only once every request due to leave within `withinMs` has left.
-   * The next request is due 36–53 ms after an answer at push's pace, and that work (1,000
-   * outcomes, their commit, the garbage they make) running just before it made it leave late, and
-   * a late departure widens the rate window. A wait ends at the latest `withinMs` +
-   * SETTLE_GRACE_MS after the answer (a request on a connection still opening has not left).
-   * `sleep`: the engine's clock.
-   */
-  settleAfterDeparture?: { withinMs: number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> };
-}
-
-/** How long past `withinMs` an answer's work waits at most for a request that has not left. */
-export const SETTLE_GRACE_MS = 20;
-
-/** A request of this engine held until its instant (see `settleAfterDeparture`). */
-interface Leaving {
-  notBefore: number;
-  left: Promise<void>;
 }
 
 interface Pending<T> {
@@ -169,8 +150,6 @@ export class BatchEngine<T> {
   private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
   private dispatching: Promise<void> | undefined;
   private readonly deliveries = new Set<Promise<void>>();
-  /** Attempts of this engine that have not left yet (see `settleAfterDeparture`). */
-  private readonly leaving = new Set<Leaving>();
   /** A refusal no retry can fix (401/403): everything still waiting fails with it, at once. */
   private refused: SyncError | undefined;
   /** Until when (epoch ms) `refused` holds. */
@@ -444,14 +423,12 @@ export class BatchEngine<T> {
         let status = '200';
         let bodyReadyAt: number | undefined;
         let departedAt: number | undefined;
-        const left = this.willLeave(attemptSlot);
         const hooks: RequestHooks = {
           notBefore: attemptSlot?.notBefore,
           bodyReady: () => (bodyReadyAt ??= now()),
           departed: () => {
             departedAt ??= now();
             attemptSlot?.depart();
-            left?.();
             this.releaseDrainWaiters();
           },
         };
@@ -461,7 +438,6 @@ export class BatchEngine<T> {
           status = describeStatus(error);
           throw error;
         } finally {
-          left?.();
           events?.onRequest?.({
             batchId,
             attempt: n,
@@ -480,7 +456,6 @@ export class BatchEngine<T> {
         permit: held.permit,
         onRetry: (event) => events?.onRetry?.(batchId, event),
       });
-      await this.departuresDue();
       items.forEach((pending, index) => {
         const result = results[index]!;
         settle(pending, outcomeOf(result, batchId));
@@ -525,38 +500,6 @@ export class BatchEngine<T> {
       this.nudge();
     }
     return undefined;
-  }
-
-  /**
-   * Notes an attempt that has not left yet (see `settleAfterDeparture`); returns what to call once
-   * it has left or ended. An attempt without a rate slot is not held: nothing to note.
-   */
-  private willLeave(slot: Slot | undefined): (() => void) | undefined {
-    if (!slot) return undefined;
-    let done!: () => void;
-    const entry: Leaving = { notBefore: slot.notBefore, left: new Promise<void>((resolve) => (done = resolve)) };
-    this.leaving.add(entry);
-    return () => {
-      this.leaving.delete(entry);
-      done();
-    };
-  }
-
-  /**
-   * With `settleAfterDeparture`: resolves once the requests due within `withinMs` have left, or
-   * SETTLE_GRACE_MS after the latest of them could be due (one still connecting has not left);
-   * undefined when none is due.
-   */
-  private departuresDue(): Promise<void> | undefined {
-    const hold = this.options.settleAfterDeparture;
-    if (!hold) return undefined;
-    const now = this.now();
-    const due = [...this.leaving].filter((entry) => entry.notBefore <= now + hold.withinMs);
-    if (due.length === 0) return undefined;
-    // Cancelled once they have left: no timer outlives the wait.
-    const stop = new AbortController();
-    const grace = hold.sleep(hold.withinMs + SETTLE_GRACE_MS, AbortSignal.any([stop.signal, this.stop.signal])).catch(() => undefined);
-    return Promise.race([Promise.all(due.map((entry) => entry.left)), grace]).then(() => stop.abort());
   }
 
   /**

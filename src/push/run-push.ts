@@ -205,7 +205,7 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
   const delivery = dryRun
     ? undefined
     : (await import('../delivery/delivery.js')).createDelivery(
-        { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, autoStart: false, settleAfterDeparture: true },
+        { ...options, target, rate: resolved.rate, batchSize: resolved.batchSize, concurrency: resolved.concurrency, autoStart: false },
         { ...deps, clock, newBatchId: formBatch, batchLogLevel: deps.quietBatches ? 'debug' : 'info', catchUp: () => remember.behind() },
       );
   try {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AuthError, DataRefusedError, HttpStatusError, NetworkError, RateLimitedError, RefusedError } from '../../src/errors.js';
 import { ConcurrencyGate } from '../../src/engine/concurrency-gate.js';
-import { BatchEngine, SETTLE_GRACE_MS, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
+import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor } from '../../src/engine/executor.js';
 import type { Limiter } from '../../src/engine/limiter.js';
@@ -1182,29 +1182,21 @@ describe('BatchEngine: the limits real platforms need', () => {
   });
 });
 
-describe("BatchEngine: an answer's work after the next departure (push)", () => {
-  /**
-   * Push's pacing (5/s smooth, granted 60 ms ahead, the transport holding each request until its
-   * instant) against a platform answering 150 ms after a request leaves. `leaves(batch)` says
-   * whether that batch's request ever reports leaving (a socket still connecting does not).
-   */
-  function paced({ hold, withinMs = 50, leaves = () => true }: { hold: boolean; withinMs?: number; leaves?: (batch: number) => boolean }) {
+describe("BatchEngine: a batch's answer is worked through as it arrives", () => {
+  it('settles a batch at its answer, not once the next request has left: a kill then sends again only what was in flight', async () => {
+    // Push's pacing (5/s smooth, granted 60 ms ahead, the transport holding each request until its
+    // instant) against a platform answering 150 ms after a request leaves. The next request is due
+    // 50 ms after each answer: holding the answer's work until it left once delayed push's state
+    // commit by a batch, which a kill -9 then sent again.
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
     const departed: number[] = [];
-    let batches = 0;
     const engine = new BatchEngine<Item>({
       ...wired(clock, limiter, 0),
       batchSize: 2,
       now: () => clock.now(),
-      settleAfterDeparture: hold ? { withinMs, sleep: (ms, signal) => clock.sleep(ms, signal) } : undefined,
       send: async (_id, items, signal, hooks) => {
-        const batch = batches++;
         await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
-        if (!leaves(batch)) {
-          await clock.sleep(5000, signal);
-          throw new NetworkError('ETIMEDOUT', 'connect timed out');
-        }
         departed.push(clock.now());
         hooks?.departed?.();
         await clock.sleep(150, signal);
@@ -1212,59 +1204,8 @@ describe("BatchEngine: an answer's work after the next departure (push)", () => 
       },
     });
     const settledAt: number[] = [];
-    const submit = (n: number): Promise<unknown> =>
-      Promise.all(emails(n).map((email, i) => engine.submit({ email }).then((outcome) => ((settledAt[i] = clock.now()), outcome))));
-    return { clock, engine, departed, settledAt, submit };
-  }
-
-  it('settles a batch once the next request, due before its answer is worked through, has left; the last one at its answer', async () => {
-    const { departed, settledAt, submit } = paced({ hold: true });
-    await submit(6);
-    expect(departed).toEqual([0, 200, 400]);
-    // Answered at 150 and 350, while the next request was 50 ms from leaving (withinMs: 50):
-    // settled as it left.
-    expect(settledAt).toEqual([200, 200, 400, 400, 550, 550]);
-  });
-
-  it('does not wait for a request due later than withinMs', async () => {
-    const { settledAt, submit } = paced({ hold: true, withinMs: 49 });
-    await submit(4);
-    expect(settledAt).toEqual([150, 150, 350, 350]);
-  });
-
-  it('without it, a batch settles at its answer', async () => {
-    const { departed, settledAt, submit } = paced({ hold: false });
-    await submit(6);
+    await Promise.all(emails(6).map((email, i) => engine.submit({ email }).then(() => (settledAt[i] = clock.now()))));
     expect(departed).toEqual([0, 200, 400]);
     expect(settledAt).toEqual([150, 150, 350, 350, 550, 550]);
-  });
-
-  it('a next request that never reports leaving (a connection that does not open) holds the answer only a little past its instant', async () => {
-    const { settledAt, submit } = paced({ hold: true, leaves: (batch) => batch !== 1 });
-    await submit(4);
-    // Answered at 150: waited withinMs (50) and the grace, no longer.
-    expect(settledAt.slice(0, 2)).toEqual([150 + 50 + SETTLE_GRACE_MS, 150 + 50 + SETTLE_GRACE_MS]);
-  });
-
-  it('an engine whose executor takes no rate slot holds nothing', async () => {
-    const clock = new VirtualClock(0);
-    const limiter = RateLimiter.perSecond(5, clock);
-    const engine = new BatchEngine<Item>({
-      executor: new Executor({ clock, policy: new RetryPolicy({ maxRetries: 0, random: () => 1 }) }),
-      limiter,
-      key: (item) => item.email,
-      batchSize: 1,
-      now: () => clock.now(),
-      settleAfterDeparture: { withinMs: 50, sleep: (ms, signal) => clock.sleep(ms, signal) },
-      send: async (_id, items, _signal, hooks) => {
-        hooks?.departed?.();
-        await clock.sleep(150);
-        return items.map(() => ({ status: 'accepted' as const }));
-      },
-    });
-    expect(await Promise.all([engine.submit({ email: 'a@x.io' }), engine.submit({ email: 'b@x.io' })])).toEqual([
-      { status: 'delivered', batchId: expect.any(String) },
-      { status: 'delivered', batchId: expect.any(String) },
-    ]);
   });
 });
