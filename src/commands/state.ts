@@ -7,7 +7,6 @@ import type { TargetFlags as PlatformFlags } from '../destinations/registry.js';
 import { ExitCode, UsageError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { defaultStateDir, parseStateDir } from '../state/state-dir.js';
-import { count } from '../ui/count.js';
 
 interface TargetFlags extends PlatformFlags {
   state: string;
@@ -42,12 +41,12 @@ export function registerState(program: Command): void {
     .action(
       action<TargetFlags & { all?: boolean }>(async (flags, context, emails) => {
         if (flags.all === (emails.length > 0)) throw new UsageError('name the emails to forget, or --all (not both)');
-        const { forgetState } = await import('../state/state-commands.js');
+        const { forgetState, forgotSentence } = await import('../state/state-commands.js');
         const { forgotten, platform } = await forgetState(targetOf(flags), flags.all ? 'all' : emails, outcomeLogger(context));
         return {
           exitCode: ExitCode.ok,
           summary: { forgotten, platform, state: flags.state },
-          report: [`Forgot ${count(forgotten, 'profile')} of ${platform}: the next push sends ${forgotten === 1 ? 'it' : 'them'} again.`],
+          report: [forgotSentence(forgotten, platform, flags.all ? 'all' : emails)],
           stage: 'run',
         };
       }),

@@ -57,11 +57,18 @@ export async function forgetState(target: StateTarget, emails: readonly string[]
   const writable = (await LmdbStateStore.open(target.stateDir, platform))!;
   try {
     const forgotten = emails === 'all' ? await writable.forgetAll() : await writable.forget(emails.map(keyOf));
-    logger.info({ stage: 'run', state: target.stateDir, platform, forgotten }, `forgot ${count(forgotten, 'profile')} of ${platform} in ${target.stateDir}: the next push sends ${forgotten === 1 ? 'it' : 'them'} again`);
+    logger.info({ stage: 'run', state: target.stateDir, platform, forgotten }, `forgot ${count(forgotten, 'profile')} of ${platform} in ${target.stateDir}`);
     return { forgotten, platform };
   } finally {
     await writable.close();
   }
+}
+
+/** What `forgetState` did, for a person: "Forgot 0 profiles … sends them again" would promise a send that never comes. */
+export function forgotSentence(forgotten: number, platform: string, asked: readonly string[] | 'all'): string {
+  if (forgotten > 0) return `Forgot ${count(forgotten, 'profile')} of ${platform}: the next push sends ${forgotten === 1 ? 'it' : 'them'} again.`;
+  if (asked === 'all') return `Nothing to forget: no profile of ${platform} is remembered.`;
+  return `Nothing to forget: ${asked.length === 1 ? 'that email is not' : 'none of those emails is'} remembered for ${platform}.`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../../src/logging/logger.js';
 import { LmdbStateStore } from '../../src/state/lmdb-state-store.js';
-import { forgetState, showState } from '../../src/state/state-commands.js';
+import { forgetState, forgotSentence, showState } from '../../src/state/state-commands.js';
 import { UsageError } from '../../src/errors.js';
 
 describe('showState', () => {
@@ -51,5 +51,20 @@ describe('state commands on a platform whose URL serves every account', () => {
   it('with the token, the account it names', async () => {
     const shown = await showState({ stateDir: join(tmpdir(), 'sync-never-opened'), to: 'hubspot', credential: 'pat-na1-token' }, ['ann@example.com'], logger);
     expect(shown).toEqual([{ email: 'ann@example.com', remembered: false }]);
+  });
+});
+
+describe('forgotSentence', () => {
+  const platform = 'http://127.0.0.1:4020';
+
+  it('says what the next push sends again', () => {
+    expect(forgotSentence(1, platform, ['ann@example.com'])).toBe(`Forgot 1 profile of ${platform}: the next push sends it again.`);
+    expect(forgotSentence(3, platform, 'all')).toBe(`Forgot 3 profiles of ${platform}: the next push sends them again.`);
+  });
+
+  it('forgetting nothing promises no send: it says the emails were not remembered', () => {
+    expect(forgotSentence(0, platform, ['ann@example.com'])).toBe(`Nothing to forget: that email is not remembered for ${platform}.`);
+    expect(forgotSentence(0, platform, ['ann@example.com', 'bo@example.com'])).toBe(`Nothing to forget: none of those emails is remembered for ${platform}.`);
+    expect(forgotSentence(0, platform, 'all')).toBe(`Nothing to forget: no profile of ${platform} is remembered.`);
   });
 });
