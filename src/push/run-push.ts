@@ -179,11 +179,15 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     // A replay killed while dropping the lines it had consumed left them aside: put them back first.
     await recoverConsumed(options.deadLetter);
   }
-  // A state already there is opened now: its keeper walks the entries (~1 s for a million, on the
-  // other core) while this process loads the HTTP client and asks the platform's preflight. One not
-  // there yet is created only once nothing has refused the run, as before.
+  // Without a platform check to come (no preflight: a dry run, or a platform that has none), the
+  // input is the last thing that can refuse the run: it is opened now, so that the state can be.
+  const checksLeft = !dryRun && target.destination.preflight !== undefined;
+  const opened = checksLeft ? undefined : await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
+  // The state is opened now, its keeper working on the other core (walking the entries, ~1 s for a
+  // million; creating a new state's files) while this process loads the HTTP client and asks the
+  // platform's preflight. A state not there yet is created only once nothing can refuse the run.
   const platform = target.baseUrl ? target.destination.identity(target) : undefined;
-  if (!deps.state && platform && (await stateExists(options.stateDir).catch(() => false))) {
+  if (!deps.state && platform && (!checksLeft || (await stateExists(options.stateDir).catch(() => false)))) {
     early.opening = LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun });
     // Its failure is reported where the state is awaited, after the refusals that come first.
     early.opening.catch(() => undefined);
@@ -220,7 +224,7 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     Object.assign(summary, { requests, retries, rateLimited, durationMs: Math.round(clock.now() - started) });
     return { summary, exitCode: error.exitCode, error };
   }
-  const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
+  const source = opened ?? (await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying }));
   const consumed = replaying ? streamDigest() : undefined;
   early.taken = true;
   if (!deps.state && !platform) unnamedState(target, options.stateDir, logger);

@@ -115,6 +115,41 @@ describe('runPush', () => {
     }
   });
 
+  it('creates a new state before the HTTP client loads when only the input could still refuse the run; a missing input creates none', async () => {
+    const open = vi.spyOn(LmdbStateStore, 'open');
+    // The delivery stack reads `limiter` from push's dependencies as it is created, after the HTTP client has loaded.
+    const deliveryCreated = vi.fn();
+    const pushWith = async (file: string) => {
+      const log = await memoryLogger();
+      const deps = {
+        logger: log.logger,
+        runId: 'run-1',
+        clock: new VirtualClock(0),
+        jitter: () => 1,
+        get limiter() {
+          deliveryCreated();
+          return undefined;
+        },
+      };
+      const options = { file, downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 500, maxRetries: 0, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false };
+      return runPush(options, deps);
+    };
+    try {
+      await expect(pushWith(join(tmp(), 'missing.ndjson'))).rejects.toThrow(/missing.ndjson: no such file/);
+      expect([open.mock.calls.length, existsSync(join(tmp(), 'state'))]).toEqual([0, false]);
+
+      platform();
+      writeFileSync(join(tmp(), 'profiles.ndjson'), lines(ann));
+      expect((await pushWith(join(tmp(), 'profiles.ndjson'))).summary).toMatchObject({ delivered: 1 });
+      expect(open).toHaveBeenCalledTimes(1);
+      expect(deliveryCreated).toHaveBeenCalledTimes(1);
+      // The keeper creates the state's files while this process loads the HTTP client.
+      expect(open.mock.invocationCallOrder[0]!).toBeLessThan(deliveryCreated.mock.invocationCallOrder[0]!);
+    } finally {
+      open.mockRestore();
+    }
+  });
+
   it('delivers valid profiles, dead-letters the rest with line, class and reason, and the counts add up', async () => {
     const { calls } = platform();
     const input = lines(ann, { email: 'bad', firstName: 'X', lastName: 'Y' }, bob, '{"broken":', sup, { ...ann, firstName: 'Annie' });
