@@ -16,6 +16,8 @@ export default defineConfig({
     'cli/main': 'src/cli/main.ts',
     'cli/program-name': 'src/cli/program-name.ts',
     'cli/keeper-ahead': 'src/cli/keeper-ahead.ts',
+    // --verbose only: stacks mapped to src/ when formatted (src/cli/mapped-stacks.ts).
+    'cli/mapped-stacks': 'src/cli/mapped-stacks.ts',
     // push's state process (forked by keeper-client.ts), and its client, loaded before the program.
     'state/lmdb-keeper': 'src/state/lmdb-keeper.ts',
     'state/keeper-client': 'src/state/keeper-client.ts',
