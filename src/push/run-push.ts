@@ -371,7 +371,10 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
       room = engine.whenQueueBelow(engine.queued);
     } else if (engine.queued >= highWater) {
       engine.start();
-      room = engine.whenQueueBelow(highWater / 2);
+      // Woken (as a batch leaves) once a batch fits: each departure is followed by one batch's
+      // reading (~25 ms), not every third by three or four (~100 ms idle, 250 ms with a core busy),
+      // which ran into the next request's instant.
+      room = engine.whenQueueBelow(highWater - resolved.batchSize + 1);
     }
     return room ? room.then(() => outputs?.backpressure()) : outputs?.backpressure();
   };

@@ -408,6 +408,32 @@ describe('runPush', () => {
     expect(readWhenSent[0]).toBeLessThan(600);
   });
 
+  it('reads one batch on after each request leaves, not three or four at once when the queue runs half empty', async () => {
+    const readWhenSent: number[] = [];
+    let read = 0;
+    nock(DOWNSTREAM)
+      .post('/profiles/batch')
+      .times(20)
+      .reply((_uri, body) => {
+        readWhenSent.push(read);
+        const { batchId, profiles } = body as WireBatch;
+        return [200, { batchId, results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) }];
+      });
+    async function* input(): AsyncGenerator<string> {
+      for (; read < 2000; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
+    }
+    const log = await memoryLogger();
+    const { summary } = await runPush(
+      { file: '-', downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 100, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false },
+      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, stdin: input() },
+    );
+    expect(summary).toMatchObject({ total: 2000, delivered: 2000, requests: 20 });
+    // Read on between two requests: the queue filled (600, 6 batches of 100) after the first, then
+    // one batch after each, until the input ran out. (Refilled once half empty, it read 400 every fourth.)
+    const between = readWhenSent.slice(1).map((count, i) => count - readWhenSent[i]!);
+    expect(between).toEqual([600, ...Array<number>(13).fill(100), 0, 0, 0, 0, 0]);
+  });
+
   it('refuses to start without a readable file or a downstream', async () => {
     await expect(run('', { file: join(tmp(), 'missing.ndjson') })).rejects.toThrow(/missing.ndjson: no such file/);
     await expect(run('', { file: tmp() })).rejects.toBeInstanceOf(UsageError);
