@@ -38,8 +38,9 @@ interface Held {
 
 /** A record submitted to the engine, with what the state will remember of it if it is accepted. */
 interface Submitted extends Held {
-  digest: Digest;
-  textDigest: Digest;
+  /** Undefined for the records of the first batch: hashed at their answer, not before the first request. */
+  digest?: Digest;
+  textDigest?: Digest;
 }
 
 /** How often the progress line is redrawn, and how often a person's log gets a line of progress. */
@@ -289,7 +290,7 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     // An accepted profile stays "on its way" until the state holds it: a later record for the same
     // email read in between must not be compared with what the state held before.
     if (outcome.status === 'delivered') {
-      const entry: Remembered = { digest, textDigest, acceptedAt: clock.now(), repeated };
+      const entry: Remembered = { digest: digest ?? encoder.digest(item), textDigest: textDigest ?? encoder.textDigest(recordJson), acceptedAt: clock.now(), repeated };
       acceptedNow.set(profile.email, entry);
       const formed = formedOn.get(item);
       remember.add({ email: profile.email, entry, basis: formed?.basis, generation: formed?.generation ?? '' });
@@ -359,8 +360,9 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     unsettled.set(item.profile.email, (unsettled.get(item.profile.email) ?? 0) + 1);
     const starting = !engine.started;
     // What the state will remember of it is hashed now, while the reader runs after a departure,
-    // not when its batch's answer arrives, shortly before the next request is due to leave.
-    const submitted: Submitted = { ...held, digest: encoder.digest(item), textDigest: encoder.textDigest(recordJson) };
+    // not when its batch's answer arrives, shortly before the next request is due to leave. Not for
+    // the first batch, read while the first request (free to leave at once) waits for it.
+    const submitted: Submitted = starting ? held : { ...held, digest: encoder.digest(item), textDigest: encoder.textDigest(recordJson) };
     settling.count += 1;
     void engine.submit(item).then((outcome) => settleSubmitted(submitted, outcome));
     let room: Promise<void> | undefined;

@@ -1238,6 +1238,35 @@ describe("BatchEngine: a batch's answer is worked through as it arrives", () => 
     expect(woken).toBe(200);
   });
 
+  it('split halves are no batches taken from the queue: after a split, a batch that ends without leaving still wakes a waiting producer', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
+    let refusedAt: number | undefined;
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, limiter, 0),
+      batchSize: 4,
+      now: () => clock.now(),
+      send: async (_id, items, signal, hooks) => {
+        await clock.sleep(Math.max(0, (hooks?.notBefore ?? 0) - clock.now()), signal);
+        // The second batch from the queue (u4, u5) never leaves: its connection is refused.
+        if (items[0]!.email === 'u4@example.com') {
+          refusedAt = clock.now();
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        }
+        hooks?.departed?.();
+        // The first batch (four) is too large: it is split in two halves, which go through.
+        if (items.length > 2) throw new HttpStatusError(413, 'too large');
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
+    let woken: number | undefined;
+    const room = engine.whenQueueBelow(1).then(() => (woken = clock.now()));
+    await room;
+    expect(woken).toBe(refusedAt);
+    expect((await outcomes).map((outcome) => outcome.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered', 'failed', 'failed']);
+  });
+
   it('a batch that ends without its request leaving wakes a producer waiting for room', async () => {
     const clock = new VirtualClock(0);
     const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
