@@ -14,6 +14,7 @@ import { validateProfile } from '../../src/profiles/schemas.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { RateLimiter } from '../../src/engine/rate-limiter.js';
 
 const DOWNSTREAM = 'http://platform.test';
 
@@ -117,7 +118,7 @@ describe('runPush', () => {
 
   it('creates a new state before the HTTP client loads when only the input could still refuse the run; a missing input creates none', async () => {
     const open = vi.spyOn(LmdbStateStore, 'open');
-    // The delivery stack reads `limiter` from push's dependencies as it is created, after the HTTP client has loaded.
+    // The delivery stack reads `breaker` from push's dependencies as it is created, after the HTTP client has loaded.
     const deliveryCreated = vi.fn();
     const pushWith = async (file: string) => {
       const log = await memoryLogger();
@@ -126,7 +127,7 @@ describe('runPush', () => {
         runId: 'run-1',
         clock: new VirtualClock(0),
         jitter: () => 1,
-        get limiter() {
+        get breaker() {
           deliveryCreated();
           return undefined;
         },
@@ -408,7 +409,10 @@ describe('runPush', () => {
     expect(readWhenSent[0]).toBeLessThan(600);
   });
 
-  it('reads one batch on after each request leaves, not three or four at once when the queue runs half empty', async () => {
+  it.each([
+    ['the in-process limiter: two batches (the next slot\'s and one more)', false, [200, ...Array<number>(17).fill(100), 0]],
+    ['a shared quota, which may open a window of slots at once: six', true, [600, ...Array<number>(13).fill(100), 0, 0, 0, 0, 0]],
+  ])('reads one batch on after each request leaves, not three or four at once; queued at most: %s', async (_name, shared, expected) => {
     const readWhenSent: number[] = [];
     let read = 0;
     nock(DOWNSTREAM)
@@ -423,15 +427,24 @@ describe('runPush', () => {
       for (; read < 2000; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
     }
     const log = await memoryLogger();
+    const clock = new VirtualClock(0);
     const { summary } = await runPush(
       { file: '-', downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 100, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false },
-      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, stdin: input() },
+      {
+        logger: log.logger,
+        runId: 'run-1',
+        clock,
+        jitter: () => 1,
+        stdin: input(),
+        // As a shared quota is wired in (commands/push.ts): a limiter handed in.
+        limiter: shared ? RateLimiter.perSecond(5, clock, { smooth: true }) : undefined,
+      },
     );
     expect(summary).toMatchObject({ total: 2000, delivered: 2000, requests: 20 });
-    // Read on between two requests: the queue filled (600, 6 batches of 100) after the first, then
-    // one batch after each, until the input ran out. (Refilled once half empty, it read 400 every fourth.)
+    // Read on between two requests: the queue filled after the first, then one batch after each,
+    // until the input ran out. (Refilled once half of six batches was gone, it read 400 every fourth.)
     const between = readWhenSent.slice(1).map((count, i) => count - readWhenSent[i]!);
-    expect(between).toEqual([600, ...Array<number>(13).fill(100), 0, 0, 0, 0, 0]);
+    expect(between).toEqual(expected);
   });
 
   it('refuses to start without a readable file or a downstream', async () => {
