@@ -16,6 +16,8 @@ export default defineConfig({
     'cli/main': 'src/cli/main.ts',
     'cli/program-name': 'src/cli/program-name.ts',
     'cli/keeper-ahead': 'src/cli/keeper-ahead.ts',
+    // --verbose only: stacks mapped to src/ when formatted (src/cli/mapped-stacks.ts).
+    'cli/mapped-stacks': 'src/cli/mapped-stacks.ts',
     // push's state process (forked by keeper-client.ts), and its client, loaded before the program.
     'state/lmdb-keeper': 'src/state/lmdb-keeper.ts',
     'state/keeper-client': 'src/state/keeper-client.ts',
@@ -44,6 +46,34 @@ export default defineConfig({
           if (code.split(call).length !== 2) this.error(`src/http/axios.ts must hold ${call} exactly once`);
           // The same length, so every column after it keeps its place: the source map stays as it is.
           return { code: code.replace(call, "require('axios')".padEnd(call.length)), map: null };
+        },
+      },
+    },
+    {
+      // axios.cjs requires these two as it loads, for what no run of ours does unless asked: a
+      // multipart body (form-data, with mime-types and its 200 KB database) and an HTTPS proxy
+      // (https-proxy-agent, with debug). Measured in a fresh process after the builtins axios
+      // needs anyway (load 8): form-data 67-132 ms, https-proxy-agent 7-34 ms, all of axios
+      // 115-280 ms. Each becomes a stand-in that loads the real module the first time it is
+      // constructed or asked `instanceof`, as axios uses them (toFormData, setProxy).
+      name: 'lazy-axios-deps',
+      resolveId: {
+        filter: { id: /^(form-data|https-proxy-agent)$/ },
+        handler(id, importer) {
+          if (importer && /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/.test(importer)) return `\0lazy:${id}`;
+        },
+      },
+      load: {
+        filter: { id: /^\0lazy:/ },
+        handler(id) {
+          const real = { 'form-data': 'form-data/lib/form_data.js', 'https-proxy-agent': 'https-proxy-agent/dist/index.js' }[id.slice('\0lazy:'.length)];
+          return [
+            'let loaded;',
+            `const load = () => (loaded ??= require(${JSON.stringify(real)}));`,
+            'function Lazy(...args) { return new (load())(...args); }',
+            'Object.defineProperty(Lazy, Symbol.hasInstance, { value: (value) => value instanceof load() });',
+            'module.exports = Lazy;',
+          ].join('\n');
         },
       },
     },

@@ -2,8 +2,9 @@
 // The same program under a name that clashes with nothing: `sync` is also coreutils' command in
 // /bin, which cron's PATH finds first. Installed for cron, this is the name to call.
 // dist/ is a bundle (rolldown.config.mjs): the stack traces --verbose shows name src/ files and
-// lines through its source maps, turned on before any of it loads. Only then: they cost every load.
-if (process.argv.includes('--verbose')) process.setSourceMapsEnabled(true);
+// lines through its source maps, read when a stack is formatted (Node's own read every module's map
+// as it loads: ~40 ms of a push's start).
+if (process.argv.includes('--verbose')) (await import('../dist/cli/mapped-stacks.js')).mapStackTraces();
 const { setProgramName } = await import('../dist/cli/program-name.js');
 const { startKeeperAhead } = await import('../dist/cli/keeper-ahead.js');
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is bundled into dist/ by `npm ci` (the `prepare` script).
 // dist/ is a bundle (rolldown.config.mjs): the stack traces --verbose shows name src/ files and
-// lines through its source maps, turned on before any of it loads. Only then: they cost every load.
-if (process.argv.includes('--verbose')) process.setSourceMapsEnabled(true);
+// lines through its source maps, read when a stack is formatted (Node's own read every module's map
+// as it loads: ~40 ms of a push's start).
+if (process.argv.includes('--verbose')) (await import('../dist/cli/mapped-stacks.js')).mapStackTraces();
 const { setProgramName } = await import('../dist/cli/program-name.js');
 const { startKeeperAhead } = await import('../dist/cli/keeper-ahead.js');
 

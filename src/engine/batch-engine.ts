@@ -149,6 +149,8 @@ export class BatchEngine<T> {
   // Stryker disable next-line ArrayDeclaration: a stray initial entry would never be released, and no caller waits on it
   private readonly drainWaiters: { below: number; resolve: () => void }[] = [];
   private dispatching: Promise<void> | undefined;
+  /** Batches taken from the queue whose request has not left yet (nor ended without leaving). */
+  private awaitingDeparture = 0;
   private readonly deliveries = new Set<Promise<void>>();
   /** A refusal no retry can fix (401/403): everything still waiting fails with it, at once. */
   private refused: SyncError | undefined;
@@ -413,6 +415,15 @@ export class BatchEngine<T> {
     if (!parent) for (const { key } of items) this.inFlightKeys.add(key);
     events?.onBatch?.({ batchId, size: items.length, parent: parent?.id, reason: parent?.reason });
     const tally = { delivered: 0, rejected: 0, failed: 0 };
+    // A batch taken from the queue (not a split or bisected half) counts as waiting to leave until
+    // its first request has left or its delivery ends.
+    let awaiting = !parent;
+    if (awaiting) this.awaitingDeparture += 1;
+    const left = (): void => {
+      if (!awaiting) return;
+      awaiting = false;
+      this.awaitingDeparture -= 1;
+    };
     const settle = (pending: Pending<T>, outcome: Settled): void => {
       tally[outcome.status] += 1;
       pending.resolve(outcome);
@@ -429,6 +440,7 @@ export class BatchEngine<T> {
           departed: () => {
             departedAt ??= now();
             attemptSlot?.depart();
+            left();
             this.releaseDrainWaiters();
           },
         };
@@ -488,7 +500,11 @@ export class BatchEngine<T> {
         for (const pending of items) settle(pending, { ...failed(error), batchId });
       }
     } finally {
-      this.releaseDrainWaiters();
+      left();
+      // Not while a batch taken since waits for its instant: a producer woken at this answer (push's
+      // reader, refilling the queue for tens of milliseconds) would run into that departure. The
+      // departure wakes it instead; a batch that ends without leaving wakes it here.
+      if (this.awaitingDeparture === 0) this.releaseDrainWaiters();
       this.inFlight -= 1;
       if (!parent) {
         for (const { key } of items) this.inFlightKeys.delete(key);

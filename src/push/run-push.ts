@@ -36,11 +36,18 @@ interface Held {
   repeated: boolean;
 }
 
+/** A record submitted to the engine, with what the state will remember of it if it is accepted. */
+interface Submitted extends Held {
+  /** Undefined for the records of the first batch: hashed at their answer, not before the first request. */
+  digest?: Digest;
+  textDigest?: Digest;
+}
+
 /** How often the progress line is redrawn, and how often a person's log gets a line of progress. */
 const PROGRESS_EVERY_MS = 250;
 const PROGRESS_LOG_MS = 10_000;
 
-/** Batches' worth of profiles read ahead at most. */
+/** Batches' worth of profiles read ahead at most, for a shared quota's burst of slots. */
 const MAX_BURST_BATCHES = 5;
 /** Invalid records logged one by one before the log switches to a count (they are all in the dead-letter file). */
 const LOGGED_INVALID = 20;
@@ -179,11 +186,15 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     // A replay killed while dropping the lines it had consumed left them aside: put them back first.
     await recoverConsumed(options.deadLetter);
   }
-  // A state already there is opened now: its keeper walks the entries (~1 s for a million, on the
-  // other core) while this process loads the HTTP client and asks the platform's preflight. One not
-  // there yet is created only once nothing has refused the run, as before.
+  // Without a platform check to come (no preflight: a dry run, or a platform that has none), the
+  // input is the last thing that can refuse the run: it is opened now, so that the state can be.
+  const checksLeft = !dryRun && target.destination.preflight !== undefined;
+  const opened = checksLeft ? undefined : await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
+  // The state is opened now, its keeper working on the other core (walking the entries, ~1 s for a
+  // million; creating a new state's files) while this process loads the HTTP client and asks the
+  // platform's preflight. A state not there yet is created only once nothing can refuse the run.
   const platform = target.baseUrl ? target.destination.identity(target) : undefined;
-  if (!deps.state && platform && (await stateExists(options.stateDir).catch(() => false))) {
+  if (!deps.state && platform && (!checksLeft || (await stateExists(options.stateDir).catch(() => false)))) {
     early.opening = LmdbStateStore.open(options.stateDir, platform, { readOnly: dryRun });
     // Its failure is reported where the state is awaited, after the refusals that come first.
     early.opening.catch(() => undefined);
@@ -220,7 +231,7 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     Object.assign(summary, { requests, retries, rateLimited, durationMs: Math.round(clock.now() - started) });
     return { summary, exitCode: error.exitCode, error };
   }
-  const source = await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
+  const source = opened ?? (await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying }));
   const consumed = replaying ? streamDigest() : undefined;
   early.taken = true;
   if (!deps.state && !platform) unnamedState(target, options.stateDir, logger);
@@ -233,35 +244,44 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     void engine?.abort();
   };
   const outputs = dryRun ? undefined : new PushOutputs({ deadLetter: options.deadLetter, report: options.report }, { runId: deps.runId, now: () => clock.now() }, stopOn);
-  const remember = new AcceptedQueue(state, (error) => stopOn(toSyncError(error)), (conflicts) =>
-    logger.warn(
-      { stage: 'send', conflicts: conflicts.length },
-      conflicts.length === 1
-        ? '1 profile was accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so it is forgotten and the next run sends it again'
-        : `${conflicts.length} profiles were accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so they are forgotten and the next run sends them again`,
-    ),
-  );
-
   // Emails submitted and not yet settled: a later record for one of them is never "unchanged",
   // since the earlier one may still change what the platform holds.
   const unsettled = new Map<string, number>();
+  const release = (email: string): void => {
+    const left = (unsettled.get(email) ?? 1) - 1;
+    if (left > 0) unsettled.set(email, left);
+    else unsettled.delete(email);
+  };
+  const remember = new AcceptedQueue(
+    state,
+    (error) => stopOn(toSyncError(error)),
+    (conflicts) =>
+      logger.warn(
+        { stage: 'send', conflicts: conflicts.length },
+        conflicts.length === 1
+          ? '1 profile was accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so it is forgotten and the next run sends it again'
+          : `${conflicts.length} profiles were accepted from another run sharing this state at the same time: nobody can tell which version the platform kept, so they are forgotten and the next run sends them again`,
+      ),
+    // Once the state holds them, the accepted profiles of a commit are no longer on their way.
+    (committed) => {
+      for (const { email, entry } of committed) {
+        if (acceptedNow.get(email) === entry) acceptedNow.delete(email);
+        release(email);
+      }
+    },
+  );
   const bytesRead = { value: 0 };
   let lineReached = 0;
   /** Failed profiles by class: the first reason seen and how many. */
   const failures = new Map<ErrorClass, [string, number]>();
 
-  const settle = (line: number, recordJson: string, item: Encoded, repeated: boolean, delivered: DeliveryOutcome): void => {
+  const settle = ({ line, recordJson, item, repeated, digest, textDigest }: Submitted, delivered: DeliveryOutcome): void => {
     const { profile } = item;
     // A failed record whose email has a later record on its way is superseded by it: the later one
     // carries what the platform should end with. Dead-lettering this one would let a replay roll the
     // platform back to it after the later one was accepted.
     const superseded = delivered.status === 'failed' && (unsettled.get(profile.email) ?? 0) > 1;
     const outcome: DeliveryOutcome = superseded ? { status: 'duplicate', batchId: delivered.batchId ?? '' } : delivered;
-    const release = (): void => {
-      const left = (unsettled.get(profile.email) ?? 1) - 1;
-      if (left > 0) unsettled.set(profile.email, left);
-      else unsettled.delete(profile.email);
-    };
     summary[outcome.status === 'duplicate' ? 'duplicates' : outcome.status] += 1;
     const errorClass = 'errorClass' in outcome ? outcome.errorClass : undefined;
     deps.metrics?.submissions.inc({ outcome: outcome.status, error_class: errorClass ?? '' });
@@ -270,13 +290,11 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     // An accepted profile stays "on its way" until the state holds it: a later record for the same
     // email read in between must not be compared with what the state held before.
     if (outcome.status === 'delivered') {
-      const entry: Remembered = { digest: encoder.digest(item), textDigest: encoder.textDigest(recordJson), acceptedAt: clock.now(), repeated };
+      const entry: Remembered = { digest: digest ?? encoder.digest(item), textDigest: textDigest ?? encoder.textDigest(recordJson), acceptedAt: clock.now(), repeated };
       acceptedNow.set(profile.email, entry);
-      remember.add({ email: profile.email, entry, basis: formedOn.get(item)?.basis, generation: formedOn.get(item)?.generation ?? '' }, () => {
-        if (acceptedNow.get(profile.email) === entry) acceptedNow.delete(profile.email);
-        release();
-      });
-    } else release();
+      const formed = formedOn.get(item);
+      remember.add({ email: profile.email, entry, basis: formed?.basis, generation: formed?.generation ?? '' });
+    } else release(profile.email);
     if (outcome.status === 'failed') {
       const seen = failures.get(outcome.errorClass);
       failures.set(outcome.errorClass, [seen?.[0] ?? outcome.reason, (seen?.[1] ?? 0) + 1]);
@@ -298,7 +316,17 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     outputs?.deadLetter(line, 'client', reason, recordJson);
   };
 
-  const settling = new Set<Promise<void>>();
+  /** Submitted items whose outcome is not settled yet, and what wakes the run's end when none is left. */
+  const settling = { count: 0, drained: undefined as (() => void) | undefined, failure: undefined as { error: unknown } | undefined };
+  const settleSubmitted = (submitted: Submitted, outcome: DeliveryOutcome): void => {
+    try {
+      settle(submitted, outcome);
+    } catch (error) {
+      settling.failure ??= { error };
+    } finally {
+      if (--settling.count === 0) settling.drained?.();
+    }
+  };
   // Sized for a rerun of the file the state came from: most runs read about the emails it holds.
   const seen = new SeenEmails(state?.count() ?? 0);
   /** Records held back by email (see below), in the order they were read. */
@@ -326,27 +354,42 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     if (state) unsettled.set(item.profile.email, 1);
     return writeText(deps.stdout, item.fragment);
   };
-  const submit = async (engine: NonNullable<typeof delivery>['engine'], { line, recordJson, item, repeated }: Held): Promise<void> => {
+  /** A promise only when the reader must wait (the engine's queue is full, or the disk is slow): no await per record. */
+  const submit = (engine: NonNullable<typeof delivery>['engine'], held: Held): Promise<void> | undefined => {
+    const { item, recordJson } = held;
     unsettled.set(item.profile.email, (unsettled.get(item.profile.email) ?? 0) + 1);
     const starting = !engine.started;
-    const pending = engine.submit(item).then((outcome) => settle(line, recordJson, item, repeated, outcome));
-    settling.add(pending);
-    void pending.finally(() => settling.delete(pending));
+    // What the state will remember of it is hashed now, while the reader runs after a departure,
+    // not when its batch's answer arrives, shortly before the next request is due to leave. Not for
+    // the first batch, read while the first request (free to leave at once) waits for it.
+    const submitted: Submitted = starting ? held : { ...held, digest: encoder.digest(item), textDigest: encoder.textDigest(recordJson) };
+    settling.count += 1;
+    void engine.submit(item).then((outcome) => settleSubmitted(submitted, outcome));
+    let room: Promise<void> | undefined;
     if (starting && engine.started) {
       // One batch queued: the engine has started on its own, and the reader steps aside until that
       // batch has left. Read on, it kept the event loop until the whole burst (highWater) was
       // queued, with cold code, while the first request (free to go at once) waited for it.
-      await engine.whenQueueBelow(engine.queued);
+      room = engine.whenQueueBelow(engine.queued);
     } else if (engine.queued >= highWater) {
       engine.start();
-      await engine.whenQueueBelow(highWater / 2);
+      // Woken (as a batch leaves) once a batch fits: each departure is followed by one batch's
+      // reading (~25 ms), not every third by three or four (~100 ms idle, 250 ms with a core busy),
+      // which ran into the next request's instant.
+      room = engine.whenQueueBelow(highWater - resolved.batchSize + 1);
     }
-    const slowDisk = outputs?.backpressure();
-    if (slowDisk) await slowDisk;
+    return room ? room.then(() => outputs?.backpressure()) : outputs?.backpressure();
   };
-  // Enough queued for one window's burst of slots (the reader refills far faster than slots open),
-  // and no more: every queued profile costs about 2 KB, so memory stays flat at any rate.
-  const highWater = resolved.batchSize * (Math.min(Math.ceil(resolved.rate), MAX_BURST_BATCHES) + 1);
+  // Enough queued for the slots to come (the reader refills far faster than slots open), and no
+  // more: every queued profile costs about 2 KB, so memory stays flat at any rate. The in-process
+  // limiter opens slots one at a time, a spacing apart (smooth pacing), and the reader refills a
+  // batch as each request leaves: one batch beyond the next slot's is enough. Six batches
+  // (for a window's burst) kept every profile alive ~1.2 s, long enough to be copied by two or three
+  // scavenges and promoted: scavenges of 6-23 ms every ~400 ms at load 3 (--trace-gc), the old
+  // space swelling to ~95 MB between mark-compacts, one pause in twenty at a departure's instant.
+  // A shared quota may hand out a window's slots at once: it keeps the burst.
+  const bursts = deps.limiter ? Math.min(Math.ceil(resolved.rate), MAX_BURST_BATCHES) : 1;
+  const highWater = resolved.batchSize * (bursts + 1);
 
   /**
    * Each record of a chunk read, looked at ahead (see `lookAhead`): the email off its text's head,
@@ -526,7 +569,8 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
   clearInterval(ticker);
   clearInterval(progressLog);
   signal?.removeEventListener('abort', stopEngine);
-  while (settling.size > 0) await Promise.all(settling);
+  if (settling.count > 0) await new Promise<void>((resolve) => (settling.drained = resolve));
+  if (settling.failure) throw settling.failure.error;
   await remember.flush();
   await outputs?.flush();
   // Every record of a replayed file is now delivered, unchanged or in the new lines appended to
@@ -590,7 +634,6 @@ async function openState(opening: Promise<LmdbStateStore | undefined>, dir: stri
  */
 class AcceptedQueue {
   private batch: Accepted[] = [];
-  private callbacks: (() => void)[] = [];
   /** Commits settled so far: counted before their profiles are released (see `unchangedText`). */
   changes = 0;
   private readonly commits = new Set<Promise<void>>();
@@ -599,14 +642,14 @@ class AcceptedQueue {
     private readonly state: StateStore | undefined,
     private readonly onError: (error: unknown) => void,
     private readonly onConflicts: (emails: string[]) => void,
+    /** Runs once per commit with its profiles, once the state holds them (at once, without a state). */
+    private readonly onCommitted: (committed: readonly Accepted[]) => void,
   ) {}
 
-  /** `committed` runs once the state holds it (or at once, without a state). */
-  add(accepted: Accepted, committed: () => void): void {
-    if (!this.state) return committed();
+  add(accepted: Accepted): void {
+    if (!this.state) return this.onCommitted([accepted]);
     if (this.batch.length === 0) setImmediate(() => this.commit());
     this.batch.push(accepted);
-    this.callbacks.push(committed);
   }
 
   /**
@@ -625,9 +668,7 @@ class AcceptedQueue {
   private commit(): void {
     if (!this.state || this.batch.length === 0) return;
     const batch = this.batch;
-    const callbacks = this.callbacks;
     this.batch = [];
-    this.callbacks = [];
     // Released after a failed commit too: the run is stopping, and nothing was remembered.
     const commit = this.state
       .recordAccepted(batch)
@@ -637,7 +678,7 @@ class AcceptedQueue {
       .catch(this.onError)
       .finally(() => {
         this.changes += 1;
-        callbacks.forEach((committed) => committed());
+        this.onCommitted(batch);
       });
     this.commits.add(commit);
     void commit.finally(() => this.commits.delete(commit));

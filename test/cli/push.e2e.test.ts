@@ -74,3 +74,14 @@ describe('sync push: bad invocations exit 2 with one line', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('sync push --verbose: a stack names the src/ lines of the bundled dist/', () => {
+  it('a refusal logs its stack mapped through the source maps, each frame of ours in src/…ts', async () => {
+    const result = await runCli(['push', 'no-such-file.ndjson', '--downstream-url', 'http://127.0.0.1:9', '--verbose', '--log-format', 'json']);
+    expect(result.code).toBe(2);
+    const error = result.stderr.trim().split('\n').map((line) => JSON.parse(line)).find((line) => line.level === 'error');
+    const frames = (error.stack as string).split('\n').slice(1);
+    expect(frames[0]).toMatch(/^ {4}at openInput \(.*[\\/]src[\\/]push[\\/]input\.ts:\d+:\d+\)$/);
+    expect(frames.some((frame) => frame.includes('dist'))).toBe(false);
+  });
+});

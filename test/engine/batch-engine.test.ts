@@ -1208,4 +1208,86 @@ describe("BatchEngine: a batch's answer is worked through as it arrives", () => 
     expect(departed).toEqual([0, 200, 400]);
     expect(settledAt).toEqual([150, 150, 350, 350, 550, 550]);
   });
+
+  it('a producer waiting for room is woken when the next request has left, not at an answer while that request waits for its instant', async () => {
+    // As push paces: the batch for the next slot is taken at its grant, 60 ms before its instant, and
+    // the answer to the one before arrives in between (150 ms after it left). Push's reader, woken
+    // there, kept the event loop reading records through the next departure.
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
+    const departed: number[] = [];
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, limiter, 0),
+      batchSize: 2,
+      now: () => clock.now(),
+      send: async (_id, items, signal, hooks) => {
+        await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
+        departed.push(clock.now());
+        hooks?.departed?.();
+        await clock.sleep(150, signal);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
+    let woken: number | undefined;
+    // Six queued; the first batch leaves four, the second (taken at 140) two.
+    const room = engine.whenQueueBelow(3).then(() => (woken = clock.now()));
+    await room;
+    await outcomes;
+    expect(departed).toEqual([0, 200, 400]);
+    expect(woken).toBe(200);
+  });
+
+  it('split halves are no batches taken from the queue: after a split, a batch that ends without leaving still wakes a waiting producer', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
+    let refusedAt: number | undefined;
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, limiter, 0),
+      batchSize: 4,
+      now: () => clock.now(),
+      send: async (_id, items, signal, hooks) => {
+        await clock.sleep(Math.max(0, (hooks?.notBefore ?? 0) - clock.now()), signal);
+        // The second batch from the queue (u4, u5) never leaves: its connection is refused.
+        if (items[0]!.email === 'u4@example.com') {
+          refusedAt = clock.now();
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        }
+        hooks?.departed?.();
+        // The first batch (four) is too large: it is split in two halves, which go through.
+        if (items.length > 2) throw new HttpStatusError(413, 'too large');
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
+    let woken: number | undefined;
+    const room = engine.whenQueueBelow(1).then(() => (woken = clock.now()));
+    await room;
+    expect(woken).toBe(refusedAt);
+    expect((await outcomes).map((outcome) => outcome.status)).toEqual(['delivered', 'delivered', 'delivered', 'delivered', 'failed', 'failed']);
+  });
+
+  it('a batch that ends without its request leaving wakes a producer waiting for room', async () => {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
+    const engine = new BatchEngine<Item>({
+      ...wired(clock, limiter, 0),
+      batchSize: 2,
+      now: () => clock.now(),
+      send: async (_id, items, signal, hooks) => {
+        await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
+        // The first request leaves; the second fails to connect, so never leaves.
+        if (clock.now() > 0) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        hooks?.departed?.();
+        await clock.sleep(150, signal);
+        return items.map(() => ({ status: 'accepted' as const }));
+      },
+    });
+    const outcomes = Promise.all(emails(4).map((email) => engine.submit({ email })));
+    let woken: number | undefined;
+    const room = engine.whenQueueBelow(1).then(() => (woken = clock.now()));
+    await room;
+    expect(woken).toBe(200);
+    expect((await outcomes).map((outcome) => outcome.status)).toEqual(['delivered', 'delivered', 'failed', 'failed']);
+  });
 });

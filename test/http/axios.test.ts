@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { axios, withoutLazyWebGlobals } from '../../src/http/axios.js';
 
@@ -58,5 +58,28 @@ describe('axios, loaded without compiling undici', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('in the bundle, form-data and https-proxy-agent load only when axios first uses them; a multipart body is still a real form-data', () => {
+    const built = fileURLToPath(new URL('../../dist/http/axios.js', import.meta.url));
+    // Which chunk holds axios: the one dist/http/axios.js imports it from.
+    const chunk = /from "(\.\.\/chunks\/axios-[^"]+\.js)"/.exec(readFileSync(built, 'utf8'))![1]!;
+    const code = readFileSync(fileURLToPath(new URL(chunk, pathToFileURL(built))), 'utf8');
+    // axios.cjs requires each of them as it loads: what it gets is the stand-in, whose module loads the real one when called.
+    for (const name of ['form-data', 'https-proxy-agent']) {
+      const at = code.indexOf(`// \\0lazy:${name}\n`);
+      expect(at, name).toBeGreaterThan(-1);
+      const standIn = code.slice(at, code.indexOf('}));', at));
+      expect(standIn).toContain('const load = () => loaded ??= require_');
+      expect(standIn).toContain('module.exports = Lazy;');
+    }
+    const script = [
+      `const { axios } = await import(${JSON.stringify(built)});`,
+      `const form = axios.toFormData({ field: 'value' });`,
+      `console.log(JSON.stringify({ boundary: typeof form.getBoundary(), type: form.getHeaders()['content-type'].split(';')[0] }));`,
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ boundary: 'string', type: 'multipart/form-data' });
   });
 });

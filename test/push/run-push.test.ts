@@ -14,6 +14,7 @@ import { validateProfile } from '../../src/profiles/schemas.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { useTempDir } from '../helpers/tmp.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
+import { RateLimiter } from '../../src/engine/rate-limiter.js';
 
 const DOWNSTREAM = 'http://platform.test';
 
@@ -112,6 +113,41 @@ describe('runPush', () => {
     } finally {
       open.mockRestore();
       close.mockRestore();
+    }
+  });
+
+  it('creates a new state before the HTTP client loads when only the input could still refuse the run; a missing input creates none', async () => {
+    const open = vi.spyOn(LmdbStateStore, 'open');
+    // The delivery stack reads `breaker` from push's dependencies as it is created, after the HTTP client has loaded.
+    const deliveryCreated = vi.fn();
+    const pushWith = async (file: string) => {
+      const log = await memoryLogger();
+      const deps = {
+        logger: log.logger,
+        runId: 'run-1',
+        clock: new VirtualClock(0),
+        jitter: () => 1,
+        get breaker() {
+          deliveryCreated();
+          return undefined;
+        },
+      };
+      const options = { file, downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 500, maxRetries: 0, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false };
+      return runPush(options, deps);
+    };
+    try {
+      await expect(pushWith(join(tmp(), 'missing.ndjson'))).rejects.toThrow(/missing.ndjson: no such file/);
+      expect([open.mock.calls.length, existsSync(join(tmp(), 'state'))]).toEqual([0, false]);
+
+      platform();
+      writeFileSync(join(tmp(), 'profiles.ndjson'), lines(ann));
+      expect((await pushWith(join(tmp(), 'profiles.ndjson'))).summary).toMatchObject({ delivered: 1 });
+      expect(open).toHaveBeenCalledTimes(1);
+      expect(deliveryCreated).toHaveBeenCalledTimes(1);
+      // The keeper creates the state's files while this process loads the HTTP client.
+      expect(open.mock.invocationCallOrder[0]!).toBeLessThan(deliveryCreated.mock.invocationCallOrder[0]!);
+    } finally {
+      open.mockRestore();
     }
   });
 
@@ -371,6 +407,44 @@ describe('runPush', () => {
     // Without the wait, all 2,400 (under the reader's high-water mark of 3,000) were read first.
     expect(readWhenSent[0]).toBeGreaterThanOrEqual(500);
     expect(readWhenSent[0]).toBeLessThan(600);
+  });
+
+  it.each([
+    ['the in-process limiter: two batches (the next slot\'s and one more)', false, [200, ...Array<number>(17).fill(100), 0]],
+    ['a shared quota, which may open a window of slots at once: six', true, [600, ...Array<number>(13).fill(100), 0, 0, 0, 0, 0]],
+  ])('reads one batch on after each request leaves, not three or four at once; queued at most: %s', async (_name, shared, expected) => {
+    const readWhenSent: number[] = [];
+    let read = 0;
+    nock(DOWNSTREAM)
+      .post('/profiles/batch')
+      .times(20)
+      .reply((_uri, body) => {
+        readWhenSent.push(read);
+        const { batchId, profiles } = body as WireBatch;
+        return [200, { batchId, results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) }];
+      });
+    async function* input(): AsyncGenerator<string> {
+      for (; read < 2000; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
+    }
+    const log = await memoryLogger();
+    const clock = new VirtualClock(0);
+    const { summary } = await runPush(
+      { file: '-', downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 100, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false },
+      {
+        logger: log.logger,
+        runId: 'run-1',
+        clock,
+        jitter: () => 1,
+        stdin: input(),
+        // As a shared quota is wired in (commands/push.ts): a limiter handed in.
+        limiter: shared ? RateLimiter.perSecond(5, clock, { smooth: true }) : undefined,
+      },
+    );
+    expect(summary).toMatchObject({ total: 2000, delivered: 2000, requests: 20 });
+    // Read on between two requests: the queue filled after the first, then one batch after each,
+    // until the input ran out. (Refilled once half of six batches was gone, it read 400 every fourth.)
+    const between = readWhenSent.slice(1).map((count, i) => count - readWhenSent[i]!);
+    expect(between).toEqual(expected);
   });
 
   it('refuses to start without a readable file or a downstream', async () => {
