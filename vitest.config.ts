@@ -22,6 +22,12 @@ const shared = {
 
 export default defineConfig({
   test: {
+    // The TypeScript each worker imports (src/, test/), transformed once and kept on disk
+    // (node_modules/.experimental-vitest-cache, keyed by each file's content, dropped with a new
+    // install) instead of again in every run. Collecting all 141 files (`vitest list`, 2026-11-30,
+    // load 3-5): 20.3 and 18.5 s of CPU without it; 18.3 s for the run that fills it, then 15.5 and
+    // 13.4 s. A fresh clone (CI) starts cold and pays what it paid before.
+    experimental: { fsModuleCache: true },
     projects: [
       {
         test: {

@@ -294,20 +294,14 @@ describe.concurrent('push and its state (spawned)', () => {
   }, RUNS_IN_A_ROW);
 
   // An exported but empty SYNC_STATE_DIR (a crontab's `SYNC_STATE_DIR=`) reached commander as '':
-  // `state reset` moved the working directory's platform-state aside, push said only ENOENT.
-  it('an empty SYNC_STATE_DIR or --state= is refused (exit 2) by every command that takes --state, naming the variable; nothing in the working directory is touched', async (context: TestContext) => {
+  // `state reset` moved the working directory's platform-state aside, push said only ENOENT. Here a
+  // push through the real launcher (which starts its state process ahead); every other command that
+  // takes --state, and --state=, in process: test/state/state-dir.test.ts.
+  it('an empty SYNC_STATE_DIR is refused (exit 2) by a spawned push, naming the variable; nothing in the working directory is touched', async (context: TestContext) => {
     const tmp = testDir(context.onTestFinished);
     mkdirSync(join(tmp(), 'platform-state'));
-    const env = { SYNC_STATE_DIR: '' };
-    const runs = await Promise.all([
-      runCli(['state', 'reset'], { env, cwd: tmp() }),
-      runCli(['state', 'show', 'a@example.com', '--downstream-url', 'http://127.0.0.1:9'], { env, cwd: tmp() }),
-      runCli(['runs'], { env, cwd: tmp() }),
-      runCli(['push', join(tmp(), 'missing.ndjson'), '--downstream-url', 'http://127.0.0.1:9'], { env, cwd: tmp() }),
-      runCli(['pull', '--base-url', 'http://127.0.0.1:9', '--out', join(tmp(), 'c.json')], { env, cwd: tmp() }),
-      runCli(['push', join(tmp(), 'missing.ndjson'), '--downstream-url', 'http://127.0.0.1:9', '--state='], { cwd: tmp() }),
-    ]);
-    for (const run of runs) expect({ code: run.code, env: /SYNC_STATE_DIR/.test(run.stderr) }).toEqual({ code: 2, env: true });
+    const run = await runCli(['push', join(tmp(), 'missing.ndjson'), '--downstream-url', 'http://127.0.0.1:9'], { env: { SYNC_STATE_DIR: '' }, cwd: tmp() });
+    expect({ code: run.code, env: /SYNC_STATE_DIR/.test(run.stderr) }).toEqual({ code: 2, env: true });
     expect(readdirSync(tmp()).sort()).toEqual(['platform-state']);
   });
 });

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { createStateDirectory, defaultStateDir } from '../../src/state/state-dir.js';
+import { runMain } from '../helpers/in-process-cli.js';
 import { useTempDir } from '../helpers/tmp.js';
 
 const fallback = join(homedir(), '.local', 'state', 'sync');
@@ -67,5 +68,29 @@ describe('createStateDirectory', () => {
     } finally {
       process.chdir(home);
     }
+  });
+});
+
+// An exported but empty SYNC_STATE_DIR (a crontab's `SYNC_STATE_DIR=`) reached commander as '':
+// `state reset` moved the working directory's platform-state aside, push said only ENOENT. Every
+// command that takes --state, in process; a push through the real launcher: push-state.e2e.test.ts.
+describe('an empty SYNC_STATE_DIR or --state=, command by command', () => {
+  const tmp = useTempDir();
+
+  it('is refused (exit 2) by every command that takes --state, naming the variable; nothing in the working directory is touched', async () => {
+    mkdirSync(join(tmp(), 'platform-state'));
+    const env = { SYNC_STATE_DIR: '' };
+    const runs = [];
+    for (const [args, runEnv] of [
+      [['state', 'reset'], env],
+      [['state', 'show', 'a@example.com', '--downstream-url', 'http://127.0.0.1:9'], env],
+      [['runs'], env],
+      [['pull', '--base-url', 'http://127.0.0.1:9', '--out', join(tmp(), 'c.json')], env],
+      [['push', join(tmp(), 'missing.ndjson'), '--downstream-url', 'http://127.0.0.1:9', '--state='], {}],
+    ] as const) {
+      runs.push(await runMain([...args], { env: runEnv, cwd: tmp() }));
+    }
+    for (const run of runs) expect({ code: run.code, env: /SYNC_STATE_DIR/.test(run.stderr) }).toEqual({ code: 2, env: true });
+    expect(readdirSync(tmp()).sort()).toEqual(['platform-state']);
   });
 });
