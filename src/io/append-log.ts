@@ -152,6 +152,18 @@ export async function removeHead(path: string, bytes: number, prefix: bigint): P
   await moveTail(aside, path, bytes, prefix);
 }
 
+/**
+ * Whether another live process is removing the head of `path` now (see `removeHead`): between its
+ * rename and the first line of the tail it puts back, `path` does not exist.
+ */
+export async function headBeingRemoved(path: string): Promise<boolean> {
+  const entries = await readdir(dirname(path)).catch(() => [] as string[]);
+  return entries.some((entry) => {
+    const match = CONSUMED.exec(entry);
+    return match !== null && match[1] === basename(path) && Number(match[2]) !== process.pid && isAlive(Number(match[2]));
+  });
+}
+
 /** Finishes a `removeHead` that a killed process left halfway (its renamed file is still there). */
 export async function recoverConsumed(path: string): Promise<void> {
   let entries: string[];

@@ -1,6 +1,7 @@
 import { fstat, type Stats } from 'node:fs';
 import { identityOf } from '../io/output-paths.js';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { headBeingRemoved } from '../io/append-log.js';
 import { describeFsError, UsageError } from '../errors.js';
 
 /** The file push reads. */
@@ -18,15 +19,41 @@ export interface Input {
 export async function openInput(file: string, stdin: AsyncIterable<Buffer | string>, { bounded = false } = {}): Promise<Input> {
   if (file === '-') return { stream: stdin };
   try {
+    if (bounded) return await openBounded(file);
     const info = await stat(file);
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
-    if (bounded && info.size === 0) return { stream: (async function* () {})(), size: 0 };
-    return { stream: readReusing(file, bounded ? info.size : undefined), size: info.size };
+    return { stream: readReusing(() => open(file, 'r')), size: info.size };
   } catch (error) {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : describeFsError(error)}`);
   }
+}
+
+/** How long a replay waits for another replay of its file to put the file's tail back. */
+const HEAD_REMOVAL_WAIT_MS = 10_000;
+
+/**
+ * A replay's input: opened now and sized through its handle, so that the bytes counted are the
+ * bytes read, even if another replay of the same file drops its head meanwhile (removeHead renames
+ * the file away; this handle keeps reading what it opened). While another replay is dropping the
+ * head, the name is missing, then holds part of the tail: that is waited out first, or this replay
+ * would read "no such file", or an empty or partial file.
+ */
+async function openBounded(file: string): Promise<Input> {
+  const deadline = Date.now() + HEAD_REMOVAL_WAIT_MS;
+  while (Date.now() < deadline && (await headBeingRemoved(file))) await new Promise((resolve) => setTimeout(resolve, 10));
+  const handle = await open(file, 'r');
+  const info = await handle.stat().catch(async (error: unknown) => {
+    await handle.close();
+    throw error;
+  });
+  if (info.isDirectory() || info.size === 0) {
+    await handle.close();
+    if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
+    return { stream: (async function* () {})(), size: 0 };
+  }
+  return { stream: readReusing(async () => handle, info.size), size: info.size };
 }
 
 /**
@@ -45,11 +72,11 @@ export const READ_BYTES = 64 * 1024;
  * faults: reading 145 MB took 0.45-0.79 s of CPU that way, 0.15-0.23 s into one reused buffer of
  * 64 KB, 0.10-0.11 s of 128 KB (measured side by side, load 8-16). The next read is asked for
  * before the chunk is handed over (one read at a time, in order), so the records are not waiting
- * on it. Opened at the first read, as a read stream does: a file that cannot be opened fails the
- * reading, as before.
+ * on it. `opening` runs at the first read, as a read stream opens: a file that cannot be opened
+ * fails the reading (a replay's is already open, see `openBounded`).
  */
-async function* readReusing(file: string, end?: number): AsyncGenerator<Buffer> {
-  const handle = await open(file, 'r');
+async function* readReusing(opening: () => Promise<FileHandle>, end?: number): AsyncGenerator<Buffer> {
+  const handle = await opening();
   const buffers = [Buffer.allocUnsafe(READ_BYTES), Buffer.allocUnsafe(READ_BYTES)] as const;
   let got = 0;
   // Read from the current position (not at offsets): a named pipe given as the file reads too.

@@ -188,7 +188,9 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
   }
   // Without a platform check to come (no preflight: a dry run, or a platform that has none), the
   // input is the last thing that can refuse the run: it is opened now, so that the state can be.
-  const checksLeft = !dryRun && target.destination.preflight !== undefined;
+  // Not a replay's: its file is opened then and there (see openInput), and held from then on, so it
+  // is opened once the platform's check is behind it, as before.
+  const checksLeft = replaying || (!dryRun && target.destination.preflight !== undefined);
   const opened = checksLeft ? undefined : await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying });
   // The state is opened now, its keeper working on the other core (walking the entries, ~1 s for a
   // million; creating a new state's files) while this process loads the HTTP client and asks the

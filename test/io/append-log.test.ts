@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WriteError } from '../../src/errors.js';
-import { AppendLog, recoverConsumed, removeHead } from '../../src/io/append-log.js';
+import { AppendLog, headBeingRemoved, recoverConsumed, removeHead } from '../../src/io/append-log.js';
 import { loadHasher, streamDigest } from '../../src/state/digest.js';
 import { useTempDir } from '../helpers/tmp.js';
 
@@ -124,5 +124,21 @@ describe('removeHead and recoverConsumed', () => {
     await recoverConsumed(path);
     expect(read(path)).toBe('fresh\nkept1\nkept2\n');
     expect((await readdir(tmp())).sort()).toEqual(['dl.ndjson']);
+  });
+});
+
+describe('headBeingRemoved', () => {
+  const tmp = useTempDir();
+  const aside = (name: string, pid: number) => `.${name}.consumed-${pid}-1700000000000-6-abc`;
+
+  it('is true only while another live process has this file renamed aside', async () => {
+    const path = join(tmp(), 'dl.ndjson');
+    expect(await headBeingRemoved(path)).toBe(false);
+    writeFileSync(join(tmp(), aside('dl.ndjson', process.pid)), ''); // this process's own
+    writeFileSync(join(tmp(), aside('other.ndjson', process.ppid)), ''); // another file's
+    writeFileSync(join(tmp(), aside('dl.ndjson', 2 ** 22 + 1)), ''); // a process that is gone
+    expect(await headBeingRemoved(path)).toBe(false);
+    writeFileSync(join(tmp(), aside('dl.ndjson', process.ppid)), '');
+    expect(await headBeingRemoved(path)).toBe(true);
   });
 });

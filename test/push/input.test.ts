@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
@@ -97,5 +97,40 @@ describe('openInput', () => {
     const dir = join(tmp(), 'folder');
     mkdirSync(dir);
     await expect(openInput(dir, noStdin)).rejects.toThrow(new UsageError(`${dir}: is a directory, expected a JSON or NDJSON file`));
+  });
+});
+
+describe('openInput of a replay (bounded) while another replay drops the file head', () => {
+  // What removeHead leaves while it works: the file renamed aside under this name, by a live process
+  // (the test runner's parent stands in for it).
+  const asideOf = (file: string, pid = process.ppid) => join(tmp(), `.${file.split('/').pop()}.consumed-${pid}-1-6-abc`);
+
+  it('waits until the other replay has put the tail back, instead of "no such file" or an empty file', async () => {
+    const file = join(tmp(), 'dl.ndjson');
+    const aside = asideOf(file);
+    writeFileSync(aside, 'r1\nr2\n');
+    writeFileSync(file, ''); // its first append has created the file, nothing in it yet
+    const opening = openInput(file, noStdin, { bounded: true });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    writeFileSync(file, 'tail\n');
+    rmSync(aside);
+    const input = await opening;
+    expect(input.size).toBe(5);
+    expect((await readAll(input.stream)).bytes.toString()).toBe('tail\n');
+  });
+
+  it('reads the bytes it sized, from the file it opened, even once that file is renamed away', async () => {
+    const file = join(tmp(), 'dl.ndjson');
+    writeFileSync(file, 'r1\nr2\n');
+    const input = await openInput(file, noStdin, { bounded: true });
+    renameSync(file, join(tmp(), 'moved'));
+    writeFileSync(file, 'other, longer content\n');
+    expect((await readAll(input.stream)).bytes.toString()).toBe('r1\nr2\n');
+  });
+
+  it('a missing file with nobody dropping its head is "no such file" at once', async () => {
+    const file = join(tmp(), 'missing.ndjson');
+    writeFileSync(asideOf(file, process.pid), ''); // its own (a leftover of this process) does not count
+    await expect(openInput(file, noStdin, { bounded: true })).rejects.toThrow(new UsageError(`${file}: no such file`));
   });
 });
