@@ -41,8 +41,10 @@ const HEAD_REMOVAL_WAIT_MS = 10_000;
  * would read "no such file", or an empty or partial file.
  */
 async function openBounded(file: string): Promise<Input> {
+  // A removal begun longer ago than the wait is not one to wait for (see headBeingRemoved).
+  const since = Date.now() - HEAD_REMOVAL_WAIT_MS;
   const deadline = Date.now() + HEAD_REMOVAL_WAIT_MS;
-  while (Date.now() < deadline && (await headBeingRemoved(file))) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (Date.now() < deadline && (await headBeingRemoved(file, since))) await new Promise((resolve) => setTimeout(resolve, 10));
   const handle = await open(file, 'r');
   const info = await handle.stat().catch(async (error: unknown) => {
     await handle.close();
