@@ -61,7 +61,7 @@ describe('openInput', () => {
 
   it('bounded: reads only the bytes there at the start, whatever is appended meanwhile', async () => {
     const file = join(tmp(), 'dead.ndjson');
-    const content = pattern(READ_BYTES + 10);
+    const content = Buffer.concat([pattern(READ_BYTES + 9), Buffer.from('\n')]); // whole lines, as a dead-letter file holds
     writeFileSync(file, content);
     const input = await openInput(file, noStdin, { bounded: true });
     appendFileSync(file, 'appended while reading\n');
@@ -145,5 +145,21 @@ describe('openInput of a replay (bounded) while another replay drops the file he
     const input = await openInput(file, noStdin, { bounded: true });
     expect(performance.now() - started).toBeLessThan(2_000); // not the 10 s wait
     expect((await readAll(input.stream)).bytes.toString()).toBe('r1\n');
+  });
+
+  it('leaves out an unfinished last line (another process still writing it), so its head is not dropped apart from its end', async () => {
+    const file = join(tmp(), 'dl.ndjson');
+    writeFileSync(file, '{"a":1}\n{"b":2}\n{"c":'); // a writer's write(2) seen halfway
+    const input = await openInput(file, noStdin, { bounded: true });
+    expect(input.size).toBe(16);
+    expect((await readAll(input.stream)).bytes.toString()).toBe('{"a":1}\n{"b":2}\n');
+  });
+
+  it('reads a last line without its newline when it is whole JSON (a hand-edited file)', async () => {
+    const file = join(tmp(), 'dl.ndjson');
+    writeFileSync(file, '{"a":1}\n{"b":2}');
+    const input = await openInput(file, noStdin, { bounded: true });
+    expect(input.size).toBe(15);
+    expect((await readAll(input.stream)).bytes.toString()).toBe('{"a":1}\n{"b":2}');
   });
 });
