@@ -154,13 +154,17 @@ export async function removeHead(path: string, bytes: number, prefix: bigint): P
 
 /**
  * Whether another live process is removing the head of `path` now (see `removeHead`): between its
- * rename and the first line of the tail it puts back, `path` does not exist.
+ * rename and the first line of the tail it puts back, `path` does not exist. Only a removal begun
+ * at `since` (epoch ms) or later counts: an older entry is a killed replay's leftover whose process
+ * id a live process has since been given (a removal takes moments), and waiting on it would stall
+ * every replay for nothing.
  */
-export async function headBeingRemoved(path: string): Promise<boolean> {
+export async function headBeingRemoved(path: string, since = 0): Promise<boolean> {
   const entries = await readdir(dirname(path)).catch(() => [] as string[]);
   return entries.some((entry) => {
     const match = CONSUMED.exec(entry);
-    return match !== null && match[1] === basename(path) && Number(match[2]) !== process.pid && isAlive(Number(match[2]));
+    if (match === null || match[1] !== basename(path) || Number(match[3]) < since) return false;
+    return Number(match[2]) !== process.pid && isAlive(Number(match[2]));
   });
 }
 

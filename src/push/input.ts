@@ -41,8 +41,10 @@ const HEAD_REMOVAL_WAIT_MS = 10_000;
  * would read "no such file", or an empty or partial file.
  */
 async function openBounded(file: string): Promise<Input> {
+  // A removal begun longer ago than the wait is not one to wait for (see headBeingRemoved).
+  const since = Date.now() - HEAD_REMOVAL_WAIT_MS;
   const deadline = Date.now() + HEAD_REMOVAL_WAIT_MS;
-  while (Date.now() < deadline && (await headBeingRemoved(file))) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (Date.now() < deadline && (await headBeingRemoved(file, since))) await new Promise((resolve) => setTimeout(resolve, 10));
   const handle = await open(file, 'r');
   const info = await handle.stat().catch(async (error: unknown) => {
     await handle.close();
@@ -53,7 +55,44 @@ async function openBounded(file: string): Promise<Input> {
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
     return { stream: (async function* () {})(), size: 0 };
   }
-  return { stream: readReusing(async () => handle, info.size), size: info.size };
+  const size = await wholeLinesEnd(handle, info.size).catch(async (error: unknown) => {
+    await handle.close();
+    throw error;
+  });
+  return { stream: readReusing(async () => handle, size), size };
+}
+
+/**
+ * Where a replay's read stops: after the last newline, unless what follows it is whole JSON (a
+ * hand-edited file without its final newline). Other processes append dead letters as the replay
+ * starts, and a write(2) of many lines can be seen halfway: read, such a line's head would be an
+ * invalid record and be dropped with the head (removeHead) while its end stayed behind as another,
+ * and the record would be lost. Left out, it stays in the file, whole once its writer is done.
+ */
+async function wholeLinesEnd(handle: FileHandle, size: number): Promise<number> {
+  const last = Buffer.alloc(1);
+  await handle.read(last, 0, 1, size - 1);
+  if (last[0] === 10) return size;
+  const chunk = Buffer.allocUnsafe(READ_BYTES);
+  const fragments: Buffer[] = [];
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(10);
+    fragments.unshift(Buffer.from(chunk.subarray(newline + 1, bytesRead)));
+    if (newline !== -1) return isWholeJson(Buffer.concat(fragments)) ? size : start + newline + 1;
+    end = start;
+  }
+  return isWholeJson(Buffer.concat(fragments)) ? size : 0;
+}
+
+function isWholeJson(text: Buffer): boolean {
+  try {
+    JSON.parse(text.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -129,7 +129,7 @@ describe('removeHead and recoverConsumed', () => {
 
 describe('headBeingRemoved', () => {
   const tmp = useTempDir();
-  const aside = (name: string, pid: number) => `.${name}.consumed-${pid}-1700000000000-6-abc`;
+  const aside = (name: string, pid: number, at = Date.now()) => `.${name}.consumed-${pid}-${at}-6-abc`;
 
   it('is true only while another live process has this file renamed aside', async () => {
     const path = join(tmp(), 'dl.ndjson');
@@ -140,5 +140,13 @@ describe('headBeingRemoved', () => {
     expect(await headBeingRemoved(path)).toBe(false);
     writeFileSync(join(tmp(), aside('dl.ndjson', process.ppid)), '');
     expect(await headBeingRemoved(path)).toBe(true);
+  });
+
+  it('is false for an entry begun before `since`: a killed removal whose PID a live process has now', async () => {
+    const path = join(tmp(), 'dl.ndjson');
+    const begun = Date.now() - 3_600_000;
+    writeFileSync(join(tmp(), aside('dl.ndjson', process.ppid, begun)), '');
+    expect(await headBeingRemoved(path, Date.now() - 10_000)).toBe(false);
+    expect(await headBeingRemoved(path, begun)).toBe(true);
   });
 });

@@ -61,7 +61,7 @@ describe('openInput', () => {
 
   it('bounded: reads only the bytes there at the start, whatever is appended meanwhile', async () => {
     const file = join(tmp(), 'dead.ndjson');
-    const content = pattern(READ_BYTES + 10);
+    const content = Buffer.concat([pattern(READ_BYTES + 9), Buffer.from('\n')]); // whole lines, as a dead-letter file holds
     writeFileSync(file, content);
     const input = await openInput(file, noStdin, { bounded: true });
     appendFileSync(file, 'appended while reading\n');
@@ -103,7 +103,8 @@ describe('openInput', () => {
 describe('openInput of a replay (bounded) while another replay drops the file head', () => {
   // What removeHead leaves while it works: the file renamed aside under this name, by a live process
   // (the test runner's parent stands in for it).
-  const asideOf = (file: string, pid = process.ppid) => join(tmp(), `.${file.split('/').pop()}.consumed-${pid}-1-6-abc`);
+  // Its name holds the time the removal began (now, unless told).
+  const asideOf = (file: string, pid = process.ppid, at = Date.now()) => join(tmp(), `.${file.split('/').pop()}.consumed-${pid}-${at}-6-abc`);
 
   it('waits until the other replay has put the tail back, instead of "no such file" or an empty file', async () => {
     const file = join(tmp(), 'dl.ndjson');
@@ -132,5 +133,33 @@ describe('openInput of a replay (bounded) while another replay drops the file he
     const file = join(tmp(), 'missing.ndjson');
     writeFileSync(asideOf(file, process.pid), ''); // its own (a leftover of this process) does not count
     await expect(openInput(file, noStdin, { bounded: true })).rejects.toThrow(new UsageError(`${file}: no such file`));
+  });
+
+  it('does not wait on a leftover begun long ago, whose process id a live process has now', async () => {
+    // A replay killed midway leaves its aside file; once its PID is reused (here: the runner's
+    // parent), the entry looks like a live removal. It is not: removals take moments, not hours.
+    const file = join(tmp(), 'dl.ndjson');
+    writeFileSync(file, 'r1\n');
+    writeFileSync(asideOf(file, process.ppid, Date.now() - 3_600_000), 'old\n');
+    const started = performance.now();
+    const input = await openInput(file, noStdin, { bounded: true });
+    expect(performance.now() - started).toBeLessThan(2_000); // not the 10 s wait
+    expect((await readAll(input.stream)).bytes.toString()).toBe('r1\n');
+  });
+
+  it('leaves out an unfinished last line (another process still writing it), so its head is not dropped apart from its end', async () => {
+    const file = join(tmp(), 'dl.ndjson');
+    writeFileSync(file, '{"a":1}\n{"b":2}\n{"c":'); // a writer's write(2) seen halfway
+    const input = await openInput(file, noStdin, { bounded: true });
+    expect(input.size).toBe(16);
+    expect((await readAll(input.stream)).bytes.toString()).toBe('{"a":1}\n{"b":2}\n');
+  });
+
+  it('reads a last line without its newline when it is whole JSON (a hand-edited file)', async () => {
+    const file = join(tmp(), 'dl.ndjson');
+    writeFileSync(file, '{"a":1}\n{"b":2}');
+    const input = await openInput(file, noStdin, { bounded: true });
+    expect(input.size).toBe(15);
+    expect((await readAll(input.stream)).bytes.toString()).toBe('{"a":1}\n{"b":2}');
   });
 });
