@@ -10,6 +10,8 @@ export interface Input {
   stream: AsyncIterable<Buffer | string>;
   /** Bytes that will be read (for progress and ETA); absent for stdin. */
   size?: number;
+  /** A replay's: bytes of an unfinished last line left in the file for the next replay (see `wholeLinesEnd`). */
+  leftUnfinished?: number;
 }
 
 /**
@@ -59,7 +61,7 @@ async function openBounded(file: string): Promise<Input> {
     await handle.close();
     throw error;
   });
-  return { stream: readReusing(async () => handle, size), size };
+  return { stream: readReusing(async () => handle, size), size, leftUnfinished: info.size - size };
 }
 
 /**

@@ -234,6 +234,9 @@ async function push(options: PushOptions, deps: PushDependencies, early: EarlySt
     return { summary, exitCode: error.exitCode, error };
   }
   const source = opened ?? (await openInput(options.file, deps.stdin ?? process.stdin, { bounded: replaying }));
+  // Said, since the run cannot tell a line still being written from one a crash cut short: if it
+  // stays unfinished, a person must look.
+  if (source.leftUnfinished) logger.warn({ stage: 'validate', bytes: source.leftUnfinished }, `${options.file}: its last line is unfinished (no newline, not JSON), ${source.leftUnfinished} bytes: left in the file for the next replay`);
   const consumed = replaying ? streamDigest() : undefined;
   early.taken = true;
   if (!deps.state && !platform) unnamedState(target, options.stateDir, logger);

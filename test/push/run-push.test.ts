@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import nock from 'nock';
@@ -278,6 +278,23 @@ describe('runPush', () => {
     expect(replay.summary).toMatchObject({ total: 2, delivered: 2, deadLettered: 0 });
     expect(calls[0]!.batch.profiles.map((p) => p.email)).toEqual(['ann@example.com', 'bob@example.com']);
     expect(existsSync(first.deadLetter)).toBe(false);
+  });
+
+  it('a replay whose last line is unfinished sends the whole lines, leaves that line in the file and says so', async () => {
+    platform({ fail: () => 503 });
+    const first = await run(lines(ann, bob));
+    nock.cleanAll();
+    appendFileSync(first.deadLetter, '{"line":3,"record":{"email":"c'); // a writer's line seen halfway
+
+    const { calls } = platform();
+    const replay = await run('', { file: first.deadLetter });
+    expect(replay.exitCode).toBe(ExitCode.ok);
+    expect(replay.summary).toMatchObject({ total: 2, delivered: 2 });
+    expect(calls.flatMap((call) => call.batch.profiles.map((p) => p.email))).toEqual(['ann@example.com', 'bob@example.com']);
+    expect(readFileSync(first.deadLetter, 'utf8')).toBe('{"line":3,"record":{"email":"c');
+    expect(replay.log.lines().find((line) => line.level === 'warn' && line.bytes === 30)?.msg).toBe(
+      `${first.deadLetter}: its last line is unfinished (no newline, not JSON), 30 bytes: left in the file for the next replay`,
+    );
   });
 
   it('two runs on one dead-letter and report file: each line says which run wrote it and when', async () => {
