@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AuthError, DataRefusedError, HttpStatusError, NetworkError, RateLimitedError, RefusedError } from '../../src/errors.js';
 import { ConcurrencyGate } from '../../src/engine/concurrency-gate.js';
-import { BatchEngine, type DeliveryOutcome, type ItemResult } from '../../src/engine/batch-engine.js';
+import { BatchEngine, type DeliveryOutcome, type ItemResult, type SendBatch } from '../../src/engine/batch-engine.js';
 import { CircuitBreaker } from '../../src/engine/circuit-breaker.js';
 import { Executor } from '../../src/engine/executor.js';
 import type { Limiter } from '../../src/engine/limiter.js';
@@ -1183,26 +1183,32 @@ describe('BatchEngine: the limits real platforms need', () => {
 });
 
 describe("BatchEngine: a batch's answer is worked through as it arrives", () => {
+  /** An engine paced as push paces (5/s smooth, granted 60 ms ahead); `send` is given its clock. */
+  function paced(batchSize: number, send: (clock: VirtualClock) => SendBatch<Item>) {
+    const clock = new VirtualClock(0);
+    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
+    return { clock, engine: new BatchEngine<Item>({ ...wired(clock, limiter, 0), batchSize, now: () => clock.now(), send: send(clock) }) };
+  }
+
+  /** The transport holding each request until its instant, the platform answering 150 ms after it left; departures noted. */
+  const leavesThenAnswers =
+    (departed: number[]) =>
+    (clock: VirtualClock): SendBatch<Item> =>
+    async (_id, items, signal, hooks) => {
+      await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
+      departed.push(clock.now());
+      hooks?.departed?.();
+      await clock.sleep(150, signal);
+      return items.map(() => ({ status: 'accepted' as const }));
+    };
+
   it('settles a batch at its answer, not once the next request has left: a kill then sends again only what was in flight', async () => {
     // Push's pacing (5/s smooth, granted 60 ms ahead, the transport holding each request until its
     // instant) against a platform answering 150 ms after a request leaves. The next request is due
     // 50 ms after each answer: holding the answer's work until it left once delayed push's state
     // commit by a batch, which a kill -9 then sent again.
-    const clock = new VirtualClock(0);
-    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
     const departed: number[] = [];
-    const engine = new BatchEngine<Item>({
-      ...wired(clock, limiter, 0),
-      batchSize: 2,
-      now: () => clock.now(),
-      send: async (_id, items, signal, hooks) => {
-        await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
-        departed.push(clock.now());
-        hooks?.departed?.();
-        await clock.sleep(150, signal);
-        return items.map(() => ({ status: 'accepted' as const }));
-      },
-    });
+    const { clock, engine } = paced(2, leavesThenAnswers(departed));
     const settledAt: number[] = [];
     await Promise.all(emails(6).map((email, i) => engine.submit({ email }).then(() => (settledAt[i] = clock.now()))));
     expect(departed).toEqual([0, 200, 400]);
@@ -1213,21 +1219,8 @@ describe("BatchEngine: a batch's answer is worked through as it arrives", () => 
     // As push paces: the batch for the next slot is taken at its grant, 60 ms before its instant, and
     // the answer to the one before arrives in between (150 ms after it left). Push's reader, woken
     // there, kept the event loop reading records through the next departure.
-    const clock = new VirtualClock(0);
-    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
     const departed: number[] = [];
-    const engine = new BatchEngine<Item>({
-      ...wired(clock, limiter, 0),
-      batchSize: 2,
-      now: () => clock.now(),
-      send: async (_id, items, signal, hooks) => {
-        await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
-        departed.push(clock.now());
-        hooks?.departed?.();
-        await clock.sleep(150, signal);
-        return items.map(() => ({ status: 'accepted' as const }));
-      },
-    });
+    const { clock, engine } = paced(2, leavesThenAnswers(departed));
     const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
     let woken: number | undefined;
     // Six queued; the first batch leaves four, the second (taken at 140) two.
@@ -1239,14 +1232,8 @@ describe("BatchEngine: a batch's answer is worked through as it arrives", () => 
   });
 
   it('split halves are no batches taken from the queue: after a split, a batch that ends without leaving still wakes a waiting producer', async () => {
-    const clock = new VirtualClock(0);
-    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
     let refusedAt: number | undefined;
-    const engine = new BatchEngine<Item>({
-      ...wired(clock, limiter, 0),
-      batchSize: 4,
-      now: () => clock.now(),
-      send: async (_id, items, signal, hooks) => {
+    const { clock, engine } = paced(4, (clock) => async (_id, items, signal, hooks) => {
         await clock.sleep(Math.max(0, (hooks?.notBefore ?? 0) - clock.now()), signal);
         // The second batch from the queue (u4, u5) never leaves: its connection is refused.
         if (items[0]!.email === 'u4@example.com') {
@@ -1257,7 +1244,6 @@ describe("BatchEngine: a batch's answer is worked through as it arrives", () => 
         // The first batch (four) is too large: it is split in two halves, which go through.
         if (items.length > 2) throw new HttpStatusError(413, 'too large');
         return items.map(() => ({ status: 'accepted' as const }));
-      },
     });
     const outcomes = Promise.all(emails(6).map((email) => engine.submit({ email })));
     let woken: number | undefined;
@@ -1268,20 +1254,13 @@ describe("BatchEngine: a batch's answer is worked through as it arrives", () => 
   });
 
   it('a batch that ends without its request leaving wakes a producer waiting for room', async () => {
-    const clock = new VirtualClock(0);
-    const limiter = RateLimiter.perSecond(5, clock, { smooth: true, leadMs: 60 });
-    const engine = new BatchEngine<Item>({
-      ...wired(clock, limiter, 0),
-      batchSize: 2,
-      now: () => clock.now(),
-      send: async (_id, items, signal, hooks) => {
-        await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
-        // The first request leaves; the second fails to connect, so never leaves.
-        if (clock.now() > 0) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-        hooks?.departed?.();
-        await clock.sleep(150, signal);
-        return items.map(() => ({ status: 'accepted' as const }));
-      },
+    const { clock, engine } = paced(2, (clock) => async (_id, items, signal, hooks) => {
+      await clock.sleep(Math.max(0, hooks!.notBefore! - clock.now()), signal);
+      // The first request leaves; the second fails to connect, so never leaves.
+      if (clock.now() > 0) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      hooks?.departed?.();
+      await clock.sleep(150, signal);
+      return items.map(() => ({ status: 'accepted' as const }));
     });
     const outcomes = Promise.all(emails(4).map((email) => engine.submit({ email })));
     let woken: number | undefined;
