@@ -48,20 +48,20 @@ async function openBounded(file: string): Promise<Input> {
   const deadline = Date.now() + HEAD_REMOVAL_WAIT_MS;
   while (Date.now() < deadline && (await headBeingRemoved(file, since))) await new Promise((resolve) => setTimeout(resolve, 10));
   const handle = await open(file, 'r');
-  const info = await handle.stat().catch(async (error: unknown) => {
-    await handle.close();
-    throw error;
-  });
-  if (info.isDirectory() || info.size === 0) {
-    await handle.close();
+  let info: Stats;
+  let size: number;
+  try {
+    info = await handle.stat();
     if (info.isDirectory()) throw new UsageError(`${file}: is a directory, expected a JSON or NDJSON file`);
-    return { stream: (async function* () {})(), size: 0 };
-  }
-  const size = await wholeLinesEnd(handle, info.size).catch(async (error: unknown) => {
+    size = info.size === 0 ? 0 : await wholeLinesEnd(handle, info.size);
+  } catch (error) {
     await handle.close();
     throw error;
-  });
-  return { stream: readReusing(async () => handle, size), size, leftUnfinished: info.size - size };
+  }
+  // Held from here on by the reading, which closes it.
+  if (size > 0) return { stream: readReusing(async () => handle, size), size, leftUnfinished: info.size - size };
+  await handle.close();
+  return { stream: (async function* () {})(), size: 0, leftUnfinished: info.size };
 }
 
 /**

@@ -399,26 +399,34 @@ describe('runPush', () => {
     expect(readNdjson(join(tmp(), 'report.ndjson'))).toHaveLength(summary.total);
   });
 
-  it('sends the first batch as soon as one is queued: the reader waits for it to leave before reading on', async () => {
+  /**
+   * `total` records handed over as fast as they are asked for (no event-loop turn between them), as
+   * from a file already in the page cache, and a platform accepting each batch that notes how many
+   * had been handed over when it arrived.
+   */
+  function watchedReader(total: number, batches: number): { readWhenSent: number[]; input: AsyncGenerator<string> } {
     const readWhenSent: number[] = [];
     let read = 0;
     nock(DOWNSTREAM)
       .post('/profiles/batch')
-      .times(10)
+      .times(batches)
       .reply((_uri, body) => {
         readWhenSent.push(read);
         const { batchId, profiles } = body as WireBatch;
         return [200, { batchId, results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) }];
       });
-    // Records handed over as fast as they are asked for (no event-loop turn between them), as
-    // from a file already in the page cache.
     async function* input(): AsyncGenerator<string> {
-      for (; read < 2400; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
+      for (; read < total; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
     }
+    return { readWhenSent, input: input() };
+  }
+
+  it('sends the first batch as soon as one is queued: the reader waits for it to leave before reading on', async () => {
+    const { readWhenSent, input } = watchedReader(2400, 10);
     const log = await memoryLogger();
     const { summary } = await runPush(
       { file: '-', downstreamUrl: DOWNSTREAM, rate: 5, batchSize: 500, maxRetries: 3, deadLetter: join(tmp(), 'dl.ndjson'), dryRun: false, stateDir: join(tmp(), 'state'), full: false },
-      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, stdin: input() },
+      { logger: log.logger, runId: 'run-1', clock: new VirtualClock(0), jitter: () => 1, stdin: input },
     );
     expect(summary).toMatchObject({ total: 2400, delivered: 2400, requests: 5 });
     // Without the wait, all 2,400 (under the reader's high-water mark of 3,000) were read first.
@@ -430,19 +438,7 @@ describe('runPush', () => {
     ['the in-process limiter: two batches (the next slot\'s and one more)', false, [200, ...Array<number>(17).fill(100), 0]],
     ['a shared quota, which may open a window of slots at once: six', true, [600, ...Array<number>(13).fill(100), 0, 0, 0, 0, 0]],
   ])('reads one batch on after each request leaves, not three or four at once; queued at most: %s', async (_name, shared, expected) => {
-    const readWhenSent: number[] = [];
-    let read = 0;
-    nock(DOWNSTREAM)
-      .post('/profiles/batch')
-      .times(20)
-      .reply((_uri, body) => {
-        readWhenSent.push(read);
-        const { batchId, profiles } = body as WireBatch;
-        return [200, { batchId, results: profiles.map((p) => ({ email: p.email, status: 'accepted' })) }];
-      });
-    async function* input(): AsyncGenerator<string> {
-      for (; read < 2000; ) yield `${JSON.stringify({ email: `u${++read}@example.com`, firstName: 'A', lastName: 'B' })}\n`;
-    }
+    const { readWhenSent, input } = watchedReader(2000, 20);
     const log = await memoryLogger();
     const clock = new VirtualClock(0);
     const { summary } = await runPush(
@@ -452,7 +448,7 @@ describe('runPush', () => {
         runId: 'run-1',
         clock,
         jitter: () => 1,
-        stdin: input(),
+        stdin: input,
         // As a shared quota is wired in (commands/push.ts): a limiter handed in.
         limiter: shared ? RateLimiter.perSecond(5, clock, { smooth: true }) : undefined,
       },
