@@ -50,15 +50,22 @@ export default defineConfig({
       },
     },
     {
-      // axios.cjs requires these two as it loads, for what no run of ours does unless asked: a
-      // multipart body (form-data, with mime-types and its 200 KB database) and an HTTPS proxy
-      // (https-proxy-agent, with debug). Measured in a fresh process after the builtins axios
-      // needs anyway (load 8): form-data 67-132 ms, https-proxy-agent 7-34 ms, all of axios
-      // 115-280 ms. Each becomes a stand-in that loads the real module the first time it is
-      // constructed or asked `instanceof`, as axios uses them (toFormData, setProxy).
+      // axios.cjs requires these three as it loads, for what no run of ours does unless asked: a
+      // multipart body (form-data, with mime-types and its 200 KB database), an HTTPS proxy
+      // (https-proxy-agent, with agent-base) and HTTP/2 (Node's http2). Measured in a fresh process after
+      // the builtins axios needs anyway (load 8): form-data 67-132 ms, https-proxy-agent 7-34 ms, all
+      // of axios 115-280 ms; `require('http2')` 9 ms. Each becomes a stand-in that loads the real
+      // module the first time it is used (constructed, asked `instanceof`, or a member read), as
+      // axios uses them (toFormData, setProxy, its http2 transport).
+      //
+      // form-data and https-proxy-agent are not bundled either: they are required from
+      // node_modules, from where axios.cjs itself would (its own folder), only when first used.
+      // Bundled, their code was 290 KB of the 500 KB axios chunk that every push, pull and serve
+      // reads and compiles, never to run it (compiling ES modules: 123 -> 73 ms of a 3-profile push's
+      // process, with the ASCII output below; --cpu-prof, 100 us, load ~3, means of 4 and 6 runs).
       name: 'lazy-axios-deps',
       resolveId: {
-        filter: { id: /^(form-data|https-proxy-agent)$/ },
+        filter: { id: /^(form-data|https-proxy-agent|http2)$/ },
         handler(id, importer) {
           if (importer && /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/.test(importer)) return `\0lazy:${id}`;
         },
@@ -66,13 +73,23 @@ export default defineConfig({
       load: {
         filter: { id: /^\0lazy:/ },
         handler(id) {
-          const real = { 'form-data': 'form-data/lib/form_data.js', 'https-proxy-agent': 'https-proxy-agent/dist/index.js' }[id.slice('\0lazy:'.length)];
+          const name = id.slice('\0lazy:'.length);
+          const load =
+            name === 'http2'
+              ? "require('node:http2')"
+              : `require('node:module').createRequire(require.resolve('axios'))(${JSON.stringify(name)})`;
           return [
             'let loaded;',
-            `const load = () => (loaded ??= require(${JSON.stringify(real)}));`,
-            'function Lazy(...args) { return new (load())(...args); }',
-            'Object.defineProperty(Lazy, Symbol.hasInstance, { value: (value) => value instanceof load() });',
-            'module.exports = Lazy;',
+            `const load = () => (loaded ??= ${load});`,
+            ...(name === 'http2'
+              ? // A module object: its members read through to the real one (axios reads `connect` and `constants`).
+                ['module.exports = new Proxy({}, { get: (_target, key) => load()[key], has: (_target, key) => key in load() });']
+              : // A class: constructed, or asked `instanceof`, it is the real one.
+                [
+                  'function Lazy(...args) { return new (load())(...args); }',
+                  'Object.defineProperty(Lazy, Symbol.hasInstance, { value: (value) => value instanceof load() });',
+                  'module.exports = Lazy;',
+                ]),
           ].join('\n');
         },
       },
@@ -98,5 +115,12 @@ export default defineConfig({
     sourcemap: true,
     // Lines and names only: the sources are in the repository, not in the package.
     sourcemapExcludeSources: true,
+    // Every file of dist/ in ASCII: one character past ASCII (a `·` in a string, a `—` in a comment)
+    // and Node decodes the whole file into a two-byte string, which V8 then scans as one. The
+    // decoding alone was 21 ms of a 3-profile push's process (7 ms after), and most chunks held a
+    // few such characters. Strings keep their values (escaped as \u…); the comments left out are
+    // JSDoc and bundler annotations, read by no one at run time (licences stay).
+    charset: 'ascii',
+    comments: { legal: true, annotation: false, jsdoc: false },
   },
 });
