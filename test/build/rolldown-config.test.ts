@@ -27,4 +27,10 @@ describe('the bundle in dist/ (rolldown.config.mjs)', () => {
     expect(help.stdout).toContain('# reqres users → enriched export');
     expect(help.stdout).toContain('Exit codes: 0 done · 1 failed · 2 could not start');
   });
+
+  it('wraps each bundled CommonJS module in a parenthesised function (compiled with its chunk), not an arrow (parsed twice)', () => {
+    const code = builtFiles().map((file) => readFileSync(file, 'utf8')).join('\n');
+    expect(code).toMatch(/^var require_axios = __commonJSMin\(\(function ?\(exports, module\) \{$/m);
+    expect(code).not.toMatch(/__commonJSMin\(\(\(exports/);
+  });
 });
