@@ -29,6 +29,9 @@ export default defineConfig({
     'mock/reqres-server': 'src/mock/reqres-server.ts',
   },
   platform: 'node',
+  // What the `main` chunk group below needs (includeDependenciesRecursively: false); our entries'
+  // importers (bin/, tests) use only their named exports, so extra ones change nothing.
+  preserveEntrySignatures: 'allow-extension',
   // lmdb and its msgpackr load native addons found from their own folders; ioredis (--redis-url only)
   // and pino-pretty (a TTY only) are loaded rarely.
   external: [/^node:/, 'lmdb', 'ioredis', 'pino-pretty'],
@@ -127,7 +130,24 @@ export default defineConfig({
     chunkFileNames: 'chunks/[name]-[hash].js',
     // Otherwise chunks are formed by who loads them. commander's is named: a test checks that push's
     // keeper is forked before it loads (test/cli/keeper-ahead.e2e.test.ts).
-    codeSplitting: { groups: [{ name: 'commander', test: /node_modules[\\/]commander[\\/]/ }] },
+    //
+    // `main`: the small modules dist/cli/main.js imports itself (errors, the run id, the exit and
+    // history wrappers, the broken-pipe and quick-exit handling…), 17 KB, which every run of every
+    // command loads. Formed by who loads them they were 10 chunks of 1–5 KB (other commands and
+    // entries share some of them), and each module file costs Node a resolve, an open/read/close
+    // and a link: 17 -> 7 files for `--version`, 47 -> 37 for a push, 29 -> 19 for `mock
+    // downstream`; measured ~3% less CPU for each (11 rounds alternated, load 6-7). Their own
+    // imports stay where they were (includeDependenciesRecursively: false), so nothing else moves in.
+    codeSplitting: {
+      groups: [
+        { name: 'commander', test: /node_modules[\\/]commander[\\/]/ },
+        {
+          name: 'main',
+          test: /src[\\/](cli[\\/](broken-pipe|quick-exit|run-args)|errors|telemetry[\\/](exit-metrics|run-gauges)|logging[\\/](redact|run-id)|history[\\/]unrecorded-run|io[\\/]atomic-write|state[\\/]state-dir)\.ts$/,
+          includeDependenciesRecursively: false,
+        },
+      ],
+    },
     // Stack traces under --verbose name src/ files and lines (the launchers in bin/ turn source maps on).
     sourcemap: true,
     // Lines and names only: the sources are in the repository, not in the package.
