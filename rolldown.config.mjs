@@ -1,5 +1,8 @@
 import { defineConfig } from 'rolldown';
 
+/** commander's module that requires node:child_process as it loads (a stand-in: lazy-deps below). */
+const COMMANDER = /[\\/]commander[\\/]lib[\\/]command\.js$/;
+
 /**
  * dist/ is a bundle: each Node process of `sync` (a command, a mock, push's state keeper) used to
  * resolve, read and compile 150–300 files (95 of them zod's) before doing anything; a few dozen
@@ -34,7 +37,9 @@ export default defineConfig({
   preserveEntrySignatures: 'allow-extension',
   // lmdb and its msgpackr load native addons found from their own folders; ioredis (--redis-url only)
   // and pino-pretty (a TTY only) are loaded rarely.
-  external: [/^node:/, 'lmdb', 'ioredis', 'pino-pretty'],
+  // node: builtins are left to Node, but for commander's child_process (a stand-in: lazy-deps below).
+  external: (id, importer) =>
+    (/^node:/.test(id) && !(id === 'node:child_process' && importer && COMMANDER.test(importer))) || ['lmdb', 'ioredis', 'pino-pretty'].includes(id),
   plugins: [
     {
       // src/http/axios.ts requires axios's CommonJS build at run time, with the globals that would
@@ -59,17 +64,20 @@ export default defineConfig({
       // the builtins axios needs anyway (load 8): form-data 67-132 ms, https-proxy-agent 7-34 ms, all
       // of axios 115-280 ms; `require('http2')` 9 ms. Each becomes a stand-in that loads the real
       // module the first time it is used (constructed, asked `instanceof`, or a member read), as
-      // axios uses them (toFormData, setProxy, its http2 transport).
+      // axios uses them (toFormData, setProxy, its http2 transport). Commander's `node:child_process`
+      // too (2.5-6 ms; it spawns only for executable subcommands, which we have none of): every
+      // process that forks nothing (`--version`, a refusal, a mock) loaded it for commander alone.
       //
       // form-data and https-proxy-agent are not bundled either: they are required from
       // node_modules, from where axios.cjs itself would (its own folder), only when first used.
       // Bundled, their code was 290 KB of the 500 KB axios chunk that every push, pull and serve
       // reads and compiles, never to run it (compiling ES modules: 123 -> 73 ms of a 3-profile push's
       // process, with the ASCII output below; --cpu-prof, 100 us, load ~3, means of 4 and 6 runs).
-      name: 'lazy-axios-deps',
+      name: 'lazy-deps',
       resolveId: {
-        filter: { id: /^(form-data|https-proxy-agent|http2)$/ },
+        filter: { id: /^(form-data|https-proxy-agent|http2|node:child_process)$/ },
         handler(id, importer) {
+          if (id === 'node:child_process') return importer && COMMANDER.test(importer) ? '\0lazy:child_process' : undefined;
           if (importer && /[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/.test(importer)) return `\0lazy:${id}`;
         },
       },
@@ -78,14 +86,15 @@ export default defineConfig({
         handler(id) {
           const name = id.slice('\0lazy:'.length);
           const load =
-            name === 'http2'
-              ? "require('node:http2')"
+            name === 'http2' || name === 'child_process'
+              ? `require('node:${name}')`
               : `require('node:module').createRequire(require.resolve('axios'))(${JSON.stringify(name)})`;
           return [
             'let loaded;',
             `const load = () => (loaded ??= ${load});`,
-            ...(name === 'http2'
-              ? // A module object: its members read through to the real one (axios reads `connect` and `constants`).
+            ...(name === 'http2' || name === 'child_process'
+              ? // A module object: its members read through to the real one (axios reads `connect` and
+                // `constants`, commander `spawn`).
                 ['module.exports = new Proxy({}, { get: (_target, key) => load()[key], has: (_target, key) => key in load() });']
               : // A class: constructed, or asked `instanceof`, it is the real one.
                 [

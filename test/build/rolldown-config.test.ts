@@ -33,4 +33,20 @@ describe('the bundle in dist/ (rolldown.config.mjs)', () => {
     expect(code).toMatch(/^var require_axios = __commonJSMin\(\(function ?\(exports, module\) \{$/m);
     expect(code).not.toMatch(/__commonJSMin\(\(\(exports/);
   });
+
+  it("leaves Node's child_process unloaded by a run that forks nothing: commander's is a stand-in, loaded on its first use", () => {
+    const code = builtFiles().map((file) => readFileSync(file, 'utf8')).join('\n');
+    expect(code).toContain('const load = () => loaded ??= __require("node:child_process");');
+    const bin = fileURLToPath(new URL('../../bin/sync.js', import.meta.url));
+    const script = [
+      // (console.error is silenced by the program without --verbose.)
+      `process.on('exit', () => process.stderr.write('child_process ' + process.moduleLoadList.includes('NativeModule child_process')));`,
+      `process.argv = [process.argv[0], ${JSON.stringify(bin)}, '--version'];`,
+      `await import(${JSON.stringify(bin)});`,
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(run.stderr.trim()).toBe('child_process false');
+  });
 });
