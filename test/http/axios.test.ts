@@ -60,26 +60,43 @@ describe('axios, loaded without compiling undici', () => {
     }
   });
 
-  it('in the bundle, form-data and https-proxy-agent load only when axios first uses them; a multipart body is still a real form-data', () => {
+  it('in the bundle, form-data, https-proxy-agent and http2 load only when axios first uses them, from outside the bundle; a multipart body is still a real form-data, HTTP/2 still works', () => {
     const built = fileURLToPath(new URL('../../dist/http/axios.js', import.meta.url));
-    // Which chunk holds axios: the one dist/http/axios.js imports it from.
-    const chunk = /from "(\.\.\/chunks\/axios-[^"]+\.js)"/.exec(readFileSync(built, 'utf8'))![1]!;
-    const code = readFileSync(fileURLToPath(new URL(chunk, pathToFileURL(built))), 'utf8');
-    // axios.cjs requires each of them as it loads: what it gets is the stand-in, whose module loads the real one when called.
-    for (const name of ['form-data', 'https-proxy-agent']) {
+    // Which file holds axios.cjs: dist/http/axios.js itself, or a chunk it imports.
+    const text = readFileSync(built, 'utf8');
+    const chunk = /from "(\.\.\/chunks\/axios-[^"]+\.js)"/.exec(text)?.[1];
+    const code = chunk ? readFileSync(fileURLToPath(new URL(chunk, pathToFileURL(built))), 'utf8') : text;
+    expect(code).toContain('// node_modules/axios/dist/node/axios.cjs');
+    // axios.cjs requires each of them as it loads: what it gets is the stand-in, whose module loads the real one when used.
+    const standIn = (name: string): string => {
       const at = code.indexOf(`// \\0lazy:${name}\n`);
       expect(at, name).toBeGreaterThan(-1);
-      const standIn = code.slice(at, code.indexOf('}));', at));
-      expect(standIn).toContain('const load = () => loaded ??= require_');
-      expect(standIn).toContain('module.exports = Lazy;');
+      return code.slice(at, code.indexOf('}));', at));
+    };
+    for (const name of ['form-data', 'https-proxy-agent']) {
+      // Required where axios.cjs would require it (from its own folder), not bundled.
+      expect(standIn(name)).toContain(`const load = () => loaded ??= __require("node:module").createRequire(__require.resolve("axios"))("${name}");`);
+      expect(standIn(name)).toContain('module.exports = Lazy;');
     }
+    expect(standIn('http2')).toContain('const load = () => loaded ??= __require("node:http2");');
+    // Their code (and mime-types' database) is not in the chunk every push, pull and serve compiles.
+    expect(code).not.toMatch(/\/\/ node_modules\/(form-data|mime-db|mime-types|https-proxy-agent|agent-base)\//);
     const script = [
+      `import { createServer, connect } from 'node:http2';`,
       `const { axios } = await import(${JSON.stringify(built)});`,
       `const form = axios.toFormData({ field: 'value' });`,
-      `console.log(JSON.stringify({ boundary: typeof form.getBoundary(), type: form.getHeaders()['content-type'].split(';')[0] }));`,
+      `const server = createServer((req, res) => res.end(JSON.stringify({ version: req.httpVersion })));`,
+      `await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));`,
+      `const answer = await axios.get('http://127.0.0.1:' + server.address().port + '/', { httpVersion: 2 });`,
+      `server.close();`,
+      `console.log(JSON.stringify({ boundary: typeof form.getBoundary(), type: form.getHeaders()['content-type'].split(';')[0], http2: answer.data }));`,
     ].join('\n');
+    // Loading axios alone does not load Node's http2 (the script below imports it for its server).
+    const bare = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(built)}); console.log(process.moduleLoadList.includes('NativeModule http2'))`], { encoding: 'utf8' });
+    expect(bare.status, bare.stderr).toBe(0);
+    expect(bare.stdout.trim()).toBe('false');
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(child.status, child.stderr).toBe(0);
-    expect(JSON.parse(child.stdout)).toEqual({ boundary: 'string', type: 'multipart/form-data' });
+    expect(JSON.parse(child.stdout)).toMatchObject({ boundary: 'string', type: 'multipart/form-data', http2: { version: '2.0' } });
   });
 });
