@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { describe, expect, it, vi, type TestContext } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createDownstreamMock } from '../../src/mock/downstream-server.js';
 import { runCli, startServer, type CliResult, type RunningServer } from '../helpers/cli.js';
 import { serveMock } from '../helpers/mocks.js';
 import { REDIS_SERVER, SKIP_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis-server.js';
-import { testDir } from '../helpers/tmp.js';
+import { useTempDir } from '../helpers/tmp.js';
 
 interface Stats {
   requests: number;
@@ -23,21 +23,7 @@ function profiles(path: string, count: number, prefix: string): string {
 }
 
 /** The platform `sync mock downstream --rate 5` serves, in the test's own process (no process start). */
-const fivePerSecond = (context: TestContext, latencyMs = 0) => serveMock(createDownstreamMock({ rate: 5, latencyMs, random: Math.random }), context.onTestFinished);
-
-/** A redis-server of the test's own, stopped when the test ends (after what the test started later). */
-async function ownRedis(context: TestContext): Promise<TestRedis> {
-  const redis = await startRedis();
-  context.onTestFinished(() => redis.stop());
-  return redis;
-}
-
-/** A `sync serve` of the test's own, stopped (SIGTERM) when the test ends. */
-async function ownServer(context: TestContext, args: string[], env: Record<string, string>): Promise<RunningServer> {
-  const server = await startServer(args, env);
-  context.onTestFinished(async () => void (await server.stop()));
-  return server;
-}
+const fivePerSecond = (latencyMs = 0) => serveMock(createDownstreamMock({ rate: 5, latencyMs, random: Math.random }), onTestFinished);
 
 async function stats(platform: { url: string }): Promise<Stats> {
   return (await (await fetch(`${platform.url}/stats`)).json()) as Stats;
@@ -49,19 +35,24 @@ const SERVE_CALLERS = 40;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Each test has its own redis-server, platform, serve and folder (its own 5/s budget): two run at
-// once, each mostly waiting on its 5 requests a second.
-vi.setConfig({ maxConcurrency: 2 });
-
 // Real processes against a real redis-server on 127.0.0.1; bounded (a few hundred profiles, small batches).
-describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, { concurrent: true }, () => {
+describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERVER ? '' : ` (${SKIP_REDIS_MESSAGE})`}`, () => {
+  const tmp = useTempDir();
+  let redis: TestRedis | undefined;
+  const servers: RunningServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+    await redis?.stop();
+  });
+
   /** Pushes two files and posts `serveCount` profiles to a serve instance, all with one Redis and one key. */
-  async function scenario(context: TestContext, options: { onStarted?: (redis: TestRedis, platform: { url: string }, serve: RunningServer) => Promise<void> } = {}) {
-    const redis = await ownRedis(context);
-    const platform = await fivePerSecond(context, 20);
+  async function scenario(options: { onStarted?: (redis: TestRedis, platform: { url: string }, serve: RunningServer) => Promise<void> } = {}) {
+    redis = await startRedis();
+    const platform = await fivePerSecond(20);
     const env = { SYNC_DOWNSTREAM_URL: platform.url, SYNC_REDIS_URL: redis.url };
-    const serve = await ownServer(context, ['serve', '--port', '0', '--batch-size', '20', '--request-timeout', '20s'], env);
-    const dir = testDir(context.onTestFinished)();
+    const serve = await startServer(['serve', '--port', '0', '--batch-size', '20', '--request-timeout', '20s'], env);
+    servers.push(serve);
+    const dir = tmp();
     const push = (name: string): Promise<CliResult> =>
       runCli(['push', profiles(join(dir, `${name}.ndjson`), PER_PUSH, name), '--batch-size', '10', '--json', '--dead-letter', join(dir, `${name}.dead.ndjson`)], {
         env,
@@ -75,8 +66,8 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     return { platform, serve, a, b, answers, dir };
   }
 
-  it('two pushes and a serve instance share one limit: at most 5 arrivals in any 1000 ms, everything delivered', async (context) => {
-    const { platform, serve, a, b, answers } = await scenario(context);
+  it('two pushes and a serve instance share one limit: at most 5 arrivals in any 1000 ms, everything delivered', async () => {
+    const { platform, serve, a, b, answers } = await scenario();
     for (const run of [a, b]) {
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout)).toMatchObject({ delivered: PER_PUSH, failed: 0, rateLimited: 0 });
@@ -90,9 +81,9 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(health).toMatchObject({ status: 'ok', quota: { backend: 'redis', state: 'connected' } });
   }, 60_000);
 
-  it('Redis killed and restarted mid-run: still at most 5 in any 1000 ms, nothing lost; serve reports it meanwhile', async (context) => {
+  it('Redis killed and restarted mid-run: still at most 5 in any 1000 ms, nothing lost; serve reports it meanwhile', async () => {
     let healthWhileDown: unknown;
-    const { platform, a, b, answers } = await scenario(context, {
+    const { platform, a, b, answers } = await scenario({
       onStarted: async (r, platform, serve) => {
         // Mid-run by the platform's own count (process start-up time varies with the machine's load).
         while ((await stats(platform)).requests < 6) await sleep(100);
@@ -118,10 +109,10 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(logs).toHaveLength(1);
   }, 60_000);
 
-  it('Redis gone for good: push stops sending, dead-letters what it could not send (class server), exit 1', async (context) => {
-    const redis = await ownRedis(context);
-    const platform = await fivePerSecond(context);
-    const dir = testDir(context.onTestFinished)();
+  it('Redis gone for good: push stops sending, dead-letters what it could not send (class server), exit 1', async () => {
+    redis = await startRedis();
+    const platform = await fivePerSecond();
+    const dir = tmp();
     const deadLetter = join(dir, 'dead.ndjson');
     const run = runCli(['push', profiles(join(dir, 'p.ndjson'), 200, 'p'), '--batch-size', '10', '--max-retries', '1', '--json', '--dead-letter', deadLetter], {
       env: { SYNC_DOWNSTREAM_URL: platform.url, SYNC_REDIS_URL: redis.url },
@@ -143,22 +134,18 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(seen.requests).toBe(summary.requests);
   }, 40_000);
 
-  /** A push of `count` profiles, one per request, at `rate` (the test's Redis, the given downstream spelling). */
-  const pushesOnePerRequest = (context: TestContext, redis: TestRedis) => {
-    const tmp = testDir(context.onTestFinished);
-    return (name: string, count: number, rate: number, downstreamUrl: string, extraEnv: Record<string, string> = {}): Promise<CliResult> => {
-      const dir = tmp();
-      return runCli(['push', profiles(join(dir, `${name}.ndjson`), count, name), '--batch-size', '1', '--rate', String(rate), '--json', '--dead-letter', join(dir, 'dead.ndjson')], {
-        env: { SYNC_DOWNSTREAM_URL: downstreamUrl, SYNC_REDIS_URL: redis.url, ...extraEnv },
-        timeoutMs: 20_000,
-      });
-    };
-  };
+  /** A push of `count` profiles, one per request, at `rate` (the shared Redis, the given downstream spelling). */
+  function pushOnePerRequest(name: string, count: number, rate: number, downstreamUrl: string, extraEnv: Record<string, string> = {}): Promise<CliResult> {
+    const dir = tmp();
+    return runCli(['push', profiles(join(dir, `${name}.ndjson`), count, name), '--batch-size', '1', '--rate', String(rate), '--json', '--dead-letter', join(dir, 'dead.ndjson')], {
+      env: { SYNC_DOWNSTREAM_URL: downstreamUrl, SYNC_REDIS_URL: redis!.url, ...extraEnv },
+      timeoutMs: 20_000,
+    });
+  }
 
-  it('a second push asking for another --rate on a key in use is exit 2 naming the key and the rate in force; the platform never sees more than 5', async (context) => {
-    const redis = await ownRedis(context);
-    const platform = await fivePerSecond(context);
-    const pushOnePerRequest = pushesOnePerRequest(context, redis);
+  it('a second push asking for another --rate on a key in use is exit 2 naming the key and the rate in force; the platform never sees more than 5', async () => {
+    redis = await startRedis();
+    const platform = await fivePerSecond();
     // 20 requests at 5/s: about 4 s for the second to start and be refused while the first runs.
     const first = pushOnePerRequest('a', 20, 5, platform.url);
     // The first holds the key once its first request has arrived.
@@ -181,10 +168,9 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(seen.maxRequestsPerSecond).toBeLessThanOrEqual(5);
   }, 30_000);
 
-  it('127.0.0.1 and localhost are one platform: without --quota-key both pushes share one budget', async (context) => {
-    const redis = await ownRedis(context);
-    const platform = await fivePerSecond(context);
-    const pushOnePerRequest = pushesOnePerRequest(context, redis);
+  it('127.0.0.1 and localhost are one platform: without --quota-key both pushes share one budget', async () => {
+    redis = await startRedis();
+    const platform = await fivePerSecond();
     const port = new URL(platform.url).port;
     const [a, b] = await Promise.all([pushOnePerRequest('a', 6, 5, `http://127.0.0.1:${port}`), pushOnePerRequest('b', 6, 5, `http://localhost:${port}`)]);
     for (const run of [a, b]) expect(run.code, run.stderr).toBe(0);
@@ -194,13 +180,13 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     expect(seen.maxRequestsPerSecond).toBeLessThanOrEqual(5);
   }, 30_000);
 
-  it('an idle serve holds its key and rate (named after its token, not the host); a push with that token at another rate is refused; stopping serve frees the key', async (context) => {
-    const redis = await ownRedis(context);
-    const platform = await fivePerSecond(context);
-    const pushOnePerRequest = pushesOnePerRequest(context, redis);
+  it('an idle serve holds its key and rate (named after its token, not the host); a push with that token at another rate is refused; stopping serve frees the key', async () => {
+    redis = await startRedis();
+    const platform = await fivePerSecond();
     const token = 'pat-s3cret-t0ken';
     const fingerprint = `token:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
-    const serve = await ownServer(context, ['serve', '--port', '0', '--rate', '5'], { SYNC_DOWNSTREAM_URL: platform.url, SYNC_DOWNSTREAM_TOKEN: token, SYNC_REDIS_URL: redis.url });
+    const serve = await startServer(['serve', '--port', '0', '--rate', '5'], { SYNC_DOWNSTREAM_URL: platform.url, SYNC_DOWNSTREAM_TOKEN: token, SYNC_REDIS_URL: redis.url });
+    servers.push(serve);
     const health = await (await fetch(`${serve.url}/healthz`)).json();
     expect(health).toMatchObject({ quota: { backend: 'redis', key: fingerprint, state: 'connected' } });
 
@@ -223,9 +209,8 @@ describe.skipIf(!REDIS_SERVER)(`shared quota through Redis (spawned)${REDIS_SERV
     }
   }, 30_000);
 
-  it('an unreachable Redis at start is exit 2 with one line, the password not shown (push, pull, serve)', async (context) => {
-    const redis = await ownRedis(context);
-    const tmp = testDir(context.onTestFinished);
+  it('an unreachable Redis at start is exit 2 with one line, the password not shown (push, pull, serve)', async () => {
+    redis = await startRedis();
     await redis.kill();
     const url = `redis://:s3cret@127.0.0.1:${redis.port}`;
     const file = profiles(join(tmp(), 'p.ndjson'), 3, 'p');
