@@ -406,8 +406,10 @@ describe.skipIf(!REDIS_SERVER)(`RedisQuota on a virtual clock${REDIS_SERVER ? ''
       clock.advance(RedisQuota.PROBE_CACHE_MS);
       started = performance.now();
       // Its PING is still unanswered and older than the timeout: false at once, no second PING.
+      // "At once" is "without waiting out the 300 ms timeout again": 100 ms failed once in a
+      // loaded whole-suite run (125.9 ms), a scheduling delay, not a wait.
       expect(await limiter.probe(300)).toBe(false);
-      expect(performance.now() - started).toBeLessThan(100);
+      expect(performance.now() - started).toBeLessThan(290);
     }
     // A probe is not a grant: the loss is the grants' to declare (and log).
     expect(limiter.state).toBe('connected');
