@@ -81,11 +81,7 @@ export default defineConfig({
           name: 'real-time',
           include: REAL_TIME,
           // Alone, last: their windows of 50–300 ms failed while other files shared the 2 cores.
-          // Two at a time among themselves: serve/app (its tests at once, ~5 s) beside the two short
-          // files instead of before them; the three mostly wait, and a core stays free for each.
-          // This group alone, 2026-11-30, load 2.9-3.6: one worker 11.7, 11.2 s wall; two 8.2, 7.6,
-          // 7.4 s (85 tests green each time), and 10.0, 10.1 s with a core kept busy, green.
-          maxWorkers: 2,
+          maxWorkers: 1,
           sequence: { groupOrder: 2 },
         },
       },
