@@ -32,7 +32,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
    * `key` was given `ttlMs` to live at some moment after `since` (Redis time, ms): its TTL now is at
    * most `ttlMs` and at least `ttlMs` less the time passed since then. A fixed 50 ms slack failed when
    * the reads after the script were slow (1945 for a TTL of 2000: the real-time group two files at a
-   * time, beside serve/app's concurrent tests, on a loaded machine); the time that really passed
+   * time, beside serve/app's concurrent tests, on an overloaded machine); the time that really passed
    * keeps the check exact (a TTL set too short still fails) on any machine.
    */
   async function expectTtl(key: string, ttlMs: number, since: number): Promise<void> {
@@ -46,7 +46,7 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
    * A GRANT's `wait` for a state set up `expectedMs` ahead of `since` (Redis time, ms): the script
    * counts from its own now, so the wait is `expectedMs` less the time passed between `since` and
    * the script, at most `expectedMs`. A fixed 50 ms slack failed when that time was longer (598 for
-   * 700 - 50: two real-time groups and a busy core on 2 cores).
+   * 700 - 50: an overloaded 2-core machine).
    */
   async function expectWaitSince(wait: number, expectedMs: number, since: number): Promise<void> {
     const elapsed = (await now()) - since;
