@@ -31,9 +31,8 @@ describe.skipIf(!REDIS_SERVER)(`the quota scripts in a real redis-server${REDIS_
   /**
    * `key` was given `ttlMs` to live at some moment after `since` (Redis time, ms): its TTL now is at
    * most `ttlMs` and at least `ttlMs` less the time passed since then. A fixed 50 ms slack failed when
-   * the reads after the script were slow (1945 for a TTL of 2000: the real-time group two files at a
-   * time, beside serve/app's concurrent tests, on an overloaded machine); the time that really passed
-   * keeps the check exact (a TTL set too short still fails) on any machine.
+   * the reads after the script were slow (1945 for a TTL of 2000, on an overloaded machine); the
+   * time that really passed keeps the check exact (a TTL set too short still fails) on any machine.
    */
   async function expectTtl(key: string, ttlMs: number, since: number): Promise<void> {
     const ttl = await redis.pttl(key);
