@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, writeProfiles } from './push.js';
@@ -10,7 +10,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const COUNT = Number(process.env.BENCH_PROFILES ?? 1_000_000);
 
 /**
- * The CPU both sides of a run are held to, or undefined when they run where the scheduler puts
+ * The CPUs both sides of a run are held to in turn, or none: they run where the scheduler puts
  * them (BENCH_PIN=0, or no taskset). This machine's two vCPUs are not always equally fast: in
  * spells of a few minutes one of them runs this work 1.4–2.0× as long (2026-11-30, pinned with
  * taskset: the bare loop 2.6–3.1 s on CPU 0 against 4.5–5.5 s on CPU 1, sync 3.7–3.8 s against
@@ -22,8 +22,22 @@ const COUNT = Number(process.env.BENCH_PROFILES ?? 1_000_000);
  * share one CPU's speed; runs go round the CPUs, so each CPU's speed shows. Both sides lose the
  * same thing to it: their GC and compiler threads share the one core.
  */
-const PIN = process.env.BENCH_PIN !== '0' && spawnSync('taskset', ['-V']).status === 0;
-const cpuOf = (run) => (PIN ? (run - 1) % availableParallelism() : undefined);
+const CPUS = process.env.BENCH_PIN !== '0' && spawnSync('taskset', ['-V']).status === 0 ? allowedCpus() : [];
+const cpuOf = (run) => (CPUS.length > 0 ? CPUS[(run - 1) % CPUS.length] : undefined);
+
+/** The CPUs this process may run on (Linux; a container's cpuset need not start at 0), or none. */
+function allowedCpus() {
+  try {
+    const list = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (!list) return [];
+    return list.split(',').flatMap((part) => {
+      const [from, to = from] = part.split('-').map(Number);
+      return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    });
+  } catch {
+    return [];
+  }
+}
 
 /** `node ARGS` under /usr/bin/time (peak RSS), on `cpu` if given; resolves with exit code, stdout and max RSS (KB). */
 function measured(args, cpu) {
@@ -48,7 +62,7 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 /**
  * Issue 19: `push --dry-run` against the bare loop (readline + JSON.parse + a zod 4 schema of the
  * same shape), alternated in the same run so both see the same machine, and held to the same CPU
- * (see PIN). Each side's own figure: sync's summary durationMs, the loop's own timer (both exclude
+ * (see CPUS). Each side's own figure: sync's summary durationMs, the loop's own timer (both exclude
  * process start).
  */
 export async function validationBenchmarks() {
@@ -56,7 +70,7 @@ export async function validationBenchmarks() {
   try {
     const file = join(dir, 'profiles.ndjson');
     await writeProfiles(file, COUNT);
-    const where = PIN ? `both sides of a run on the same CPU, runs going round the ${availableParallelism()} CPUs` : 'unpinned (BENCH_PIN=0 or no taskset)';
+    const where = CPUS.length > 0 ? `both sides of a run on the same CPU, runs going round CPUs ${CPUS.join(', ')}` : 'unpinned (BENCH_PIN=0, or no taskset)';
     console.log(`\n## push --dry-run of ${COUNT.toLocaleString('en')} NDJSON profiles vs the bare loop (readline + JSON.parse + zod), ${RUNS} runs alternated, ${where}; load ${load()}`);
     const ours = [];
     const theirs = [];
