@@ -64,8 +64,8 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
  * same shape), on the same machine at the same time: each run holds both to one CPU (see CPUS) and
  * runs two pairs, loop then sync. Each side's own figure: sync's summary durationMs, the loop's own
  * timer (both exclude process start). A run's ratio is of each side's better time: the host's slow
- * spells also come and go within a run (the same CPU, pinned, 1.2–1.8× slower for 5–60 s, its CPU
- * time growing with it), and one that covers a single execution is not what either side costs.
+ * spells also come and go within a run (the same CPU, pinned, 1.25–2.0× slower for seconds to
+ * minutes, its CPU time growing with it), and one that covers a single execution is not what either side costs.
  * Each pair's own ratio (one run of each, spells included) is printed beside it.
  */
 export async function validationBenchmarks() {
