@@ -12,7 +12,7 @@ const COUNT = Number(process.env.BENCH_PROFILES ?? 1_000_000);
 /**
  * The CPUs both sides of a run are held to in turn, or none: they run where the scheduler puts
  * them (BENCH_PIN=0, or no taskset). This machine's two vCPUs are not always equally fast: in
- * spells of a few minutes one of them runs this work 1.4–2.0× as long (2026-11-30, pinned with
+ * spells of seconds to minutes one of them runs this work up to 2× as long (2026-11-30, pinned with
  * taskset: the bare loop 2.6–3.1 s on CPU 0 against 4.5–5.5 s on CPU 1, sync 3.7–3.8 s against
  * 5.1–5.4 s), its CPU time growing with it, while the guest shows no other busy process and no
  * steal time: the cause is outside the guest (the host's other tenants, presumably). An unpinned
@@ -65,8 +65,8 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
  * runs two pairs, loop then sync. Each side's own figure: sync's summary durationMs, the loop's own
  * timer (both exclude process start). A run's ratio is of each side's better time: the host's slow
  * spells also come and go within a run (the same CPU, pinned, 1.25–2.0× slower for seconds to
- * minutes, its CPU time growing with it), and one that covers a single execution is not what either side costs.
- * Each pair's own ratio (one run of each, spells included) is printed beside it.
+ * minutes, its CPU time growing with it), and one that covers a single execution is not what
+ * either side costs. Each pair's own ratio (one run of each, spells included) is printed beside it.
  */
 export async function validationBenchmarks() {
   const dir = mkdtempSync(join(tmpdir(), 'sync-bench-validation-'));
