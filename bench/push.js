@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // BENCH_BIN: another build's bin/sync.js (e.g. main's), to measure before and after on the same machine state.
-const BIN = process.env.BENCH_BIN ?? fileURLToPath(new URL('../bin/sync.js', import.meta.url));
+export const BIN = process.env.BENCH_BIN ?? fileURLToPath(new URL('../bin/sync.js', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 /** Writes N distinct, valid profiles as NDJSON (streamed: the generator holds no array). */
