@@ -21,10 +21,17 @@ export async function writeProfiles(path, count, prefix = 'user') {
 
 /** Spawns `sync …` under /usr/bin/time for peak RSS; resolves with exit code, stdout, stderr, wall ms and max RSS (KB). */
 export function timed(args, env = {}) {
+  return timedNode([BIN, ...args], { env });
+}
+
+/** `node ARGS` under /usr/bin/time (peak RSS), held to `cpu` by taskset if given: what `timed` resolves with. */
+export function timedNode(args, { env = {}, cpu } = {}) {
+  const command = ['/usr/bin/time', '-f', 'RSS_KB=%M', process.execPath, ...args];
+  const [file, ...rest] = cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command];
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const spawnedAt = Date.now();
-    const child = spawn('/usr/bin/time', ['-f', 'RSS_KB=%M', process.execPath, BIN, ...args], {
+    const child = spawn(file, rest, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

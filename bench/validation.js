@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, writeProfiles } from './push.js';
+import { BIN, timedNode, writeProfiles } from './push.js';
 
 const BASELINE = fileURLToPath(new URL('./baselines/validate-loop.js', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -39,19 +39,10 @@ function allowedCpus() {
   }
 }
 
-/** `node ARGS` under /usr/bin/time (peak RSS), on `cpu` if given; resolves with exit code, stdout and max RSS (KB). */
-function measured(args, cpu) {
-  const command = ['/usr/bin/time', '-f', 'RSS_KB=%M', process.execPath, ...args];
-  const [file, ...rest] = cpu === undefined ? command : ['taskset', '-c', String(cpu), ...command];
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, summary: JSON.parse(stdout), rssKb: Number(/RSS_KB=(\d+)/.exec(stderr)?.[1]) }));
-  });
+/** `node ARGS` on `cpu` (if given), its stdout read as the run's JSON summary. */
+async function measured(args, cpu) {
+  const run = await timedNode(args, { cpu });
+  return { ...run, summary: JSON.parse(run.stdout) };
 }
 
 const perSecond = (valid, ms) => Math.round((valid * 1000) / ms);
