@@ -7,7 +7,9 @@ type OnFinished = (fn: () => Promise<void>) => void;
  * A simulator in the test's own process: the server `sync mock …` runs, listening on 127.0.0.1 and
  * a free port, without the ~0.3–0.5 s of CPU a process start costs. Stopped when the test finishes
  * (pass the test context's `onTestFinished`: it is the one hook concurrent tests do not share).
- * Spawn `sync mock …` instead where a test kills or restarts the mock's process.
+ * Spawn `sync mock …` instead where a test kills or restarts the mock's process, and where it
+ * asserts the platform's count of arrivals per window while other tests share the worker: this
+ * event loop, running late, counts two arrivals closer together than they came.
  */
 export async function serveMock<S extends Server>(server: S, onTestFinished: OnFinished): Promise<{ url: string; server: S }> {
   const url = await listen(server, 0);
