@@ -1,3 +1,5 @@
+import { subscribe } from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import type { Clock } from '../../src/engine/clock.js';
 
 interface Timer {
@@ -9,6 +11,23 @@ interface Timer {
 /** Turns with no clock use before time may move on; and the most busy turns tolerated before it moves anyway. */
 const QUIET_TURNS = 2;
 const MAX_BUSY_TURNS = 10_000;
+/**
+ * Real timer turns (1 ms each at least) given to HTTP requests in flight before time moves on
+ * anyway (see `schedule`): a request a test holds unanswered costs each move at most this many
+ * milliseconds, not a deadlock.
+ */
+const MAX_REQUEST_TURNS = 10;
+
+/**
+ * This process's HTTP client requests in flight, from their start until they close (answered,
+ * failed or aborted), through Node's own diagnostics channel: nock's intercepted requests too.
+ */
+const requestsInFlight = new Set<ClientRequest>();
+subscribe('http.client.request.start', (message) => {
+  const { request } = message as { request: ClientRequest };
+  requestsInFlight.add(request);
+  request.once('close', () => requestsInFlight.delete(request));
+});
 /**
  * No test needs more sleeps than this on one clock. A bug (or a mutant under `npm run
  * test:mutation`) that retries or polls forever would otherwise spin through virtual time until the
@@ -22,6 +41,14 @@ const MAX_SLEEPS = 100_000;
  * that happens "at the same instant" — a dispatcher handing out several slots, yielding a turn
  * between each — finishes before the clock jumps, as it would in real time. Every requested sleep
  * is recorded in `sleeps`.
+ *
+ * Quiet is not idle while an HTTP request is in flight: nock answers on real timers (a 0 ms
+ * `setTimeout`, at least 1 ms of real time), and two quiet turns take ~0.1 ms. Time used to move on
+ * meanwhile, sleep after sleep (a rate limiter waiting behind that request's slot polls every
+ * spacing), so an answer came virtual seconds after its request, more on a busy machine: a run
+ * with --retry-for 60 s ended 96 s into an outage in CI. So while a request is in flight a quiet
+ * spell ends with a real timer turn (setTimeout 1 ms: nock's timers due by then fire first), and
+ * time moves on once the answer's work has gone quiet too.
  */
 export class VirtualClock implements Clock {
   readonly sleeps: number[] = [];
@@ -71,16 +98,24 @@ export class VirtualClock implements Clock {
     this.scheduled = true;
     let quiet = 0;
     let busy = 0;
+    let requestTurns = 0;
     let seen = this.activity;
     const turn = (): void => {
       if (this.activity === seen) quiet += 1;
       else {
         quiet = 0;
         busy += 1;
+        requestTurns = 0;
         seen = this.activity;
       }
       if (quiet < QUIET_TURNS && busy < MAX_BUSY_TURNS) {
         setImmediate(turn);
+        return;
+      }
+      if (busy < MAX_BUSY_TURNS && requestTurns < MAX_REQUEST_TURNS && requestsInFlight.size > 0) {
+        requestTurns += 1;
+        quiet = 0;
+        setTimeout(turn, 1);
         return;
       }
       this.scheduled = false;
