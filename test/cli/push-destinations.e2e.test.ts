@@ -8,8 +8,8 @@ import { createHubspotMock, type HubspotMockOptions } from '../../src/mock/hubsp
 import { parsePropertySpec } from '../../src/mock/hubspot-properties.js';
 import { createMailchimpMock, type MailchimpMockOptions } from '../../src/mock/mailchimp-server.js';
 import { mergeFields } from '../../src/mock/mailchimp-options.js';
-import { runCli, startServer } from '../helpers/cli.js';
-import { serveMock } from '../helpers/mocks.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock, spawnMock } from '../helpers/mocks.js';
 import { testDir } from '../helpers/tmp.js';
 
 /**
@@ -77,8 +77,7 @@ describe.concurrent('push to real platforms (spawned, against their simulators)'
     const { hubspotArgs } = argsIn(tmp);
     // Spawned, not on this worker's event loop (shared with the file's other tests): it counts
     // arrivals per second against a run paced to its limit with 20 ms of margin (docs/development.md).
-    const mock = await startServer(['mock', 'hubspot', '--port', '0', '--fail-rate', '0.2', '--latency', '1500', '--seed', '3']);
-    context.onTestFinished(async () => void (await mock.stop()));
+    const mock = await spawnMock(['hubspot', '--fail-rate', '0.2', '--latency', '1500', '--seed', '3'], context.onTestFinished);
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(Array.from({ length: 1500 }, (_, i) => profile(i))));
     const result = await runCli(hubspotArgs(mock, file, '--max-retries', '8'), { env: { SYNC_DOWNSTREAM_TOKEN: HUBSPOT_TOKEN }, timeoutMs: 60_000 });

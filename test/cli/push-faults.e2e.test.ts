@@ -4,8 +4,8 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it, vi, type TestContext } from 'vitest';
 import { createDownstreamMock, type DownstreamMockOptions } from '../../src/mock/downstream-server.js';
-import { runCli, startServer } from '../helpers/cli.js';
-import { serveMock } from '../helpers/mocks.js';
+import { runCli } from '../helpers/cli.js';
+import { serveMock, spawnMock } from '../helpers/mocks.js';
 import { testDir, useTempDir } from '../helpers/tmp.js';
 import { tryMountTmpfs } from '../helpers/tmpfs.js';
 
@@ -64,8 +64,7 @@ describe.concurrent('sync push under faults (spawned)', () => {
     // The platform in a process of its own, not on this worker's event loop: it counts arrivals
     // against a 20-a-second limit that the run paces with 20 ms of margin, and this loop, shared
     // with the file's other tests, ran 31–35 ms late at worst with one core busy: a 429 in CI.
-    const mock = await startServer(['mock', 'downstream', '--port', '0', '--rate', '20', '--latency', '60']);
-    context.onTestFinished(async () => void (await mock.stop()));
+    const mock = await spawnMock(['downstream', '--rate', '20', '--latency', '60'], context.onTestFinished);
     const file = join(tmp(), 'profiles.ndjson');
     writeFileSync(file, ndjson(Array.from({ length: 4000 }, (_, i) => profile(i))));
     const env = { SYNC_STATE_DIR: join(tmp(), 'state') };

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { close, listen } from '../../src/http/server.js';
+import { startServer } from './cli.js';
 
 type OnFinished = (fn: () => Promise<void>) => void;
 
@@ -7,9 +8,9 @@ type OnFinished = (fn: () => Promise<void>) => void;
  * A simulator in the test's own process: the server `sync mock …` runs, listening on 127.0.0.1 and
  * a free port, without the ~0.3–0.5 s of CPU a process start costs. Stopped when the test finishes
  * (pass the test context's `onTestFinished`: it is the one hook concurrent tests do not share).
- * Spawn `sync mock …` instead where a test kills or restarts the mock's process, and where it
- * asserts the platform's count of arrivals per window while other tests share the worker: this
- * event loop, running late, counts two arrivals closer together than they came.
+ * Spawn `sync mock …` instead (`spawnMock`) where a test kills or restarts the mock's process, and
+ * where it asserts the platform's count of arrivals per window while other tests share the worker:
+ * this event loop, running late, counts two arrivals closer together than they came.
  */
 export async function serveMock<S extends Server>(server: S, onTestFinished: OnFinished): Promise<{ url: string; server: S }> {
   const url = await listen(server, 0);
@@ -19,6 +20,17 @@ export async function serveMock<S extends Server>(server: S, onTestFinished: OnF
     await close(server);
   });
   return { url, server };
+}
+
+/**
+ * `sync mock …` in a process of its own (`args` after `mock`), on 127.0.0.1 and a free port, with an
+ * event loop of its own: it counts arrivals when they come, whatever the test's worker is doing.
+ * Stopped when the test finishes.
+ */
+export async function spawnMock(args: string[], onTestFinished: OnFinished): Promise<{ url: string }> {
+  const running = await startServer(['mock', ...args, '--port', '0']);
+  onTestFinished(async () => void (await running.stop()));
+  return { url: running.url };
 }
 
 /**
