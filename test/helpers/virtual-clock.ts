@@ -46,9 +46,9 @@ const MAX_SLEEPS = 100_000;
  * `setTimeout`, at least 1 ms of real time), and two quiet turns take ~0.1 ms. Time used to move on
  * meanwhile, sleep after sleep (a rate limiter waiting behind that request's slot polls every
  * spacing), so an answer came virtual seconds after its request, more on a busy machine: a run
- * with --retry-for 60 s ended 96 s into an outage in CI. So while a request is in flight a quiet
- * spell ends with a real timer turn (setTimeout 1 ms: nock's timers due by then fire first), and
- * time moves on once the answer's work has gone quiet too.
+ * with --retry-for 60 s ended 96 s into an outage (a fresh-clone CI run with a core busy). So while
+ * a request is in flight a quiet spell ends with a real timer turn (setTimeout 1 ms: nock's timers
+ * due by then fire first), and time moves on once the answer's work has gone quiet too.
  */
 export class VirtualClock implements Clock {
   readonly sleeps: number[] = [];
